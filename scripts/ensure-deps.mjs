@@ -1,0 +1,17 @@
+// Installs the workspace's dependencies when they are missing or older than the lockfile,
+// so `npm start` and `npm test` work on a fresh clone with nothing typed before them.
+import { execSync } from "node:child_process";
+import { existsSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const lockfile = join(root, "package-lock.json");
+const installed = join(root, "node_modules", ".package-lock.json");
+
+const fresh = existsSync(installed) && statSync(installed).mtimeMs >= statSync(lockfile).mtimeMs;
+if (!fresh) {
+  const command = existsSync(join(root, "node_modules")) ? "npm install" : "npm ci";
+  console.log(`[deps] ${command} (dependencies missing or older than package-lock.json)`);
+  execSync(`${command} --no-audit --no-fund`, { cwd: root, stdio: "inherit" });
+}

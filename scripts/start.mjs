@@ -1,0 +1,2 @@
+// `npm start`: placeholder until the services exist; the build already ran.
+console.log("built: contracts generated and type-checked");
