@@ -1,0 +1,164 @@
+import { fromBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { context, trace, SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import type { ConfirmChannel, ConsumeMessage, Options } from "amqplib";
+import type { Logger } from "pino";
+import type { MessagingConnection } from "./connection.js";
+import type { Topology } from "./topology.js";
+import { extractTraceContext, type AmqpHeaders } from "./trace-headers.js";
+
+/** Headers the consumer writes when it gives up on a message or schedules a retry. */
+export const ATTEMPTS_HEADER = "x-attempts";
+export const ERROR_HEADER = "x-error";
+export const FAILED_AT_HEADER = "x-failed-at";
+
+/** What a handler learns about the delivery besides the decoded message. */
+export interface DeliveryInfo {
+  messageId: string | undefined;
+  /** Failed attempts before this one (0 on first delivery). */
+  attempts: number;
+  redelivered: boolean;
+  headers: AmqpHeaders;
+}
+
+/** Options for `startConsumer`. */
+export interface ConsumerOptions<Desc extends DescMessage> {
+  connection: MessagingConnection;
+  topology: Topology;
+  /** The one message type this consumer takes; anything else goes to the DLQ. */
+  schema: Desc;
+  /** Resolve to ack; throw to retry (then DLQ after `maxAttempts`). */
+  handle(message: MessageShape<Desc>, delivery: DeliveryInfo): Promise<void>;
+  logger: Logger;
+  /** Unacked deliveries in flight; default 16. */
+  prefetch?: number;
+  /** Attempts in total, first one included; default: one per retry tier + 1. */
+  maxAttempts?: number;
+}
+
+/** A running consumer. */
+export interface Consumer {
+  /** True while subscribed on an open channel. */
+  isConsuming(): boolean;
+  /** Stops taking deliveries, waits for handlers in flight, closes the channel. */
+  close(): Promise<void>;
+}
+
+/**
+ * Consumes the topology's main queue with manual acks and bounded prefetch. Each delivery is
+ * acked — on the channel it came on — only after `handle` resolves. A handler failure
+ * republishes the message (confirmed) to the next retry tier with `x-attempts` incremented,
+ * then acks; after the last attempt, or at once for an undecodable or unknown message, it goes
+ * to the DLQ with `x-error`, `x-attempts` and `x-failed-at`. Never nack-requeue loops.
+ */
+export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions<Desc>): Consumer {
+  const { topology, schema } = options;
+  const log = options.logger.child({ component: "amqp.consumer", queue: topology.mainQueue });
+  const maxAttempts = options.maxAttempts ?? topology.retryQueues.length + 1;
+  const tracer = trace.getTracer("@shop/platform/messaging");
+  const inFlight = new Set<Promise<void>>();
+  let consumerTag: string | undefined;
+  let closing = false;
+
+  const channel = options.connection.channel(async (ch) => {
+    await ch.prefetch(options.prefetch ?? 16);
+    const reply = await ch.consume(
+      topology.mainQueue,
+      (msg) => {
+        if (!msg) {
+          // The broker cancelled us (queue deleted or failed over): re-subscribe on a new channel.
+          log.warn({ event: "amqp.consumer_cancelled" }, "consumer cancelled by broker");
+          void ch.close().catch(() => {});
+          return;
+        }
+        const work = onDelivery(ch, msg).catch((err: Error) =>
+          log.error({ event: "amqp.delivery_failed", err: err.message, messageId: msg.properties.messageId }, "delivery left unacked; the broker will redeliver it"),
+        );
+        inFlight.add(work);
+        void work.finally(() => inFlight.delete(work));
+      },
+      { noAck: false },
+    );
+    consumerTag = reply.consumerTag;
+    log.info({ event: "amqp.consuming", prefetch: options.prefetch ?? 16 }, "consuming");
+  });
+
+  async function onDelivery(ch: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
+    const headers: AmqpHeaders = { ...(msg.properties.headers ?? {}) };
+    const attempts = Number(headers[ATTEMPTS_HEADER] ?? 0) || 0;
+    const messageId = msg.properties.messageId as string | undefined;
+    let message: MessageShape<Desc>;
+    try {
+      if (msg.properties.type !== schema.typeName) throw new Error(`unknown message type "${String(msg.properties.type ?? "")}"`);
+      message = fromBinary(schema, msg.content);
+    } catch (err) {
+      log.error({ event: "amqp.undecodable", messageId, type: msg.properties.type, err: (err as Error).message }, "cannot decode; dead-lettering at once");
+      await forward(ch, msg, "", topology.deadLetterExchange, headers, attempts + 1, err as Error);
+      return;
+    }
+
+    const parent = extractTraceContext(headers);
+    const span = tracer.startSpan(`${topology.mainQueue} process`, { kind: SpanKind.CONSUMER, attributes: { "messaging.system": "rabbitmq", "messaging.message.id": messageId ?? "" } }, parent);
+    try {
+      await context.with(trace.setSpan(parent, span), () =>
+        options.handle(message, { messageId, attempts, redelivered: msg.fields.redelivered, headers }),
+      );
+      span.end();
+    } catch (err) {
+      span.recordException(err as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+      const attempt = attempts + 1;
+      if (attempt >= maxAttempts) {
+        log.error({ event: "amqp.dead_lettered", messageId, attempt, err: (err as Error).message }, "handler failed on the last attempt; to the DLQ");
+        await forward(ch, msg, "", topology.deadLetterExchange, headers, attempt, err as Error);
+        return;
+      }
+      const tier = topology.retryQueues[Math.min(attempt - 1, topology.retryQueues.length - 1)];
+      if (!tier) {
+        await forward(ch, msg, "", topology.deadLetterExchange, headers, attempt, err as Error);
+        return;
+      }
+      log.warn({ event: "amqp.retry_scheduled", messageId, attempt, delayMs: tier.delayMs, err: (err as Error).message }, "handler failed; retrying later");
+      await forward(ch, msg, tier.name, "", headers, attempt, err as Error);
+      return;
+    }
+    ch.ack(msg);
+  }
+
+  /** Republishes (confirmed) to a retry queue or the DLX, then acks the original on its own channel. */
+  async function forward(ch: ConfirmChannel, msg: ConsumeMessage, routingKey: string, exchange: string, headers: AmqpHeaders, attempt: number, err: Error): Promise<void> {
+    const props: Options.Publish = {
+      type: msg.properties.type,
+      messageId: msg.properties.messageId,
+      contentType: msg.properties.contentType,
+      correlationId: msg.properties.correlationId,
+      timestamp: msg.properties.timestamp,
+      persistent: true,
+      headers: {
+        ...headers,
+        [ATTEMPTS_HEADER]: attempt,
+        [ERROR_HEADER]: err.message.slice(0, 1_000),
+        [FAILED_AT_HEADER]: new Date().toISOString(),
+      },
+    };
+    await new Promise<void>((resolve, reject) => {
+      try {
+        ch.publish(exchange, routingKey, msg.content, props, (e: unknown) => (e ? reject(e instanceof Error ? e : new Error("nacked")) : resolve()));
+      } catch (e) {
+        reject(e as Error);
+      }
+    });
+    ch.ack(msg);
+  }
+
+  return {
+    isConsuming: () => channel.current() !== undefined && consumerTag !== undefined && !closing,
+    async close() {
+      closing = true;
+      const ch = channel.current();
+      if (ch && consumerTag) await ch.cancel(consumerTag).catch(() => {});
+      await Promise.allSettled([...inFlight]);
+      await channel.close();
+    },
+  };
+}

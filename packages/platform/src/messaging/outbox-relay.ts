@@ -1,0 +1,165 @@
+import { Gauge, register as defaultRegistry, type Registry } from "prom-client";
+import type { Logger } from "pino";
+import type { Database } from "../database/database.js";
+import { PublishError, type Publisher } from "./publisher.js";
+import type { AmqpHeaders } from "./trace-headers.js";
+
+/** Options for `startOutboxRelay`. */
+export interface OutboxRelayOptions {
+  db: Database;
+  publisher: Publisher;
+  logger: Logger;
+  /** Pause between polls when the outbox is drained; default 200 ms. */
+  intervalMs?: number;
+  /** Rows published per round (pipelined on one confirm channel); default 100. */
+  batchSize?: number;
+  /** Longest pause while the broker is away; default 10000 ms. */
+  maxBackoffMs?: number;
+  /** Where the gauges are registered; default prom-client's global registry. */
+  registry?: Registry;
+}
+
+/** How far behind the relay is. */
+export interface OutboxBacklog {
+  count: number;
+  oldestAgeSeconds: number;
+}
+
+/** A running relay. */
+export interface OutboxRelay {
+  /** Pending rows and the age of the oldest, read now (also updates the gauges). */
+  backlog(): Promise<OutboxBacklog>;
+  /** Stops polling and waits for the round in flight. */
+  stop(): Promise<void>;
+}
+
+interface OutboxRow extends Record<string, unknown> {
+  id: string | number;
+  message_id: string;
+  message_type: string;
+  routing_key: string;
+  payload: Uint8Array;
+  headers: AmqpHeaders | string | null;
+}
+
+/**
+ * Publishes pending outbox rows in id order with confirms, marking a row published only after
+ * the broker's ack. Unroutable or nacked rows stay pending with `last_error` and an error log
+ * (the alarm); while the broker is away it backs off. It runs on its own timer and never holds
+ * a transaction while publishing, so it never blocks the request path. Exposes the gauges
+ * `outbox_backlog` and `outbox_oldest_age_seconds`.
+ */
+export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
+  const { db, publisher } = options;
+  const log = options.logger.child({ component: "outbox.relay" });
+  const intervalMs = options.intervalMs ?? 200;
+  const batchSize = options.batchSize ?? 100;
+  const maxBackoffMs = options.maxBackoffMs ?? 10_000;
+  const registry = options.registry ?? defaultRegistry;
+  const backlogGauge = gauge(registry, "outbox_backlog", "Outbox rows not yet published");
+  const ageGauge = gauge(registry, "outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row");
+
+  let stopped = false;
+  let backoffMs = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let round: Promise<void> = Promise.resolve();
+
+  async function backlog(): Promise<OutboxBacklog> {
+    const { rows } = await db.query<{ count: string | number; oldest: string | number | null }>(
+      `select count(*) as count, extract(epoch from now() - min(created_at)) as oldest from outbox where published_at is null`,
+    );
+    const count = Number(rows[0]?.count ?? 0);
+    const oldestAgeSeconds = Math.max(0, Number(rows[0]?.oldest ?? 0));
+    backlogGauge.set(count);
+    ageGauge.set(oldestAgeSeconds);
+    return { count, oldestAgeSeconds };
+  }
+
+  /** One round: returns how many rows were published (a full batch means "poll again now"). */
+  async function publishBatch(): Promise<{ published: number; fetched: number; brokerDown: boolean }> {
+    if (!publisher.isReady()) return { published: 0, fetched: 0, brokerDown: true };
+    const { rows } = await db.query<OutboxRow>(
+      `select id, message_id, message_type, routing_key, payload, headers from outbox
+       where published_at is null order by id limit $1`,
+      [batchSize],
+    );
+    // Pipelined on one confirm channel: the broker keeps their order, confirms arrive as they come.
+    const results = await Promise.allSettled(
+      rows.map((row) =>
+        publisher.publish({
+          routingKey: row.routing_key,
+          type: row.message_type,
+          messageId: row.message_id,
+          body: row.payload,
+          headers: typeof row.headers === "string" ? (JSON.parse(row.headers) as AmqpHeaders) : (row.headers ?? {}),
+        }),
+      ),
+    );
+    const acked: string[] = [];
+    let brokerDown = false;
+    for (const [i, result] of results.entries()) {
+      const row = rows[i]!;
+      if (result.status === "fulfilled") {
+        acked.push(String(row.id));
+        continue;
+      }
+      const err = result.reason as Error;
+      const reason = err instanceof PublishError ? err.reason : "error";
+      if (reason === "unroutable" || reason === "nacked") {
+        log.error({ event: "outbox.alarm", alarm: true, reason, outboxId: String(row.id), messageId: row.message_id, routingKey: row.routing_key, err: err.message }, "outbox row not accepted by the broker; kept pending");
+      } else brokerDown = true;
+      await db.query(`update outbox set attempts = attempts + 1, last_error = $2 where id = $1`, [row.id, `${reason}: ${err.message}`]);
+    }
+    if (acked.length > 0) {
+      await db.query(`update outbox set published_at = now(), attempts = attempts + 1, last_error = null where id = any($1::bigint[])`, [acked]);
+    }
+    return { published: acked.length, fetched: rows.length, brokerDown };
+  }
+
+  function schedule(delayMs: number): void {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      round = tick();
+    }, delayMs);
+    timer.unref();
+  }
+
+  async function tick(): Promise<void> {
+    let next = intervalMs;
+    try {
+      const { fetched, published, brokerDown } = await publishBatch();
+      if (brokerDown) {
+        backoffMs = Math.min(maxBackoffMs, Math.max(intervalMs, backoffMs * 2 || intervalMs));
+        next = backoffMs;
+        log.warn({ event: "outbox.broker_unavailable", retryInMs: next }, "broker unavailable; outbox rows kept");
+      } else {
+        backoffMs = 0;
+        if (fetched === batchSize && published > 0) next = 0;
+      }
+      await backlog();
+    } catch (err) {
+      backoffMs = Math.min(maxBackoffMs, Math.max(intervalMs, backoffMs * 2 || intervalMs));
+      next = backoffMs;
+      log.error({ event: "outbox.round_failed", err: (err as Error).message, retryInMs: next }, "outbox relay round failed");
+    }
+    schedule(next);
+  }
+
+  schedule(0);
+  log.info({ event: "outbox.relay_started", intervalMs, batchSize }, "outbox relay started");
+
+  return {
+    backlog,
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await round;
+    },
+  };
+}
+
+function gauge(registry: Registry, name: string, help: string): Gauge {
+  const existing = registry.getSingleMetric(name);
+  if (existing) return existing as Gauge;
+  return new Gauge({ name, help, registers: [registry] });
+}

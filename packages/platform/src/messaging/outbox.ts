@@ -1,0 +1,47 @@
+import { toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import type { Queryable } from "../database/database.js";
+import { injectTraceHeaders, type AmqpHeaders } from "./trace-headers.js";
+
+/**
+ * The outbox table, as a migration: a service that publishes through the outbox puts this in
+ * its migrations folder (e.g. `migrations/00N_outbox.sql`). Rows are pending while
+ * `published_at` is null; the partial index keeps the relay's scan small.
+ */
+export const OUTBOX_TABLE_SQL = `
+create table if not exists outbox (
+  id            bigserial primary key,
+  message_id    text not null unique,
+  message_type  text not null,
+  routing_key   text not null,
+  payload       bytea not null,
+  headers       jsonb not null default '{}'::jsonb,
+  created_at    timestamptz not null default now(),
+  published_at  timestamptz null,
+  attempts      integer not null default 0,
+  last_error    text null
+);
+create index if not exists outbox_pending_idx on outbox (id) where published_at is null;
+`;
+
+/** A message to put in the outbox. */
+export interface OutboxMessage<Desc extends DescMessage> {
+  schema: Desc;
+  message: MessageShape<Desc>;
+  /** Becomes the AMQP message-id; consumers de-duplicate by it. Unique in the table. */
+  messageId: string;
+  routingKey: string;
+  headers?: AmqpHeaders;
+}
+
+/**
+ * Writes `msg` into the outbox inside the caller's transaction `tx`, with the current trace
+ * context in its headers, so it is published if and only if the transaction commits.
+ * Enqueueing the same messageId twice is a no-op.
+ */
+export async function enqueueOutbox<Desc extends DescMessage>(tx: Queryable, msg: OutboxMessage<Desc>): Promise<void> {
+  await tx.query(
+    `insert into outbox (message_id, message_type, routing_key, payload, headers)
+     values ($1, $2, $3, $4, $5::jsonb) on conflict (message_id) do nothing`,
+    [msg.messageId, msg.schema.typeName, msg.routingKey, toBinary(msg.schema, msg.message), JSON.stringify(injectTraceHeaders(msg.headers))],
+  );
+}

@@ -1,0 +1,69 @@
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { promisify } from "node:util";
+import { connect } from "amqplib";
+
+const run = promisify(execFile);
+
+/** The local test broker (RabbitMQ at 127.0.0.1:5672, guest/guest) unless AMQP_URL says otherwise. */
+export const TEST_AMQP_URL = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
+
+/** Names one test run owns on the shared broker, and how to clean them up. */
+export interface RabbitTestScope {
+  url: string;
+  /** Unique per run, e.g. "test-notify-1a2b3c4d."; put before every queue and exchange name. */
+  prefix: string;
+  /** Use as the connection's `connection_name`, so the run can close only its own connections. */
+  connectionName: string;
+  /** Closes, from the broker side, every connection whose connection_name starts with the prefix; returns how many. */
+  closeConnectionsFromBroker(): Promise<number>;
+  /** Deletes every queue and exchange whose name starts with the prefix. */
+  cleanup(): Promise<void>;
+}
+
+/** A fresh scope with a random prefix; call `cleanup()` in afterAll. */
+export function rabbitTestScope(label = "test"): RabbitTestScope {
+  const prefix = `${label}-${randomBytes(4).toString("hex")}.`;
+  return {
+    url: TEST_AMQP_URL,
+    prefix,
+    connectionName: `${prefix}conn`,
+    async closeConnectionsFromBroker() {
+      const names = (await listConnections()).filter((c) => c.connectionName?.startsWith(prefix)).map((c) => c.name);
+      for (const name of names) await run("rabbitmqctl", ["-q", "close_connection", name, "test"]).catch(() => undefined);
+      return names.length;
+    },
+    async cleanup() {
+      const [queues, exchanges] = await Promise.all([listNames("list_queues"), listNames("list_exchanges")]);
+      const conn = await connect(TEST_AMQP_URL);
+      try {
+        for (const queue of queues.filter((n) => n.startsWith(prefix))) {
+          const ch = await conn.createChannel();
+          await ch.deleteQueue(queue).catch(() => undefined);
+          await ch.close().catch(() => undefined);
+        }
+        for (const exchange of exchanges.filter((n) => n.startsWith(prefix))) {
+          const ch = await conn.createChannel();
+          await ch.deleteExchange(exchange).catch(() => undefined);
+          await ch.close().catch(() => undefined);
+        }
+      } finally {
+        await conn.close();
+      }
+    },
+  };
+}
+
+async function listNames(command: "list_queues" | "list_exchanges"): Promise<string[]> {
+  const { stdout } = await run("rabbitmqctl", ["-q", "--formatter", "json", command, "name"]);
+  return (JSON.parse(stdout) as Array<{ name: string }>).map((row) => row.name);
+}
+
+async function listConnections(): Promise<Array<{ name: string; connectionName: string | undefined }>> {
+  const { stdout } = await run("rabbitmqctl", ["-q", "--formatter", "json", "list_connections", "name", "client_properties"]);
+  const rows = JSON.parse(stdout) as Array<{ name: string; client_properties: Array<[string, string, unknown]> }>;
+  return rows.map((row) => ({
+    name: row.name,
+    connectionName: row.client_properties.find(([key]) => key === "connection_name")?.[2] as string | undefined,
+  }));
+}
