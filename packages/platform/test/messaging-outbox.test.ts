@@ -1,0 +1,133 @@
+import { create } from "@bufbuild/protobuf";
+import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
+import { connect, type ChannelModel } from "amqplib";
+import { pino } from "pino";
+import { Registry } from "prom-client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Database } from "../src/database/database.js";
+import {
+  connectMessaging,
+  createPublisher,
+  enqueueOutbox,
+  notificationTopology,
+  OUTBOX_TABLE_SQL,
+  startOutboxRelay,
+  type MessagingConnection,
+  type Publisher,
+} from "../src/messaging/index.js";
+import { rabbitTestScope } from "../src/testing/rabbitmq.js";
+import { memoryDatabase } from "./messaging-test-database.js";
+
+const logger = pino({ level: "silent" });
+const scope = rabbitTestScope("test-outbox");
+const topology = notificationTopology({ prefix: scope.prefix, retryDelaysMs: [100] });
+let connection: MessagingConnection;
+let publisher: Publisher;
+let raw: ChannelModel;
+
+const command = (id: string) => create(SendNotificationCommandSchema, { commandId: id, recipient: "ada@example.com", template: "order_confirmed" });
+
+async function waitFor<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function drainMainQueue(): Promise<string[]> {
+  const ch = await raw.createChannel();
+  const ids: string[] = [];
+  for (;;) {
+    const msg = await ch.get(topology.mainQueue, { noAck: true });
+    if (!msg) break;
+    ids.push(String(msg.properties.messageId));
+  }
+  await ch.close();
+  return ids;
+}
+
+beforeAll(async () => {
+  connection = connectMessaging({ url: scope.url, connectionName: scope.connectionName, logger, topology });
+  await connection.waitForConnect(10_000);
+  publisher = createPublisher(connection, { exchange: topology.exchange, logger });
+  raw = await connect(scope.url);
+});
+
+afterAll(async () => {
+  await publisher?.close();
+  await connection?.close();
+  await raw?.close();
+  await scope.cleanup();
+});
+
+describe("outbox", () => {
+  let db: Database;
+  beforeAll(async () => {
+    db = await memoryDatabase(OUTBOX_TABLE_SQL);
+  });
+
+  it("writes the row only when the caller's transaction commits", async () => {
+    await db
+      .transaction(async (tx) => {
+        await enqueueOutbox(tx, { schema: SendNotificationCommandSchema, message: command("rolled-back"), messageId: "rolled-back", routingKey: topology.routingKey });
+        throw new Error("business rule failed");
+      })
+      .catch(() => undefined);
+    await db.transaction((tx) => enqueueOutbox(tx, { schema: SendNotificationCommandSchema, message: command("committed"), messageId: "committed", routingKey: topology.routingKey }));
+    const { rows } = await db.query<{ message_id: string; message_type: string }>("select message_id, message_type from outbox");
+    expect(rows).toEqual([{ message_id: "committed", message_type: "shop.notification.v1.SendNotificationCommand" }]);
+    await db.query("delete from outbox");
+  });
+
+  it("relay publishes pending rows in id order and marks them published after the ack; an unroutable row stays pending with last_error", async () => {
+    for (const id of ["o-1", "o-2", "o-unroutable", "o-3"]) {
+      await db.transaction((tx) =>
+        enqueueOutbox(tx, { schema: SendNotificationCommandSchema, message: command(id), messageId: id, routingKey: id === "o-unroutable" ? "no.such.route" : topology.routingKey }),
+      );
+    }
+    const registry = new Registry();
+    const relay = startOutboxRelay({ db, publisher, logger, intervalMs: 50, batchSize: 10, registry });
+    const published = await waitFor(async () => {
+      const { rows } = await db.query<{ n: number }>("select count(*)::int as n from outbox where published_at is not null");
+      return rows[0]!.n === 3 ? rows : undefined;
+    });
+    expect(published).toBeTruthy();
+    await relay.stop();
+    expect(await drainMainQueue()).toEqual(["o-1", "o-2", "o-3"]);
+    const { rows } = await db.query<{ published_at: unknown; last_error: string; attempts: number }>("select published_at, last_error, attempts from outbox where message_id = 'o-unroutable'");
+    expect(rows[0]!.published_at).toBeNull();
+    expect(rows[0]!.last_error).toMatch(/^unroutable/);
+    expect(rows[0]!.attempts).toBeGreaterThan(0);
+    expect((await registry.getSingleMetricAsString("outbox_backlog"))).toMatch(/outbox_backlog 1$/m);
+    await db.query("delete from outbox");
+  });
+
+  it("keeps rows pending and never blocks enqueueing while the broker is unreachable, exposing backlog and age", async () => {
+    const down = connectMessaging({ url: "amqp://guest:guest@127.0.0.1:1", connectionName: `${scope.prefix}down`, logger, topology, reconnect: { initialDelayMs: 20, maxDelayMs: 100 } });
+    const downPublisher = createPublisher(down, { exchange: topology.exchange, logger, channelWaitMs: 100 });
+    const registry = new Registry();
+    const relay = startOutboxRelay({ db, publisher: downPublisher, logger, intervalMs: 20, registry });
+    const started = Date.now();
+    for (let i = 0; i < 20; i += 1) {
+      await db.transaction((tx) => enqueueOutbox(tx, { schema: SendNotificationCommandSchema, message: command(`down-${i}`), messageId: `down-${i}`, routingKey: topology.routingKey }));
+    }
+    expect(Date.now() - started).toBeLessThan(2_000);
+    await new Promise((r) => setTimeout(r, 1_100));
+    const backlog = await relay.backlog();
+    expect(backlog.count).toBe(20);
+    expect(backlog.oldestAgeSeconds).toBeGreaterThanOrEqual(1);
+    expect(await registry.getSingleMetricAsString("outbox_backlog")).toMatch(/outbox_backlog 20$/m);
+    await relay.stop();
+    await downPublisher.close();
+    await down.close();
+
+    // the same rows go out once a relay with a live broker runs
+    const live = startOutboxRelay({ db, publisher, logger, intervalMs: 20, registry: new Registry() });
+    await waitFor(async () => ((await live.backlog()).count === 0 ? true : undefined));
+    await live.stop();
+    expect((await drainMainQueue()).length).toBe(20);
+  });
+});

@@ -1,0 +1,117 @@
+import { create } from "@bufbuild/protobuf";
+import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
+import { connect, type ChannelModel } from "amqplib";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  connectMessaging,
+  createPublisher,
+  declareTopology,
+  notificationTopology,
+  PublishError,
+  type MessagingConnection,
+  type Publisher,
+} from "../src/messaging/index.js";
+import { rabbitTestScope } from "../src/testing/rabbitmq.js";
+
+const logger = pino({ level: "silent" });
+const scope = rabbitTestScope("test-msg");
+const topology = notificationTopology({ prefix: scope.prefix, retryDelaysMs: [100, 200] });
+let connection: MessagingConnection;
+let publisher: Publisher;
+let raw: ChannelModel;
+
+function command(id: string) {
+  return create(SendNotificationCommandSchema, { commandId: id, recipient: "ada@example.com", template: "order_confirmed", orderId: "ord_1" });
+}
+
+async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+beforeAll(async () => {
+  connection = connectMessaging({ url: scope.url, connectionName: scope.connectionName, logger, topology, reconnect: { initialDelayMs: 50, maxDelayMs: 500 } });
+  await connection.waitForConnect(10_000);
+  publisher = createPublisher(connection, { exchange: topology.exchange, logger });
+  raw = await connect(scope.url);
+});
+
+afterAll(async () => {
+  await publisher?.close();
+  await connection?.close();
+  await raw?.close();
+  await scope.cleanup();
+});
+
+describe("topology", () => {
+  it("declares exchange, quorum main queue, retry tiers and DLQ, and declaring again changes nothing", async () => {
+    const ch = await raw.createChannel();
+    await declareTopology(ch, topology);
+    for (const q of [topology.mainQueue, topology.deadLetterQueue, ...topology.retryQueues.map((t) => t.name)]) await ch.checkQueue(q);
+    await ch.checkExchange(topology.exchange);
+    await ch.checkExchange(topology.deadLetterExchange);
+    await ch.close();
+    expect(topology.mainQueue).toBe(`${scope.prefix}shop.notifications.commands`);
+    expect(topology.deadLetterQueue).toBe(`${scope.prefix}shop.notifications.commands.dlq`);
+  });
+});
+
+describe("publisher", () => {
+  it("resolves after the broker ack with type, message id, persistence and traceparent on the message", async () => {
+    await publisher.publishMessage(SendNotificationCommandSchema, command("cmd-pub-1"), {
+      messageId: "cmd-pub-1",
+      routingKey: topology.routingKey,
+      headers: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" },
+    });
+    const ch = await raw.createChannel();
+    const got = await waitFor(async () => (await ch.get(topology.mainQueue, { noAck: true })) || undefined);
+    await ch.close();
+    expect(got.properties.type).toBe("shop.notification.v1.SendNotificationCommand");
+    expect(got.properties.messageId).toBe("cmd-pub-1");
+    expect(got.properties.deliveryMode).toBe(2);
+    expect(String(got.properties.headers?.traceparent)).toBe("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+  });
+
+  it("rejects an unroutable message with reason unroutable although the broker acked it", async () => {
+    const err = await publisher
+      .publishMessage(SendNotificationCommandSchema, command("cmd-lost"), { messageId: "cmd-lost", routingKey: "nobody.listens.here" })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PublishError);
+    expect((err as PublishError).reason).toBe("unroutable");
+    // a routable publish right after is still confirmed normally
+    await publisher.publishMessage(SendNotificationCommandSchema, command("cmd-ok"), { messageId: "cmd-ok", routingKey: topology.routingKey });
+  });
+
+  it("survives a channel-level PRECONDITION_FAILED: only that channel closes and it is re-opened", async () => {
+    const managed = connection.channel();
+    const first = await managed.ready(5_000);
+    // redeclaring the main queue with other arguments is a channel error (406)
+    await first.assertQueue(topology.mainQueue, { durable: false }).catch(() => undefined);
+    const second = await waitFor(() => {
+      const ch = managed.current();
+      return ch && ch !== first ? ch : undefined;
+    });
+    await second.checkQueue(topology.mainQueue);
+    expect(connection.isConnected()).toBe(true);
+    await publisher.publishMessage(SendNotificationCommandSchema, command("cmd-after-406"), { messageId: "cmd-after-406", routingKey: topology.routingKey });
+    await managed.close();
+  });
+
+  it("reconnects after the broker closes the connection, re-declares the topology and publishes again", async () => {
+    const closed = await scope.closeConnectionsFromBroker();
+    expect(closed).toBeGreaterThan(0);
+    // publishes on the dying channel fail (never falsely confirmed) until the new channel is up
+    await waitFor(() =>
+      publisher
+        .publishMessage(SendNotificationCommandSchema, command("cmd-after-reconnect"), { messageId: "cmd-after-reconnect", routingKey: topology.routingKey })
+        .then(() => true, () => undefined),
+    );
+    expect(connection.isConnected()).toBe(true);
+  });
+});
