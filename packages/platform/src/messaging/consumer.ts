@@ -11,6 +11,14 @@ export const ATTEMPTS_HEADER = "x-attempts";
 export const ERROR_HEADER = "x-error";
 export const FAILED_AT_HEADER = "x-failed-at";
 
+/**
+ * Thrown by a handler for a message that can never succeed (e.g. an unknown template): the
+ * consumer dead-letters it at once instead of walking it through the retry tiers.
+ */
+export class UnprocessableMessageError extends Error {
+  override readonly name = "UnprocessableMessageError";
+}
+
 /** What a handler learns about the delivery besides the decoded message. */
 export interface DeliveryInfo {
   messageId: string | undefined;
@@ -108,7 +116,7 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
       span.setStatus({ code: SpanStatusCode.ERROR });
       span.end();
       const attempt = attempts + 1;
-      if (attempt >= maxAttempts) {
+      if (attempt >= maxAttempts || err instanceof UnprocessableMessageError) {
         log.error({ event: "amqp.dead_lettered", messageId, attempt, err: (err as Error).message }, "handler failed on the last attempt; to the DLQ");
         await forward(ch, msg, "", topology.deadLetterExchange, headers, attempt, err as Error);
         return;

@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+// The dead-letter queue tool: `npm run dlq -- list | show <id> | replay [<id>|--all] | purge`.
+// <id> is a command id (the AMQP message-id) or #<position> as shown by `list`.
+import { fromBinary, toJsonString } from "@bufbuild/protobuf";
+import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
+import { connectMessaging, deadLetterQueue, type DeadLetter } from "@shop/platform/messaging";
+import { pino } from "pino";
+import { loadMessagingConfig } from "./messaging-config.js";
+
+const USAGE = `usage: npm run dlq -- <command>
+  list                  messages in the dead-letter queue, oldest first
+  show <id>             one message in full (id: command id or #position)
+  replay <id> | --all   back to the main queue with the attempt count reset
+  purge                 delete every message in the dead-letter queue
+environment: AMQP_URL, AMQP_PREFIX`;
+
+const [command, arg] = process.argv.slice(2);
+const config = loadMessagingConfig(process.env);
+const logger = pino({ level: process.env.LOG_LEVEL ?? "warn" }, pino.destination(2));
+const connection = connectMessaging({ url: config.url, connectionName: `dlq-cli@${process.pid}`, logger, topology: config.topology, reconnect: { maxDelayMs: 1_000 } });
+const dlq = deadLetterQueue(connection, config.topology);
+
+function decode(letter: DeadLetter): string {
+  if (letter.type !== SendNotificationCommandSchema.typeName) return `(undecodable: type ${letter.type ?? "none"}) ${letter.body.subarray(0, 200).toString("hex")}`;
+  try {
+    return toJsonString(SendNotificationCommandSchema, fromBinary(SendNotificationCommandSchema, letter.body), { prettySpaces: 2 });
+  } catch {
+    return `(undecodable body) ${letter.body.subarray(0, 200).toString("hex")}`;
+  }
+}
+
+function row(cells: string[], widths: number[]): string {
+  return cells.map((c, i) => c.padEnd(widths[i] ?? 0).slice(0, Math.max(widths[i] ?? 0, 1))).join("  ");
+}
+
+async function main(): Promise<number> {
+  try {
+    await connection.waitForConnect(10_000);
+  } catch {
+    console.error(`cannot reach RabbitMQ at ${config.url.replace(/\/\/[^@]*@/, "//***@")}`);
+    return 2;
+  }
+  switch (command) {
+    case "list": {
+      const letters = await dlq.list();
+      console.log(`${config.topology.deadLetterQueue}: ${letters.length} message(s)`);
+      if (letters.length === 0) return 0;
+      const widths = [4, 28, 8, 24, 60];
+      console.log(row(["#", "COMMAND ID", "ATTEMPTS", "FAILED AT", "ERROR"], widths));
+      for (const l of letters) console.log(row([`#${l.position}`, l.messageId ?? "-", String(l.attempts), l.failedAt ?? "-", (l.error ?? "-").replace(/\s+/g, " ")], widths));
+      return 0;
+    }
+    case "show": {
+      if (!arg) break;
+      const letter = await dlq.show(arg);
+      if (!letter) {
+        console.error(`no message "${arg}" in ${config.topology.deadLetterQueue}`);
+        return 1;
+      }
+      console.log(`position:   #${letter.position}\ncommand id: ${letter.messageId ?? "-"}\ntype:       ${letter.type ?? "-"}\nattempts:   ${letter.attempts}\nfailed at:  ${letter.failedAt ?? "-"}\nerror:      ${letter.error ?? "-"}`);
+      const headers = Object.fromEntries(Object.entries(letter.headers).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString("utf8") : v]));
+      console.log(`headers:    ${JSON.stringify(headers)}\nbody:\n${decode(letter)}`);
+      return 0;
+    }
+    case "replay": {
+      if (!arg) break;
+      const n = await dlq.replay(arg === "--all" ? "all" : arg);
+      console.log(`replayed ${n} message(s) to ${config.topology.mainQueue}`);
+      return n === 0 && arg !== "--all" ? 1 : 0;
+    }
+    case "purge": {
+      const n = await dlq.purge();
+      console.log(`purged ${n} message(s) from ${config.topology.deadLetterQueue}`);
+      return 0;
+    }
+  }
+  console.error(USAGE);
+  return 64;
+}
+
+const code = await main().catch((err: Error) => {
+  console.error(`dlq: ${err.message}`);
+  return 1;
+});
+await connection.close().catch(() => undefined);
+process.exit(code);

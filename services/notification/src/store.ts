@@ -1,0 +1,116 @@
+import { randomBytes } from "node:crypto";
+import type { Database, Queryable } from "@shop/platform/database";
+import type { ChannelName } from "./channel-provider.js";
+
+/** A delivery as recorded. */
+export interface Delivery {
+  notificationId: string;
+  commandId: string;
+  channel: ChannelName;
+  recipient: string;
+  template: string;
+  parameters: Record<string, string>;
+  body: string;
+  orderId: string;
+  userId: string;
+  deliveredAt: Date;
+}
+
+/** Filters and page of `listDeliveries`. */
+export interface DeliveryQuery {
+  /** Only this user's deliveries, when set. */
+  userId?: string | undefined;
+  orderId?: string | undefined;
+  recipient?: string | undefined;
+  pageSize: number;
+  /** Return rows older than this cursor (exclusive). */
+  afterSeq?: bigint | undefined;
+}
+
+interface DeliveryRow extends Record<string, unknown> {
+  seq: string | number | bigint;
+  notification_id: string;
+  command_id: string;
+  channel: string;
+  recipient: string;
+  template: string;
+  parameters: Record<string, string> | string;
+  body: string;
+  order_id: string;
+  user_id: string;
+  delivered_at: Date | string;
+}
+
+/** The notification service's own tables. */
+export interface NotificationStore {
+  readonly db: Database;
+  /**
+   * Claims `commandId` by inserting its delivery inside `tx`; false when the command was
+   * already recorded (ON CONFLICT DO NOTHING — a concurrent duplicate waits on the unique key).
+   */
+  recordDelivery(tx: Queryable, delivery: Omit<Delivery, "deliveredAt">): Promise<boolean>;
+  /** One delivery, scoped to `userId` when given. */
+  getDelivery(notificationId: string, userId?: string): Promise<Delivery | undefined>;
+  /** Newest first; `nextSeq` is the cursor for the following page, absent on the last page. */
+  listDeliveries(query: DeliveryQuery): Promise<{ deliveries: Delivery[]; nextSeq?: bigint }>;
+  /** The delivery recorded for a command, if any. */
+  deliveryForCommand(commandId: string): Promise<Delivery | undefined>;
+}
+
+/** A new notification id, e.g. "ntf_lx3k2a9f1c2d3e4f5a6b": time-prefixed so ids sort roughly by creation. */
+export function newNotificationId(): string {
+  return `ntf_${Date.now().toString(36)}${randomBytes(6).toString("hex")}`;
+}
+
+/** The store over `db` (migrations already applied). */
+export function createNotificationStore(db: Database): NotificationStore {
+  return {
+    db,
+    async recordDelivery(tx, d) {
+      const result = await tx.query(
+        `insert into deliveries (notification_id, command_id, channel, recipient, template, parameters, body, order_id, user_id)
+         values ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9) on conflict (command_id) do nothing`,
+        [d.notificationId, d.commandId, d.channel, d.recipient, d.template, JSON.stringify(d.parameters), d.body, d.orderId, d.userId],
+      );
+      return result.rowCount === 1;
+    },
+    async getDelivery(notificationId, userId) {
+      const { rows } = await db.query<DeliveryRow>(
+        `select * from deliveries where notification_id = $1 and ($2::text is null or user_id = $2)`,
+        [notificationId, userId ?? null],
+      );
+      return rows[0] ? toDelivery(rows[0]) : undefined;
+    },
+    async deliveryForCommand(commandId) {
+      const { rows } = await db.query<DeliveryRow>(`select * from deliveries where command_id = $1`, [commandId]);
+      return rows[0] ? toDelivery(rows[0]) : undefined;
+    },
+    async listDeliveries(q) {
+      const { rows } = await db.query<DeliveryRow>(
+        `select * from deliveries
+         where ($1::text is null or user_id = $1) and ($2::text is null or order_id = $2)
+           and ($3::text is null or recipient = $3) and ($4::bigint is null or seq < $4)
+         order by seq desc limit $5`,
+        [q.userId ?? null, q.orderId || null, q.recipient || null, q.afterSeq?.toString() ?? null, q.pageSize + 1],
+      );
+      const page = rows.slice(0, q.pageSize);
+      const last = page[page.length - 1];
+      return { deliveries: page.map(toDelivery), ...(rows.length > q.pageSize && last ? { nextSeq: BigInt(last.seq) } : {}) };
+    },
+  };
+}
+
+function toDelivery(row: DeliveryRow): Delivery {
+  return {
+    notificationId: row.notification_id,
+    commandId: row.command_id,
+    channel: row.channel as ChannelName,
+    recipient: row.recipient,
+    template: row.template,
+    parameters: typeof row.parameters === "string" ? (JSON.parse(row.parameters) as Record<string, string>) : row.parameters,
+    body: row.body,
+    orderId: row.order_id,
+    userId: row.user_id,
+    deliveredAt: row.delivered_at instanceof Date ? row.delivered_at : new Date(row.delivered_at),
+  };
+}
