@@ -18,7 +18,7 @@ import {
 import { rabbitTestScope } from "../src/testing/rabbitmq.js";
 import { memoryDatabase } from "./messaging-test-database.js";
 
-const logger = pino({ level: "silent" });
+const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
 const scope = rabbitTestScope("test-outbox");
 const topology = notificationTopology({ prefix: scope.prefix, retryDelaysMs: [100] });
 let connection: MessagingConnection;

@@ -14,7 +14,7 @@ import {
 } from "../src/messaging/index.js";
 import { rabbitTestScope } from "../src/testing/rabbitmq.js";
 
-const logger = pino({ level: "silent" });
+const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
 const scope = rabbitTestScope("test-msg");
 const topology = notificationTopology({ prefix: scope.prefix, retryDelaysMs: [100, 200] });
 let connection: MessagingConnection;

@@ -29,9 +29,9 @@ export function rabbitTestScope(label = "test"): RabbitTestScope {
     prefix,
     connectionName: `${prefix}conn`,
     async closeConnectionsFromBroker() {
-      const names = (await listConnections()).filter((c) => c.connectionName?.startsWith(prefix)).map((c) => c.name);
-      for (const name of names) await run("rabbitmqctl", ["-q", "close_connection", name, "test"]).catch(() => undefined);
-      return names.length;
+      const pids = (await listConnections()).filter((c) => c.clientProperties.includes(`"${prefix}`)).map((c) => c.pid);
+      for (const pid of pids) await run("rabbitmqctl", ["-q", "close_connection", pid, "test"]);
+      return pids.length;
     },
     async cleanup() {
       const [queues, exchanges] = await Promise.all([listNames("list_queues"), listNames("list_exchanges")]);
@@ -59,11 +59,15 @@ async function listNames(command: "list_queues" | "list_exchanges"): Promise<str
   return (JSON.parse(stdout) as Array<{ name: string }>).map((row) => row.name);
 }
 
-async function listConnections(): Promise<Array<{ name: string; connectionName: string | undefined }>> {
-  const { stdout } = await run("rabbitmqctl", ["-q", "--formatter", "json", "list_connections", "name", "client_properties"]);
-  const rows = JSON.parse(stdout) as Array<{ name: string; client_properties: Array<[string, string, unknown]> }>;
-  return rows.map((row) => ({
-    name: row.name,
-    connectionName: row.client_properties.find(([key]) => key === "connection_name")?.[2] as string | undefined,
-  }));
+/** Connections as `rabbitmqctl` prints them: the pid close_connection takes, and the client properties as text. */
+async function listConnections(): Promise<Array<{ pid: string; clientProperties: string }>> {
+  // JSON output renders pids as #PID<...>, which close_connection does not accept; the table form does.
+  const { stdout } = await run("rabbitmqctl", ["-q", "--no-table-headers", "list_connections", "pid", "client_properties"]);
+  return stdout
+    .split("\n")
+    .filter((line) => line.startsWith("<"))
+    .map((line) => {
+      const tab = line.indexOf("\t");
+      return { pid: line.slice(0, tab), clientProperties: line.slice(tab + 1) };
+    });
 }
