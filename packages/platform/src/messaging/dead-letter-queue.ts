@@ -63,6 +63,7 @@ export function deadLetterQueue(connection: MessagingConnection, topology: Topol
           const headers: AmqpHeaders = { ...letter.headers, [ATTEMPTS_HEADER]: 0, "x-replayed-at": new Date().toISOString(), "x-last-error": letter.error ?? "" };
           delete headers[ERROR_HEADER];
           delete headers["x-death"];
+          delete headers["x-delivery-count"];
           await new Promise<void>((resolve, reject) =>
             ch.sendToQueue(
               topology.mainQueue,

@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+// Messaging throughput: commands/s through the whole notification pipeline
+//   outbox row (PGlite) -> relay (confirms + mandatory) -> RabbitMQ quorum queue
+//   -> consumer (decode, dedupe insert + log-less provider, commit) -> ack
+// beside a bare amqplib baseline that publishes the same bytes with confirms to a quorum queue
+// and consumes them with manual acks. Not a test: prints a table.
+//   node bench/messaging/run.mjs            (after `npx tsc -b services/notification`)
+//   BENCH_N=20000 BENCH_PREFETCH=64 node bench/messaging/run.mjs
+import { readFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { PGlite } from "@electric-sql/pglite";
+import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
+import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
+import {
+  connectMessaging, createPublisher, enqueueOutbox, notificationTopology, OUTBOX_TABLE_SQL, startOutboxRelay,
+} from "@shop/platform/messaging";
+import { rabbitTestScope } from "@shop/platform/testing/rabbitmq";
+import amqp from "amqplib";
+import { pino } from "pino";
+import { Registry } from "prom-client";
+import { startNotificationConsumer } from "../../services/notification/dist/consumer.js";
+import { createNotificationStore } from "../../services/notification/dist/store.js";
+
+const N = Number(process.env.BENCH_N ?? 5000);
+const PREFETCH = Number(process.env.BENCH_PREFETCH ?? 64);
+const BATCH = Number(process.env.BENCH_BATCH ?? 200);
+const logger = pino({ level: process.env.LOG_LEVEL ?? "warn" });
+const silentProvider = { name: "bench", async send() {} };
+
+const command = (id) =>
+  create(SendNotificationCommandSchema, {
+    commandId: id, channel: NotificationChannel.EMAIL, recipient: "ada@example.com", template: "order_confirmed",
+    parameters: { order_id: `ord_${id}`, total: "19.99 EUR" }, orderId: `ord_${id}`, userId: "user-1",
+  });
+
+/** The platform's Database interface over an in-memory PGlite. */
+async function memoryDatabase(sql) {
+  const pg = new PGlite();
+  await pg.exec(sql);
+  const q = (c) => ({ query: async (t, p) => { const r = await c.query(t, p ? [...p] : undefined); return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length }; } });
+  return { kind: "pglite", ...q(pg), transaction: (w) => pg.transaction((tx) => w(q(tx))), ping: async () => true, close: () => pg.close() };
+}
+
+async function baseline(scope) {
+  const queue = `${scope.prefix}baseline`;
+  const conn = await amqp.connect(scope.url);
+  const pub = await conn.createConfirmChannel();
+  const sub = await conn.createChannel();
+  await pub.assertQueue(queue, { durable: true, arguments: { "x-queue-type": "quorum" } });
+  await sub.prefetch(PREFETCH);
+  const body = Buffer.from(toBinary(SendNotificationCommandSchema, command("baseline")));
+  let acked = 0;
+  const t0 = performance.now();
+  const done = new Promise((resolve) => {
+    void sub.consume(queue, (msg) => { sub.ack(msg); if (++acked === N) resolve(); }, { noAck: false });
+  });
+  // publish in confirmed windows of BATCH, as the relay does
+  for (let i = 0; i < N; i += BATCH) {
+    const window = [];
+    for (let j = i; j < Math.min(N, i + BATCH); j++) {
+      window.push(new Promise((res, rej) => pub.publish("", queue, body, { type: SendNotificationCommandSchema.typeName, messageId: `b-${j}`, persistent: true, mandatory: true }, (e) => (e ? rej(e) : res()))));
+    }
+    await Promise.all(window);
+  }
+  const published = performance.now();
+  await done;
+  const t1 = performance.now();
+  await conn.close();
+  return { publishPerSec: N / ((published - t0) / 1000), endToEndPerSec: N / ((t1 - t0) / 1000), seconds: (t1 - t0) / 1000 };
+}
+
+async function pipeline(scope) {
+  const topology = notificationTopology({ prefix: scope.prefix });
+  const orders = await memoryDatabase(OUTBOX_TABLE_SQL);
+  const notifications = await memoryDatabase(readFileSync(new URL("../../services/notification/migrations/001_deliveries.sql", import.meta.url), "utf8"));
+  const store = createNotificationStore(notifications);
+  const connection = connectMessaging({ url: scope.url, connectionName: scope.connectionName, logger, topology });
+  await connection.waitForConnect(10_000);
+  const publisher = createPublisher(connection, { exchange: topology.exchange, logger });
+  const consumer = startNotificationConsumer({ connection, topology, store, provider: silentProvider, logger, prefetch: PREFETCH });
+
+  const e0 = performance.now();
+  for (let i = 0; i < N; i++) {
+    await orders.transaction((tx) => enqueueOutbox(tx, { schema: SendNotificationCommandSchema, message: command(`p-${i}`), messageId: `p-${i}`, routingKey: topology.routingKey }));
+  }
+  const enqueuePerSec = N / ((performance.now() - e0) / 1000);
+
+  const t0 = performance.now();
+  const relay = startOutboxRelay({ db: orders, publisher, logger, intervalMs: 5, batchSize: BATCH, registry: new Registry() });
+  let relayedAt;
+  for (;;) {
+    if (relayedAt === undefined) {
+      const { rows: pending } = await orders.query("select count(*)::int as n from outbox where published_at is null");
+      if (pending[0].n === 0) relayedAt = performance.now();
+    }
+    const { rows } = await notifications.query("select count(*)::int as n from deliveries");
+    if (rows[0].n >= N) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const t1 = performance.now();
+  await relay.stop();
+  await consumer.close();
+  await publisher.close();
+  await connection.close();
+  await orders.close();
+  await notifications.close();
+  return { enqueuePerSec, relayPerSec: N / (((relayedAt ?? performance.now()) - t0) / 1000), endToEndPerSec: N / ((t1 - t0) / 1000), seconds: (t1 - t0) / 1000 };
+}
+
+const scope = rabbitTestScope(`bench-${randomBytes(2).toString("hex")}`);
+try {
+  const base = await baseline(scope);
+  const pipe = await pipeline(scope);
+  const fmt = (n) => Math.round(n).toLocaleString("en-US").padStart(9);
+  console.log(`messaging throughput, N=${N}, prefetch=${PREFETCH}, publish window=${BATCH} (quorum queues, persistent, confirms)`);
+  console.log(`  bare amqplib  publish+confirm       ${fmt(base.publishPerSec)} msg/s`);
+  console.log(`  bare amqplib  publish -> consume+ack ${fmt(base.endToEndPerSec)} msg/s   (${base.seconds.toFixed(2)} s)`);
+  console.log(`  pipeline      outbox enqueue (tx)    ${fmt(pipe.enqueuePerSec)} cmd/s`);
+  console.log(`  pipeline      outbox -> relay -> broker ack (rows marked) ${fmt(pipe.relayPerSec)} cmd/s`);
+  console.log(`  pipeline      outbox -> relay -> broker -> consumer -> dedupe+commit -> ack ${fmt(pipe.endToEndPerSec)} cmd/s   (${pipe.seconds.toFixed(2)} s)`);
+} finally {
+  await scope.cleanup();
+}
