@@ -1,5 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
+import { context, trace } from "@opentelemetry/api";
+import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { connect, type ChannelModel } from "amqplib";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,6 +11,7 @@ import {
   declareTopology,
   notificationTopology,
   PublishError,
+  startConsumer,
   type MessagingConnection,
   type Publisher,
 } from "../src/messaging/index.js";
@@ -113,5 +116,30 @@ describe("publisher", () => {
         .then(() => true, () => undefined),
     );
     expect(connection.isConnected()).toBe(true);
+  });
+});
+
+describe("trace context", () => {
+  it("carries the publisher's W3C trace context to the handler through AMQP headers", async () => {
+    new NodeTracerProvider().register(); // AsyncLocalStorage context + W3C propagator, as the platform's tracing sets up
+    const tracer = trace.getTracer("messaging-test");
+    const seen = new Map<string, string | undefined>();
+    const consumer = startConsumer({
+      connection,
+      topology,
+      schema: SendNotificationCommandSchema,
+      logger,
+      async handle(message) {
+        seen.set(message.commandId, trace.getSpanContext(context.active())?.traceId);
+      },
+    });
+    const span = tracer.startSpan("place order");
+    await context.with(trace.setSpan(context.active(), span), () =>
+      publisher.publishMessage(SendNotificationCommandSchema, command("cmd-traced"), { messageId: "cmd-traced", routingKey: topology.routingKey }),
+    );
+    span.end();
+    await waitFor(() => seen.has("cmd-traced") || undefined);
+    expect(seen.get("cmd-traced")).toBe(span.spanContext().traceId);
+    await consumer.close();
   });
 });
