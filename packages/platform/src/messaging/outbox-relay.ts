@@ -63,6 +63,9 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   let backoffMs = 0;
   let timer: NodeJS.Timeout | undefined;
   let round: Promise<void> = Promise.resolve();
+  // Rows the broker refused (unroutable/nacked) wait before their next try, so one bad row
+  // neither floods the log nor holds back the rows behind it.
+  const parked = new Map<string, { until: number; failures: number }>();
 
   async function backlog(): Promise<OutboxBacklog> {
     const { rows } = await db.query<{ count: string | number; oldest: string | number | null }>(
@@ -78,10 +81,12 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   /** One round: returns how many rows were published (a full batch means "poll again now"). */
   async function publishBatch(): Promise<{ published: number; fetched: number; brokerDown: boolean }> {
     if (!publisher.isReady()) return { published: 0, fetched: 0, brokerDown: true };
+    const now = Date.now();
+    const skip = [...parked].filter(([, p]) => p.until > now).map(([id]) => id);
     const { rows } = await db.query<OutboxRow>(
       `select id, message_id, message_type, routing_key, payload, headers from outbox
-       where published_at is null order by id limit $1`,
-      [batchSize],
+       where published_at is null and id <> all($2::bigint[]) order by id limit $1`,
+      [batchSize, skip],
     );
     // Pipelined on one confirm channel: the broker keeps their order, confirms arrive as they come.
     const results = await Promise.allSettled(
@@ -101,11 +106,14 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       const row = rows[i]!;
       if (result.status === "fulfilled") {
         acked.push(String(row.id));
+        parked.delete(String(row.id));
         continue;
       }
       const err = result.reason as Error;
       const reason = err instanceof PublishError ? err.reason : "error";
       if (reason === "unroutable" || reason === "nacked") {
+        const failures = (parked.get(String(row.id))?.failures ?? 0) + 1;
+        parked.set(String(row.id), { failures, until: Date.now() + Math.min(60_000, intervalMs * 2 ** Math.min(failures, 16)) });
         log.error({ event: "outbox.alarm", alarm: true, reason, outboxId: String(row.id), messageId: row.message_id, routingKey: row.routing_key, err: err.message }, "outbox row not accepted by the broker; kept pending");
       } else brokerDown = true;
       await db.query(`update outbox set attempts = attempts + 1, last_error = $2 where id = $1`, [row.id, `${reason}: ${err.message}`]);
