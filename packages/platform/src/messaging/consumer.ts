@@ -10,6 +10,8 @@ import { extractTraceContext, type AmqpHeaders } from "./trace-headers.js";
 export const ATTEMPTS_HEADER = "x-attempts";
 export const ERROR_HEADER = "x-error";
 export const FAILED_AT_HEADER = "x-failed-at";
+/** Internal: matches a `basic.return` to the forward it belongs to. */
+const FORWARD_ID_HEADER = "x-forward-id";
 
 /**
  * Thrown by a handler for a message that can never succeed (e.g. an unknown template): the
@@ -66,8 +68,14 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
   const inFlight = new Set<Promise<void>>();
   let consumerTag: string | undefined;
   let closing = false;
+  let forwardSeq = 0;
 
+  // Forwards are mandatory: a retry queue or DLX that vanished must not swallow the message.
+  const returned = new WeakMap<ConfirmChannel, Set<string>>();
   const channel = options.connection.channel(async (ch) => {
+    const returns = new Set<string>();
+    returned.set(ch, returns);
+    ch.on("return", (msg: ConsumeMessage) => returns.add(String(msg.properties.headers?.[FORWARD_ID_HEADER] ?? "")));
     await ch.prefetch(options.prefetch ?? 16);
     const reply = await ch.consume(
       topology.mainQueue,
@@ -135,6 +143,7 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
 
   /** Republishes (confirmed) to a retry queue or the DLX, then acks the original on its own channel. */
   async function forward(ch: ConfirmChannel, msg: ConsumeMessage, routingKey: string, exchange: string, headers: AmqpHeaders, attempt: number, err: Error): Promise<void> {
+    const forwardId = `${++forwardSeq}`;
     const props: Options.Publish = {
       type: msg.properties.type,
       messageId: msg.properties.messageId,
@@ -142,8 +151,10 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
       correlationId: msg.properties.correlationId,
       timestamp: msg.properties.timestamp,
       persistent: true,
+      mandatory: true,
       headers: {
         ...headers,
+        [FORWARD_ID_HEADER]: forwardId,
         [ATTEMPTS_HEADER]: attempt,
         [ERROR_HEADER]: err.message.slice(0, 1_000),
         [FAILED_AT_HEADER]: new Date().toISOString(),
@@ -151,7 +162,12 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
     };
     await new Promise<void>((resolve, reject) => {
       try {
-        ch.publish(exchange, routingKey, msg.content, props, (e: unknown) => (e ? reject(e instanceof Error ? e : new Error("nacked")) : resolve()));
+        ch.publish(exchange, routingKey, msg.content, props, (e: unknown) => {
+          const returns = returned.get(ch);
+          if (e) reject(e instanceof Error ? e : new Error("broker nacked the forward"));
+          else if (returns?.delete(forwardId)) reject(new Error(`forward to "${exchange || routingKey}" was unroutable`));
+          else resolve();
+        });
       } catch (e) {
         reject(e as Error);
       }
