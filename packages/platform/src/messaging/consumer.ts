@@ -86,9 +86,18 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
           void ch.close().catch(() => {});
           return;
         }
-        const work = onDelivery(ch, msg).catch((err: Error) =>
-          log.error({ event: "amqp.delivery_failed", err: err.message, messageId: msg.properties.messageId }, "delivery left unacked; the broker will redeliver it"),
-        );
+        const work = onDelivery(ch, msg).catch(async (err: Error) => {
+          // The retry/DLQ forward failed (broker refused it, or the channel died). Hand the
+          // message back after a pause rather than hold its prefetch slot; if the channel is
+          // gone the broker has requeued it already.
+          log.error({ event: "amqp.delivery_failed", err: err.message, messageId: msg.properties.messageId }, "delivery not settled; requeueing after a pause");
+          await new Promise((r) => setTimeout(r, 1_000));
+          try {
+            if (channel.current() === ch) ch.nack(msg, false, true);
+          } catch {
+            /* channel closed meanwhile: the broker redelivers */
+          }
+        });
         inFlight.add(work);
         void work.finally(() => inFlight.delete(work));
       },
