@@ -4,6 +4,7 @@ import { context, trace } from "@opentelemetry/api";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { connect, type ChannelModel } from "amqplib";
 import { pino } from "pino";
+import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   connectMessaging,
@@ -11,6 +12,7 @@ import {
   declareTopology,
   notificationTopology,
   PublishError,
+  registerQueueMetrics,
   startConsumer,
   type MessagingConnection,
   type Publisher,
@@ -141,5 +143,19 @@ describe("trace context", () => {
     await waitFor(() => seen.has("cmd-traced") || undefined);
     expect(seen.get("cmd-traced")).toBe(span.spanContext().traceId);
     await consumer.close();
+  });
+});
+
+describe("queue metrics", () => {
+  it("reports ready messages per queue, the DLQ and retry tiers included, at scrape time", async () => {
+    const registry = new Registry();
+    registerQueueMetrics(connection, topology, registry);
+    await publisher.publishMessage(SendNotificationCommandSchema, command("cmd-metric"), { messageId: "cmd-metric", routingKey: topology.routingKey });
+    const text = await waitFor(async () => {
+      const out = await registry.metrics();
+      return out.includes(`amqp_queue_messages{queue="${topology.deadLetterQueue}"} 0`) ? out : undefined;
+    });
+    expect(text).toMatch(new RegExp(`amqp_queue_messages\\{queue="${topology.mainQueue.replace(/\./g, "\\.")}"\\} [1-9]`));
+    expect(text).toContain(`amqp_queue_messages{queue="${topology.retryQueues[0]!.name}"} 0`);
   });
 });

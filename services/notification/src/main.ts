@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
 import { createLogger, loadServiceConfig, serve, service } from "@shop/platform";
 import { openDatabase } from "@shop/platform/database";
-import { connectMessaging } from "@shop/platform/messaging";
+import { connectMessaging, registerQueueMetrics } from "@shop/platform/messaging";
 import { logChannelProvider } from "./channel-provider.js";
 import { startNotificationConsumer } from "./consumer.js";
 import { loadMessagingConfig } from "./messaging-config.js";
@@ -21,6 +21,7 @@ const db = await openDatabase({
 });
 const store = createNotificationStore(db);
 const amqp = connectMessaging({ url: messaging.url, connectionName: `notification@${hostname()}:${process.pid}`, logger, topology: messaging.topology });
+registerQueueMetrics(amqp, messaging.topology); // main, retry and DLQ depths on /metrics
 const consumer = startNotificationConsumer({ connection: amqp, topology: messaging.topology, store, provider: logChannelProvider(logger), logger, prefetch: messaging.prefetch });
 
 const server = await serve(config, [service(NotificationService, createNotificationService({ store }))], {

@@ -2,6 +2,7 @@ import { fromBinary, type DescMessage, type MessageShape } from "@bufbuild/proto
 import { context, trace, SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import type { ConfirmChannel, ConsumeMessage, Options } from "amqplib";
 import type { Logger } from "pino";
+import { Counter, register as defaultRegistry, type Registry } from "prom-client";
 import type { MessagingConnection } from "./connection.js";
 import type { Topology } from "./topology.js";
 import { extractTraceContext, type AmqpHeaders } from "./trace-headers.js";
@@ -43,6 +44,8 @@ export interface ConsumerOptions<Desc extends DescMessage> {
   prefetch?: number;
   /** Attempts in total, first one included; default: one per retry tier + 1. */
   maxAttempts?: number;
+  /** Where `amqp_messages_handled_total{queue,outcome}` is registered; default prom-client's global registry. */
+  registry?: Registry;
 }
 
 /** A running consumer. */
@@ -69,6 +72,11 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
   let consumerTag: string | undefined;
   let closing = false;
   let forwardSeq = 0;
+  const registry = options.registry ?? defaultRegistry;
+  const handled =
+    (registry.getSingleMetric("amqp_messages_handled_total") as Counter<"queue" | "outcome"> | undefined) ??
+    new Counter({ name: "amqp_messages_handled_total", help: "Deliveries settled by outcome: ack, retry, dead_letter", labelNames: ["queue", "outcome"], registers: [registry] });
+  const count = (outcome: "ack" | "retry" | "dead_letter") => handled.inc({ queue: topology.mainQueue, outcome });
 
   // Forwards are mandatory: a retry queue or DLX that vanished must not swallow the message.
   const returned = new WeakMap<ConfirmChannel, Set<string>>();
@@ -118,6 +126,7 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
     } catch (err) {
       log.error({ event: "amqp.undecodable", messageId, type: msg.properties.type, err: (err as Error).message }, "cannot decode; dead-lettering at once");
       await forward(ch, msg, "", topology.deadLetterExchange, headers, attempts + 1, err as Error);
+      count("dead_letter");
       return;
     }
 
@@ -136,18 +145,22 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
       if (attempt >= maxAttempts || err instanceof UnprocessableMessageError) {
         log.error({ event: "amqp.dead_lettered", messageId, attempt, err: (err as Error).message }, "handler failed on the last attempt; to the DLQ");
         await forward(ch, msg, "", topology.deadLetterExchange, headers, attempt, err as Error);
+        count("dead_letter");
         return;
       }
       const tier = topology.retryQueues[Math.min(attempt - 1, topology.retryQueues.length - 1)];
       if (!tier) {
         await forward(ch, msg, "", topology.deadLetterExchange, headers, attempt, err as Error);
+        count("dead_letter");
         return;
       }
       log.warn({ event: "amqp.retry_scheduled", messageId, attempt, delayMs: tier.delayMs, err: (err as Error).message }, "handler failed; retrying later");
       await forward(ch, msg, tier.name, "", headers, attempt, err as Error);
+      count("retry");
       return;
     }
     ch.ack(msg);
+    count("ack");
   }
 
   /** Republishes (confirmed) to a retry queue or the DLX, then acks the original on its own channel. */

@@ -15,3 +15,4 @@ export { enqueueOutbox, OUTBOX_TABLE_SQL, type OutboxMessage } from "./outbox.js
 export { startOutboxRelay, type OutboxRelay, type OutboxRelayOptions, type OutboxBacklog } from "./outbox-relay.js";
 export { injectTraceHeaders, extractTraceContext, type AmqpHeaders } from "./trace-headers.js";
 export { deadLetterQueue, type DeadLetter, type DeadLetterQueue } from "./dead-letter-queue.js";
+export { registerQueueMetrics } from "./queue-metrics.js";
