@@ -1,0 +1,26 @@
+import { context, createContextKey, type Context } from "@opentelemetry/api";
+import type { ServerUnaryCall, ServerWritableStream } from "@grpc/grpc-js";
+
+/** A grpc-js server call that can be the `parent` of outgoing calls. */
+export type ServerSurfaceCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
+
+/**
+ * The incoming call a handler is serving. It rides in the OpenTelemetry context, whose manager
+ * is AsyncLocalStorage, so one store carries both the span and the call to outgoing clients.
+ */
+export interface IncomingCall {
+  /** The grpc-js call: outgoing calls use it as `parent` (deadline cap + cancellation). */
+  readonly call: ServerSurfaceCall;
+}
+
+const INCOMING_CALL = createContextKey("shop.platform.incoming-call");
+
+/** Returns `ctx` with the incoming call attached. */
+export function withIncomingCall(ctx: Context, call: ServerSurfaceCall): Context {
+  return ctx.setValue(INCOMING_CALL, { call } satisfies IncomingCall);
+}
+
+/** The incoming call being served in the current async context, if any. */
+export function currentIncomingCall(): IncomingCall | undefined {
+  return context.active().getValue(INCOMING_CALL) as IncomingCall | undefined;
+}

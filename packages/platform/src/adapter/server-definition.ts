@@ -1,0 +1,191 @@
+import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import {
+  status as GrpcStatus,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServiceDefinition,
+  type UntypedHandleCall,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
+import { context } from "@opentelemetry/api";
+import type { MethodInstrumentation, ServerInstrumentation } from "../observability/server-instrumentation.js";
+import { withIncomingCall, type ServerSurfaceCall } from "./call-context.js";
+import { GrpcHandlerContext } from "./handler-context.js";
+import { toWireStatus } from "./status.js";
+
+/** Encodes a message (or a message init shape) of `schema` as a Buffer without copying. */
+export function serializerFor(schema: DescMessage): (value: unknown) => Buffer {
+  return (value) => {
+    const message = isMessage(value, schema) ? value : create(schema, value as never);
+    const bytes = toBinary(schema, message);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
+}
+
+/** Decodes bytes into a message of `schema`. */
+export function deserializerFor<Desc extends DescMessage>(schema: Desc): (bytes: Buffer) => ReturnType<typeof fromBinary<Desc>> {
+  return (bytes) => fromBinary(schema, bytes);
+}
+
+/** The grpc-js path of a method: `/package.Service/Method`. */
+export function methodPath(method: DescMethod): string {
+  return `/${method.parent.typeName}/${method.name}`;
+}
+
+/** A grpc-js service definition and its handlers, ready for `server.addService`. */
+export interface GrpcService {
+  definition: ServiceDefinition;
+  handlers: UntypedServiceImplementation;
+}
+
+/** Lets the server track streaming calls (to end them at shutdown). */
+export interface StreamTracker {
+  add(call: ServerWritableStream<unknown, unknown>): void;
+  delete(call: ServerWritableStream<unknown, unknown>): void;
+}
+
+type AnyFn = (...args: unknown[]) => unknown;
+
+/**
+ * Turns a protobuf-es service descriptor and a Connect-style implementation into a grpc-js
+ * service: unary and server-streaming methods; client and bidi streaming answer UNIMPLEMENTED.
+ */
+export function createGrpcService<S extends DescService>(
+  service: S,
+  impl: Partial<ServiceImpl<S>>,
+  instrumentation: ServerInstrumentation,
+  streams?: StreamTracker,
+): GrpcService {
+  const definition: Record<string, ServiceDefinition[string]> = {};
+  const handlers: UntypedServiceImplementation = {};
+  for (const method of service.methods) {
+    const fn = (impl as Record<string, unknown>)[method.localName];
+    const streaming = method.methodKind === "server_streaming";
+    definition[method.localName] = {
+      path: methodPath(method),
+      requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
+      responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
+      requestSerialize: serializerFor(method.input),
+      requestDeserialize: deserializerFor(method.input),
+      responseSerialize: serializerFor(method.output),
+      responseDeserialize: deserializerFor(method.output),
+      originalName: method.localName,
+    };
+    const supported = method.methodKind === "unary" || streaming;
+    const call = typeof fn === "function" && supported ? (fn as AnyFn).bind(impl) : undefined;
+    const observe = instrumentation.forMethod(method);
+    handlers[method.localName] = !call
+      ? unimplemented(service, method)
+      : streaming
+        ? serverStreamingHandler(service, method, call, observe, streams)
+        : unaryHandler(service, method, call, observe);
+  }
+  return { definition, handlers };
+}
+
+function unimplemented(service: DescService, method: DescMethod): UntypedHandleCall {
+  const details = `${service.typeName}.${method.name} is not implemented`;
+  return ((call: ServerSurfaceCall, callback?: sendUnaryData<unknown>) => {
+    const status = { code: GrpcStatus.UNIMPLEMENTED, details };
+    if (callback) callback(status);
+    else call.emit("error", status);
+  }) as UntypedHandleCall;
+}
+
+/** The code a call ended with when the client went away before the handler finished. */
+function abandonedCode(call: ServerSurfaceCall): number {
+  const deadline = call.getDeadline();
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  return at <= Date.now() ? GrpcStatus.DEADLINE_EXCEEDED : GrpcStatus.CANCELLED;
+}
+
+function unaryHandler(service: DescService, method: DescMethod, fn: AnyFn, observe: MethodInstrumentation): UntypedHandleCall {
+  return ((call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+    const scope = observe.begin(call.metadata);
+    const ctx = new GrpcHandlerContext(service, method, call);
+    const fail = (error: unknown) => {
+      const status = toWireStatus(error);
+      if (call.cancelled) scope.end(abandonedCode(call));
+      else scope.end(status.code, error instanceof ConnectError ? undefined : error);
+      callback({ code: status.code, details: status.details, metadata: ctx.trailerMetadata(status.metadata) });
+    };
+    const succeed = (response: unknown) => {
+      const headers = ctx.responseMetadata();
+      if (headers) call.sendMetadata(headers);
+      scope.end(call.cancelled ? abandonedCode(call) : GrpcStatus.OK);
+      callback(null, response, ctx.trailerMetadata());
+    };
+    let result: unknown;
+    try {
+      result = context.with(withIncomingCall(scope.context, call), fn, undefined, call.request, ctx);
+    } catch (error) {
+      fail(error);
+      return;
+    }
+    if (result instanceof Promise) result.then(succeed, fail);
+    else succeed(result);
+  }) as UntypedHandleCall;
+}
+
+function serverStreamingHandler(
+  service: DescService,
+  method: DescMethod,
+  fn: AnyFn,
+  observe: MethodInstrumentation,
+  streams: StreamTracker | undefined,
+): UntypedHandleCall {
+  return ((call: ServerWritableStream<unknown, unknown>) => {
+    const scope = observe.begin(call.metadata);
+    const ctx = new GrpcHandlerContext(service, method, call);
+    streams?.add(call);
+    const run = async () => {
+      const iterable = fn(call.request, ctx) as AsyncIterable<unknown>;
+      let headersSent = false;
+      for await (const item of iterable) {
+        if (call.cancelled) break;
+        if (!headersSent) {
+          headersSent = true;
+          const headers = ctx.responseMetadata();
+          if (headers) call.sendMetadata(headers);
+        }
+        if (!call.write(item)) await writable(call);
+      }
+    };
+    context.with(withIncomingCall(scope.context, call), run).then(
+      () => {
+        streams?.delete(call);
+        scope.end(call.cancelled ? abandonedCode(call) : GrpcStatus.OK);
+        if (!call.cancelled) call.end(ctx.trailerMetadata());
+      },
+      (error: unknown) => {
+        streams?.delete(call);
+        const status = toWireStatus(error);
+        if (call.cancelled) {
+          scope.end(abandonedCode(call));
+          return;
+        }
+        scope.end(status.code, error instanceof ConnectError ? undefined : error);
+        call.emit("error", { code: status.code, details: status.details, metadata: ctx.trailerMetadata(status.metadata) });
+      },
+    );
+  }) as UntypedHandleCall;
+}
+
+function writable(call: ServerWritableStream<unknown, unknown>): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      call.off("drain", done);
+      call.off("cancelled", done);
+      resolve();
+    };
+    call.once("drain", done);
+    call.once("cancelled", done);
+  });
+}
+
+/** A `ConnectError` for calls that arrive while the server is going away. */
+export function shuttingDown(): ConnectError {
+  return new ConnectError("server is shutting down", Code.Unavailable);
+}

@@ -1,0 +1,217 @@
+import type { DescMethod, DescMethodServerStreaming, DescMethodUnary, DescService, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { Client, Metadata, credentials, type CallOptions as GrpcCallOptions, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
+import { SpanKind, SpanStatusCode, context, propagation, trace, type TextMapSetter } from "@opentelemetry/api";
+import type { Logger } from "pino";
+import { currentIncomingCall } from "../adapter/call-context.js";
+import { deserializerFor, methodPath, serializerFor } from "../adapter/server-definition.js";
+import { fromServiceError } from "../adapter/status.js";
+import { clientMethodMetrics, codeName } from "../observability/metrics.js";
+import { initTracing, platformTracer } from "../observability/tracing.js";
+import { channelOptions, DEFAULT_RETRY, type RetryOptions } from "./channel-options.js";
+import { createTargetBreaker, DEFAULT_BREAKER, type BreakerOptions, type TargetBreaker } from "./circuit-breaker.js";
+
+/** Per-call options of a client method. */
+export interface CallOptions {
+  /** Cancels the call. */
+  signal?: AbortSignal;
+  /** Deadline from now; defaults to the client's `defaultTimeoutMs` (unary) or none (streams). */
+  timeoutMs?: number;
+  /** Extra request metadata. */
+  headers?: Record<string, string> | Headers;
+}
+
+/** How a client behaves; every field has a production default. */
+export interface ClientOptions {
+  /** Deadline of a unary call without `timeoutMs` (default 5000). */
+  defaultTimeoutMs?: number;
+  /** Retries on UNAVAILABLE through the service config; `false` disables. */
+  retry?: Partial<RetryOptions> | false;
+  /** Circuit breaker for this target; `false` disables. */
+  breaker?: Partial<BreakerOptions> | false;
+  /** Keep-alive ping interval (default 30000) and ack timeout (default 10000). */
+  keepaliveTimeMs?: number;
+  keepaliveTimeoutMs?: number;
+  /** Message size limit both ways (default 4 MiB). */
+  maxMessageBytes?: number;
+  /** Extra grpc-js channel options (override the above). */
+  channelOptions?: ChannelOptions;
+  /** Logger for failed calls (debug for each call). */
+  logger?: Logger;
+}
+
+type UnaryMethod<M> = M extends DescMethodUnary<infer I, infer O>
+  ? (init: MessageInitShape<I>, options?: CallOptions) => Promise<MessageShape<O>>
+  : never;
+type StreamMethod<M> = M extends DescMethodServerStreaming<infer I, infer O>
+  ? (init: MessageInitShape<I>, options?: CallOptions) => AsyncIterable<MessageShape<O>>
+  : never;
+
+/** A typed promise client: one function per unary or server-streaming method, plus `close()`. */
+export type GrpcClient<S extends DescService> = {
+  [P in keyof S["method"]]: S["method"][P] extends DescMethodUnary ? UnaryMethod<S["method"][P]> : StreamMethod<S["method"][P]>;
+} & {
+  /** Closes the channel; calls in flight fail with CANCELLED/UNAVAILABLE. */
+  close(): void;
+};
+
+const metadataSetter: TextMapSetter<Metadata> = {
+  set(carrier, key, value) {
+    carrier.set(key, value);
+  },
+};
+
+const breakers = new Map<string, TargetBreaker>();
+
+/** One breaker per target, shared by every client of that target in the process. */
+function breakerFor(target: string, options: Partial<BreakerOptions>): TargetBreaker {
+  let breaker = breakers.get(target);
+  if (!breaker) breakers.set(target, (breaker = createTargetBreaker(target, { ...DEFAULT_BREAKER, ...options })));
+  return breaker;
+}
+
+/** Request metadata: caller's headers, the incoming `x-user-id`, and the trace context. */
+function requestMetadata(headers: CallOptions["headers"], incoming: Metadata | undefined): Metadata {
+  const metadata = new Metadata();
+  if (headers) {
+    const entries = headers instanceof Headers ? headers.entries() : Object.entries(headers);
+    for (const [key, value] of entries) metadata.set(key, value);
+  }
+  if (incoming && metadata.get("x-user-id").length === 0) {
+    const userId = incoming.get("x-user-id")[0];
+    if (userId !== undefined) metadata.set("x-user-id", userId);
+  }
+  return metadata;
+}
+
+/**
+ * Creates a typed client for `service` at `target` (`127.0.0.1:50052` or `dns:///inventory:50052`)
+ * calling grpc-js directly: default deadline, retries on UNAVAILABLE, a circuit breaker,
+ * keep-alive, round_robin, client metrics and spans. Inside a handler, the incoming call's deadline
+ * caps each call's deadline, its cancellation cancels the call, and `x-user-id` + `traceparent`
+ * are passed on. Errors are `ConnectError`s with their `google.rpc` details.
+ */
+export function createClient<S extends DescService>(service: S, target: string, options: ClientOptions = {}): GrpcClient<S> {
+  initTracing(service.typeName);
+  const retry = options.retry === false ? false : { ...DEFAULT_RETRY, ...options.retry };
+  const channel = new Client(
+    target,
+    credentials.createInsecure(),
+    channelOptions(service, {
+      retry,
+      keepaliveTimeMs: options.keepaliveTimeMs ?? 30_000,
+      keepaliveTimeoutMs: options.keepaliveTimeoutMs ?? 10_000,
+      maxMessageBytes: options.maxMessageBytes ?? 4 * 1024 * 1024,
+      ...(options.channelOptions ? { extra: options.channelOptions } : {}),
+    }),
+  );
+  const breaker = options.breaker === false ? undefined : breakerFor(target, options.breaker ?? {});
+  const settings: MethodSettings = { channel, target, breaker, defaultTimeoutMs: options.defaultTimeoutMs ?? 5_000, logger: options.logger };
+  const client: Record<string, unknown> = { close: () => channel.close() };
+  for (const method of service.methods) {
+    if (method.methodKind === "unary") client[method.localName] = unaryMethod(method, settings);
+    else if (method.methodKind === "server_streaming") client[method.localName] = streamMethod(method, settings);
+  }
+  return client as GrpcClient<S>;
+}
+
+interface MethodSettings {
+  channel: Client;
+  target: string;
+  breaker: TargetBreaker | undefined;
+  defaultTimeoutMs: number;
+  logger: Logger | undefined;
+}
+
+/** Deadline, parent call and traced metadata shared by both call kinds. */
+function prepare(method: DescMethod, settings: MethodSettings, options: CallOptions | undefined, timeoutMs: number | undefined) {
+  const incoming = currentIncomingCall();
+  const metadata = requestMetadata(options?.headers, incoming?.call.metadata);
+  const active = context.active();
+  const span = platformTracer().startSpan(`${method.parent.typeName}/${method.name}`, {
+    kind: SpanKind.CLIENT,
+    attributes: { "rpc.system": "grpc", "rpc.service": method.parent.typeName, "rpc.method": method.name, "server.address": settings.target },
+  }, active);
+  propagation.inject(trace.setSpan(active, span), metadata, metadataSetter);
+  const callOptions: GrpcCallOptions = {};
+  if (timeoutMs !== undefined) callOptions.deadline = Date.now() + timeoutMs;
+  // grpc-js caps the deadline with the parent's and cancels with it (Propagate.DEFAULTS).
+  if (incoming) callOptions.parent = incoming.call;
+  return { metadata, span, callOptions };
+}
+
+function endSpan(span: ReturnType<typeof prepare>["span"], code: number): void {
+  span.setAttribute("rpc.grpc.status_code", code);
+  if (code !== 0) span.setStatus({ code: SpanStatusCode.ERROR, message: codeName(code) });
+  span.end();
+}
+
+function unaryMethod(method: DescMethod, settings: MethodSettings) {
+  const path = methodPath(method);
+  const serialize = serializerFor(method.input);
+  const deserialize = deserializerFor(method.output);
+  const metrics = clientMethodMetrics(settings.target, method.parent.typeName, method.name);
+  const { channel, breaker, logger } = settings;
+
+  const attempt = (init: unknown, options: CallOptions | undefined): Promise<unknown> => {
+    const started = performance.now();
+    const { metadata, span, callOptions } = prepare(method, settings, options, options?.timeoutMs ?? settings.defaultTimeoutMs);
+    return new Promise((resolve, reject) => {
+      const signal = options?.signal;
+      const onAbort = () => call.cancel();
+      const call = channel.makeUnaryRequest(path, serialize, deserialize, init, metadata, callOptions, (error: ServiceError | null, response?: unknown) => {
+        signal?.removeEventListener("abort", onAbort);
+        const code = error ? error.code : 0;
+        metrics.record(code, (performance.now() - started) / 1000);
+        endSpan(span, code);
+        if (error) {
+          const connectError = fromServiceError(error);
+          logger?.debug({ target: settings.target, method: path, code: codeName(code), message: connectError.rawMessage }, "outgoing rpc failed");
+          reject(connectError);
+        } else resolve(response);
+      });
+      if (signal) {
+        if (signal.aborted) call.cancel();
+        else signal.addEventListener("abort", onAbort, { once: true });
+      }
+    });
+  };
+
+  return breaker
+    ? (init: unknown, options?: CallOptions) => breaker.execute(() => attempt(init, options))
+    : (init: unknown, options?: CallOptions) => attempt(init, options);
+}
+
+function streamMethod(method: DescMethod, settings: MethodSettings) {
+  const path = methodPath(method);
+  const serialize = serializerFor(method.input);
+  const deserialize = deserializerFor(method.output);
+  const metrics = clientMethodMetrics(settings.target, method.parent.typeName, method.name);
+  return async function* (init: unknown, options?: CallOptions): AsyncGenerator<unknown> {
+    if (settings.breaker && settings.breaker.state === 1 /* Open */) {
+      throw new ConnectError(`circuit open for ${settings.target}: failing fast`, Code.Unavailable);
+    }
+    const started = performance.now();
+    const { metadata, span, callOptions } = prepare(method, settings, options, options?.timeoutMs);
+    const call = settings.channel.makeServerStreamRequest(path, serialize, deserialize, init, metadata, callOptions);
+    const signal = options?.signal;
+    const onAbort = () => call.cancel();
+    if (signal) {
+      if (signal.aborted) call.cancel();
+      else signal.addEventListener("abort", onAbort, { once: true });
+    }
+    let code = 0;
+    try {
+      for await (const message of call) yield message;
+    } catch (error) {
+      const connectError = fromServiceError(error as ServiceError);
+      code = connectError.code;
+      throw connectError;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      call.cancel();
+      metrics.record(code, (performance.now() - started) / 1000);
+      endSpan(span, code);
+    }
+  };
+}

@@ -1,0 +1,13 @@
+export * from "./errors.js";
+export { loadServiceConfig, ConfigError, type ServiceConfig, type ServiceName } from "./config.js";
+export { createLogger, type Logger } from "./observability/logger.js";
+export { serve, service, type ServeOptions, type RunningServer, type ServiceRegistration } from "./server/serve.js";
+export { createClient, type GrpcClient, type ClientOptions, type CallOptions } from "./client/create-client.js";
+export type { RetryOptions } from "./client/channel-options.js";
+export type { BreakerOptions } from "./client/circuit-breaker.js";
+export { createGrpcService, type GrpcService } from "./adapter/server-definition.js";
+export { toWireStatus, fromServiceError } from "./adapter/status.js";
+export { currentIncomingCall } from "./adapter/call-context.js";
+export { HealthState, ServingStatus } from "./server/health.js";
+export { metricsRegistry } from "./observability/metrics.js";
+export { initTracing } from "./observability/tracing.js";

@@ -1,0 +1,83 @@
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace, type Context, type TextMapGetter } from "@opentelemetry/api";
+import type { Metadata } from "@grpc/grpc-js";
+import type { DescMethod } from "@bufbuild/protobuf";
+import type { Logger } from "pino";
+import { codeName, serverMethodMetrics, type MethodMetrics } from "./metrics.js";
+import { platformTracer } from "./tracing.js";
+
+/** Reads W3C trace headers out of gRPC metadata. */
+export const metadataGetter: TextMapGetter<Metadata> = {
+  get(carrier, key) {
+    const values = carrier.get(key);
+    return values.length === 0 ? undefined : String(values[0]);
+  },
+  keys(carrier) {
+    return Object.keys(carrier.getMap());
+  },
+};
+
+/** One call in flight: the context to run the handler in, and how to finish it. */
+export interface CallScope {
+  readonly context: Context;
+  /** Records the call's outcome: span status, metrics, one log line. */
+  end(code: number, error?: unknown): void;
+}
+
+/** Instruments a server method: begins a scope per call. */
+export interface MethodInstrumentation {
+  begin(metadata: Metadata): CallScope;
+}
+
+/** Observes every call of every served method (tracing, metrics, logs). */
+export interface ServerInstrumentation {
+  forMethod(method: DescMethod): MethodInstrumentation;
+}
+
+/** What the server instrumentation needs. */
+export interface ServerInstrumentationOptions {
+  logger: Logger;
+  /** Log level for successful calls; failures log at warn, unexpected errors at error. */
+  okLevel?: "info" | "debug";
+}
+
+/**
+ * Server-side tracing + metrics + logs, done in the adapter's handler wrapper rather than with
+ * @opentelemetry/instrumentation-grpc (whose require hooks are fragile under ESM): a SERVER span
+ * continuing the caller's `traceparent`, `grpc_server_*` metrics, and one JSON log line per call.
+ */
+export function createServerInstrumentation(options: ServerInstrumentationOptions): ServerInstrumentation {
+  const { logger } = options;
+  const okLevel = options.okLevel ?? "info";
+  const tracer = platformTracer();
+  return {
+    forMethod(method) {
+      const serviceName = method.parent.typeName;
+      const methodName = method.name;
+      const spanName = `${serviceName}/${methodName}`;
+      const metrics: MethodMetrics = serverMethodMetrics(serviceName, methodName);
+      const attributes = { "rpc.system": "grpc", "rpc.service": serviceName, "rpc.method": methodName };
+      return {
+        begin(metadata) {
+          const started = performance.now();
+          const parent = metadata.get("traceparent").length > 0 ? propagation.extract(ROOT_CONTEXT, metadata, metadataGetter) : ROOT_CONTEXT;
+          const span = tracer.startSpan(spanName, { kind: SpanKind.SERVER, attributes }, parent);
+          return {
+            context: trace.setSpan(parent, span),
+            end(code, error) {
+              const durationMs = performance.now() - started;
+              span.setAttribute("rpc.grpc.status_code", code);
+              if (code !== 0) span.setStatus({ code: SpanStatusCode.ERROR, message: codeName(code) });
+              span.end();
+              metrics.record(code, durationMs / 1000);
+              const traceId = span.spanContext().traceId;
+              const fields = { service: serviceName, method: methodName, code: codeName(code), durationMs: Math.round(durationMs * 1000) / 1000, traceId };
+              if (error !== undefined) logger.error({ ...fields, err: error }, "rpc failed with an unexpected error");
+              else if (code !== 0) logger.warn(fields, "rpc failed");
+              else logger[okLevel](fields, "rpc");
+            },
+          };
+        },
+      };
+    },
+  };
+}

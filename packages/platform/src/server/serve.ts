@@ -1,0 +1,186 @@
+import type { DescService } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { Server, ServerCredentials, status as GrpcStatus, type ServerWritableStream } from "@grpc/grpc-js";
+import { Health } from "@shop/contracts/grpc/health/v1/health_pb";
+import type { Logger } from "pino";
+import { createGrpcService } from "../adapter/server-definition.js";
+import type { ServiceConfig } from "../config.js";
+import { createLogger } from "../observability/logger.js";
+import { createServerInstrumentation } from "../observability/server-instrumentation.js";
+import { initTracing, shutdownTracing } from "../observability/tracing.js";
+import { startAdminServer, type AdminServer } from "./admin.js";
+import { createHealthService, HealthState, ServingStatus } from "./health.js";
+import { addReflection } from "./reflection.js";
+
+/** A service descriptor with its implementation; make one with {@link service}. */
+export type ServiceRegistration = readonly [DescService, object];
+
+/** Pairs a generated service with its implementation, type-checked against each other. */
+export function service<S extends DescService>(desc: S, impl: ServiceImpl<S>): ServiceRegistration {
+  return [desc, impl];
+}
+
+/** Options of {@link serve}. */
+export interface ServeOptions {
+  /** Dependency checks, polled; any false (or throwing, or slower than the interval) -> NOT_SERVING and /readyz 503. */
+  readiness?: Record<string, () => Promise<boolean>>;
+  /** Logger to use instead of one named after the service. */
+  logger?: Logger;
+}
+
+/** A running service process. */
+export interface RunningServer {
+  /** The bound gRPC port. */
+  port: number;
+  /** The bound admin port. */
+  adminPort: number;
+  /** `host:port` to dial the gRPC server (loopback when bound to all interfaces). */
+  address: string;
+  logger: Logger;
+  /** Registers cleanup that runs after in-flight calls drained (last registered runs first). */
+  onShutdown(fn: () => Promise<void> | void): void;
+  /** Drains and stops everything; resolves when done. Idempotent. Does not exit the process. */
+  shutdown(): Promise<void>;
+}
+
+function bind(server: Server, address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port)));
+  });
+}
+
+/** Checks every dependency within `timeoutMs`; names the ones that failed. */
+async function failingChecks(checks: Record<string, () => Promise<boolean>>, timeoutMs: number): Promise<string[]> {
+  const results = await Promise.all(
+    Object.entries(checks).map(async ([name, check]) => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+      const ok = await Promise.race([check().catch(() => false), timeout]);
+      clearTimeout(timer);
+      return ok ? undefined : name;
+    }),
+  );
+  return results.filter((name): name is string => name !== undefined);
+}
+
+/**
+ * Serves `services` on grpc-js with health (`grpc.health.v1`), reflection (v1 + v1alpha), the
+ * admin HTTP port (/metrics /healthz /readyz), logging/metrics/tracing on every call, message
+ * size limits, readiness polling, and graceful shutdown on SIGTERM/SIGINT (NOT_SERVING, refuse
+ * new calls, drain in-flight within `shutdownGraceMs`, run onShutdown hooks, exit 0).
+ */
+export async function serve(config: ServiceConfig, services: ServiceRegistration[], options: ServeOptions = {}): Promise<RunningServer> {
+  initTracing(config.name);
+  const logger = options.logger ?? createLogger(config.name, config.logLevel);
+  const server = new Server({
+    "grpc.max_receive_message_length": config.maxMessageBytes,
+    "grpc.max_send_message_length": config.maxMessageBytes,
+    "grpc.keepalive_time_ms": 60_000,
+    "grpc.keepalive_timeout_ms": 20_000,
+    "grpc.http2.min_ping_interval_without_data_ms": 10_000,
+  });
+  const instrumentation = createServerInstrumentation({ logger });
+  const streams = new Set<ServerWritableStream<unknown, unknown>>();
+  const health = new HealthState();
+  for (const [desc, impl] of services) {
+    const { definition, handlers } = createGrpcService(desc, impl as Partial<ServiceImpl<DescService>>, instrumentation, streams);
+    server.addService(definition, handlers);
+    health.set(desc.typeName, ServingStatus.NOT_SERVING);
+  }
+  health.set("", ServingStatus.NOT_SERVING);
+  const quiet = createServerInstrumentation({ logger, okLevel: "debug" });
+  const healthGrpc = createGrpcService(Health, createHealthService(health), quiet);
+  server.addService(healthGrpc.definition, healthGrpc.handlers);
+  addReflection(server, [...services.map(([desc]) => desc), Health]);
+
+  const checks = options.readiness ?? {};
+  let ready = false;
+  let draining = false;
+  const updateReadiness = async () => {
+    const failing = await failingChecks(checks, Math.max(500, config.readinessIntervalMs));
+    if (draining) return;
+    const nowReady = failing.length === 0;
+    if (nowReady !== ready) {
+      if (nowReady) logger.info({ event: "ready" }, "all dependencies ready: SERVING");
+      else logger.warn({ event: "not_ready", failing }, "dependency down: NOT_SERVING");
+    }
+    ready = nowReady;
+    health.setAll(nowReady ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
+  };
+  await updateReadiness();
+  const poller = setInterval(() => void updateReadiness(), config.readinessIntervalMs);
+  poller.unref();
+
+  const port = await bind(server, `${config.host.includes(":") ? `[${config.host}]` : config.host}:${config.port}`);
+  let admin: AdminServer;
+  try {
+    admin = await startAdminServer(config.host, config.adminPort, { live: () => true, ready: () => ready && !draining }, logger);
+  } catch (error) {
+    server.forceShutdown();
+    throw error;
+  }
+
+  const hooks: (() => Promise<void> | void)[] = [];
+  let stopping: Promise<void> | undefined;
+  const shutdown = () =>
+    (stopping ??= (async () => {
+      draining = true;
+      clearInterval(poller);
+      logger.info({ event: "shutdown", inFlightStreams: streams.size, graceMs: config.shutdownGraceMs }, "shutting down: draining calls");
+      health.setAll(ServingStatus.NOT_SERVING);
+      health.close();
+      // Long-lived streams would hold the drain open until the grace period: end them now,
+      // UNAVAILABLE tells their clients to reconnect elsewhere.
+      for (const call of streams) call.emit("error", { code: GrpcStatus.UNAVAILABLE, details: "server is shutting down" });
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          logger.warn({ event: "shutdown_forced" }, "grace period over: cancelling remaining calls");
+          server.forceShutdown();
+          resolve();
+        }, config.shutdownGraceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      for (const hook of hooks.reverse()) {
+        try {
+          await hook();
+        } catch (error) {
+          logger.error({ err: error }, "shutdown hook failed");
+        }
+      }
+      await admin.close();
+      await shutdownTracing();
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+      logger.info({ event: "stopped" }, "stopped");
+      logger.flush();
+    })());
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    logger.info({ event: "signal", signal }, "signal received");
+    shutdown().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  if (config.handleSignals) {
+    process.once("SIGTERM", onSignal);
+    process.once("SIGINT", onSignal);
+  }
+
+  const dialHost = config.host === "0.0.0.0" || config.host === "::" || config.host === "" ? "127.0.0.1" : config.host;
+  logger.info({ event: "listening", port, adminPort: admin.port, services: services.map(([d]) => d.typeName) }, "serving");
+  return {
+    port,
+    adminPort: admin.port,
+    address: `${dialHost.includes(":") ? `[${dialHost}]` : dialHost}:${port}`,
+    logger,
+    onShutdown: (fn) => void hooks.push(fn),
+    shutdown,
+  };
+}

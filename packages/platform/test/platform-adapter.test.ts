@@ -1,0 +1,45 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createClient, errorInfo, type GrpcClient, type RunningServer } from "../src/index.js";
+import { inventoryRegistration, startServer } from "./inventory-fixture.js";
+
+describe("typed adapter over grpc-js", () => {
+  let server: RunningServer;
+  let client: GrpcClient<typeof InventoryService>;
+
+  beforeAll(async () => {
+    server = await startServer([inventoryRegistration()]);
+    client = createClient(InventoryService, server.address, { breaker: false });
+  });
+  afterAll(async () => {
+    client.close();
+    await server.shutdown();
+  });
+
+  it("answers a unary call with the typed response message", async () => {
+    const response = await client.getProduct({ sku: "SKU-1" });
+    expect(response.product?.name).toBe("Enamel mug");
+    expect(response.product?.price?.amountMinor).toBe(1250n);
+  });
+
+  it("returns NOT_FOUND with the google.rpc details the handler raised", async () => {
+    const error = await client.getProduct({ sku: "SKU-404" }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConnectError);
+    expect((error as ConnectError).code).toBe(Code.NotFound);
+    expect(errorInfo(error)?.reason).toBe("PRODUCT_NOT_FOUND");
+    expect(errorInfo(error)?.metadata.sku).toBe("SKU-404");
+  });
+
+  it("turns an unexpected error into INTERNAL without leaking its message", async () => {
+    const error = (await client.getProduct({ sku: "boom" }).catch((e: unknown) => e)) as ConnectError;
+    expect(error.code).toBe(Code.Internal);
+    expect(error.rawMessage).toBe("internal error");
+    expect(error.message).not.toContain("hunter2");
+  });
+
+  it("answers UNIMPLEMENTED for a method the implementation lacks", async () => {
+    const error = (await client.listProducts({}).catch((e: unknown) => e)) as ConnectError;
+    expect(error.code).toBe(Code.Unimplemented);
+  });
+});
