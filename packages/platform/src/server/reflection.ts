@@ -1,5 +1,5 @@
 import { create, toBinary, type DescFile, type DescService } from "@bufbuild/protobuf";
-import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import type { Server } from "@grpc/grpc-js";
 import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
@@ -23,9 +23,14 @@ function filesOf(services: DescService[]): DescFile[] {
  * protobuf-es descriptors buf generated, so `buf curl` and `grpcurl` need no local protos.
  */
 export function addReflection(server: Pick<Server, "addService">, services: DescService[]): void {
+  const files = filesOf(services).map((file) => Buffer.from(toBinary(FileDescriptorProtoSchema, file.proto)));
   const set = create(FileDescriptorSetSchema, { file: filesOf(services).map((file) => file.proto) });
-  // Round-trip through bytes: proto-loader takes a serialized FileDescriptorSet.
-  const bytes = toBinary(FileDescriptorSetSchema, set);
-  const packageDefinition = loadFileDescriptorSetFromBuffer(Buffer.from(bytes));
+  const packageDefinition = loadFileDescriptorSetFromBuffer(Buffer.from(toBinary(FileDescriptorSetSchema, set)));
+  // protobufjs re-serializes the descriptors it loaded, merging files (product.proto ends up inside
+  // inventory_service.proto), which leaves imports dangling and clients such as buf curl unable to
+  // link them. Reflection only reads `fileDescriptorProtos`, so hand it the exact generated files.
+  for (const definition of Object.values(packageDefinition)) {
+    if ("fileDescriptorProtos" in definition) definition.fileDescriptorProtos = files;
+  }
   new ReflectionService(packageDefinition).addToServer(server);
 }

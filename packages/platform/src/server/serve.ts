@@ -2,6 +2,8 @@ import type { DescService } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { Server, ServerCredentials, status as GrpcStatus, type ServerWritableStream } from "@grpc/grpc-js";
 import { Health } from "@shop/contracts/grpc/health/v1/health_pb";
+import { ServerReflection as ReflectionV1 } from "@shop/contracts/grpc/reflection/v1/reflection_pb";
+import { ServerReflection as ReflectionV1Alpha } from "@shop/contracts/grpc/reflection/v1alpha/reflection_pb";
 import type { Logger } from "pino";
 import { createGrpcService } from "../adapter/server-definition.js";
 import type { ServiceConfig } from "../config.js";
@@ -91,7 +93,7 @@ export async function serve(config: ServiceConfig, services: ServiceRegistration
   const quiet = createServerInstrumentation({ logger, okLevel: "debug" });
   const healthGrpc = createGrpcService(Health, createHealthService(health), quiet);
   server.addService(healthGrpc.definition, healthGrpc.handlers);
-  addReflection(server, [...services.map(([desc]) => desc), Health]);
+  addReflection(server, [...services.map(([desc]) => desc), Health, ReflectionV1, ReflectionV1Alpha]);
 
   const checks = options.readiness ?? {};
   let ready = false;

@@ -1,0 +1,33 @@
+import { Gauge, register as defaultRegistry, type Registry } from "prom-client";
+import type { MessagingConnection } from "./connection.js";
+import type { Topology } from "./topology.js";
+
+/**
+ * Registers `amqp_queue_messages{queue}` (ready messages in the main queue, each retry tier and
+ * the DLQ) and `amqp_queue_consumers{queue}`, read from the broker at scrape time.
+ */
+export function registerQueueMetrics(connection: MessagingConnection, topology: Topology, registry: Registry = defaultRegistry): void {
+  const queues = [topology.mainQueue, topology.deadLetterQueue, ...topology.retryQueues.map((t) => t.name)];
+  if (registry.getSingleMetric("amqp_queue_messages")) return;
+  const channel = connection.channel();
+  const consumers = new Gauge({ name: "amqp_queue_consumers", help: "Consumers on a queue", labelNames: ["queue"], registers: [registry] });
+  new Gauge({
+    name: "amqp_queue_messages",
+    help: "Messages ready in a queue (main, retry tiers, DLQ)",
+    labelNames: ["queue"],
+    registers: [registry],
+    async collect() {
+      const ch = channel.current();
+      if (!ch) return;
+      for (const queue of queues) {
+        try {
+          const q = await ch.checkQueue(queue);
+          this.set({ queue }, q.messageCount);
+          consumers.set({ queue }, q.consumerCount);
+        } catch {
+          return; // a missing queue closes the channel; it re-opens by itself
+        }
+      }
+    },
+  });
+}
