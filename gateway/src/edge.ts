@@ -1,0 +1,80 @@
+import type { Message } from "@bufbuild/protobuf";
+import type { PublicMethod } from "./public-surface.js";
+import type { TokenVerifier } from "./auth.js";
+import type { RateLimiter } from "./rate-limiter.js";
+import type { Upstreams } from "./upstreams.js";
+import { rateLimitedError, unauthenticatedError } from "./edge-errors.js";
+import { callerTraceContext, inTraceContext } from "./trace-context.js";
+
+/** One call crossing the edge, whichever protocol (Connect, gRPC-Web, gRPC, REST) carried it. */
+export interface EdgeCall {
+  method: PublicMethod;
+  request: Message;
+  /** The caller's `Authorization` header. */
+  authorization: string | null;
+  traceparent: string | null;
+  tracestate: string | null;
+  /** The caller's IP: the rate-limit key when anonymous. */
+  remoteAddress: string;
+  signal: AbortSignal;
+  /** The caller's own deadline, if it sent one. */
+  timeoutMs: number | undefined;
+}
+
+/** What the edge needs to admit and forward calls. */
+export interface EdgeDeps {
+  verifier: TokenVerifier;
+  limiter: RateLimiter;
+  upstreams: Upstreams;
+  limits: { unaryMaxTimeoutMs: number; streamMaxTimeoutMs: number };
+  /** Services whose public methods anonymous callers may use (the product catalogue). */
+  anonymousServices: ReadonlySet<string>;
+}
+
+/** Admits (auth, rate limit) and forwards public calls upstream. */
+export interface Edge {
+  unary(call: EdgeCall): Promise<Message>;
+  stream(call: EdgeCall): AsyncIterable<Message>;
+}
+
+/** Creates the edge: the one place that decides who may call, how often, and with which headers upstream. */
+export function createEdge(deps: EdgeDeps): Edge {
+  async function admit(call: EdgeCall, maxTimeoutMs: number) {
+    const user = await deps.verifier.verify(call.authorization);
+    if (user === undefined && !deps.anonymousServices.has(call.method.service.typeName)) {
+      throw unauthenticatedError("MISSING_TOKEN", "this method needs a bearer token (Authorization: Bearer <token>)");
+    }
+    const decision = deps.limiter.take(user !== undefined ? `user:${user}` : `ip:${call.remoteAddress}`);
+    if (!decision.allowed) throw rateLimitedError(decision.retryAfterMs);
+    // Only the verified subject becomes x-user-id: whatever the caller sent is never copied.
+    // (traceparent is injected by the platform client from the active trace context.)
+    const headers: Record<string, string> = {};
+    if (user !== undefined) headers["x-user-id"] = user;
+    const timeoutMs = Math.min(call.timeoutMs ?? maxTimeoutMs, maxTimeoutMs);
+    return { signal: call.signal, timeoutMs, headers };
+  }
+  return {
+    async unary(call) {
+      const options = await admit(call, deps.limits.unaryMaxTimeoutMs);
+      const upstream = deps.upstreams.method(call.method.service, call.method.method.localName);
+      const trace = callerTraceContext(call.traceparent, call.tracestate);
+      return (await inTraceContext(trace, () => upstream(call.request, options))) as Message;
+    },
+    async *stream(call) {
+      const options = await admit(call, deps.limits.streamMaxTimeoutMs);
+      const upstream = deps.upstreams.method(call.method.service, call.method.method.localName);
+      const trace = callerTraceContext(call.traceparent, call.tracestate);
+      // The platform's stream starts its span on the first next(): run every step in the caller's trace.
+      const iterator = (upstream(call.request, options) as AsyncIterable<Message>)[Symbol.asyncIterator]();
+      try {
+        for (;;) {
+          const next = await inTraceContext(trace, () => iterator.next());
+          if (next.done) return;
+          yield next.value;
+        }
+      } finally {
+        await iterator.return?.();
+      }
+    },
+  };
+}

@@ -1,0 +1,113 @@
+import { createContextValues, type ConnectRouter } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { Logger } from "pino";
+import { createTokenVerifier } from "./auth.js";
+import type { GatewayConfig } from "./config.js";
+import { registerPublicMethods, remoteAddressKey } from "./connect-routes.js";
+import { decideCors } from "./cors.js";
+import { serveDevToken } from "./dev-token-endpoint.js";
+import { createEdge } from "./edge.js";
+import { notPublicError } from "./edge-errors.js";
+import { writeNotFound, type NodeRequest, type NodeResponse } from "./error-response.js";
+import { publicMethods, type PublicMethod } from "./public-surface.js";
+import { createRateLimiter } from "./rate-limiter.js";
+import { registerPublicReflection } from "./reflection.js";
+import { serveRest } from "./rest-handler.js";
+import { createRestRouteTable } from "./rest-routes.js";
+import { serveStatic } from "./static-files.js";
+import { listenDualProtocol } from "./listener.js";
+import { createUpstreams, type UpstreamClientFactory } from "./upstreams.js";
+import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
+
+/** A listening gateway. */
+export interface RunningGateway {
+  port: number;
+  methods: readonly PublicMethod[];
+  close(): Promise<void>;
+}
+
+/** What the gateway is built from besides its config. */
+export interface GatewayDeps {
+  /** The platform's `createClient` (grpc-js, typed by the descriptors). */
+  clientFactory: UpstreamClientFactory;
+  logger: Logger;
+}
+
+const RPC_PATH = /^\/[A-Za-z_][\w.]*\/[A-Za-z_]\w*$/;
+
+/**
+ * Starts the gateway on one port for HTTP/1.1 and h2c: Connect/gRPC-Web/gRPC for the annotated
+ * methods (and reflection of just those), REST routes from their `google.api.http` rules, the dev
+ * token endpoint and the storefront; every other path is NOT_FOUND and never reaches a service.
+ */
+export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Promise<RunningGateway> {
+  const methods = publicMethods();
+  const restRoutes = createRestRouteTable(methods);
+  const upstreams = createUpstreams(config.upstreams, deps.clientFactory);
+  const edge = createEdge({
+    verifier: createTokenVerifier(config.jwt),
+    limiter: createRateLimiter(config.rateLimit),
+    upstreams,
+    limits: config.limits,
+    anonymousServices: new Set([InventoryService.typeName]),
+  });
+  const shutdown = new AbortController();
+  const connectHandler = connectNodeAdapter({
+    routes(router: ConnectRouter) {
+      registerPublicMethods(router, methods, edge);
+      registerPublicReflection(router, methods);
+    },
+    readMaxBytes: config.limits.readMaxBytes,
+    maxTimeoutMs: config.limits.streamMaxTimeoutMs,
+    shutdownSignal: shutdown.signal,
+    contextValues: (req) => createContextValues().set(remoteAddressKey, req.socket.remoteAddress ?? "unknown"),
+    fallback: (req, res) => writeNotFound(req, res, notPublicError(req.url ?? "")),
+  });
+
+  async function handle(req: NodeRequest, res: NodeResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://gateway.invalid");
+    const method = req.method ?? "GET";
+    const cors = decideCors(config.corsOrigins, method, req.headers);
+    if (cors.kind === "denied" && cors.preflight) {
+      res.writeHead(403, { "content-type": "text/plain" });
+      res.end("origin not allowed");
+      return;
+    }
+    if (cors.kind === "allowed") {
+      for (const [name, value] of Object.entries(cors.headers)) res.setHeader(name, value);
+      if (cors.preflight) {
+        res.writeHead(204);
+        res.end();
+        return;
+      }
+    }
+    const rest = restRoutes.match(method, url.pathname);
+    if (rest.route) return serveRest(req, res, url, rest, edge, config.limits.readMaxBytes);
+    if (RPC_PATH.test(url.pathname)) {
+      connectHandler(req as never, res as never);
+      return;
+    }
+    if (url.pathname === "/dev/token" && config.devTokens) return serveDevToken(req, res, config.jwt);
+    if ((method === "GET" || method === "HEAD") && (await serveStatic(config.webRoot, url.pathname, req, res))) return;
+    writeNotFound(req, res, notPublicError(url.pathname));
+  }
+
+  const listener = await listenDualProtocol(config.host, config.port, config.limits, (req, res) => {
+    handle(req, res as NodeResponse).catch((error: unknown) => {
+      deps.logger.error({ err: error, path: req.url }, "request failed");
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  });
+  const port = listener.port;
+  deps.logger.info({ port, methods: methods.map((m) => m.path) }, "gateway listening");
+  return {
+    port,
+    methods,
+    async close() {
+      shutdown.abort();
+      await listener.close();
+      upstreams.close();
+    },
+  };
+}

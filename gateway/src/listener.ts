@@ -1,0 +1,80 @@
+import { createServer as createHttp1Server, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttp2Server, type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from "node:http2";
+import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
+
+/** Limits neither node:http2 nor connect-node sets by default. */
+export interface ListenerLimits {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  idleTimeoutMs: number;
+  maxConcurrentStreams: number;
+}
+
+/** One TCP port speaking HTTP/1.1 and h2c (prior knowledge) to the same handler. */
+export interface DualProtocolListener {
+  port: number;
+  /** Stops accepting, closes idle HTTP/2 sessions and HTTP/1.1 keep-alives, destroys the rest after `graceMs`. */
+  close(graceMs?: number): Promise<void>;
+}
+
+type Handler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void;
+
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+/**
+ * Listens on `port` and routes each connection by its first bytes: the HTTP/2 client preface goes
+ * to a node:http2 server, anything else to a node:http server. (Node 20's plain `http2.createServer`
+ * ignores `allowHTTP1`; that only works with TLS, and browsers/curl here speak cleartext HTTP/1.1.)
+ */
+export async function listenDualProtocol(host: string, port: number, limits: ListenerLimits, handler: Handler): Promise<DualProtocolListener> {
+  const h1 = createHttp1Server({ headersTimeout: limits.headersTimeoutMs, requestTimeout: limits.requestTimeoutMs, keepAliveTimeout: 5_000 }, handler);
+  h1.timeout = limits.idleTimeoutMs;
+  const h2 = createHttp2Server({ settings: { maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: 16 * 1024 }, maxSessionMemory: 10 }, handler);
+  h2.setTimeout(limits.idleTimeoutMs); // an idle h2c session is closed, as node:http2 never does by itself
+  const sessions = new Set<Http2Session>();
+  h2.on("session", (session: Http2Session) => {
+    sessions.add(session);
+    session.on("close", () => sessions.delete(session));
+  });
+  const sockets = new Set<Socket>();
+  const tcp = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    // The HTTP/1.1 server enforces headersTimeout itself; until the first bytes arrive this does.
+    socket.setTimeout(limits.headersTimeoutMs, () => socket.destroy());
+    let seen = Buffer.alloc(0);
+    const sniff = (chunk: Buffer): void => {
+      seen = Buffer.concat([seen, chunk]);
+      const n = Math.min(seen.length, H2_PREFACE.length);
+      const isH2 = seen.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+      if (isH2 && seen.length < H2_PREFACE.length) return; // wait for the whole preface
+      socket.off("data", sniff);
+      socket.setTimeout(0);
+      // Put the sniffed bytes back; node:http2 drains a socket's buffered data into its session
+      // (and the http parser reads it as a 'data' event), so neither server loses the first bytes.
+      socket.pause();
+      socket.unshift(seen);
+      (isH2 ? h2 : h1).emit("connection", socket);
+      if (!isH2) socket.resume();
+    };
+    socket.on("data", sniff);
+  });
+  await new Promise<void>((resolve, reject) => {
+    tcp.once("error", reject);
+    tcp.listen(port, host, () => resolve());
+  });
+  return {
+    port: (tcp.address() as AddressInfo).port,
+    async close(graceMs = 5_000) {
+      const closed = new Promise<void>((resolve) => tcp.close(() => resolve()));
+      for (const session of sessions) session.close();
+      h1.closeIdleConnections();
+      const timer = setTimeout(() => {
+        for (const socket of sockets) socket.destroy();
+      }, graceMs);
+      timer.unref();
+      await closed;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,65 @@
+import { toJson, type Message } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { errorToJson } from "@connectrpc/connect/protocol-connect";
+import type { Edge, EdgeCall } from "./edge.js";
+import { writeConnectErrorJson, type NodeRequest, type NodeResponse } from "./error-response.js";
+import { readBody } from "./request-body.js";
+import type { RestMatch } from "./rest-routes.js";
+import { transcodeRequest } from "./rest-transcoder.js";
+
+/** Deadline a REST caller may ask for, in the `grpc-timeout`-free world of curl: `X-Timeout-Ms`. */
+function restTimeout(req: NodeRequest): number | undefined {
+  const raw = req.headers["x-timeout-ms"];
+  const value = typeof raw === "string" ? Number(raw) : NaN;
+  return Number.isInteger(value) && value > 0 ? value : undefined;
+}
+
+function header(req: NodeRequest, name: string): string | null {
+  const value = req.headers[name];
+  return typeof value === "string" ? value : null;
+}
+
+/**
+ * Serves one REST call transcoded from a `google.api.http` rule: builds the request from path,
+ * query and body, forwards it, and answers proto3 JSON — or, for server streams, one JSON object
+ * per line (`{"result": ...}`, a final `{"error": ...}` if the stream fails).
+ */
+export async function serveRest(req: NodeRequest, res: NodeResponse, url: URL, match: RestMatch, edge: Edge, readMaxBytes: number): Promise<void> {
+  const aborted = new AbortController();
+  res.on("close", () => aborted.abort(new ConnectError("the client went away", Code.Canceled)));
+  const method = match.route.method;
+  try {
+    const body = match.route.binding.body === "" ? "" : await readBody(req, readMaxBytes);
+    const call: EdgeCall = {
+      method,
+      request: transcodeRequest(match, url.searchParams, body),
+      authorization: header(req, "authorization"),
+      traceparent: header(req, "traceparent"),
+      tracestate: header(req, "tracestate"),
+      remoteAddress: req.socket.remoteAddress ?? "unknown",
+      signal: aborted.signal,
+      timeoutMs: restTimeout(req),
+    };
+    const output = method.method.output;
+    if (method.method.methodKind === "server_streaming") {
+      const stream = edge.stream(call)[Symbol.asyncIterator]();
+      // Admission errors surface on the first next(): answer them with a proper status, not a 200.
+      let next = await stream.next();
+      res.writeHead(200, { "content-type": "application/x-ndjson", "cache-control": "no-store" });
+      try {
+        for (; !next.done; next = await stream.next()) {
+          res.write(`${JSON.stringify({ result: toJson(output, next.value as Message) })}\n`);
+        }
+      } catch (error) {
+        if (!aborted.signal.aborted) res.write(`${JSON.stringify({ error: errorToJson(ConnectError.from(error), undefined) })}\n`);
+      }
+      res.end();
+      return;
+    }
+    const response = await edge.unary(call);
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify(toJson(output, response)));
+  } catch (error) {
+    writeConnectErrorJson(res, error);
+  }
+}

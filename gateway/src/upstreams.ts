@@ -1,0 +1,54 @@
+import type { DescService, Message } from "@bufbuild/protobuf";
+import type { GatewayConfig } from "./config.js";
+
+/** Per-call options the gateway sets on every forwarded call. */
+export interface UpstreamCallOptions {
+  signal: AbortSignal;
+  timeoutMs: number;
+  headers: Record<string, string>;
+}
+
+/** A client method as the platform's typed client exposes it, seen untyped. */
+type UpstreamMethod = (request: Message, options: UpstreamCallOptions) => Promise<Message> | AsyncIterable<Message>;
+
+/** A platform grpc-js client, keyed by method `localName`. */
+export type UpstreamClient = { close(): void } & Record<string, unknown>;
+
+/** Makes a client for a service at a target (the platform's `createClient`). */
+export type UpstreamClientFactory = (service: DescService, target: string) => UpstreamClient;
+
+/** The clients the gateway forwards to, one channel per upstream service. */
+export interface Upstreams {
+  /** The client method for a service's method; throws if the service is not wired. */
+  method(service: DescService, localName: string): UpstreamMethod;
+  close(): void;
+}
+
+const TARGET_BY_SERVICE: Record<string, keyof GatewayConfig["upstreams"]> = {
+  "shop.order.v1.OrderService": "order",
+  "shop.inventory.v1.InventoryService": "inventory",
+  "shop.notification.v1.NotificationService": "notification",
+};
+
+/** Creates (lazily) one client per fronted service at its configured `*_URL`. */
+export function createUpstreams(targets: GatewayConfig["upstreams"], factory: UpstreamClientFactory): Upstreams {
+  const clients = new Map<string, UpstreamClient>();
+  return {
+    method(service, localName) {
+      let client = clients.get(service.typeName);
+      if (!client) {
+        const key = TARGET_BY_SERVICE[service.typeName];
+        if (!key) throw new Error(`no upstream configured for ${service.typeName}`);
+        client = factory(service, targets[key]);
+        clients.set(service.typeName, client);
+      }
+      const fn = client[localName];
+      if (typeof fn !== "function") throw new Error(`upstream client has no method ${localName}`);
+      return fn.bind(client) as UpstreamMethod;
+    },
+    close() {
+      for (const client of clients.values()) client.close();
+      clients.clear();
+    },
+  };
+}
