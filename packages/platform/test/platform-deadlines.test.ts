@@ -1,0 +1,117 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { trace } from "@opentelemetry/api";
+import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createClient, initTracing, type GrpcClient, type RunningServer } from "../src/index.js";
+import { inventoryRegistration, startServer } from "./inventory-fixture.js";
+
+interface Seen {
+  timeoutMs?: number | undefined;
+  userId?: string | null;
+  traceparent?: string | null;
+  aborted?: unknown;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+describe("deadlines, cancellation and context across hops", () => {
+  let b: RunningServer;
+  let a: RunningServer;
+  let toA: GrpcClient<typeof InventoryService>;
+  let seenByB: Seen = {};
+  let seenByA: Seen & { traceId?: string } = {};
+
+  beforeAll(async () => {
+    initTracing("deadline-test");
+    b = await startServer([
+      inventoryRegistration({
+        async getProduct({ sku }, ctx) {
+          seenByB = { timeoutMs: ctx.timeoutMs(), userId: ctx.requestHeader.get("x-user-id"), traceparent: ctx.requestHeader.get("traceparent") };
+          if (sku.startsWith("slow")) {
+            await sleep(2_000, ctx.signal);
+            seenByB.aborted = ctx.signal.aborted ? (ctx.signal.reason as ConnectError).code : false;
+          }
+          return { product: { sku, name: "from B" } };
+        },
+      }),
+    ]);
+    const toB = createClient(InventoryService, b.address, { breaker: false });
+    a = await startServer([
+      inventoryRegistration({
+        async getProduct({ sku }, ctx) {
+          seenByA = { timeoutMs: ctx.timeoutMs(), traceId: trace.getActiveSpan()?.spanContext().traceId };
+          if (sku === "slow-here") {
+            await sleep(2_000, ctx.signal);
+            seenByA.aborted = ctx.signal.aborted ? (ctx.signal.reason as ConnectError).code : false;
+            return { product: { sku } };
+          }
+          return toB.getProduct({ sku });
+        },
+      }),
+    ]);
+    a.onShutdown(() => toB.close());
+    toA = createClient(InventoryService, a.address, { breaker: false });
+  });
+  afterAll(async () => {
+    toA.close();
+    await a.shutdown();
+    await b.shutdown();
+  });
+
+  it("gives DEADLINE_EXCEEDED when the deadline is shorter than the handler's work, and the handler sees the abort", async () => {
+    const started = Date.now();
+    const error = (await toA.getProduct({ sku: "slow-here" }, { timeoutMs: 150 }).catch((e: unknown) => e)) as ConnectError;
+    expect(error.code).toBe(Code.DeadlineExceeded);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(seenByA.aborted).toBe(Code.DeadlineExceeded);
+  });
+
+  it("caps the second hop's deadline with the first hop's, and passes x-user-id on", async () => {
+    const response = await toA.getProduct({ sku: "SKU-1" }, { timeoutMs: 1_500, headers: { "x-user-id": "user-42" } });
+    expect(response.product?.name).toBe("from B");
+    expect(seenByA.timeoutMs).toBeLessThanOrEqual(1_500);
+    // A's client would default to 5 s; B sees at most what A had left.
+    expect(seenByB.timeoutMs).toBeDefined();
+    expect(seenByB.timeoutMs!).toBeLessThanOrEqual(seenByA.timeoutMs!);
+    expect(seenByB.userId).toBe("user-42");
+  });
+
+  it("times out the second hop with the first hop's deadline, and B sees the abort", async () => {
+    const error = (await toA.getProduct({ sku: "slow-in-b" }, { timeoutMs: 200 }).catch((e: unknown) => e)) as ConnectError;
+    expect(error.code).toBe(Code.DeadlineExceeded);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(seenByB.aborted).toBe(Code.DeadlineExceeded);
+  });
+
+  it("cancels the second hop when the original caller gives up", async () => {
+    const abort = new AbortController();
+    const pending = toA.getProduct({ sku: "slow-in-b" }, { signal: abort.signal, timeoutMs: 5_000 }).catch((e: unknown) => e);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    abort.abort();
+    const error = (await pending) as ConnectError;
+    expect(error.code).toBe(Code.Canceled);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(seenByB.aborted).toBe(Code.Canceled);
+  });
+
+  it("keeps one trace id across a two-hop call", async () => {
+    const tracer = trace.getTracer("test");
+    const rootTraceId = await tracer.startActiveSpan("test-root", async (span) => {
+      await toA.getProduct({ sku: "SKU-1" });
+      span.end();
+      return span.spanContext().traceId;
+    });
+    expect(rootTraceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(seenByA.traceId).toBe(rootTraceId);
+    expect(seenByB.traceparent?.split("-")[1]).toBe(rootTraceId);
+  });
+});

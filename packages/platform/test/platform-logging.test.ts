@@ -1,0 +1,37 @@
+import { Writable } from "node:stream";
+import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
+import { pino } from "pino";
+import { describe, expect, it } from "vitest";
+import { createClient } from "../src/index.js";
+import { inventoryRegistration, startServer } from "./inventory-fixture.js";
+
+describe("call logging", () => {
+  it("logs one JSON line per call with service, method, code, duration and trace id, and the cause of unexpected errors", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split("\n").filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    const server = await startServer([inventoryRegistration()], { logger: pino({ level: "info" }, sink) });
+    const client = createClient(InventoryService, server.address, { breaker: false });
+    try {
+      await client.getProduct({ sku: "SKU-1" });
+      await client.getProduct({ sku: "missing" }).catch(() => undefined);
+      await client.getProduct({ sku: "boom" }).catch(() => undefined);
+    } finally {
+      client.close();
+      await server.shutdown();
+    }
+    const calls = lines.filter((l) => l.method === "GetProduct");
+    expect(calls.map((l) => l.code)).toEqual(["OK", "NOT_FOUND", "INTERNAL"]);
+    for (const call of calls) {
+      expect(call.service).toBe("shop.inventory.v1.InventoryService");
+      expect(typeof call.durationMs).toBe("number");
+      expect(call.traceId).toMatch(/^[0-9a-f]{32}$/);
+    }
+    expect(JSON.stringify(calls[2]?.err)).toContain("hunter2");
+    expect(calls[2]?.level).toBe(50);
+  });
+});
