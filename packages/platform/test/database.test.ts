@@ -1,0 +1,99 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openDatabase, type Database } from "../src/database/index.js";
+import { createTestDatabase, type TestDatabase } from "../src/testing/postgres.js";
+
+const migrationsDir = mkdtempSync(join(tmpdir(), "shop-migrations-"));
+writeFileSync(
+  join(migrationsDir, "001_accounts.sql"),
+  `-- accounts with a balance in minor units
+CREATE TABLE accounts (id TEXT PRIMARY KEY, balance BIGINT NOT NULL CHECK (balance >= 0));
+INSERT INTO accounts VALUES ('a', 9007199254740993);
+`,
+);
+writeFileSync(join(migrationsDir, "002_more.sql"), "INSERT INTO accounts VALUES ('b', 10);\n");
+writeFileSync(join(migrationsDir, "README.md"), "not a migration");
+
+let postgres: TestDatabase;
+beforeAll(async () => {
+  postgres = await createTestDatabase("platform");
+});
+afterAll(async () => {
+  await postgres?.drop();
+  rmSync(migrationsDir, { recursive: true, force: true });
+});
+
+const engines = [
+  { name: "PGlite", open: () => openDatabase({ migrationsDir }) },
+  { name: "PostgreSQL", open: () => openDatabase({ url: postgres.url, migrationsDir }) },
+];
+
+describe.each(engines)("openDatabase on $name", ({ name, open }) => {
+  let db: Database;
+  beforeAll(async () => {
+    db = await open();
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  it("applies every migration once, in order, and records it", async () => {
+    const { rows } = await db.query<{ name: string }>("SELECT name FROM schema_migrations ORDER BY name");
+    expect(rows.map((row) => row.name)).toEqual(["001_accounts.sql", "002_more.sql"]);
+    expect(db.kind).toBe(name === "PGlite" ? "pglite" : "postgres");
+  });
+
+  it("returns int8 columns as exact bigints", async () => {
+    const { rows } = await db.query<{ balance: bigint }>("SELECT balance FROM accounts WHERE id = 'a'");
+    expect(rows[0]?.balance).toBe(9007199254740993n);
+  });
+
+  it("commits a transaction that resolves and rolls back one that throws", async () => {
+    await db.transaction(async (tx) => {
+      await tx.query("UPDATE accounts SET balance = balance + 5 WHERE id = 'b'");
+    });
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.query("UPDATE accounts SET balance = balance + 100 WHERE id = 'b'");
+        throw new Error("changed my mind");
+      }),
+    ).rejects.toThrow("changed my mind");
+    const { rows } = await db.query<{ balance: bigint }>("SELECT balance FROM accounts WHERE id = 'b'");
+    expect(rows[0]?.balance).toBe(15n);
+  });
+
+  it("reports the rows a statement changed", async () => {
+    const result = await db.query("UPDATE accounts SET balance = balance WHERE id IN ('a', 'b')");
+    expect(result.rowCount).toBe(2);
+  });
+
+  it("answers ping", async () => {
+    expect(await db.ping()).toBe(true);
+  });
+});
+
+describe("migrations on PostgreSQL", () => {
+  it("run once when several processes open the same database at the same time", async () => {
+    const dbs = await Promise.all(Array.from({ length: 4 }, () => openDatabase({ url: postgres.url, migrationsDir })));
+    const { rows } = await dbs[0]!.query<{ n: bigint }>("SELECT count(*) AS n FROM accounts");
+    expect(rows[0]?.n).toBe(2n);
+    await Promise.all(dbs.map((db) => db.close()));
+  });
+
+  it("persist a PGlite database in its data directory across a reopen", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "shop-pglite-"));
+    try {
+      const first = await openDatabase({ dataDir, migrationsDir });
+      await first.query("UPDATE accounts SET balance = 42 WHERE id = 'b'");
+      await first.close();
+      const second = await openDatabase({ dataDir, migrationsDir });
+      const { rows } = await second.query<{ balance: bigint }>("SELECT balance FROM accounts WHERE id = 'b'");
+      expect(rows[0]?.balance).toBe(42n);
+      await second.close();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
