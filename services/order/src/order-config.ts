@@ -1,0 +1,57 @@
+import { fileURLToPath } from "node:url";
+import { DEFAULT_RETRY_DELAYS_MS, notificationTopology, type Topology } from "@shop/platform/messaging";
+
+/** The order service's own settings, beside the platform's ServiceConfig. */
+export interface OrderSettings {
+  inventoryUrl: string;
+  paymentUrl: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  stepTimeoutMs: number;
+  pendingTimeoutMs: number;
+  leaseMs: number;
+  recoveryIntervalMs: number;
+  maxRetryDelayMs: number;
+  watchPollMs: number;
+  amqpUrl: string;
+  /** The notification command topology; declared with the same arguments as the notification service's. */
+  topology: Topology;
+}
+
+const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
+
+/** Reads the order settings from the environment; a malformed value stops start-up with its name. */
+export function loadOrderSettings(env: NodeJS.ProcessEnv = process.env): OrderSettings {
+  return {
+    inventoryUrl: env["INVENTORY_URL"] ?? "127.0.0.1:50052",
+    paymentUrl: env["PAYMENT_URL"] ?? "127.0.0.1:50053",
+    databaseUrl: env["DATABASE_URL"] || undefined,
+    dataDir: env["ORDER_DATA_DIR"] ?? `${repoRoot}.data/order`,
+    stepTimeoutMs: positive(env, "ORDER_STEP_TIMEOUT_MS", 3_000),
+    pendingTimeoutMs: positive(env, "ORDER_PENDING_TIMEOUT_MS", 30_000),
+    leaseMs: positive(env, "ORDER_SAGA_LEASE_MS", 15_000),
+    recoveryIntervalMs: positive(env, "ORDER_RECOVERY_INTERVAL_MS", 2_000),
+    maxRetryDelayMs: positive(env, "ORDER_MAX_RETRY_DELAY_MS", 10_000),
+    watchPollMs: positive(env, "ORDER_WATCH_POLL_MS", 1_000),
+    amqpUrl: env["AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672",
+    topology: notificationTopology({ prefix: env["AMQP_PREFIX"] ?? "", retryDelaysMs: retryDelays(env) }),
+  };
+}
+
+function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer (milliseconds), got "${raw}"`);
+  return value;
+}
+
+function retryDelays(env: NodeJS.ProcessEnv): number[] {
+  const raw = env["NOTIFICATION_RETRY_DELAYS_MS"];
+  if (!raw) return [...DEFAULT_RETRY_DELAYS_MS];
+  const delays = raw.split(",").map((part) => Number(part.trim()));
+  if (delays.some((delay) => !Number.isInteger(delay) || delay <= 0)) {
+    throw new Error(`NOTIFICATION_RETRY_DELAYS_MS must be a comma-separated list of positive integers (ms), got "${raw}"`);
+  }
+  return delays;
+}

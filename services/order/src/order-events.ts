@@ -1,0 +1,31 @@
+import type { Order } from "@shop/contracts/shop/order/v1/order_pb";
+
+type Listener = (order: Order) => void;
+
+/** In-process fan-out of order changes to WatchOrder streams on this replica. */
+export class OrderEvents {
+  private readonly listeners = new Map<string, Set<Listener>>();
+
+  /** Tells every watcher of this order that it changed. */
+  publish(order: Order): void {
+    for (const listener of this.listeners.get(order.orderId) ?? []) listener(order);
+  }
+
+  /** Calls `listener` on each change of the order until the returned function is called. */
+  subscribe(orderId: string, listener: Listener): () => void {
+    let set = this.listeners.get(orderId);
+    if (!set) this.listeners.set(orderId, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.listeners.delete(orderId);
+    };
+  }
+
+  /** How many watchers are listening, for tests and metrics. */
+  get watcherCount(): number {
+    let count = 0;
+    for (const set of this.listeners.values()) count += set.size;
+    return count;
+  }
+}

@@ -1,0 +1,51 @@
+import type { Logger } from "@shop/platform";
+import type { OrderSaga } from "./saga.js";
+import type { OrderStore } from "./store.js";
+
+/** A running recovery loop; `stop` waits for the pass in progress. */
+export interface RecoveryLoop {
+  /** Runs one pass now: every unfinished order that is due is driven once. */
+  runOnce(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Drives unfinished orders forward (or compensates them) at start-up and every `intervalMs`:
+ * orders a crashed process left half-way, and orders whose dependency was down.
+ */
+export function startRecovery(deps: { store: OrderStore; saga: OrderSaga; logger: Logger }, intervalMs: number, batchSize = 50): RecoveryLoop {
+  let running: Promise<number> | undefined;
+  let stopped = false;
+
+  async function pass(): Promise<number> {
+    const due = await deps.store.dueForRecovery(batchSize);
+    for (const orderId of due) {
+      if (stopped) break;
+      const record = await deps.saga.drive(orderId);
+      deps.logger.info({ orderId, step: record?.sagaStep, attempts: record?.attempts }, "recovery drove order");
+    }
+    return due.length;
+  }
+
+  function runOnce(): Promise<number> {
+    running ??= pass()
+      .catch((error: unknown) => {
+        deps.logger.error({ err: error }, "recovery pass failed");
+        return 0;
+      })
+      .finally(() => (running = undefined));
+    return running;
+  }
+
+  void runOnce();
+  const timer = setInterval(() => void runOnce(), intervalMs);
+  timer.unref();
+  return {
+    runOnce,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,302 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { OrderLineSchema, OrderSchema, OrderStatus, type Order } from "@shop/contracts/shop/order/v1/order_pb";
+import { MoneySchema, type Money } from "@shop/contracts/shop/type/v1/money_pb";
+import type { Database, Queryable } from "@shop/platform/database";
+
+/**
+ * How far an order's saga has got, named by what it does next. Persisted before every remote
+ * call, so a restarted service resumes exactly where the last one stopped.
+ */
+export type SagaStep =
+  | "RESERVING" // hold stock next
+  | "AUTHORIZING" // stock held; authorize the payment next
+  | "COMMITTING" // payment authorized; commit the reservation next
+  | "CAPTURING" // stock committed; capture the payment next
+  | "COMPENSATING" // giving back whatever is held, then REJECTED
+  | "CANCELLING" // refunding and restocking a confirmed order, then CANCELLED
+  | "DONE"; // nothing left to do
+
+/** A new order as CreateOrder accepts it, before any remote call. */
+export interface NewOrder {
+  orderId: string;
+  userId: string;
+  requestId: string;
+  /** A digest of the request, to tell a retry from a different order reusing the request id. */
+  requestHash: string;
+  email: string;
+  cardToken: string;
+  items: Array<{ sku: string; quantity: number }>;
+}
+
+/** An order with the saga's private bookkeeping. */
+export interface OrderRecord {
+  order: Order;
+  requestHash: string;
+  cardToken: string;
+  sagaStep: SagaStep;
+  attempts: number;
+  lastError: string;
+  createdAt: Date;
+}
+
+/** A priced line, as the inventory reserved it. */
+export interface PricedLine {
+  sku: string;
+  quantity: number;
+  unitPrice: Money;
+  productName: string;
+}
+
+/** What one saga step changes, written in one transaction. */
+export interface OrderChange {
+  step: SagaStep;
+  status?: OrderStatus;
+  reason?: string;
+  paymentId?: string;
+  lines?: PricedLine[];
+  total?: Money;
+}
+
+/** Writes whatever must be sent about an order in the same transaction as its status change. */
+export type OrderChangeHook = (tx: Queryable, order: Order) => Promise<void>;
+
+/** Where a page of ListOrders continues. */
+export interface OrderCursor {
+  createdAt: string;
+  orderId: string;
+}
+
+type OrderRow = {
+  order_id: string;
+  user_id: string;
+  request_id: string;
+  request_hash: string;
+  email: string;
+  card_token: string;
+  status: string;
+  saga_step: string;
+  status_reason: string;
+  currency_code: string;
+  total_minor: bigint | string | number;
+  payment_id: string;
+  attempts: number;
+  last_error: string;
+  created_at: Date | string;
+  updated_at: Date | string;
+};
+
+type LineRow = {
+  order_id: string;
+  sku: string;
+  quantity: number;
+  unit_price_minor: bigint | string | number;
+  currency_code: string;
+  product_name: string;
+};
+
+const ORDER_COLUMNS = `order_id, user_id, request_id, request_hash, email, card_token, status, saga_step, status_reason,
+  currency_code, total_minor, payment_id, attempts, last_error, created_at, updated_at`;
+
+/** The order service's own database: orders, their lines, and (through the hook) the outbox. */
+export class OrderStore {
+  constructor(
+    private readonly db: Database,
+    private readonly onStatusChange: OrderChangeHook = async () => {},
+  ) {}
+
+  /** Inserts a PENDING order, or returns the one already placed with the same request id. */
+  async insertPending(order: NewOrder): Promise<{ record: OrderRecord; created: boolean }> {
+    const created = await this.db.transaction(async (tx) => {
+      const inserted = await tx.query(
+        `INSERT INTO orders (order_id, user_id, request_id, request_hash, email, card_token, status, saga_step)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'RESERVING')
+         ON CONFLICT (user_id, request_id) DO NOTHING`,
+        [order.orderId, order.userId, order.requestId, order.requestHash, order.email, order.cardToken, OrderStatus[OrderStatus.PENDING]],
+      );
+      if (inserted.rowCount === 0) return false;
+      for (const [lineNo, item] of order.items.entries()) {
+        await tx.query(`INSERT INTO order_lines (order_id, line_no, sku, quantity) VALUES ($1, $2, $3, $4)`, [
+          order.orderId,
+          lineNo,
+          item.sku,
+          item.quantity,
+        ]);
+      }
+      return true;
+    });
+    const existing = created ? await this.get(order.orderId) : await this.findByRequest(order.userId, order.requestId);
+    if (!existing) throw new Error(`order for request ${order.requestId} vanished`);
+    return { record: existing, created };
+  }
+
+  /** The order with this id, whoever owns it. */
+  async get(orderId: string): Promise<OrderRecord | undefined> {
+    const { rows } = await this.db.query<OrderRow>(`SELECT ${ORDER_COLUMNS} FROM orders WHERE order_id = $1`, [orderId]);
+    return (await this.withLines(rows))[0];
+  }
+
+  /** The order a customer placed with a request id. */
+  async findByRequest(userId: string, requestId: string): Promise<OrderRecord | undefined> {
+    const { rows } = await this.db.query<OrderRow>(`SELECT ${ORDER_COLUMNS} FROM orders WHERE user_id = $1 AND request_id = $2`, [
+      userId,
+      requestId,
+    ]);
+    return (await this.withLines(rows))[0];
+  }
+
+  /** A customer's orders, newest first, after the cursor. */
+  async list(userId: string, limit: number, after?: OrderCursor): Promise<OrderRecord[]> {
+    const { rows } = after
+      ? await this.db.query<OrderRow>(
+          `SELECT ${ORDER_COLUMNS} FROM orders
+           WHERE user_id = $1 AND (created_at, order_id) < ($2::timestamptz, $3)
+           ORDER BY created_at DESC, order_id DESC LIMIT $4`,
+          [userId, after.createdAt, after.orderId, limit],
+        )
+      : await this.db.query<OrderRow>(
+          `SELECT ${ORDER_COLUMNS} FROM orders WHERE user_id = $1 ORDER BY created_at DESC, order_id DESC LIMIT $2`,
+          [userId, limit],
+        );
+    return this.withLines(rows);
+  }
+
+  /**
+   * Takes the right to drive an order's saga for `leaseMs`, so two drivers (a request and the
+   * recovery loop, or two replicas) never run the same order at once. Undefined when taken.
+   */
+  async claim(orderId: string, leaseMs: number): Promise<OrderRecord | undefined> {
+    const { rowCount } = await this.db.query(
+      `UPDATE orders SET locked_until = now() + ($2::text || ' milliseconds')::interval
+       WHERE order_id = $1 AND saga_step <> 'DONE' AND (locked_until IS NULL OR locked_until < now())`,
+      [orderId, String(leaseMs)],
+    );
+    return rowCount === 1 ? this.get(orderId) : undefined;
+  }
+
+  /** Gives the claim back, so the next driver need not wait for the lease to run out. */
+  async unclaim(orderId: string): Promise<void> {
+    await this.db.query(`UPDATE orders SET locked_until = NULL WHERE order_id = $1`, [orderId]);
+  }
+
+  /**
+   * Records one step of the saga in one transaction: the new step (and status, reason, payment,
+   * prices), and — when the status changes — whatever the change hook writes (the outbox row).
+   */
+  async advance(orderId: string, change: OrderChange): Promise<OrderRecord> {
+    await this.db.transaction(async (tx) => {
+      const sets = ["saga_step = $2", "attempts = 0", "last_error = ''", "next_attempt_at = now()", "updated_at = now()"];
+      const params: unknown[] = [orderId, change.step];
+      const set = (column: string, value: unknown) => {
+        params.push(value);
+        sets.push(`${column} = $${params.length}`);
+      };
+      if (change.status !== undefined) set("status", OrderStatus[change.status]);
+      if (change.reason !== undefined) set("status_reason", change.reason);
+      if (change.paymentId !== undefined) set("payment_id", change.paymentId);
+      if (change.total !== undefined) {
+        set("currency_code", change.total.currencyCode);
+        set("total_minor", change.total.amountMinor.toString());
+      }
+      if (change.step === "DONE") sets.push("locked_until = NULL");
+      await tx.query(`UPDATE orders SET ${sets.join(", ")} WHERE order_id = $1`, params);
+      for (const line of change.lines ?? []) {
+        await tx.query(
+          `UPDATE order_lines SET unit_price_minor = $3, currency_code = $4, product_name = $5 WHERE order_id = $1 AND sku = $2`,
+          [orderId, line.sku, line.unitPrice.amountMinor.toString(), line.unitPrice.currencyCode, line.productName],
+        );
+      }
+      if (change.status !== undefined) {
+        const { rows } = await tx.query<OrderRow>(`SELECT ${ORDER_COLUMNS} FROM orders WHERE order_id = $1`, [orderId]);
+        const lines = await tx.query<LineRow>(`SELECT * FROM order_lines WHERE order_id = $1 ORDER BY line_no`, [orderId]);
+        await this.onStatusChange(tx, toOrder(rows[0]!, lines.rows));
+      }
+    });
+    const record = await this.get(orderId);
+    if (!record) throw new Error(`order ${orderId} vanished`);
+    return record;
+  }
+
+  /**
+   * Starts cancelling a CONFIRMED order (the saga refunds and restocks it next). False when the
+   * order is not CONFIRMED and settled, e.g. a concurrent cancellation got there first.
+   */
+  async beginCancellation(orderId: string, reason: string): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      `UPDATE orders SET saga_step = 'CANCELLING', status_reason = $2, attempts = 0, next_attempt_at = now(), updated_at = now()
+       WHERE order_id = $1 AND status = 'CONFIRMED' AND saga_step = 'DONE'`,
+      [orderId, reason],
+    );
+    return rowCount === 1;
+  }
+
+  /** Notes a transient failure: the recovery loop tries the step again at `retryAt`. */
+  async recordFailure(orderId: string, error: string, retryAt: Date): Promise<void> {
+    await this.db.query(
+      `UPDATE orders SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3, locked_until = NULL, updated_at = now()
+       WHERE order_id = $1`,
+      [orderId, error.slice(0, 500), retryAt.toISOString()],
+    );
+  }
+
+  /** Ids of unfinished orders due for another attempt and not claimed by a live driver. */
+  async dueForRecovery(limit: number): Promise<string[]> {
+    const { rows } = await this.db.query<{ order_id: string }>(
+      `SELECT order_id FROM orders
+       WHERE saga_step <> 'DONE' AND next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now())
+       ORDER BY next_attempt_at LIMIT $1`,
+      [limit],
+    );
+    return rows.map((row) => row.order_id);
+  }
+
+  private async withLines(rows: OrderRow[]): Promise<OrderRecord[]> {
+    if (rows.length === 0) return [];
+    const ids = rows.map((row) => row.order_id);
+    const { rows: lines } = await this.db.query<LineRow>(
+      `SELECT * FROM order_lines WHERE order_id = ANY($1::text[]) ORDER BY order_id, line_no`,
+      [ids],
+    );
+    return rows.map((row) => ({
+      order: toOrder(
+        row,
+        lines.filter((line) => line.order_id === row.order_id),
+      ),
+      requestHash: row.request_hash,
+      cardToken: row.card_token,
+      sagaStep: row.saga_step as SagaStep,
+      attempts: row.attempts,
+      lastError: row.last_error,
+      createdAt: toDate(row.created_at),
+    }));
+  }
+}
+
+function toOrder(row: OrderRow, lines: LineRow[]): Order {
+  return create(OrderSchema, {
+    orderId: row.order_id,
+    userId: row.user_id,
+    requestId: row.request_id,
+    email: row.email,
+    status: OrderStatus[row.status as keyof typeof OrderStatus],
+    statusReason: row.status_reason,
+    paymentId: row.payment_id,
+    total: row.currency_code ? create(MoneySchema, { currencyCode: row.currency_code, amountMinor: BigInt(row.total_minor) }) : undefined,
+    lines: lines.map((line) =>
+      create(OrderLineSchema, {
+        sku: line.sku,
+        quantity: line.quantity,
+        productName: line.product_name,
+        unitPrice: line.currency_code
+          ? create(MoneySchema, { currencyCode: line.currency_code, amountMinor: BigInt(line.unit_price_minor) })
+          : undefined,
+      }),
+    ),
+    createTime: timestampFromDate(toDate(row.created_at)),
+    updateTime: timestampFromDate(toDate(row.updated_at)),
+  });
+}
+
+function toDate(value: Date | string): Date {
+  return value instanceof Date ? value : new Date(value);
+}

@@ -1,0 +1,262 @@
+import { randomUUID } from "node:crypto";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
+import { OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
+import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
+import { PaymentState } from "@shop/contracts/shop/payment/v1/payment_pb";
+import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
+import { badRequest, createClient, errorInfo, type GrpcClient } from "@shop/platform";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startDomainMesh, type DomainMesh } from "./mesh-harness.js";
+
+const alice = { headers: { "x-user-id": "alice" } };
+const bob = { headers: { "x-user-id": "bob" } };
+
+let mesh: DomainMesh;
+let orders: GrpcClient<typeof OrderService>;
+let inventory: GrpcClient<typeof InventoryService>;
+let payments: GrpcClient<typeof PaymentService>;
+let skus: string[];
+
+beforeAll(async () => {
+  mesh = await startDomainMesh({
+    ORDER_STEP_TIMEOUT_MS: "1500",
+    ORDER_PENDING_TIMEOUT_MS: "60000",
+    ORDER_SAGA_LEASE_MS: "1500",
+    ORDER_RECOVERY_INTERVAL_MS: "300",
+    ORDER_MAX_RETRY_DELAY_MS: "500",
+    ORDER_WATCH_POLL_MS: "200",
+  });
+  orders = createClient(OrderService, mesh.order.target);
+  inventory = createClient(InventoryService, mesh.inventory.target);
+  payments = createClient(PaymentService, mesh.payment.target);
+  skus = (await inventory.listProducts({ pageSize: 100 })).products.map((product) => product.sku);
+}, 90_000);
+
+afterAll(async () => {
+  orders?.close();
+  inventory?.close();
+  payments?.close();
+  await mesh?.close();
+});
+
+/** A product no other test touches, so stock arithmetic is exact. */
+function productFor(test: number): string {
+  const sku = skus[test];
+  if (!sku) throw new Error(`the seeded catalogue has fewer than ${test + 1} products`);
+  return sku;
+}
+
+async function available(sku: string): Promise<number> {
+  return (await inventory.getProduct({ sku })).product?.availableQuantity ?? -1;
+}
+
+/** Holds all but `leave` units of a product with a reservation of the test's own. */
+async function drainTo(sku: string, leave: number): Promise<void> {
+  const hold = (await available(sku)) - leave;
+  if (hold > 0) await inventory.reserveStock({ reservationId: `drain-${randomUUID()}`, lines: [{ sku, quantity: hold }] });
+  expect(await available(sku)).toBe(leave);
+}
+
+function order(sku: string, quantity: number, cardToken = "tok_visa") {
+  return { requestId: randomUUID(), items: [{ sku, quantity }], cardToken, email: "alice@example.com" };
+}
+
+async function paymentRowsFor(orderId: string): Promise<number> {
+  const client = new pg.Client({ connectionString: mesh.databases.payment });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: string }>("SELECT count(*) AS n FROM payments WHERE order_id = $1", [orderId]);
+    return Number(rows[0]?.n);
+  } finally {
+    await client.end();
+  }
+}
+
+async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe("CreateOrder runs the saga across real inventory, payment and order processes", () => {
+  it("confirms an order: stock committed, payment captured, total priced by the inventory", async () => {
+    const sku = productFor(0);
+    const before = await available(sku);
+    const price = (await inventory.getProduct({ sku })).product?.price;
+
+    const { order: placed } = await orders.createOrder(order(sku, 2), alice);
+
+    expect(placed?.status).toBe(OrderStatus.CONFIRMED);
+    expect(placed?.total?.amountMinor).toBe((price?.amountMinor ?? 0n) * 2n);
+    expect(placed?.lines[0]?.productName).not.toBe("");
+    expect(await available(sku)).toBe(before - 2);
+    const { payment } = await payments.getPayment({ paymentId: placed?.paymentId ?? "" });
+    expect(payment?.state).toBe(PaymentState.CAPTURED);
+    expect(payment?.amount?.amountMinor).toBe(placed?.total?.amountMinor);
+  });
+
+  it("rejects a declined card with the reason, and gives the reserved stock back", async () => {
+    const sku = productFor(1);
+    const before = await available(sku);
+
+    const { order: placed } = await orders.createOrder(order(sku, 1, "tok_declined"), alice);
+
+    expect(placed?.status).toBe(OrderStatus.REJECTED);
+    expect(placed?.statusReason).toMatch(/declined/);
+    expect(await available(sku)).toBe(before);
+  });
+
+  it("rejects an order for more than is in stock, naming the short SKU, holding nothing", async () => {
+    const sku = productFor(2);
+    await drainTo(sku, 1);
+
+    const { order: placed } = await orders.createOrder(order(sku, 2), alice);
+
+    expect(placed?.status).toBe(OrderStatus.REJECTED);
+    expect(placed?.statusReason).toBe(`out of stock: ${sku}`);
+    expect(await available(sku)).toBe(1);
+  });
+
+  it("lets exactly one of many parallel orders for the last unit win", async () => {
+    const sku = productFor(3);
+    await drainTo(sku, 1);
+
+    const results = await Promise.all(Array.from({ length: 8 }, () => orders.createOrder(order(sku, 1), alice)));
+
+    const statuses = results.map((result) => result.order?.status);
+    expect(statuses.filter((status) => status === OrderStatus.CONFIRMED)).toHaveLength(1);
+    expect(statuses.filter((status) => status === OrderStatus.REJECTED)).toHaveLength(7);
+    expect(await available(sku)).toBe(0);
+  });
+
+  it("returns the same order for a retried request id, and charges once", async () => {
+    const sku = productFor(4);
+    const before = await available(sku);
+    const request = order(sku, 1);
+
+    const [first, concurrent] = await Promise.all([orders.createOrder(request, alice), orders.createOrder(request, alice)]);
+    const later = await orders.createOrder(request, alice);
+
+    expect(concurrent.order?.orderId).toBe(first.order?.orderId);
+    expect(later.order?.orderId).toBe(first.order?.orderId);
+    expect(later.order?.status).toBe(OrderStatus.CONFIRMED);
+    expect(later.order?.paymentId).toBe(first.order?.paymentId || later.order?.paymentId);
+    expect(await paymentRowsFor(later.order?.orderId ?? "")).toBe(1);
+    expect(await available(sku)).toBe(before - 1);
+  });
+
+  it("refuses a request id reused for a different order with ALREADY_EXISTS", async () => {
+    const request = order(productFor(4), 1);
+    await orders.createOrder(request, alice);
+
+    const error = await orders.createOrder({ ...request, items: [{ sku: productFor(4), quantity: 2 }] }, alice).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ConnectError);
+    expect((error as ConnectError).code).toBe(Code.AlreadyExists);
+    expect(errorInfo(error)?.reason).toBe("REQUEST_ID_REUSED");
+  });
+
+  it("returns INVALID_ARGUMENT with a field violation for every bad field", async () => {
+    const error = await orders
+      .createOrder({ requestId: "", items: [{ sku: "", quantity: 0 }], cardToken: "", email: "not-an-address" }, alice)
+      .catch((e: unknown) => e);
+
+    expect((error as ConnectError).code).toBe(Code.InvalidArgument);
+    const fields = badRequest(error)?.fieldViolations.map((violation) => violation.field);
+    expect(fields).toEqual(expect.arrayContaining(["request_id", "items[0].sku", "items[0].quantity", "card_token", "email"]));
+  });
+
+  it("returns UNAUTHENTICATED when the caller's identity is missing", async () => {
+    const error = await orders.createOrder(order(productFor(0), 1)).catch((e: unknown) => e);
+    expect((error as ConnectError).code).toBe(Code.Unauthenticated);
+  });
+});
+
+describe("reading and cancelling orders", () => {
+  it("shows a caller only their own orders, a page at a time", async () => {
+    for (let i = 0; i < 3; i++) await orders.createOrder(order(productFor(5), 1), bob);
+
+    const first = await orders.listOrders({ pageSize: 2 }, bob);
+    const second = await orders.listOrders({ pageSize: 2, pageToken: first.nextPageToken }, bob);
+
+    expect(first.orders).toHaveLength(2);
+    expect(first.nextPageToken).not.toBe("");
+    expect(second.orders).toHaveLength(1);
+    expect(second.nextPageToken).toBe("");
+    expect([...first.orders, ...second.orders].every((o) => o.userId === "bob")).toBe(true);
+    const someoneElses = await orders.getOrder({ orderId: first.orders[0]?.orderId ?? "" }, alice).catch((e: unknown) => e);
+    expect((someoneElses as ConnectError).code).toBe(Code.NotFound);
+    expect(errorInfo(someoneElses)?.reason).toBe("ORDER_NOT_FOUND");
+  });
+
+  it("cancels a confirmed order: refunds the payment and restocks", async () => {
+    const sku = productFor(6);
+    const before = await available(sku);
+    const { order: placed } = await orders.createOrder(order(sku, 3), alice);
+    expect(await available(sku)).toBe(before - 3);
+
+    const { order: cancelled } = await orders.cancelOrder({ orderId: placed?.orderId ?? "", reason: "changed my mind" }, alice);
+
+    expect(cancelled?.status).toBe(OrderStatus.CANCELLED);
+    expect(await available(sku)).toBe(before);
+    expect((await payments.getPayment({ paymentId: placed?.paymentId ?? "" })).payment?.state).toBe(PaymentState.REFUNDED);
+    const again = await orders.cancelOrder({ orderId: placed?.orderId ?? "" }, alice);
+    expect(again.order?.status).toBe(OrderStatus.CANCELLED);
+  });
+
+  it("refuses to cancel a rejected order with FAILED_PRECONDITION", async () => {
+    const { order: rejected } = await orders.createOrder(order(productFor(6), 1, "tok_declined"), alice);
+    const error = await orders.cancelOrder({ orderId: rejected?.orderId ?? "" }, alice).catch((e: unknown) => e);
+    expect((error as ConnectError).code).toBe(Code.FailedPrecondition);
+    expect(errorInfo(error)?.reason).toBe("ORDER_NOT_CANCELLABLE");
+  });
+});
+
+describe("when the payment service stalls", () => {
+  it("WatchOrder streams PENDING, then CONFIRMED once recovery finishes the order", async () => {
+    const sku = productFor(7);
+    mesh.payment.signal("SIGSTOP");
+    let placed;
+    try {
+      ({ order: placed } = await orders.createOrder(order(sku, 1), alice));
+    } finally {
+      mesh.payment.signal("SIGCONT");
+    }
+    expect(placed?.status).toBe(OrderStatus.PENDING);
+
+    const seen: OrderStatus[] = [];
+    for await (const { order: update } of orders.watchOrder({ orderId: placed?.orderId ?? "" }, { ...alice, timeoutMs: 30_000 })) {
+      if (update && seen[seen.length - 1] !== update.status) seen.push(update.status);
+    }
+
+    expect(seen).toEqual([OrderStatus.PENDING, OrderStatus.CONFIRMED]);
+  });
+
+  it("finishes an order after the order service is killed -9 between reserve and capture", async () => {
+    const sku = productFor(8);
+    const before = await available(sku);
+    mesh.payment.signal("SIGSTOP"); // the authorization call will hang, in flight
+    const inFlight = orders.createOrder(order(sku, 2), alice).catch((e: unknown) => e);
+    await until(() => available(sku), (n) => n === before - 2); // stock reserved: the saga is past step one
+    await mesh.order.kill9();
+    expect(await inFlight).toBeInstanceOf(ConnectError);
+    mesh.payment.signal("SIGCONT"); // the authorization goes through; its answer has nobody to go to
+
+    await mesh.order.start();
+    const [pendingOrder] = (await orders.listOrders({ pageSize: 1 }, alice)).orders;
+    const settled = await until(
+      async () => (await orders.getOrder({ orderId: pendingOrder?.orderId ?? "" }, alice)).order,
+      (o) => o?.status !== OrderStatus.PENDING,
+    );
+
+    expect(settled?.status).toBe(OrderStatus.CONFIRMED);
+    expect(await available(sku)).toBe(before - 2);
+    expect((await payments.getPayment({ paymentId: settled?.paymentId ?? "" })).payment?.state).toBe(PaymentState.CAPTURED);
+    expect(await paymentRowsFor(settled?.orderId ?? "")).toBe(1);
+  });
+});
