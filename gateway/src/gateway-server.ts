@@ -23,7 +23,8 @@ import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_se
 export interface RunningGateway {
   port: number;
   methods: readonly PublicMethod[];
-  close(): Promise<void>;
+  /** Stops listening and drains; connections still open after `graceMs` are destroyed. */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** What the gateway is built from besides its config. */
@@ -104,9 +105,9 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   return {
     port,
     methods,
-    async close() {
+    async close(graceMs = 5_000) {
       shutdown.abort();
-      await listener.close();
+      await listener.close(graceMs);
       upstreams.close();
     },
   };

@@ -1,0 +1,79 @@
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
+import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
+import { errorInfo } from "@shop/platform";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startGatewayFixture, type GatewayFixture } from "./harness.js";
+import { signToken, unsecuredToken } from "./tokens.js";
+
+let fx: GatewayFixture;
+beforeAll(async () => {
+  fx = await startGatewayFixture();
+});
+afterAll(() => fx?.close());
+
+function ordersWith(authorization?: string) {
+  const transport = createConnectTransport({ baseUrl: fx.baseUrl, httpVersion: "1.1" });
+  const client = createClient(OrderService, transport);
+  const headers: Record<string, string> = authorization ? { authorization } : {};
+  return () => client.listOrders({}, { headers });
+}
+
+async function failure(call: () => Promise<unknown>): Promise<ConnectError> {
+  const error = await call().then(() => undefined, (e: unknown) => e);
+  expect(error).toBeInstanceOf(ConnectError);
+  return error as ConnectError;
+}
+
+describe("gateway JWT auth", () => {
+  it("answers UNAUTHENTICATED (MISSING_TOKEN) to an order call without a token, and the call never reaches order", async () => {
+    const before = fx.calls.length;
+    const error = await failure(ordersWith());
+    expect(error.code).toBe(Code.Unauthenticated);
+    expect(errorInfo(error)?.reason).toBe("MISSING_TOKEN");
+    expect(fx.calls.length).toBe(before);
+  });
+
+  it("answers UNAUTHENTICATED to a token signed with another secret", async () => {
+    const token = await signToken(fx.config.jwt, { secret: "another-secret-that-is-long-enough-0123456789" });
+    expect((await failure(ordersWith(`Bearer ${token}`))).code).toBe(Code.Unauthenticated);
+  });
+
+  it("answers UNAUTHENTICATED to an alg:none token", async () => {
+    expect((await failure(ordersWith(`Bearer ${unsecuredToken(fx.config.jwt)}`))).code).toBe(Code.Unauthenticated);
+  });
+
+  it("answers UNAUTHENTICATED (TOKEN_EXPIRED) to an expired token", async () => {
+    const token = await signToken(fx.config.jwt, { expiresIn: -60 });
+    const error = await failure(ordersWith(`Bearer ${token}`));
+    expect(error.code).toBe(Code.Unauthenticated);
+    expect(errorInfo(error)?.reason).toBe("TOKEN_EXPIRED");
+  });
+
+  it("answers UNAUTHENTICATED to a token for another audience, another issuer, or without exp", async () => {
+    for (const options of [{ aud: "someone-else" }, { iss: "evil-issuer" }, { expiresIn: null }]) {
+      const token = await signToken(fx.config.jwt, options);
+      expect((await failure(ordersWith(`Bearer ${token}`))).code, JSON.stringify(options)).toBe(Code.Unauthenticated);
+    }
+  });
+
+  it("answers UNAUTHENTICATED to a malformed Authorization header", async () => {
+    expect((await failure(ordersWith("Basic YWxpY2U6c2VjcmV0"))).code).toBe(Code.Unauthenticated);
+  });
+
+  it("forwards a valid token's subject as x-user-id and ignores the x-user-id the caller sent", async () => {
+    const token = await signToken(fx.config.jwt, { sub: "alice" });
+    const transport = createConnectTransport({ baseUrl: fx.baseUrl, httpVersion: "1.1" });
+    const response = await createClient(OrderService, transport).listOrders({}, { headers: { authorization: `Bearer ${token}`, "x-user-id": "mallory" } });
+    expect(response.orders[0]?.userId).toBe("alice");
+    expect(fx.calls.at(-1)).toMatchObject({ method: "ListOrders", userId: "alice" });
+  });
+
+  it("lets anonymous callers read products, without any x-user-id reaching inventory even if they send one", async () => {
+    const transport = createConnectTransport({ baseUrl: fx.baseUrl, httpVersion: "1.1" });
+    const response = await createClient(InventoryService, transport).getProduct({ sku: "SKU-9" }, { headers: { "x-user-id": "mallory" } });
+    expect(response.product?.sku).toBe("SKU-9");
+    expect(fx.calls.at(-1)).toMatchObject({ method: "GetProduct", userId: null });
+  });
+});

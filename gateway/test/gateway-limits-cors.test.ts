@@ -1,0 +1,70 @@
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
+import { retryInfo } from "@shop/platform";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startGatewayFixture, type GatewayFixture } from "./harness.js";
+import { signToken } from "./tokens.js";
+
+let fx: GatewayFixture;
+beforeAll(async () => {
+  fx = await startGatewayFixture({ GATEWAY_RATE_LIMIT_BURST: "3", GATEWAY_RATE_LIMIT_PER_SECOND: "1" });
+});
+afterAll(() => fx?.close());
+
+describe("per-caller rate limit", () => {
+  it("answers HTTP 429 with Retry-After once a caller's bucket is empty, without calling upstream", async () => {
+    const token = await signToken(fx.config.jwt, { sub: "greedy" });
+    const headers = { authorization: `Bearer ${token}` };
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await fetch(`${fx.baseUrl}/v1/products/a`, { headers })).status);
+    const before = fx.calls.length;
+    const limited = await fetch(`${fx.baseUrl}/v1/products/a`, { headers });
+    expect(statuses).toEqual([200, 200, 200]);
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(await limited.json()).toMatchObject({ code: "resource_exhausted" });
+    expect(fx.calls.length).toBe(before);
+  });
+
+  it("answers RESOURCE_EXHAUSTED with RetryInfo over Connect, keyed per identity (another user is unaffected)", async () => {
+    const client = createClient(InventoryService, createConnectTransport({ baseUrl: fx.baseUrl, httpVersion: "1.1" }));
+    const dave = { authorization: `Bearer ${await signToken(fx.config.jwt, { sub: "dave" })}` };
+    const erin = { authorization: `Bearer ${await signToken(fx.config.jwt, { sub: "erin" })}` };
+    for (let i = 0; i < 3; i++) await client.getProduct({ sku: "a" }, { headers: dave });
+    const error = await client.getProduct({ sku: "a" }, { headers: dave }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConnectError);
+    expect((error as ConnectError).code).toBe(Code.ResourceExhausted);
+    expect(Number(retryInfo(error)?.retryDelay?.seconds ?? 0) + (retryInfo(error)?.retryDelay?.nanos ?? 0)).toBeGreaterThan(0);
+    await expect(client.getProduct({ sku: "a" }, { headers: erin })).resolves.toBeDefined();
+  });
+});
+
+describe("CORS", () => {
+  it("answers a preflight from an allowed origin with that origin and the Connect headers", async () => {
+    const response = await fetch(`${fx.baseUrl}/shop.inventory.v1.InventoryService/GetProduct`, {
+      method: "OPTIONS",
+      headers: { origin: "http://shop.example", "access-control-request-method": "POST", "access-control-request-headers": "content-type,connect-protocol-version" },
+    });
+    expect(response.status).toBe(204);
+    expect(response.headers.get("access-control-allow-origin")).toBe("http://shop.example");
+    expect(response.headers.get("access-control-allow-headers")).toContain("connect-protocol-version");
+  });
+
+  it("refuses a preflight from any other origin and adds no CORS headers to its requests", async () => {
+    const preflight = await fetch(`${fx.baseUrl}/v1/products`, {
+      method: "OPTIONS",
+      headers: { origin: "http://evil.example", "access-control-request-method": "GET" },
+    });
+    expect(preflight.status).toBe(403);
+    expect(preflight.headers.get("access-control-allow-origin")).toBeNull();
+    const simple = await fetch(`${fx.baseUrl}/v1/products`, { headers: { origin: "http://evil.example" } });
+    expect(simple.headers.get("access-control-allow-origin")).toBeNull();
+  });
+
+  it("adds CORS headers to actual requests from the allowed origin", async () => {
+    const response = await fetch(`${fx.baseUrl}/v1/products`, { headers: { origin: "http://shop.example" } });
+    expect(response.headers.get("access-control-allow-origin")).toBe("http://shop.example");
+    expect(response.headers.get("access-control-expose-headers")).toContain("retry-after");
+  });
+});
