@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
 import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
-import { createLogger, loadServiceConfig, serve, service } from "@shop/platform";
+import { createLogger, initTracing, loadServiceConfig, serve, service } from "@shop/platform";
 import { openDatabase } from "@shop/platform/database";
 import { connectMessaging, registerQueueMetrics } from "@shop/platform/messaging";
 import { logChannelProvider } from "./channel-provider.js";
@@ -12,7 +12,8 @@ import { createNotificationStore } from "./store.js";
 
 const config = loadServiceConfig("notification", process.env);
 const messaging = loadMessagingConfig(process.env);
-const logger = createLogger("notification");
+initTracing(config.name); // before the consumer starts, so AMQP trace context is extracted from the first message
+const logger = createLogger(config.name, config.logLevel);
 
 const db = await openDatabase({
   url: process.env.NOTIFICATION_DATABASE_URL ?? process.env.DATABASE_URL,
@@ -25,6 +26,7 @@ registerQueueMetrics(amqp, messaging.topology); // main, retry and DLQ depths on
 const consumer = startNotificationConsumer({ connection: amqp, topology: messaging.topology, store, provider: logChannelProvider(logger), logger, prefetch: messaging.prefetch });
 
 const server = await serve(config, [service(NotificationService, createNotificationService({ store }))], {
+  logger,
   readiness: {
     rabbitmq: async () => amqp.isConnected() && consumer.isConsuming(),
     database: () => db.ping(),

@@ -2,7 +2,8 @@ import { fromBinary, type DescMessage, type MessageShape } from "@bufbuild/proto
 import { context, trace, SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import type { ConfirmChannel, ConsumeMessage, Options } from "amqplib";
 import type { Logger } from "pino";
-import { Counter, register as defaultRegistry, type Registry } from "prom-client";
+import { metricsRegistry } from "../observability/metrics.js";
+import { Counter, type Registry } from "prom-client";
 import type { MessagingConnection } from "./connection.js";
 import type { Topology } from "./topology.js";
 import { extractTraceContext, type AmqpHeaders } from "./trace-headers.js";
@@ -44,7 +45,7 @@ export interface ConsumerOptions<Desc extends DescMessage> {
   prefetch?: number;
   /** Attempts in total, first one included; default: one per retry tier + 1. */
   maxAttempts?: number;
-  /** Where `amqp_messages_handled_total{queue,outcome}` is registered; default prom-client's global registry. */
+  /** Where `amqp_messages_handled_total{queue,outcome}` is registered; default the platform's `metricsRegistry` (served on /metrics). */
   registry?: Registry;
 }
 
@@ -72,7 +73,7 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
   let consumerTag: string | undefined;
   let closing = false;
   let forwardSeq = 0;
-  const registry = options.registry ?? defaultRegistry;
+  const registry = options.registry ?? metricsRegistry;
   const handled =
     (registry.getSingleMetric("amqp_messages_handled_total") as Counter<"queue" | "outcome"> | undefined) ??
     new Counter({ name: "amqp_messages_handled_total", help: "Deliveries settled by outcome: ack, retry, dead_letter", labelNames: ["queue", "outcome"], registers: [registry] });

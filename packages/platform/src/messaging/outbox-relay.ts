@@ -1,5 +1,6 @@
-import { Gauge, register as defaultRegistry, type Registry } from "prom-client";
+import { Gauge, type Registry } from "prom-client";
 import type { Logger } from "pino";
+import { metricsRegistry } from "../observability/metrics.js";
 import type { Database } from "../database/database.js";
 import { PublishError, type Publisher } from "./publisher.js";
 import type { AmqpHeaders } from "./trace-headers.js";
@@ -15,7 +16,7 @@ export interface OutboxRelayOptions {
   batchSize?: number;
   /** Longest pause while the broker is away; default 10000 ms. */
   maxBackoffMs?: number;
-  /** Where the gauges are registered; default prom-client's global registry. */
+  /** Where the gauges are registered; default the platform's `metricsRegistry` (served on /metrics). */
   registry?: Registry;
 }
 
@@ -55,7 +56,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const intervalMs = options.intervalMs ?? 200;
   const batchSize = options.batchSize ?? 100;
   const maxBackoffMs = options.maxBackoffMs ?? 10_000;
-  const registry = options.registry ?? defaultRegistry;
+  const registry = options.registry ?? metricsRegistry;
   const backlogGauge = gauge(registry, "outbox_backlog", "Outbox rows not yet published");
   const ageGauge = gauge(registry, "outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row");
 

@@ -1,4 +1,5 @@
-import { Gauge, register as defaultRegistry, type Registry } from "prom-client";
+import { Gauge, type Registry } from "prom-client";
+import { metricsRegistry } from "../observability/metrics.js";
 import type { MessagingConnection } from "./connection.js";
 import type { Topology } from "./topology.js";
 
@@ -6,7 +7,7 @@ import type { Topology } from "./topology.js";
  * Registers `amqp_queue_messages{queue}` (ready messages in the main queue, each retry tier and
  * the DLQ) and `amqp_queue_consumers{queue}`, read from the broker at scrape time.
  */
-export function registerQueueMetrics(connection: MessagingConnection, topology: Topology, registry: Registry = defaultRegistry): void {
+export function registerQueueMetrics(connection: MessagingConnection, topology: Topology, registry: Registry = metricsRegistry): void {
   const queues = [topology.mainQueue, topology.deadLetterQueue, ...topology.retryQueues.map((t) => t.name)];
   if (registry.getSingleMetric("amqp_queue_messages")) return;
   const channel = connection.channel();
