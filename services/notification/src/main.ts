@@ -17,7 +17,8 @@ const logger = createLogger(config.name, config.logLevel);
 
 const db = await openDatabase({
   url: process.env.NOTIFICATION_DATABASE_URL ?? process.env.DATABASE_URL,
-  dataDir: process.env.NOTIFICATION_DATA_DIR ?? ".data/notification",
+  // NOTIFICATION_DATA_DIR="" keeps the embedded database in memory (tests)
+  dataDir: (process.env.NOTIFICATION_DATA_DIR ?? ".data/notification") || undefined,
   migrationsDir: fileURLToPath(new URL("../migrations", import.meta.url)),
 });
 const store = createNotificationStore(db);

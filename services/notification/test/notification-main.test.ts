@@ -1,0 +1,94 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
+import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
+import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
+import { createClient, errorInfo, type GrpcClient } from "@shop/platform";
+import { connectMessaging, createPublisher, notificationTopology, type MessagingConnection, type Publisher } from "@shop/platform/messaging";
+import { rabbitTestScope } from "@shop/platform/testing/rabbitmq";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "./harness.js";
+
+const logger = pino({ level: "silent" });
+const scope = rabbitTestScope("test-ntfmain");
+const topology = notificationTopology({ prefix: scope.prefix, retryDelaysMs: [100] });
+
+let child: ChildProcess;
+let ports: { port: number; adminPort: number };
+let client: GrpcClient<typeof NotificationService>;
+let connection: MessagingConnection;
+let publisher: Publisher;
+
+beforeAll(async () => {
+  child = spawn(process.execPath, [fileURLToPath(new URL("../dist/main.js", import.meta.url))], {
+    env: { ...process.env, NOTIFICATION_PORT: "0", NOTIFICATION_ADMIN_PORT: "0", NOTIFICATION_DATA_DIR: "", AMQP_URL: scope.url, AMQP_PREFIX: scope.prefix, NOTIFICATION_RETRY_DELAYS_MS: "100", LOG_LEVEL: "info" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  ports = await new Promise((resolve, reject) => {
+    let buffered = "";
+    child.stdout!.on("data", (chunk: Buffer) => {
+      buffered += chunk.toString("utf8");
+      for (const line of buffered.split("\n")) {
+        if (line.includes('"event":"listening"')) resolve(JSON.parse(line) as { port: number; adminPort: number });
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`notification exited with ${code}`)));
+  });
+  client = createClient(NotificationService, `127.0.0.1:${ports.port}`);
+  connection = connectMessaging({ url: scope.url, connectionName: scope.connectionName, logger, topology });
+  await connection.waitForConnect(10_000);
+  publisher = createPublisher(connection, { exchange: topology.exchange, logger });
+}, 60_000);
+
+afterAll(async () => {
+  client?.close();
+  await publisher?.close();
+  await connection?.close();
+  if (child && child.exitCode === null) {
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    await exited;
+  }
+
+  await scope.cleanup();
+});
+
+describe("notification service process", () => {
+  it("is ready once RabbitMQ and its database are up", async () => {
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${ports.adminPort}/readyz`)).status === 200 || undefined);
+  });
+
+  it("shows a published command in the caller's ListNotifications within a second, and hides it from others", async () => {
+    const command = create(SendNotificationCommandSchema, {
+      commandId: "cmd-e2e-1",
+      channel: NotificationChannel.EMAIL,
+      recipient: "grace@example.com",
+      template: "order_confirmed",
+      parameters: { order_id: "ord_e2e", total: "42.00 EUR" },
+      orderId: "ord_e2e",
+      userId: "grace",
+    });
+    const published = Date.now();
+    await publisher.publishMessage(SendNotificationCommandSchema, command, { messageId: command.commandId, routingKey: topology.routingKey });
+    const listed = await waitFor(async () => {
+      const res = await client.listNotifications({ orderId: "ord_e2e" }, { headers: { "x-user-id": "grace" } });
+      return res.notifications.length > 0 ? res : undefined;
+    });
+    expect(Date.now() - published).toBeLessThan(1_000);
+    expect(listed.notifications[0]!.template).toBe("order_confirmed");
+    expect(listed.notifications[0]!.body).toContain("42.00 EUR");
+
+    const err = await client.getNotification({ notificationId: listed.notifications[0]!.notificationId }, { headers: { "x-user-id": "mallory" } }).catch((e: unknown) => e);
+    expect((err as ConnectError).code).toBe(Code.NotFound);
+    expect(errorInfo(err)?.reason).toBe("NOTIFICATION_NOT_FOUND");
+  });
+
+  it("exposes queue depths and handled counts on /metrics", async () => {
+    const text = await (await fetch(`http://127.0.0.1:${ports.adminPort}/metrics`)).text();
+    expect(text).toContain(`amqp_queue_messages{queue="${topology.deadLetterQueue}"}`);
+    expect(text).toMatch(/amqp_messages_handled_total\{queue="[^"]+",outcome="ack"\} [1-9]/);
+  });
+});
