@@ -124,8 +124,13 @@ export class OrderSaga {
         { idempotencyKey: orderId, orderId, amount: total, cardToken: record.cardToken },
         this.callOptions(),
       );
-      if (!payment || payment.state === PaymentState.DECLINED) {
-        return this.advance(orderId, { step: "COMPENSATING", reason: `payment declined: ${payment?.declineReason ?? "no payment"}` });
+      if (payment?.state === PaymentState.DECLINED) {
+        return this.advance(orderId, { step: "COMPENSATING", reason: `payment declined: ${payment.declineReason}` });
+      }
+      if (payment?.state !== PaymentState.AUTHORIZED) {
+        // e.g. VOIDED: a compensation of this order already voided the key.
+        const state = payment ? PaymentState[payment.state] : "missing";
+        return this.advance(orderId, { step: "COMPENSATING", reason: `payment not authorized (${state})` });
       }
       return this.advance(orderId, { step: "COMMITTING", paymentId: payment.paymentId });
     } catch (error) {

@@ -1,0 +1,32 @@
+import { fileURLToPath } from "node:url";
+import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
+import { createLogger, loadServiceConfig, serve, service } from "@shop/platform";
+import { openDatabase } from "@shop/platform/database";
+import { createInventoryService } from "./inventory-service.js";
+import { loadInventorySettings } from "./inventory-config.js";
+import { InventoryStore } from "./store.js";
+
+const config = loadServiceConfig("inventory");
+const settings = loadInventorySettings();
+const logger = createLogger(config.name);
+const db = await openDatabase({
+  url: settings.databaseUrl,
+  dataDir: settings.dataDir,
+  migrationsDir: fileURLToPath(new URL("../migrations", import.meta.url)),
+});
+const store = new InventoryStore(db);
+
+const server = await serve(config, [service(InventoryService, createInventoryService({ store, defaultTtlMs: settings.reservationTtlMs }))], {
+  readiness: { database: () => db.ping() },
+});
+
+const sweep = setInterval(() => {
+  store.expireOverdue().then(
+    (expired) => expired > 0 && logger.info({ expired }, "reservations expired"),
+    (error: unknown) => logger.error({ err: error }, "expiry sweep failed"),
+  );
+}, settings.expirySweepMs);
+server.onShutdown(async () => {
+  clearInterval(sweep);
+  await db.close();
+});

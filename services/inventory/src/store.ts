@@ -1,0 +1,214 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { ProductSchema, type Product } from "@shop/contracts/shop/inventory/v1/product_pb";
+import {
+  ReservationLineSchema,
+  ReservationSchema,
+  ReservationState,
+  type Reservation,
+} from "@shop/contracts/shop/inventory/v1/reservation_pb";
+import type { Database, Queryable } from "@shop/platform/database";
+import { alreadyExists, failedPrecondition, notFound } from "@shop/platform";
+
+/** A product and quantity to hold. */
+export interface StockLine {
+  sku: string;
+  quantity: number;
+}
+
+type ProductRow = {
+  sku: string;
+  name: string;
+  description: string;
+  currency_code: string;
+  price_minor: bigint;
+  on_hand: number;
+  reserved: number;
+};
+type ReservationRow = { reservation_id: string; state: string; expire_at: Date; created_at: Date };
+type LineRow = { sku: string; quantity: number; unit_price_minor: bigint; currency_code: string; product_name: string };
+
+const RESERVATION_COLUMNS = "reservation_id, state, expire_at, created_at";
+
+/** The inventory's own database: products, stock and reservations. All stock changes happen here. */
+export class InventoryStore {
+  constructor(private readonly db: Database) {}
+
+  /** One product, or undefined. */
+  async product(sku: string): Promise<Product | undefined> {
+    const { rows } = await this.db.query<ProductRow>("SELECT * FROM products WHERE sku = $1", [sku]);
+    return rows[0] && toProduct(rows[0]);
+  }
+
+  /** Up to `limit` products in SKU order, after `afterSku`. */
+  async products(limit: number, afterSku = ""): Promise<Product[]> {
+    const { rows } = await this.db.query<ProductRow>("SELECT * FROM products WHERE sku > $1 ORDER BY sku LIMIT $2", [afterSku, limit]);
+    return rows.map(toProduct);
+  }
+
+  /**
+   * Holds stock for every line or for none. Each line is one conditional UPDATE that only
+   * succeeds while enough is unreserved, taken in SKU order so concurrent reservations queue on
+   * the same rows instead of deadlocking; a short line rolls the whole transaction back. The
+   * same reservation id returns the reservation already made.
+   */
+  async reserve(reservationId: string, lines: StockLine[], ttlMs: number): Promise<Reservation> {
+    return this.db.transaction(async (tx) => {
+      const inserted = await tx.query(
+        `INSERT INTO reservations (reservation_id, state, expire_at)
+         VALUES ($1, 'HELD', now() + ($2::text || ' milliseconds')::interval)
+         ON CONFLICT (reservation_id) DO NOTHING`,
+        [reservationId, String(ttlMs)],
+      );
+      if (inserted.rowCount === 0) return this.existingReservation(tx, reservationId, lines);
+      const short: string[] = [];
+      for (const line of [...lines].sort((a, b) => a.sku.localeCompare(b.sku))) {
+        const { rows } = await tx.query<ProductRow>(
+          `UPDATE products SET reserved = reserved + $2 WHERE sku = $1 AND on_hand - reserved >= $2 RETURNING *`,
+          [line.sku, line.quantity],
+        );
+        const product = rows[0];
+        if (!product) {
+          const exists = await tx.query("SELECT 1 FROM products WHERE sku = $1", [line.sku]);
+          if (exists.rowCount === 0) throw notFound("PRODUCT_NOT_FOUND", { type: "shop.inventory.v1.Product", name: line.sku }, { sku: line.sku });
+          short.push(line.sku);
+          continue;
+        }
+        await tx.query(
+          `INSERT INTO reservation_lines (reservation_id, sku, quantity, unit_price_minor, currency_code, product_name)
+           VALUES ($1, $2, $3, $4, $5, $6)`,
+          [reservationId, line.sku, line.quantity, product.price_minor, product.currency_code, product.name],
+        );
+      }
+      if (short.length > 0) {
+        throw failedPrecondition("OUT_OF_STOCK", `not enough stock for ${short.join(", ")}`, { short_skus: short.join(",") });
+      }
+      return this.load(tx, reservationId);
+    });
+  }
+
+  /** Turns a HELD reservation into a sale; COMMITTED is a no-op; anything else is refused. */
+  async commit(reservationId: string): Promise<Reservation> {
+    const reservation = await this.db.transaction(async (tx) => {
+      const held = await this.lockForChange(tx, reservationId);
+      if (held.state === "HELD" && held.expire_at.getTime() <= Date.now()) {
+        // Too late: expire it (kept, as the sweep would) and refuse below.
+        await this.giveBack(tx, reservationId, "EXPIRED", "reserved");
+      } else if (held.state === "HELD") {
+        await tx.query(
+          `UPDATE products p SET on_hand = p.on_hand - l.quantity, reserved = p.reserved - l.quantity
+           FROM reservation_lines l WHERE l.reservation_id = $1 AND l.sku = p.sku`,
+          [reservationId],
+        );
+        await tx.query(`UPDATE reservations SET state = 'COMMITTED', updated_at = now() WHERE reservation_id = $1`, [reservationId]);
+      }
+      return this.load(tx, reservationId);
+    });
+    if (reservation.state !== ReservationState.COMMITTED) {
+      const state = ReservationState[reservation.state];
+      throw failedPrecondition("RESERVATION_NOT_HELD", `reservation ${reservationId} is ${state}, not HELD`, { reservation_id: reservationId, state });
+    }
+    return reservation;
+  }
+
+  /**
+   * Gives a reservation's stock back: HELD stock is unreserved, COMMITTED stock restocked (a
+   * cancelled sale). Releasing a released, expired or unknown reservation changes nothing.
+   */
+  async release(reservationId: string): Promise<Reservation | undefined> {
+    return this.db.transaction(async (tx) => {
+      const { rows } = await tx.query<ReservationRow>(`SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE reservation_id = $1 FOR UPDATE`, [
+        reservationId,
+      ]);
+      const current = rows[0];
+      if (!current) return undefined;
+      if (current.state === "HELD") await this.giveBack(tx, reservationId, "RELEASED", "reserved");
+      if (current.state === "COMMITTED") await this.giveBack(tx, reservationId, "RELEASED", "on_hand");
+      return this.load(tx, reservationId);
+    });
+  }
+
+  /** Expires HELD reservations past their time; returns how many. */
+  async expireOverdue(limit = 100): Promise<number> {
+    const { rows } = await this.db.query<{ reservation_id: string }>(
+      `SELECT reservation_id FROM reservations WHERE state = 'HELD' AND expire_at <= now() ORDER BY expire_at LIMIT $1`,
+      [limit],
+    );
+    let expired = 0;
+    for (const { reservation_id: id } of rows) {
+      expired += await this.db.transaction(async (tx) => {
+        const { rows: locked } = await tx.query<ReservationRow>(
+          `SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE reservation_id = $1 AND state = 'HELD' AND expire_at <= now() FOR UPDATE`,
+          [id],
+        );
+        if (!locked[0]) return 0;
+        await this.giveBack(tx, id, "EXPIRED", "reserved");
+        return 1;
+      });
+    }
+    return expired;
+  }
+
+  /** Adds units to a product's stock on hand. */
+  async restock(sku: string, quantity: number): Promise<Product | undefined> {
+    const { rows } = await this.db.query<ProductRow>("UPDATE products SET on_hand = on_hand + $2 WHERE sku = $1 RETURNING *", [sku, quantity]);
+    return rows[0] && toProduct(rows[0]);
+  }
+
+  /** Ends a reservation: `reserved` units are unreserved, `on_hand` units restocked. */
+  private async giveBack(tx: Queryable, reservationId: string, state: "RELEASED" | "EXPIRED", from: "reserved" | "on_hand"): Promise<void> {
+    const change = from === "reserved" ? "reserved = p.reserved - l.quantity" : "on_hand = p.on_hand + l.quantity";
+    await tx.query(`UPDATE products p SET ${change} FROM reservation_lines l WHERE l.reservation_id = $1 AND l.sku = p.sku`, [reservationId]);
+    await tx.query(`UPDATE reservations SET state = $2, updated_at = now() WHERE reservation_id = $1`, [reservationId, state]);
+  }
+
+  private async lockForChange(tx: Queryable, reservationId: string): Promise<ReservationRow> {
+    const { rows } = await tx.query<ReservationRow>(`SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE reservation_id = $1 FOR UPDATE`, [
+      reservationId,
+    ]);
+    if (!rows[0]) throw notFound("RESERVATION_NOT_FOUND", { type: "shop.inventory.v1.Reservation", name: reservationId });
+    return rows[0];
+  }
+
+  /** A repeated ReserveStock: the same lines get the reservation back, different ones are refused. */
+  private async existingReservation(tx: Queryable, reservationId: string, lines: StockLine[]): Promise<Reservation> {
+    const existing = await this.load(tx, reservationId);
+    const asked = lines.map((l) => `${l.sku}x${l.quantity}`).sort().join(",");
+    const held = existing.lines.map((l) => `${l.sku}x${l.quantity}`).sort().join(",");
+    if (asked !== held) {
+      throw alreadyExists("RESERVATION_ID_REUSED", `reservation ${reservationId} already exists with other lines`, { reservation_id: reservationId });
+    }
+    return existing;
+  }
+
+  private async load(tx: Queryable, reservationId: string): Promise<Reservation> {
+    const { rows } = await tx.query<ReservationRow>(`SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE reservation_id = $1`, [reservationId]);
+    const row = rows[0];
+    if (!row) throw notFound("RESERVATION_NOT_FOUND", { type: "shop.inventory.v1.Reservation", name: reservationId });
+    const { rows: lines } = await tx.query<LineRow>(`SELECT * FROM reservation_lines WHERE reservation_id = $1 ORDER BY sku`, [reservationId]);
+    return create(ReservationSchema, {
+      reservationId: row.reservation_id,
+      state: ReservationState[row.state as keyof typeof ReservationState],
+      expireTime: timestampFromDate(new Date(row.expire_at)),
+      createTime: timestampFromDate(new Date(row.created_at)),
+      lines: lines.map((line) =>
+        create(ReservationLineSchema, {
+          sku: line.sku,
+          quantity: line.quantity,
+          productName: line.product_name,
+          unitPrice: { currencyCode: line.currency_code, amountMinor: BigInt(line.unit_price_minor) },
+        }),
+      ),
+    });
+  }
+}
+
+function toProduct(row: ProductRow): Product {
+  return create(ProductSchema, {
+    sku: row.sku,
+    name: row.name,
+    description: row.description,
+    price: { currencyCode: row.currency_code, amountMinor: BigInt(row.price_minor) },
+    availableQuantity: row.on_hand - row.reserved,
+  });
+}
