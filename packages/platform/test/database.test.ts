@@ -64,9 +64,11 @@ describe.each(engines)("openDatabase on $name", ({ name, open }) => {
     expect(rows[0]?.balance).toBe(15n);
   });
 
-  it("reports the rows a statement changed", async () => {
+  it("reports the rows a statement changed or returned", async () => {
     const result = await db.query("UPDATE accounts SET balance = balance WHERE id IN ('a', 'b')");
     expect(result.rowCount).toBe(2);
+    expect((await db.query("SELECT 1 FROM accounts WHERE id = 'a'")).rowCount).toBe(1);
+    expect((await db.query("SELECT 1 FROM accounts WHERE id = 'zzz'")).rowCount).toBe(0);
   });
 
   it("answers ping", async () => {

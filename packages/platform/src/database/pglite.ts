@@ -10,7 +10,8 @@ export async function openPglite(dataDir: string | undefined): Promise<Database>
   const wrap = (target: Pick<PGlite, "query">): Queryable => ({
     async query<Row extends Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> {
       const result = await target.query<Row>(sql, params as unknown[]);
-      return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+      // Statements that return rows count them, like pg does; the rest report rows affected.
+      return { rows: result.rows, rowCount: result.fields.length > 0 ? result.rows.length : (result.affectedRows ?? 0) };
     },
   });
   const root = wrap(pglite);
