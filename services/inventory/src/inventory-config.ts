@@ -15,7 +15,7 @@ const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 /** Reads the inventory settings; a malformed value stops start-up with its name. */
 export function loadInventorySettings(env: NodeJS.ProcessEnv = process.env): InventorySettings {
   return {
-    databaseUrl: env["DATABASE_URL"] || undefined,
+    databaseUrl: env["INVENTORY_DATABASE_URL"] || env["DATABASE_URL"] || undefined,
     dataDir: env["INVENTORY_DATA_DIR"] ?? `${repoRoot}.data/inventory`,
     reservationTtlMs: positive(env, "INVENTORY_RESERVATION_TTL_MS", 15 * 60_000),
     expirySweepMs: positive(env, "INVENTORY_EXPIRY_SWEEP_MS", 5_000),

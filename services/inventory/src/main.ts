@@ -6,9 +6,9 @@ import { createInventoryService } from "./inventory-service.js";
 import { loadInventorySettings } from "./inventory-config.js";
 import { InventoryStore } from "./store.js";
 
-const config = loadServiceConfig("inventory");
-const settings = loadInventorySettings();
-const logger = createLogger(config.name);
+const config = loadServiceConfig("inventory", process.env);
+const settings = loadInventorySettings(process.env);
+const logger = createLogger(config.name, config.logLevel);
 const db = await openDatabase({
   url: settings.databaseUrl,
   dataDir: settings.dataDir,
@@ -17,6 +17,7 @@ const db = await openDatabase({
 const store = new InventoryStore(db);
 
 const server = await serve(config, [service(InventoryService, createInventoryService({ store, defaultTtlMs: settings.reservationTtlMs }))], {
+  logger,
   readiness: { database: () => db.ping() },
 });
 

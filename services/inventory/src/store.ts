@@ -170,8 +170,14 @@ export class InventoryStore {
     return rows[0];
   }
 
-  /** A repeated ReserveStock: the same lines get the reservation back, different ones are refused. */
+  /**
+   * A repeated ReserveStock: the same lines get the reservation back as it is now (an overdue
+   * hold comes back EXPIRED); different lines under the same id are refused with ALREADY_EXISTS.
+   */
   private async existingReservation(tx: Queryable, reservationId: string, lines: StockLine[]): Promise<Reservation> {
+    const current = await this.lockForChange(tx, reservationId);
+    // A hold past its time is expired, whether or not the sweep has come by yet.
+    if (current.state === "HELD" && current.expire_at.getTime() <= Date.now()) await this.giveBack(tx, reservationId, "EXPIRED", "reserved");
     const existing = await this.load(tx, reservationId);
     const asked = lines.map((l) => `${l.sku}x${l.quantity}`).sort().join(",");
     const held = existing.lines.map((l) => `${l.sku}x${l.quantity}`).sort().join(",");

@@ -1,123 +1,150 @@
-import { randomUUID } from "node:crypto";
-import type { ServiceImpl } from "@connectrpc/connect";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { PaymentState } from "@shop/contracts/shop/payment/v1/payment_pb";
 import type { AuthorizePaymentRequest, PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
-import { alreadyExists, failedPrecondition, invalidArgument, notFound, type FieldViolation } from "@shop/platform";
+import { alreadyExists, failedPrecondition, invalidArgument, notFound, unavailable, type FieldViolation } from "@shop/platform";
 import type { CardProcessor } from "./processor.js";
-import type { PaymentRecord, PaymentStore } from "./store.js";
+import { newPaymentId, type PaymentChange, type PaymentRecord, type PaymentStore, type PaymentTarget } from "./store.js";
 
 /** What the payment handlers need. */
 export interface PaymentDeps {
   store: PaymentStore;
   processor: CardProcessor;
+  /** A PENDING authorization older than this is taken to be abandoned by a crashed call (default 30 s). */
+  staleClaimMs?: number;
+  /** How long a repeated AuthorizePayment waits for the same key's call in flight (default 5 s). */
+  inFlightWaitMs?: number;
 }
 
 const CURRENCY = /^[A-Z]{3}$/;
+const POLL_MS = 25;
 
 /**
  * The PaymentService handlers. Every method is safe to retry: authorization by its idempotency
- * key, the others because each moves a payment only from the one state it acts on.
+ * key (the first caller claims it; the processor is called once per key), the others because
+ * each moves a locked payment only from the one state it acts on.
  */
-export function createPaymentService({ store, processor }: PaymentDeps): ServiceImpl<typeof PaymentService> {
-  async function existing(paymentId: string): Promise<PaymentRecord> {
-    if (!paymentId) throw invalidArgument([{ field: "payment_id", description: "must be set" }]);
-    const record = await store.byId(paymentId);
-    if (!record) throw notFound("PAYMENT_NOT_FOUND", { type: "shop.payment.v1.Payment", name: paymentId });
-    return record;
+export function createPaymentService(deps: PaymentDeps): ServiceImpl<typeof PaymentService> {
+  const { store, processor } = deps;
+  const staleClaimMs = deps.staleClaimMs ?? 30_000;
+  const inFlightWaitMs = deps.inFlightWaitMs ?? 5_000;
+
+  /** Locks the payment, lets `decide` act on it, and maps a missing payment to NOT_FOUND. */
+  async function change(target: PaymentTarget, decide: (record: PaymentRecord) => Promise<PaymentChange | undefined>) {
+    const record = await store.change(target, decide);
+    if (!record) {
+      const name = "paymentId" in target ? target.paymentId : target.idempotencyKey;
+      throw notFound("PAYMENT_NOT_FOUND", { type: "shop.payment.v1.Payment", name }, { payment_id: name });
+    }
+    return { payment: record.payment };
   }
 
-  function refuse(record: PaymentRecord, reason: string, action: string): never {
-    const state = PaymentState[record.payment.state];
-    throw failedPrecondition(reason, `cannot ${action} a ${state} payment`, { payment_id: record.payment.paymentId, state });
+  async function authorize(request: AuthorizePaymentRequest, ctx: HandlerContext) {
+    const args = { orderId: request.orderId, amount: request.amount!, cardToken: request.cardToken };
+    const waitUntil = Date.now() + inFlightWaitMs;
+    for (;;) {
+      const { claimed, record } = await store.claim(request.idempotencyKey, newPaymentId(), args, staleClaimMs);
+      if (!claimed) {
+        sameRequestOrRefuse(record, request);
+        if (record.state !== "PENDING") return record;
+        // The same key is at the processor in another call: wait for its answer, not a second hold.
+        if (Date.now() >= waitUntil || ctx.signal.aborted) {
+          throw unavailable("PAYMENT_IN_PROGRESS", `an authorization with idempotency key "${request.idempotencyKey}" is in progress`, 500);
+        }
+        await sleep(POLL_MS, undefined, { signal: ctx.signal }).catch(() => {});
+        continue;
+      }
+      const paymentId = record.payment.paymentId;
+      let outcome;
+      try {
+        outcome = await processor.authorize({ idempotencyKey: request.idempotencyKey, cardToken: request.cardToken, amount: args.amount });
+      } catch (error) {
+        await store.abandon(paymentId);
+        throw error;
+      }
+      const settled = await store.settle(
+        paymentId,
+        outcome.approved ? { state: "AUTHORIZED", processorRef: outcome.reference } : { state: "DECLINED", declineReason: outcome.reason },
+      );
+      if (settled) return settled;
+      // Voided by key while at the processor: the hold must not outlive the void.
+      if (outcome.approved) await processor.void(outcome.reference);
+      const voided = await store.byId(paymentId);
+      if (!voided) throw new Error(`payment ${paymentId} vanished after a void`);
+      return voided;
+    }
   }
 
   return {
-    async authorizePayment(request) {
+    async authorizePayment(request, ctx) {
       const violations = validateAuthorization(request);
       if (violations.length > 0) throw invalidArgument(violations);
-      const amount = request.amount!;
-      const previous = await store.byKey(request.idempotencyKey);
-      if (previous) return { payment: sameRequestOrRefuse(previous, request).payment };
-
-      const outcome = await processor.authorize(request.cardToken, amount);
-      const stored = await store.insertOnce({
-        paymentId: `pay_${randomUUID()}`,
-        idempotencyKey: request.idempotencyKey,
-        orderId: request.orderId,
-        amount,
-        cardToken: request.cardToken,
-        processorRef: outcome.approved ? outcome.reference : "",
-        state: outcome.approved ? PaymentState.AUTHORIZED : PaymentState.DECLINED,
-        declineReason: outcome.approved ? "" : outcome.reason,
-      });
-      // A concurrent call with the same key got there first: ours is surplus, so drop its hold.
-      if (outcome.approved && stored.processorRef !== outcome.reference) await processor.void(outcome.reference);
-      return { payment: sameRequestOrRefuse(stored, request).payment };
+      return { payment: (await authorize(request, ctx)).payment };
     },
 
     async capturePayment({ paymentId }) {
-      const record = await existing(paymentId);
-      if (record.payment.state === PaymentState.CAPTURED) return { payment: record.payment };
-      if (record.payment.state !== PaymentState.AUTHORIZED) refuse(record, "PAYMENT_NOT_CAPTURABLE", "capture");
-      await processor.capture(record.processorRef, record.payment.amount!);
-      const after = await store.transition(paymentId, PaymentState.AUTHORIZED, PaymentState.CAPTURED);
-      if (after?.payment.state !== PaymentState.CAPTURED) refuse(after ?? record, "PAYMENT_NOT_CAPTURABLE", "capture");
-      return { payment: after.payment };
+      if (!paymentId) throw invalidArgument([{ field: "payment_id", description: "must be set" }]);
+      return change({ paymentId }, async (record) => {
+        if (record.state === "CAPTURED") return undefined;
+        if (record.state !== "AUTHORIZED") refuse(record, "PAYMENT_NOT_CAPTURABLE", "capture");
+        await processor.capture(record.processorRef, record.payment.amount!);
+        return { state: "CAPTURED" };
+      });
     },
 
     async voidPayment({ paymentId, idempotencyKey }) {
       if (!paymentId && !idempotencyKey) {
-        throw invalidArgument([{ field: "payment_id", description: "set payment_id or idempotency_key" }]);
+        throw invalidArgument([
+          { field: "payment_id", description: "set payment_id or idempotency_key" },
+          { field: "idempotency_key", description: "set payment_id or idempotency_key" },
+        ]);
       }
-      const record = paymentId ? await existing(paymentId) : ((await store.byKey(idempotencyKey)) ?? (await tombstone(store, idempotencyKey)));
-      const { state } = record.payment;
-      if (state === PaymentState.VOIDED || state === PaymentState.DECLINED) return { payment: record.payment };
-      if (state !== PaymentState.AUTHORIZED) refuse(record, "PAYMENT_ALREADY_CAPTURED", "void");
-      await processor.void(record.processorRef);
-      const after = await store.transition(record.payment.paymentId, PaymentState.AUTHORIZED, PaymentState.VOIDED);
-      if (after?.payment.state !== PaymentState.VOIDED) refuse(after ?? record, "PAYMENT_ALREADY_CAPTURED", "void");
-      return { payment: after.payment };
+      const target: PaymentTarget = paymentId ? { paymentId } : { idempotencyKey, tombstoneIfMissing: true };
+      return change(target, async (record) => {
+        if (record.state === "VOIDED" || record.state === "DECLINED") return undefined;
+        // A claim still at the processor: its owner sees VOIDED when the answer comes and drops the hold.
+        if (record.state === "PENDING") return { state: "VOIDED" };
+        if (record.state !== "AUTHORIZED") refuse(record, "PAYMENT_NOT_VOIDABLE", "void");
+        await processor.void(record.processorRef);
+        return { state: "VOIDED" };
+      });
     },
 
     async refundPayment({ paymentId, reason }) {
-      const record = await existing(paymentId);
-      if (record.payment.state === PaymentState.REFUNDED) return { payment: record.payment };
-      if (record.payment.state !== PaymentState.CAPTURED) refuse(record, "PAYMENT_NOT_REFUNDABLE", "refund");
-      await processor.refund(record.processorRef, record.payment.amount!);
-      const after = await store.transition(paymentId, PaymentState.CAPTURED, PaymentState.REFUNDED, reason || "refunded");
-      if (after?.payment.state !== PaymentState.REFUNDED) refuse(after ?? record, "PAYMENT_NOT_REFUNDABLE", "refund");
-      return { payment: after.payment };
+      if (!paymentId) throw invalidArgument([{ field: "payment_id", description: "must be set" }]);
+      return change({ paymentId }, async (record) => {
+        if (record.state === "REFUNDED") return undefined;
+        if (record.state !== "CAPTURED") refuse(record, "PAYMENT_NOT_REFUNDABLE", "refund");
+        await processor.refund(record.processorRef, record.payment.amount!);
+        return { state: "REFUNDED", refundReason: reason || "refunded" };
+      });
     },
 
     async getPayment({ paymentId }) {
-      return { payment: (await existing(paymentId)).payment };
+      if (!paymentId) throw invalidArgument([{ field: "payment_id", description: "must be set" }]);
+      const record = await store.byId(paymentId);
+      if (!record) throw notFound("PAYMENT_NOT_FOUND", { type: "shop.payment.v1.Payment", name: paymentId }, { payment_id: paymentId });
+      return { payment: record.payment };
     },
   };
 }
 
-/** Records a key as voided before any authorization with it, so none will ever go through. */
-function tombstone(store: PaymentStore, idempotencyKey: string): Promise<PaymentRecord> {
-  return store.insertOnce({
-    paymentId: `pay_${randomUUID()}`,
-    idempotencyKey,
-    orderId: "",
-    amount: { $typeName: "shop.type.v1.Money", currencyCode: "", amountMinor: 0n },
-    cardToken: "",
-    processorRef: "",
-    state: PaymentState.VOIDED,
-    declineReason: "",
-  });
+function refuse(record: PaymentRecord, reason: string, action: string): never {
+  throw failedPrecondition(reason, `cannot ${action} a ${record.state} payment`, { payment_id: record.payment.paymentId, state: record.state });
 }
 
-/** The stored payment for a repeated key — unless the key now comes with different arguments. */
-function sameRequestOrRefuse(record: PaymentRecord, request: AuthorizePaymentRequest): PaymentRecord {
-  const isTombstone = record.payment.state === PaymentState.VOIDED && record.cardToken === "";
+/**
+ * A repeated key is fine with the same arguments, and with a tombstone (the key was voided
+ * before it authorized: the answer is that VOIDED payment, nothing is held). Anything else
+ * reuses the key for a different payment: ALREADY_EXISTS.
+ */
+function sameRequestOrRefuse(record: PaymentRecord, request: AuthorizePaymentRequest): void {
   const same =
     record.payment.orderId === request.orderId &&
     record.cardToken === request.cardToken &&
     record.payment.amount?.currencyCode === request.amount?.currencyCode &&
     record.payment.amount?.amountMinor === request.amount?.amountMinor;
-  if (isTombstone || same) return record;
+  if (record.tombstone || same) return;
   throw alreadyExists("IDEMPOTENCY_KEY_REUSED", `idempotency key "${request.idempotencyKey}" was already used for a different payment`, {
     payment_id: record.payment.paymentId,
   });
