@@ -11,7 +11,9 @@ const installed = join(root, "node_modules", ".package-lock.json");
 
 const fresh = existsSync(installed) && statSync(installed).mtimeMs >= statSync(lockfile).mtimeMs;
 if (!fresh) {
-  const command = existsSync(join(root, "node_modules")) ? "npm install" : "npm ci";
+  // `npm install`, not `npm ci`: npm leaves other platforms' optional binaries (buf's) out of the
+  // lockfile, which `npm ci` refuses; install still follows the lockfile for everything it holds.
+  const command = "npm install";
   console.log(`[deps] ${command} (dependencies missing or older than package-lock.json)`);
   execSync(`${command} --no-audit --no-fund`, { cwd: root, stdio: "inherit" });
 }
