@@ -82,26 +82,33 @@ export class ServiceProcess {
   }
 }
 
-/** Inventory, payment and order as processes on free ports, each with its own PostgreSQL database. */
+/** The four services as processes on free ports, each with its own PostgreSQL database. */
 export interface DomainMesh {
   inventory: ServiceProcess;
   payment: ServiceProcess;
+  notification: ServiceProcess;
   order: ServiceProcess;
-  databases: { inventory: string; payment: string; order: string };
+  databases: { inventory: string; payment: string; notification: string; order: string };
   amqpPrefix: string;
   close(): Promise<void>;
 }
 
-/** Starts the three domain services; `orderEnv` tunes the order service (timeouts, lease). */
+/** Starts the four services; `orderEnv` tunes the order service (timeouts, lease). */
 export async function startDomainMesh(orderEnv: Record<string, string> = {}): Promise<DomainMesh> {
-  const dbs = await Promise.all([createTestDatabase(), createTestDatabase(), createTestDatabase()]);
-  const [inventoryDb, paymentDb, orderDb] = dbs as [(typeof dbs)[0], (typeof dbs)[0], (typeof dbs)[0]];
+  const dbs = await Promise.all([createTestDatabase("order_e2e"), createTestDatabase("order_e2e"), createTestDatabase("order_e2e"), createTestDatabase("order_e2e")]);
+  const [inventoryDb, paymentDb, notificationDb, orderDb] = dbs as [(typeof dbs)[0], (typeof dbs)[0], (typeof dbs)[0], (typeof dbs)[0]];
   const rabbit = rabbitTestScope("test-order");
   const amqpPrefix = rabbit.prefix;
-  const ports = await Promise.all(Array.from({ length: 6 }, freePort));
-  const [ip, ia, pp, pa, op, oa] = ports as [number, number, number, number, number, number];
+  const ports = await Promise.all(Array.from({ length: 8 }, freePort));
+  const [ip, ia, pp, pa, op, oa, np, na] = ports as [number, number, number, number, number, number, number, number];
   const inventory = new ServiceProcess("inventory", ip, ia, { INVENTORY_PORT: `${ip}`, INVENTORY_ADMIN_PORT: `${ia}`, DATABASE_URL: inventoryDb.url });
   const payment = new ServiceProcess("payment", pp, pa, { PAYMENT_PORT: `${pp}`, PAYMENT_ADMIN_PORT: `${pa}`, DATABASE_URL: paymentDb.url });
+  const notification = new ServiceProcess("notification", np, na, {
+    NOTIFICATION_PORT: `${np}`,
+    NOTIFICATION_ADMIN_PORT: `${na}`,
+    DATABASE_URL: notificationDb.url,
+    AMQP_PREFIX: amqpPrefix,
+  });
   const order = new ServiceProcess("order", op, oa, {
     ORDER_PORT: `${op}`,
     ORDER_ADMIN_PORT: `${oa}`,
@@ -111,16 +118,17 @@ export async function startDomainMesh(orderEnv: Record<string, string> = {}): Pr
     AMQP_PREFIX: amqpPrefix,
     ...orderEnv,
   });
-  await Promise.all([inventory.start(), payment.start()]);
+  await Promise.all([inventory.start(), payment.start(), notification.start()]);
   await order.start();
   return {
     inventory,
     payment,
+    notification,
     order,
-    databases: { inventory: inventoryDb.url, payment: paymentDb.url, order: orderDb.url },
+    databases: { inventory: inventoryDb.url, payment: paymentDb.url, notification: notificationDb.url, order: orderDb.url },
     amqpPrefix,
     async close() {
-      await Promise.all([order.stop(), inventory.stop(), payment.stop()]);
+      await Promise.all([order.stop(), inventory.stop(), payment.stop(), notification.stop()]);
       await Promise.all(dbs.map((db) => db.drop()));
       await rabbit.cleanup();
     },

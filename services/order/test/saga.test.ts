@@ -4,6 +4,7 @@ import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_se
 import { OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
 import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
 import { PaymentState } from "@shop/contracts/shop/payment/v1/payment_pb";
+import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
 import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
 import { badRequest, createClient, errorInfo, type GrpcClient } from "@shop/platform";
 import pg from "pg";
@@ -17,6 +18,7 @@ let mesh: DomainMesh;
 let orders: GrpcClient<typeof OrderService>;
 let inventory: GrpcClient<typeof InventoryService>;
 let payments: GrpcClient<typeof PaymentService>;
+let notifications: GrpcClient<typeof NotificationService>;
 let skus: string[];
 
 beforeAll(async () => {
@@ -31,6 +33,7 @@ beforeAll(async () => {
   orders = createClient(OrderService, mesh.order.target);
   inventory = createClient(InventoryService, mesh.inventory.target);
   payments = createClient(PaymentService, mesh.payment.target);
+  notifications = createClient(NotificationService, mesh.notification.target);
   skus = (await inventory.listProducts({ pageSize: 100 })).products.map((product) => product.sku);
 }, 90_000);
 
@@ -38,6 +41,7 @@ afterAll(async () => {
   orders?.close();
   inventory?.close();
   payments?.close();
+  notifications?.close();
   await mesh?.close();
 });
 
@@ -106,6 +110,23 @@ describe("CreateOrder runs the saga across real inventory, payment and order pro
     const { payment } = await payments.getPayment({ paymentId: placed?.paymentId ?? "" });
     expect(payment?.state).toBe(PaymentState.CAPTURED);
     expect(payment?.amount?.amountMinor).toBe(placed?.total?.amountMinor);
+  });
+
+  it("sends one order_confirmed notification through the outbox and RabbitMQ, seen within a second", async () => {
+    const { order: placed } = await orders.createOrder(order(productFor(0), 1), alice);
+    const started = Date.now();
+
+    const { notifications: sent } = await until(
+      () => notifications.listNotifications({ orderId: placed?.orderId ?? "" }, alice),
+      (page) => page.notifications.length > 0,
+      5_000,
+    );
+
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.template).toBe("order_confirmed");
+    expect(sent[0]?.recipient).toBe("alice@example.com");
+    expect(sent[0]?.body).toContain(placed?.orderId);
   });
 
   it("rejects a declined card with the reason, and gives the reserved stock back", async () => {
