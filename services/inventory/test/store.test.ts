@@ -1,142 +1,201 @@
-import { fileURLToPath } from "node:url";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ReservationState } from "@shop/contracts/shop/inventory/v1/reservation_pb";
 import { errorInfo } from "@shop/platform";
-import { openDatabase, type Database } from "@shop/platform/database";
-import { createTestDatabase, type TestDatabase } from "@shop/platform/testing/postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InventoryStore } from "../src/store.js";
+import { addProduct, engines, reservationId, type EngineDatabase } from "./engines.js";
 
-const migrationsDir = fileURLToPath(new URL("../migrations", import.meta.url));
-let postgres: TestDatabase;
-beforeAll(async () => {
-  postgres = await createTestDatabase("inventory");
-});
-afterAll(async () => {
-  await postgres?.drop();
-});
+const HOUR = 3_600_000;
 
-const engines = [
-  { engine: "PGlite", open: () => openDatabase({ migrationsDir }) },
-  { engine: "PostgreSQL", open: () => openDatabase({ url: postgres.url, migrationsDir }) },
-];
-
-describe.each(engines)("the inventory store on $engine", ({ open }) => {
-  let db: Database;
+describe.each(engines)("InventoryStore on $engine", ({ open }) => {
+  let handle: EngineDatabase;
   let store: InventoryStore;
   beforeAll(async () => {
-    db = await open();
-    store = new InventoryStore(db);
+    handle = await open();
+    store = new InventoryStore(handle.db);
   });
   afterAll(async () => {
-    await db?.close();
+    await handle?.dispose();
   });
+
   const available = async (sku: string) => (await store.product(sku))?.availableQuantity;
-  let n = 0;
-  const id = () => `res-${Date.now()}-${n++}`;
 
-  it("is seeded with a dozen priced products", async () => {
+  it("is seeded with a dozen EUR-priced products in stock", async () => {
     const products = await store.products(100);
-    expect(products).toHaveLength(12);
-    expect(products.every((p) => p.price?.currencyCode === "EUR" && p.price.amountMinor > 0n && p.availableQuantity > 0)).toBe(true);
-  });
-
-  it("holds every line or none, naming all the short SKUs", async () => {
-    const before = [await available("SKU-MUG-001"), await available("SKU-LMP-010"), await available("SKU-BLK-009")];
-    const error = await store
-      .reserve(id(), [{ sku: "SKU-MUG-001", quantity: 1 }, { sku: "SKU-LMP-010", quantity: 1000 }, { sku: "SKU-BLK-009", quantity: 1000 }], 60_000)
-      .catch((e: unknown) => e);
-    expect((error as ConnectError).code).toBe(Code.FailedPrecondition);
-    expect(errorInfo(error)?.reason).toBe("OUT_OF_STOCK");
-    expect(errorInfo(error)?.metadata["short_skus"]).toBe("SKU-BLK-009,SKU-LMP-010");
-    expect([await available("SKU-MUG-001"), await available("SKU-LMP-010"), await available("SKU-BLK-009")]).toEqual(before);
-  });
-
-  it("refuses an unknown SKU with NOT_FOUND", async () => {
-    const error = await store.reserve(id(), [{ sku: "SKU-NOPE", quantity: 1 }], 60_000).catch((e: unknown) => e);
-    expect((error as ConnectError).code).toBe(Code.NotFound);
-    expect(errorInfo(error)?.reason).toBe("PRODUCT_NOT_FOUND");
-  });
-
-  it("makes a repeated reservation a no-op returning the same reservation", async () => {
-    const reservationId = id();
-    const before = await available("SKU-TEE-002");
-    const first = await store.reserve(reservationId, [{ sku: "SKU-TEE-002", quantity: 2 }], 60_000);
-    const again = await store.reserve(reservationId, [{ sku: "SKU-TEE-002", quantity: 2 }], 60_000);
-    expect(again).toEqual(first);
-    expect(first.lines[0]?.unitPrice?.amountMinor).toBe(2499n);
-    expect(await available("SKU-TEE-002")).toBe(before! - 2);
-    const reused = await store.reserve(reservationId, [{ sku: "SKU-TEE-002", quantity: 3 }], 60_000).catch((e: unknown) => e);
-    expect((reused as ConnectError).code).toBe(Code.AlreadyExists);
-  });
-
-  it("commits once, and a release after commit restocks", async () => {
-    const reservationId = id();
-    const before = await available("SKU-CAP-003");
-    await store.reserve(reservationId, [{ sku: "SKU-CAP-003", quantity: 3 }], 60_000);
-    expect((await store.commit(reservationId)).state).toBe(ReservationState.COMMITTED);
-    expect((await store.commit(reservationId)).state).toBe(ReservationState.COMMITTED);
-    expect(await available("SKU-CAP-003")).toBe(before! - 3);
-    expect((await store.release(reservationId))?.state).toBe(ReservationState.RELEASED);
-    expect((await store.release(reservationId))?.state).toBe(ReservationState.RELEASED);
-    expect(await available("SKU-CAP-003")).toBe(before);
-  });
-
-  it("releases held stock, and releasing an unknown reservation is a no-op", async () => {
-    const reservationId = id();
-    const before = await available("SKU-BAG-004");
-    await store.reserve(reservationId, [{ sku: "SKU-BAG-004", quantity: 4 }], 60_000);
-    await store.release(reservationId);
-    expect(await available("SKU-BAG-004")).toBe(before);
-    expect(await store.release("never-made")).toBeUndefined();
-    const error = await store.commit(reservationId).catch((e: unknown) => e);
-    expect(errorInfo(error)?.reason).toBe("RESERVATION_NOT_HELD");
-  });
-
-  it("expires a reservation past its time to live and gives its stock back", async () => {
-    const reservationId = id();
-    const before = await available("SKU-NBK-005");
-    await store.reserve(reservationId, [{ sku: "SKU-NBK-005", quantity: 5 }], 50);
-    await new Promise((resolve) => setTimeout(resolve, 120));
-    expect(await store.expireOverdue()).toBeGreaterThanOrEqual(1);
-    expect(await available("SKU-NBK-005")).toBe(before);
-    const error = await store.commit(reservationId).catch((e: unknown) => e);
-    expect((error as ConnectError).code).toBe(Code.FailedPrecondition);
-    expect(errorInfo(error)?.metadata["state"]).toBe("EXPIRED");
-  });
-
-  it("refuses to commit a reservation that outlived its time, even before the sweep", async () => {
-    const reservationId = id();
-    const before = await available("SKU-PLT-011");
-    await store.reserve(reservationId, [{ sku: "SKU-PLT-011", quantity: 1 }], 30);
-    await new Promise((resolve) => setTimeout(resolve, 80));
-    const error = await store.commit(reservationId).catch((e: unknown) => e);
-    expect(errorInfo(error)?.reason).toBe("RESERVATION_NOT_HELD");
-    expect(await available("SKU-PLT-011")).toBe(before);
-  });
-});
-
-describe("concurrent reservations on PostgreSQL", () => {
-  it("never oversell: of 30 parallel reservations for the last 5 units, exactly 5 win", async () => {
-    const dbs = await Promise.all([openDatabase({ url: postgres.url, migrationsDir }), openDatabase({ url: postgres.url, migrationsDir })]);
-    try {
-      const stores = dbs.map((db) => new InventoryStore(db));
-      const sku = "SKU-CDL-012";
-      const left = (await stores[0]!.product(sku))!.availableQuantity;
-      await stores[0]!.reserve("hold-all-but-5", [{ sku, quantity: left - 5 }], 60_000);
-
-      const results = await Promise.allSettled(
-        Array.from({ length: 30 }, (_, i) => stores[i % 2]!.reserve(`race-${i}`, [{ sku, quantity: 1 }, { sku: "SKU-SOC-008", quantity: 1 }], 60_000)),
-      );
-
-      expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(5);
-      const refused = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
-      expect(refused.every((r) => errorInfo(r.reason)?.reason === "OUT_OF_STOCK")).toBe(true);
-      expect((await stores[0]!.product(sku))!.availableQuantity).toBe(0);
-      const { rows } = await dbs[0]!.query<{ on_hand: number; reserved: number }>("SELECT on_hand, reserved FROM products WHERE sku = $1", [sku]);
-      expect(rows[0]!.reserved).toBe(rows[0]!.on_hand);
-    } finally {
-      await Promise.all(dbs.map((db) => db.close()));
+    const seeded = products.filter((p) => /^SKU-[A-Z]{3}-\d{3}$/.test(p.sku));
+    expect(seeded).toHaveLength(12);
+    for (const p of seeded) {
+      expect(p.name).not.toBe("");
+      expect(p.description).not.toBe("");
+      expect(p.price?.currencyCode).toBe("EUR");
+      expect(p.price?.amountMinor).toBeGreaterThan(0n);
+      expect(p.availableQuantity).toBeGreaterThan(0);
     }
+  });
+
+  it("holds every line of a reservation, priced, and lowers what is available", async () => {
+    const a = await addProduct(handle.db, 10, 1999n);
+    const b = await addProduct(handle.db, 5, 250n);
+    const id = reservationId();
+    const reservation = await store.reserve(id, [{ sku: b, quantity: 2 }, { sku: a, quantity: 3 }], HOUR);
+    expect(reservation.state).toBe(ReservationState.HELD);
+    expect(reservation.lines.map((l) => [l.sku, l.quantity, l.unitPrice?.amountMinor])).toEqual(
+      [[a, 3, 1999n], [b, 2, 250n]].sort((x, y) => String(x[0]).localeCompare(String(y[0]))),
+    );
+    expect(reservation.expireTime!.seconds - reservation.createTime!.seconds).toBeGreaterThanOrEqual(3599n);
+    expect(await available(a)).toBe(7);
+    expect(await available(b)).toBe(3);
+  });
+
+  it("returns the same reservation for a repeated id without holding stock twice", async () => {
+    const sku = await addProduct(handle.db, 4);
+    const id = reservationId();
+    const first = await store.reserve(id, [{ sku, quantity: 3 }], HOUR);
+    const again = await store.reserve(id, [{ sku, quantity: 3 }], HOUR);
+    expect(again).toEqual(first);
+    expect(await available(sku)).toBe(1);
+  });
+
+  it("refuses a repeated id with other lines as ALREADY_EXISTS", async () => {
+    const sku = await addProduct(handle.db, 4);
+    const id = reservationId();
+    await store.reserve(id, [{ sku, quantity: 1 }], HOUR);
+    const error = await store.reserve(id, [{ sku, quantity: 2 }], HOUR).catch((e: unknown) => e);
+    expect(ConnectError.from(error).code).toBe(Code.AlreadyExists);
+    expect(await available(sku)).toBe(3);
+  });
+
+  it("holds nothing when one line is short, naming the short SKUs", async () => {
+    const plenty = await addProduct(handle.db, 10);
+    const scarce = await addProduct(handle.db, 1);
+    const gone = await addProduct(handle.db, 0);
+    const error = await store
+      .reserve(reservationId(), [{ sku: plenty, quantity: 5 }, { sku: scarce, quantity: 2 }, { sku: gone, quantity: 1 }], HOUR)
+      .catch((e: unknown) => e);
+    expect(ConnectError.from(error).code).toBe(Code.FailedPrecondition);
+    const info = errorInfo(error);
+    expect(info?.reason).toBe("OUT_OF_STOCK");
+    expect(info?.metadata["short_skus"]?.split(",").sort()).toEqual([scarce, gone].sort());
+    expect(await available(plenty)).toBe(10);
+    expect(await available(scarce)).toBe(1);
+  });
+
+  it("refuses an unknown SKU with NOT_FOUND reason PRODUCT_NOT_FOUND and holds nothing", async () => {
+    const sku = await addProduct(handle.db, 10);
+    const error = await store.reserve(reservationId(), [{ sku, quantity: 1 }, { sku: "SKU-NOPE-999", quantity: 1 }], HOUR).catch((e: unknown) => e);
+    expect(ConnectError.from(error).code).toBe(Code.NotFound);
+    expect(errorInfo(error)?.reason).toBe("PRODUCT_NOT_FOUND");
+    expect(await available(sku)).toBe(10);
+  });
+
+  it("commits a HELD reservation once; a repeated commit is a no-op", async () => {
+    const sku = await addProduct(handle.db, 5);
+    const id = reservationId();
+    await store.reserve(id, [{ sku, quantity: 2 }], HOUR);
+    const committed = await store.commit(id);
+    expect(committed.state).toBe(ReservationState.COMMITTED);
+    expect((await store.commit(id)).state).toBe(ReservationState.COMMITTED);
+    expect(await available(sku)).toBe(3);
+    const { rows } = await handle.db.query<{ on_hand: number; reserved: number }>("SELECT on_hand, reserved FROM products WHERE sku = $1", [sku]);
+    expect(rows[0]).toEqual({ on_hand: 3, reserved: 0 });
+  });
+
+  it("refuses to commit a released reservation (FAILED_PRECONDITION) and an unknown one (NOT_FOUND)", async () => {
+    const sku = await addProduct(handle.db, 5);
+    const id = reservationId();
+    await store.reserve(id, [{ sku, quantity: 2 }], HOUR);
+    await store.release(id);
+    const error = await store.commit(id).catch((e: unknown) => e);
+    expect(ConnectError.from(error).code).toBe(Code.FailedPrecondition);
+    const unknown = await store.commit(reservationId()).catch((e: unknown) => e);
+    expect(ConnectError.from(unknown).code).toBe(Code.NotFound);
+    expect(await available(sku)).toBe(5);
+  });
+
+  it("releases a HELD reservation back to sale, and a repeated or unknown release changes nothing", async () => {
+    const sku = await addProduct(handle.db, 5);
+    const id = reservationId();
+    await store.reserve(id, [{ sku, quantity: 4 }], HOUR);
+    expect((await store.release(id))?.state).toBe(ReservationState.RELEASED);
+    expect((await store.release(id))?.state).toBe(ReservationState.RELEASED);
+    expect(await store.release(reservationId())).toBeUndefined();
+    expect(await available(sku)).toBe(5);
+  });
+
+  it("restocks a COMMITTED reservation on release (a cancelled sale)", async () => {
+    const sku = await addProduct(handle.db, 5);
+    const id = reservationId();
+    await store.reserve(id, [{ sku, quantity: 2 }], HOUR);
+    await store.commit(id);
+    expect(await available(sku)).toBe(3);
+    expect((await store.release(id))?.state).toBe(ReservationState.RELEASED);
+    expect((await store.release(id))?.state).toBe(ReservationState.RELEASED);
+    expect(await available(sku)).toBe(5);
+  });
+
+  it("expires a HELD reservation past its time to live and gives its stock back", async () => {
+    const sku = await addProduct(handle.db, 3);
+    const id = reservationId();
+    await store.reserve(id, [{ sku, quantity: 3 }], 30);
+    expect(await available(sku)).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(await store.expireOverdue()).toBeGreaterThanOrEqual(1);
+    expect(await available(sku)).toBe(3);
+    expect((await store.reserve(id, [{ sku, quantity: 3 }], HOUR)).state).toBe(ReservationState.EXPIRED);
+    const error = await store.commit(id).catch((e: unknown) => e);
+    expect(ConnectError.from(error).code).toBe(Code.FailedPrecondition);
+    expect((await store.release(id))?.state).toBe(ReservationState.EXPIRED);
+    expect(await available(sku)).toBe(3);
+  });
+
+  it("treats an overdue hold as expired on commit even before the sweep runs", async () => {
+    const sku = await addProduct(handle.db, 2);
+    const id = reservationId();
+    await store.reserve(id, [{ sku, quantity: 2 }], 20);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const error = await store.commit(id).catch((e: unknown) => e);
+    expect(ConnectError.from(error).code).toBe(Code.FailedPrecondition);
+    expect(await available(sku)).toBe(2);
+    expect((await store.reserve(id, [{ sku, quantity: 2 }], HOUR)).state).toBe(ReservationState.EXPIRED);
+  });
+
+  it("never oversells: of 30 parallel reservations for the last 7 units exactly 7 win", async () => {
+    const sku = await addProduct(handle.db, 7);
+    const results = await Promise.allSettled(Array.from({ length: 30 }, () => store.reserve(reservationId(), [{ sku, quantity: 1 }], HOUR)));
+    const won = results.filter((r) => r.status === "fulfilled");
+    const lost = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+    expect(won).toHaveLength(7);
+    for (const r of lost) expect(errorInfo(r.reason)?.reason).toBe("OUT_OF_STOCK");
+    expect(await available(sku)).toBe(0);
+    const { rows } = await handle.db.query<{ on_hand: number; reserved: number }>("SELECT on_hand, reserved FROM products WHERE sku = $1", [sku]);
+    expect(rows[0]).toEqual({ on_hand: 7, reserved: 7 });
+  });
+
+  it("neither deadlocks nor oversells when parallel multi-line reservations name the same products in opposite orders", async () => {
+    const a = await addProduct(handle.db, 10);
+    const b = await addProduct(handle.db, 10);
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) =>
+        store.reserve(reservationId(), i % 2 ? [{ sku: a, quantity: 1 }, { sku: b, quantity: 1 }] : [{ sku: b, quantity: 1 }, { sku: a, quantity: 1 }], HOUR),
+      ),
+    );
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(10);
+    for (const r of results) if (r.status === "rejected") expect(errorInfo(r.reason)?.reason).toBe("OUT_OF_STOCK");
+    expect(await available(a)).toBe(0);
+    expect(await available(b)).toBe(0);
+  });
+
+  it("returns one reservation to 10 parallel calls with the same id", async () => {
+    const sku = await addProduct(handle.db, 10);
+    const id = reservationId();
+    const results = await Promise.all(Array.from({ length: 10 }, () => store.reserve(id, [{ sku, quantity: 2 }], HOUR)));
+    expect(new Set(results.map((r) => r.reservationId))).toEqual(new Set([id]));
+    expect(await available(sku)).toBe(8);
+  });
+
+  it("adds restocked units to what is available", async () => {
+    const sku = await addProduct(handle.db, 1);
+    expect((await store.restock(sku, 4))?.availableQuantity).toBe(5);
+    expect(await store.restock("SKU-NOPE-998", 1)).toBeUndefined();
   });
 });
