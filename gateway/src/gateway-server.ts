@@ -34,7 +34,8 @@ export interface GatewayDeps {
   logger: Logger;
 }
 
-const RPC_PATH = /^\/[A-Za-z_][\w.]*\/[A-Za-z_]\w*$/;
+// `/package.Service/Method`: a dotted (package-qualified) service name, then the method.
+const RPC_PATH = /^\/[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+\/[A-Za-z_]\w*$/;
 
 /**
  * Starts the gateway on one port for HTTP/1.1 and h2c: Connect/gRPC-Web/gRPC for the annotated
@@ -84,11 +85,11 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     }
     const rest = restRoutes.match(method, url.pathname);
     if (rest.route) return serveRest(req, res, url, rest, edge, config.limits.readMaxBytes);
+    if (url.pathname === "/dev/token" && config.devTokens) return serveDevToken(req, res, config.jwt);
     if (RPC_PATH.test(url.pathname)) {
       connectHandler(req as never, res as never);
       return;
     }
-    if (url.pathname === "/dev/token" && config.devTokens) return serveDevToken(req, res, config.jwt);
     if ((method === "GET" || method === "HEAD") && (await serveStatic(config.webRoot, url.pathname, req, res))) return;
     writeNotFound(req, res, notPublicError(url.pathname));
   }

@@ -90,3 +90,19 @@ describe("REST routes transcoded from google.api.http", () => {
     expect(await big.json()).toMatchObject({ code: "resource_exhausted" });
   });
 });
+
+describe("development sign-in", () => {
+  it("POST /dev/token mints a token the gateway accepts for that user", async () => {
+    const minted = await fetch(`${fx.baseUrl}/dev/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user: "frank" }) });
+    expect(minted.status).toBe(200);
+    const { token } = (await minted.json()) as { token: string };
+    const response = await fetch(`${fx.baseUrl}/v1/orders`, { headers: { authorization: `Bearer ${token}` } });
+    expect(response.status).toBe(200);
+    expect(fx.calls.at(-1)).toMatchObject({ method: "ListOrders", userId: "frank" });
+  });
+
+  it("refuses a user name with characters outside the allowed set", async () => {
+    const response = await fetch(`${fx.baseUrl}/dev/token`, { method: "POST", body: JSON.stringify({ user: "a b" }) });
+    expect(response.status).toBe(400);
+  });
+});

@@ -1,0 +1,90 @@
+// The storefront in real headless Chromium (playwright-core, Debian's /usr/bin/chromium) against the
+// real mesh: browse, add to cart, pay with tok_visa and watch the order reach CONFIRMED live, see
+// its notification; a tok_declined card shows the rejection. Screenshots go to test-results/browser/.
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { build } from "vite";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { repoRoot, startMesh, type Mesh } from "./mesh.js";
+
+const shots = join(repoRoot, "test-results", "browser");
+let mesh: Mesh;
+let browser: Browser;
+
+beforeAll(async () => {
+  await build({ root: join(repoRoot, "web"), logLevel: "warn" });
+  await mkdir(shots, { recursive: true });
+  mesh = await startMesh();
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await mesh?.stop();
+}, 60_000);
+
+async function signedInShopper(name: string): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  await page.goto(mesh.gatewayUrl);
+  await page.locator(".product").first().waitFor({ timeout: 15_000 });
+  await page.getByLabel("Your name").fill(name);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  try {
+    await page.locator("#current-user", { hasText: name }).waitFor({ timeout: 10_000 });
+  } catch (error) {
+    await page.screenshot({ path: join(shots, `failed-sign-in-${name}.png`), fullPage: true });
+    throw new Error(`sign-in failed; page says: ${await page.locator("#error").textContent()}\n${mesh.logs()}`);
+  }
+  return page;
+}
+
+async function checkOut(page: Page, card: RegExp): Promise<void> {
+  await page.locator(".product button:not([disabled])").first().click();
+  await page.locator("#cart-lines li").first().waitFor();
+  await page.getByLabel("E-mail for the receipt").fill("shopper@example.com");
+  await page.getByLabel(card).check();
+  await page.getByRole("button", { name: "Place order" }).click();
+}
+
+describe("storefront in Chromium against the real mesh", () => {
+  it("browses, checks out with tok_visa, shows CONFIRMED live and then the notification", async () => {
+    const user = `visa-${Math.random().toString(36).slice(2, 8)}`;
+    const page = await signedInShopper(user);
+    try {
+      await page.screenshot({ path: join(shots, "01-products.png"), fullPage: true });
+      await checkOut(page, /tok_visa/);
+      await page.screenshot({ path: join(shots, "02-order-placed.png"), fullPage: true });
+      await page.locator("#order-status", { hasText: "Confirmed" }).waitFor({ timeout: 30_000 });
+      await page.screenshot({ path: join(shots, "03-confirmed.png"), fullPage: true });
+      const orderId = (await page.locator("#order-status").textContent())?.match(/Order (\S+):/)?.[1] ?? "";
+      expect(orderId).not.toBe("");
+      await page.locator(`#order-list li[data-order-id="${orderId}"]`, { hasText: "Confirmed" }).waitFor({ timeout: 10_000 });
+      await page.locator(`#notification-list li[data-order-id="${orderId}"]`).waitFor({ timeout: 30_000 });
+      await page.screenshot({ path: join(shots, "04-notification.png"), fullPage: true });
+    } catch (error) {
+      await page.screenshot({ path: join(shots, "failed-visa.png"), fullPage: true }).catch(() => undefined);
+      throw new Error(`${(error as Error).message}\n${mesh.logs()}`);
+    } finally {
+      await page.close();
+    }
+  }, 90_000);
+
+  it("shows the rejection in words when the card is declined (tok_declined)", async () => {
+    const page = await signedInShopper(`declined-${Math.random().toString(36).slice(2, 8)}`);
+    try {
+      await checkOut(page, /tok_declined/);
+      await page.locator("#order-status", { hasText: "Rejected" }).waitFor({ timeout: 30_000 });
+      await page.screenshot({ path: join(shots, "05-declined.png"), fullPage: true });
+      expect(await page.locator("#order-status").textContent()).toMatch(/Rejected: .+/);
+    } catch (error) {
+      await page.screenshot({ path: join(shots, "failed-declined.png"), fullPage: true }).catch(() => undefined);
+      throw new Error(`${(error as Error).message}\n${mesh.logs()}`);
+    } finally {
+      await page.close();
+    }
+  }, 90_000);
+});
