@@ -60,12 +60,12 @@ function shutdown(exitCode = 0) {
 process.on("SIGINT", () => shutdown(0));
 process.on("SIGTERM", () => shutdown(0));
 
-const deadline = Date.now() + 60_000;
+const deadline = Date.now() + 180_000; // a first start initialises four embedded databases
 for (const service of services) {
   while (!(await ready(service.adminPort))) {
     if (stopping) break;
     if (Date.now() > deadline) {
-      console.error(`${service.name} did not become ready within 60 s`);
+      console.error(`${service.name} did not become ready within 180 s`);
       shutdown(1);
       break;
     }
