@@ -196,7 +196,7 @@ describe("notification commands over RabbitMQ", () => {
     await waitFor(async () => {
       const { rows } = await db.query<{ n: number }>("select count(*)::int as n from deliveries where command_id like 'c-bulk-%'");
       return rows[0]!.n === 500 || undefined;
-    }, 25_000);
+    }, 60_000);
     await waitFor(async () => ((await relay.backlog()).count === 0 ? true : undefined));
     await relay.stop();
     await new Promise((r) => setTimeout(r, 300)); // let any redelivered duplicate arrive
@@ -209,5 +209,5 @@ describe("notification commands over RabbitMQ", () => {
     expect(sends.size).toBe(500);
     expect([...sends.values()].every((count) => count === 1)).toBe(true);
     await orders.close();
-  }, 40_000);
+  }, 90_000);
 });
