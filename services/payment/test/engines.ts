@@ -1,0 +1,92 @@
+import { fileURLToPath } from "node:url";
+import type { Money } from "@shop/contracts/shop/type/v1/money_pb";
+import { openDatabase, type Database } from "@shop/platform/database";
+import { createTestDatabase } from "@shop/platform/testing/postgres";
+import { SimulatedCardProcessor, type AuthorizationOutcome, type AuthorizationRequest, type CardProcessor } from "../src/processor.js";
+
+export const migrationsDir = fileURLToPath(new URL("../migrations", import.meta.url));
+
+/** A payment database on one engine, and how to throw it away. */
+export interface EngineDatabase {
+  db: Database;
+  dispose(): Promise<void>;
+}
+
+/** The two engines every store test runs on: embedded PGlite in memory, and a fresh PostgreSQL database. */
+export const engines = [
+  {
+    engine: "PGlite",
+    async open(): Promise<EngineDatabase> {
+      const db = await openDatabase({ migrationsDir });
+      return { db, dispose: () => db.close() };
+    },
+  },
+  {
+    engine: "PostgreSQL",
+    async open(): Promise<EngineDatabase> {
+      const pg = await createTestDatabase("payment");
+      const db = await openDatabase({ url: pg.url, migrationsDir });
+      return {
+        db,
+        async dispose() {
+          await db.close();
+          await pg.drop();
+        },
+      };
+    },
+  },
+];
+
+/**
+ * The simulated processor with a record of every call that reached it, and an optional gate
+ * that holds authorizations until opened (to act while one is at the processor).
+ */
+export class RecordingProcessor implements CardProcessor {
+  readonly calls: string[] = [];
+  private readonly inner = new SimulatedCardProcessor();
+  private gate: Promise<void> | undefined;
+  private openGate: (() => void) | undefined;
+  private arrived: (() => void) | undefined;
+
+  /** Holds authorizations until the returned function is called; `reached` resolves when one is held. */
+  hold(): { reached: Promise<void>; release: () => void } {
+    const reached = new Promise<void>((resolve) => (this.arrived = resolve));
+    this.gate = new Promise<void>((resolve) => (this.openGate = resolve));
+    return { reached, release: () => this.openGate?.() };
+  }
+
+  count(kind: string): number {
+    return this.calls.filter((call) => call.startsWith(`${kind}:`)).length;
+  }
+
+  async authorize(request: AuthorizationRequest): Promise<AuthorizationOutcome> {
+    this.calls.push(`authorize:${request.idempotencyKey}`);
+    if (this.gate) {
+      this.arrived?.();
+      await this.gate;
+    }
+    return this.inner.authorize(request);
+  }
+
+  async capture(reference: string, amount: Money): Promise<void> {
+    this.calls.push(`capture:${reference}`);
+    return this.inner.capture();
+  }
+
+  async void(reference: string): Promise<void> {
+    this.calls.push(`void:${reference}`);
+    return this.inner.void();
+  }
+
+  async refund(reference: string, amount: Money): Promise<void> {
+    this.calls.push(`refund:${reference}`);
+    return this.inner.refund();
+  }
+}
+
+let counter = 0;
+
+/** A fresh idempotency key / order id. */
+export function uniqueKey(prefix = "order"): string {
+  return `${prefix}-${Date.now().toString(36)}-${++counter}-${Math.random().toString(36).slice(2, 8)}`;
+}
