@@ -14,6 +14,18 @@ INSERT INTO accounts VALUES ('a', 9007199254740993);
 `,
 );
 writeFileSync(join(migrationsDir, "002_more.sql"), "INSERT INTO accounts VALUES ('b', 10);\n");
+// A script the old line-splitting runner broke: a function body and a string with `;` at line ends.
+writeFileSync(
+  join(migrationsDir, "010_function.sql"),
+  `CREATE FUNCTION balance_of(account TEXT) RETURNS BIGINT LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN (SELECT balance FROM accounts WHERE id = account);
+END;
+$$;
+COMMENT ON TABLE accounts IS 'balances;
+in minor units';
+`,
+);
 writeFileSync(join(migrationsDir, "README.md"), "not a migration");
 
 let postgres: TestDatabase;
@@ -41,7 +53,7 @@ describe.each(engines)("openDatabase on $name", ({ name, open }) => {
 
   it("applies every migration once, in order, and records it", async () => {
     const { rows } = await db.query<{ name: string }>("SELECT name FROM schema_migrations ORDER BY name");
-    expect(rows.map((row) => row.name)).toEqual(["001_accounts.sql", "002_more.sql"]);
+    expect(rows.map((row) => row.name)).toEqual(["001_accounts.sql", "002_more.sql", "010_function.sql"]);
     expect(db.kind).toBe(name === "PGlite" ? "pglite" : "postgres");
   });
 
@@ -74,28 +86,63 @@ describe.each(engines)("openDatabase on $name", ({ name, open }) => {
   it("answers ping", async () => {
     expect(await db.ping()).toBe(true);
   });
+
+  it("runs multi-statement scripts whole, dollar-quoted bodies included", async () => {
+    const { rows } = await db.query<{ balance: bigint }>("SELECT balance_of('b') AS balance");
+    expect(typeof rows[0]?.balance).toBe("bigint");
+  });
+
+  it("applies nothing of a batch when one migration fails, and says which", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "shop-migrations-bad-"));
+    try {
+      writeFileSync(join(dir, "001_ok.sql"), "CREATE TABLE never_kept (id INT);\n");
+      writeFileSync(join(dir, "002_broken.sql"), "INSERT INTO no_such_table VALUES (1);\n");
+      const url = name === "PGlite" ? undefined : postgres.url;
+      await expect(openDatabase({ url, migrationsDir: dir })).rejects.toThrow(/002_broken\.sql/);
+      if (name === "PostgreSQL") {
+        const { rows } = await db.query("SELECT 1 FROM information_schema.tables WHERE table_name = 'never_kept'");
+        expect(rows).toHaveLength(0);
+        const recorded = await db.query("SELECT 1 FROM schema_migrations WHERE name = '001_ok.sql'");
+        expect(recorded.rows).toHaveLength(0);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe("migrations on PostgreSQL", () => {
-  it("run once when several processes open the same database at the same time", async () => {
-    const dbs = await Promise.all(Array.from({ length: 4 }, () => openDatabase({ url: postgres.url, migrationsDir })));
-    const { rows } = await dbs[0]!.query<{ n: bigint }>("SELECT count(*) AS n FROM accounts");
-    expect(rows[0]?.n).toBe(2n);
-    await Promise.all(dbs.map((db) => db.close()));
+  it("run once when several processes open a fresh database at the same time", async () => {
+    const fresh = await createTestDatabase("platform");
+    try {
+      const dbs = await Promise.all(Array.from({ length: 4 }, () => openDatabase({ url: fresh.url, migrationsDir })));
+      const { rows } = await dbs[0]!.query<{ n: bigint }>("SELECT count(*) AS n FROM accounts");
+      expect(rows[0]?.n).toBe(2n);
+      const recorded = await dbs[1]!.query<{ n: bigint }>("SELECT count(*) AS n FROM schema_migrations");
+      expect(recorded.rows[0]?.n).toBe(3n);
+      await Promise.all(dbs.map((db) => db.close()));
+    } finally {
+      await fresh.drop();
+    }
   });
+});
 
-  it("persist a PGlite database in its data directory across a reopen", async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), "shop-pglite-"));
+describe("PGlite with a data directory", () => {
+  it("persists data across a reopen and applies nothing twice", async () => {
+    const parent = mkdtempSync(join(tmpdir(), "shop-pglite-"));
+    const dataDir = join(parent, "nested", "data"); // created by openDatabase
     try {
       const first = await openDatabase({ dataDir, migrationsDir });
       await first.query("UPDATE accounts SET balance = 42 WHERE id = 'b'");
       await first.close();
       const second = await openDatabase({ dataDir, migrationsDir });
+      const recorded = await second.query<{ n: bigint }>("SELECT count(*) AS n FROM schema_migrations");
+      expect(recorded.rows[0]?.n).toBe(3n);
       const { rows } = await second.query<{ balance: bigint }>("SELECT balance FROM accounts WHERE id = 'b'");
       expect(rows[0]?.balance).toBe(42n);
       await second.close();
     } finally {
-      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(parent, { recursive: true, force: true });
     }
   });
 });

@@ -12,7 +12,9 @@ export interface Queryable {
 
 /**
  * A service's own database: embedded PGlite by default, PostgreSQL through `pg` when a URL is
- * given. The same SQL runs on both.
+ * given. The same SQL runs on both, and values come back the same on both: `int8`/`bigint`
+ * columns (and `count(*)`) as JS `bigint` — money is int64 minor units and must stay exact —
+ * `int4` as number, `timestamptz` as Date, `numeric` as string.
  */
 export interface Database extends Queryable {
   /** Which engine is underneath. */

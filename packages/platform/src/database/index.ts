@@ -4,7 +4,7 @@ import { openPglite } from "./pglite.js";
 import { openPostgres } from "./postgres.js";
 
 export type { Database, DatabaseConfig, Queryable, QueryResult } from "./database.js";
-export { migrate } from "./migrations.js";
+export { migrate, migrationFiles, type MigrationTarget } from "./migrations.js";
 
 /**
  * Opens a service's own database — PostgreSQL when `config.url` is set, embedded PGlite

@@ -1,17 +1,23 @@
-import { PGlite, types } from "@electric-sql/pglite";
+import { PGlite, types, type Transaction } from "@electric-sql/pglite";
+import { mkdirSync } from "node:fs";
 import type { Database, QueryResult, Queryable } from "./database.js";
+import type { MigrationTarget } from "./migrations.js";
 
 /** int8 comes back as bigint on both engines (money is int64 minor units). */
 const parsers = { [types.INT8]: (value: string) => BigInt(value) };
 
-/** An embedded PGlite database: in memory, or persisted in `dataDir`. */
-export async function openPglite(dataDir: string | undefined): Promise<Database> {
+/**
+ * An embedded PGlite database: in memory, or persisted in `dataDir` (created if missing). One
+ * connection: queries and transactions take turns, so code inside `transaction()` must use the
+ * `tx` it is given, never the database itself.
+ */
+export async function openPglite(dataDir: string | undefined): Promise<Database & MigrationTarget> {
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
   const pglite = await PGlite.create(dataDir ? { dataDir, parsers } : { parsers });
-  const wrap = (target: Pick<PGlite, "query">): Queryable => ({
+  const wrap = (target: Pick<PGlite, "query"> | Transaction): Queryable => ({
     async query<Row extends Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> {
       const result = await target.query<Row>(sql, params as unknown[]);
-      // Statements that return rows count them, like pg does; the rest report rows affected.
-      return { rows: result.rows, rowCount: result.fields.length > 0 ? result.rows.length : (result.affectedRows ?? 0) };
+      return { rows: result.rows, rowCount: result.rowCount ?? result.affectedRows ?? result.rows.length };
     },
   });
   const root = wrap(pglite);
@@ -19,6 +25,15 @@ export async function openPglite(dataDir: string | undefined): Promise<Database>
     kind: "pglite",
     query: root.query,
     transaction: (work) => pglite.transaction((tx) => work(wrap(tx))),
+    migrationTransaction: (work) =>
+      pglite.transaction((tx) =>
+        work({
+          ...wrap(tx),
+          async exec(script: string) {
+            await tx.exec(script);
+          },
+        }),
+      ),
     async ping() {
       try {
         await pglite.query("SELECT 1");

@@ -1,41 +1,59 @@
 import pg from "pg";
 import type { Database, QueryResult, Queryable } from "./database.js";
+import type { MigrationTarget } from "./migrations.js";
 
-// int8 comes back as bigint on both engines (money is int64 minor units).
+// int8 comes back as bigint on both engines (money is int64 minor units). Set per query rather
+// than with pg.types.setTypeParser, which would change every pg user in the process.
 const INT8_OID = 20;
 const parseInt8 = (value: string) => BigInt(value);
+const typeParser = { getTypeParser: (oid: number, format?: "text" | "binary") => (oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format)) };
 
 /** A PostgreSQL database through a `pg` connection pool. */
-export async function openPostgres(url: string, poolSize = 10): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+export async function openPostgres(url: string, poolSize = 10): Promise<Database & MigrationTarget> {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 10_000 });
   pool.on("error", () => {
     // An idle client lost its connection; the pool replaces it. Queries report their own errors.
   });
-  const typeParser = { getTypeParser: (oid: number, format?: "text" | "binary") => (oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format)) };
   const wrap = (target: pg.Pool | pg.PoolClient): Queryable => ({
     async query<Row extends Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> {
       const result = await target.query<Row>({ text: sql, values: params as unknown[], types: typeParser });
       return { rows: result.rows, rowCount: result.rowCount ?? result.rows.length };
     },
   });
+
+  /** A dedicated client between BEGIN and COMMIT; ROLLBACK when `work` throws. */
+  async function inTransaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query("BEGIN");
+      const result = await work(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      await client.query("ROLLBACK").catch((rollbackError: Error) => {
+        broken = rollbackError; // the connection is unusable: the pool must discard it
+      });
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
   const root = wrap(pool);
   return {
     kind: "postgres",
     query: root.query,
-    async transaction(work) {
-      const client = await pool.connect();
-      try {
-        await client.query("BEGIN");
-        const result = await work(wrap(client));
-        await client.query("COMMIT");
-        return result;
-      } catch (error) {
-        await client.query("ROLLBACK").catch(() => {});
-        throw error;
-      } finally {
-        client.release();
-      }
-    },
+    transaction: (work) => inTransaction((client) => work(wrap(client))),
+    migrationTransaction: (work) =>
+      inTransaction((client) =>
+        work({
+          ...wrap(client),
+          async exec(script: string) {
+            await client.query(script); // no parameters: the simple protocol, several statements allowed
+          },
+        }),
+      ),
     async ping() {
       try {
         await pool.query("SELECT 1");
