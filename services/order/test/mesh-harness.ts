@@ -1,32 +1,24 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { createTestDatabase } from "@shop/platform/testing/postgres";
 import { rabbitTestScope } from "@shop/platform/testing/rabbitmq";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 
-/** A free loopback port, found by binding port 0 and letting it go. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const address = server.address();
-  server.close();
-  if (!address || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
-
-/** One service running as its own process, as `npm start` runs it. */
+/**
+ * One service running as its own process, as `npm start` runs it. It binds port 0 for gRPC and
+ * admin on its first start — no port is guessed, so parallel test files never collide — and
+ * learns them from the service's own "listening" log line; a restart reuses them.
+ */
 export class ServiceProcess {
   private child: ChildProcess | undefined;
   readonly output: string[] = [];
+  port = 0;
+  adminPort = 0;
 
   constructor(
     readonly name: string,
-    readonly port: number,
-    readonly adminPort: number,
     private readonly env: Record<string, string>,
   ) {}
 
@@ -34,29 +26,45 @@ export class ServiceProcess {
     return `127.0.0.1:${this.port}`;
   }
 
-  /** Starts the process and waits until its /readyz says ready. */
+  /** Starts the process and waits until it listens and its /readyz says ready. */
   async start(): Promise<void> {
+    const upper = this.name.toUpperCase();
     const main = `${repoRoot}services/${this.name}/dist/main.js`;
     const child = spawn(process.execPath, [main], {
       cwd: repoRoot,
-      env: { ...process.env, ...this.env, LOG_LEVEL: process.env["LOG_LEVEL"] ?? "warn" },
+      env: { ...process.env, ...this.env, [`${upper}_PORT`]: `${this.port}`, [`${upper}_ADMIN_PORT`]: `${this.adminPort}`, LOG_LEVEL: "info" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.child = child;
-    child.stdout?.on("data", (chunk: Buffer) => this.output.push(chunk.toString()));
     child.stderr?.on("data", (chunk: Buffer) => this.output.push(chunk.toString()));
-    const deadline = Date.now() + 30_000;
+    const listening = new Promise<void>((resolve) => {
+      let buffered = "";
+      child.stdout?.on("data", (chunk: Buffer) => {
+        this.output.push(chunk.toString());
+        const lines = (buffered + chunk.toString()).split("\n");
+        buffered = lines.pop() ?? "";
+        for (const line of lines) {
+          if (!line.includes('"listening"')) continue;
+          const event = JSON.parse(line) as { port: number; adminPort: number };
+          this.port = event.port;
+          this.adminPort = event.adminPort;
+          resolve();
+        }
+      });
+    });
+    const deadline = Date.now() + 60_000;
+    const exited = new Promise<never>((_, reject) =>
+      child.once("exit", (code) => reject(new Error(`${this.name} exited with ${code}:\n${this.output.join("")}`))),
+    );
+    exited.catch(() => {});
+    await Promise.race([listening, exited]);
     while (Date.now() < deadline) {
       if (child.exitCode !== null) throw new Error(`${this.name} exited with ${child.exitCode}:\n${this.output.join("")}`);
-      try {
-        const response = await fetch(`http://127.0.0.1:${this.adminPort}/readyz`);
-        if (response.ok) return;
-      } catch {
-        // not listening yet
-      }
+      const ready = await fetch(`http://127.0.0.1:${this.adminPort}/readyz`).then((r) => r.ok, () => false);
+      if (ready) return;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    throw new Error(`${this.name} not ready in 30 s:\n${this.output.join("")}`);
+    throw new Error(`${this.name} not ready in 60 s:\n${this.output.join("")}`);
   }
 
   /** Kills the process without warning, as a crash would. */
@@ -99,26 +107,17 @@ export async function startDomainMesh(orderEnv: Record<string, string> = {}): Pr
   const [inventoryDb, paymentDb, notificationDb, orderDb] = dbs as [(typeof dbs)[0], (typeof dbs)[0], (typeof dbs)[0], (typeof dbs)[0]];
   const rabbit = rabbitTestScope("test-order");
   const amqpPrefix = rabbit.prefix;
-  const ports = await Promise.all(Array.from({ length: 8 }, freePort));
-  const [ip, ia, pp, pa, op, oa, np, na] = ports as [number, number, number, number, number, number, number, number];
-  const inventory = new ServiceProcess("inventory", ip, ia, { INVENTORY_PORT: `${ip}`, INVENTORY_ADMIN_PORT: `${ia}`, DATABASE_URL: inventoryDb.url });
-  const payment = new ServiceProcess("payment", pp, pa, { PAYMENT_PORT: `${pp}`, PAYMENT_ADMIN_PORT: `${pa}`, DATABASE_URL: paymentDb.url });
-  const notification = new ServiceProcess("notification", np, na, {
-    NOTIFICATION_PORT: `${np}`,
-    NOTIFICATION_ADMIN_PORT: `${na}`,
-    DATABASE_URL: notificationDb.url,
-    AMQP_PREFIX: amqpPrefix,
-  });
-  const order = new ServiceProcess("order", op, oa, {
-    ORDER_PORT: `${op}`,
-    ORDER_ADMIN_PORT: `${oa}`,
+  const inventory = new ServiceProcess("inventory", { DATABASE_URL: inventoryDb.url });
+  const payment = new ServiceProcess("payment", { DATABASE_URL: paymentDb.url });
+  const notification = new ServiceProcess("notification", { DATABASE_URL: notificationDb.url, AMQP_PREFIX: amqpPrefix });
+  await Promise.all([inventory.start(), payment.start(), notification.start()]);
+  const order = new ServiceProcess("order", {
     DATABASE_URL: orderDb.url,
     INVENTORY_URL: inventory.target,
     PAYMENT_URL: payment.target,
     AMQP_PREFIX: amqpPrefix,
     ...orderEnv,
   });
-  await Promise.all([inventory.start(), payment.start(), notification.start()]);
   await order.start();
   return {
     inventory,
