@@ -21,13 +21,20 @@ const server = await serve(config, [service(InventoryService, createInventorySer
   readiness: { database: () => db.ping() },
 });
 
+// Expired holds give their stock back even if nobody calls again; one sweep at a time.
+let sweeping: Promise<void> | undefined;
 const sweep = setInterval(() => {
-  store.expireOverdue().then(
-    (expired) => expired > 0 && logger.info({ expired }, "reservations expired"),
-    (error: unknown) => logger.error({ err: error }, "expiry sweep failed"),
-  );
+  sweeping ??= store
+    .expireOverdue()
+    .then(
+      (expired) => void (expired > 0 && logger.info({ expired }, "reservations expired")),
+      (error: unknown) => logger.error({ err: error }, "expiry sweep failed"),
+    )
+    .finally(() => (sweeping = undefined));
 }, settings.expirySweepMs);
+sweep.unref();
 server.onShutdown(async () => {
   clearInterval(sweep);
+  await sweeping; // let a sweep in progress finish before its database closes
   await db.close();
 });
