@@ -65,6 +65,8 @@ async function runWorker(config: GatewayConfig): Promise<void> {
   });
   let admin: { close(): Promise<void> } | undefined;
   if (cluster.isWorker) {
+    // Constructing one installs the worker's reply listener; the primary's /metrics asks every worker.
+    new AggregatorRegistry();
     AggregatorRegistry.setRegistries([metricsRegistry]);
   } else {
     admin = await startAdminServer(config.host, config.adminPort, () => true, () => metricsRegistry.metrics());

@@ -1,0 +1,47 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTokenVerifier, issueDevToken } from "../src/auth.js";
+import { loadGatewayConfig } from "../src/config.js";
+import { signToken } from "./tokens.js";
+
+const jwt = loadGatewayConfig({}).jwt;
+
+describe("token verifier with a JWKS (GATEWAY_JWKS_URL)", () => {
+  let server: Server;
+  let url: string;
+  let privateKey: CryptoKey;
+  beforeAll(async () => {
+    const pair = await generateKeyPair("RS256");
+    privateKey = pair.privateKey as CryptoKey;
+    const jwk = { ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "RS256", use: "sig" };
+    server = createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [jwk] })));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it("accepts an RS256 token signed by a key in the JWKS and returns its subject", async () => {
+    const verifier = createTokenVerifier({ ...jwt, jwksUrl: url });
+    const token = await new SignJWT({}).setProtectedHeader({ alg: "RS256", kid: "k1" }).setSubject("grace").setIssuer(jwt.issuer).setAudience(jwt.audience).setExpirationTime("5m").sign(privateKey);
+    await expect(verifier.verify(`Bearer ${token}`)).resolves.toBe("grace");
+  });
+
+  it("refuses an HS256 token when a JWKS is configured (algorithms are pinned)", async () => {
+    const verifier = createTokenVerifier({ ...jwt, jwksUrl: url });
+    const error = await verifier.verify(`Bearer ${await signToken(jwt)}`).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConnectError);
+    expect((error as ConnectError).code).toBe(Code.Unauthenticated);
+  });
+});
+
+describe("development tokens", () => {
+  it("are HS256 tokens with the gateway's issuer, audience and lifetime that the verifier accepts", async () => {
+    const { token, expiresAt } = await issueDevToken(jwt, "heidi");
+    expect(JSON.parse(Buffer.from(token.split(".")[0] as string, "base64url").toString())).toMatchObject({ alg: "HS256" });
+    expect(expiresAt.getTime() - Date.now()).toBeGreaterThan((jwt.devTokenTtlSeconds - 5) * 1000);
+    await expect(createTokenVerifier(jwt).verify(`Bearer ${token}`)).resolves.toBe("heidi");
+  });
+});
