@@ -25,10 +25,11 @@ type ProductRow = {
   on_hand: number;
   reserved: number;
 };
-type ReservationRow = { reservation_id: string; state: string; expire_at: Date; created_at: Date };
+/** `overdue`: a HELD row past its expire_at by the database's clock, the one clock every replica shares. */
+type ReservationRow = { reservation_id: string; state: string; expire_at: Date; created_at: Date; overdue: boolean };
 type LineRow = { sku: string; quantity: number; unit_price_minor: bigint; currency_code: string; product_name: string };
 
-const RESERVATION_COLUMNS = "reservation_id, state, expire_at, created_at";
+const RESERVATION_COLUMNS = "reservation_id, state, expire_at, created_at, expire_at <= now() AS overdue";
 
 /** The inventory's own database: products, stock and reservations. All stock changes happen here. */
 export class InventoryStore {
@@ -91,7 +92,7 @@ export class InventoryStore {
   async commit(reservationId: string): Promise<Reservation> {
     const reservation = await this.db.transaction(async (tx) => {
       const held = await this.lockForChange(tx, reservationId);
-      if (held.state === "HELD" && held.expire_at.getTime() <= Date.now()) {
+      if (held.state === "HELD" && held.overdue) {
         // Too late: expire it (kept, as the sweep would) and refuse below.
         await this.giveBack(tx, reservationId, "EXPIRED", "reserved");
       } else if (held.state === "HELD") {
@@ -177,7 +178,7 @@ export class InventoryStore {
   private async existingReservation(tx: Queryable, reservationId: string, lines: StockLine[]): Promise<Reservation> {
     const current = await this.lockForChange(tx, reservationId);
     // A hold past its time is expired, whether or not the sweep has come by yet.
-    if (current.state === "HELD" && current.expire_at.getTime() <= Date.now()) await this.giveBack(tx, reservationId, "EXPIRED", "reserved");
+    if (current.state === "HELD" && current.overdue) await this.giveBack(tx, reservationId, "EXPIRED", "reserved");
     const existing = await this.load(tx, reservationId);
     const asked = lines.map((l) => `${l.sku}x${l.quantity}`).sort().join(",");
     const held = existing.lines.map((l) => `${l.sku}x${l.quantity}`).sort().join(",");
