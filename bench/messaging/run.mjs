@@ -6,10 +6,13 @@
 // and consumes them with manual acks. Not a test: prints a table.
 //   node bench/messaging/run.mjs            (after `npx tsc -b services/notification`)
 //   BENCH_N=20000 BENCH_PREFETCH=64 node bench/messaging/run.mjs
-import { readFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { PGlite } from "@electric-sql/pglite";
+import { openDatabase } from "@shop/platform/database";
 import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
 import {
@@ -34,12 +37,15 @@ const command = (id) =>
     parameters: { order_id: `ord_${id}`, total: "19.99 EUR" }, orderId: `ord_${id}`, userId: "user-1",
   });
 
-/** The platform's Database interface over an in-memory PGlite. */
-async function memoryDatabase(sql) {
-  const pg = new PGlite();
-  await pg.exec(sql);
-  const q = (c) => ({ query: async (t, p) => { const r = await c.query(t, p ? [...p] : undefined); return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length }; } });
-  return { kind: "pglite", ...q(pg), transaction: (w) => pg.transaction((tx) => w(q(tx))), ping: async () => true, close: () => pg.close() };
+/** An in-memory PGlite database (the platform's openDatabase) with the given migrations. */
+function memoryDatabase(migrationsDir) {
+  return openDatabase({ migrationsDir });
+}
+
+function outboxMigrations() {
+  const dir = mkdtempSync(join(tmpdir(), "bench-outbox-"));
+  writeFileSync(join(dir, "001_outbox.sql"), OUTBOX_TABLE_SQL);
+  return dir;
 }
 
 async function baseline(scope) {
@@ -72,8 +78,8 @@ async function baseline(scope) {
 
 async function pipeline(scope) {
   const topology = notificationTopology({ prefix: scope.prefix });
-  const orders = await memoryDatabase(OUTBOX_TABLE_SQL);
-  const notifications = await memoryDatabase(readFileSync(new URL("../../services/notification/migrations/001_deliveries.sql", import.meta.url), "utf8"));
+  const orders = await memoryDatabase(outboxMigrations());
+  const notifications = await memoryDatabase(fileURLToPath(new URL("../../services/notification/migrations", import.meta.url)));
   const store = createNotificationStore(notifications);
   const connection = connectMessaging({ url: scope.url, connectionName: scope.connectionName, logger, topology });
   await connection.waitForConnect(10_000);

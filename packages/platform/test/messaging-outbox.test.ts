@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
 import { connect, type ChannelModel } from "amqplib";
@@ -16,7 +19,14 @@ import {
   type Publisher,
 } from "../src/messaging/index.js";
 import { rabbitTestScope } from "../src/testing/rabbitmq.js";
-import { memoryDatabase } from "./messaging-test-database.js";
+import { openDatabase } from "../src/database/index.js";
+
+/** An in-memory PGlite database with just the outbox table, made the way a service makes its own. */
+async function memoryDatabase(sql: string): Promise<Database> {
+  const dir = mkdtempSync(join(tmpdir(), "outbox-migrations-"));
+  writeFileSync(join(dir, "001_outbox.sql"), sql);
+  return openDatabase({ migrationsDir: dir });
+}
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
 const scope = rabbitTestScope("test-outbox");

@@ -69,10 +69,10 @@ export function createNotificationStore(db: Database): NotificationStore {
     async recordDelivery(tx, d) {
       const result = await tx.query(
         `insert into deliveries (notification_id, command_id, channel, recipient, template, parameters, body, order_id, user_id)
-         values ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9) on conflict (command_id) do nothing`,
+         values ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9) on conflict (command_id) do nothing returning command_id`,
         [d.notificationId, d.commandId, d.channel, d.recipient, d.template, JSON.stringify(d.parameters), d.body, d.orderId, d.userId],
       );
-      return result.rowCount === 1;
+      return result.rows.length === 1;
     },
     async getDelivery(notificationId, userId) {
       const { rows } = await db.query<DeliveryRow>(

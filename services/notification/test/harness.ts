@@ -1,28 +1,21 @@
-import { readFileSync } from "node:fs";
-import { PGlite } from "@electric-sql/pglite";
-import type { Database, Queryable, QueryResult } from "@shop/platform/database";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { openDatabase, type Database } from "@shop/platform/database";
+import { OUTBOX_TABLE_SQL } from "@shop/platform/messaging";
 
-/** An in-memory PGlite behind the platform's Database interface, with `sql` applied. */
-export async function memoryDatabase(sql: string): Promise<Database> {
-  const pg = new PGlite();
-  await pg.exec(sql);
-  const queryable = (q: Pick<PGlite, "query">): Queryable => ({
-    async query<Row extends Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
-      const result = await q.query<Row>(text, params ? [...params] : undefined);
-      return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
-    },
-  });
-  return {
-    kind: "pglite",
-    ...queryable(pg),
-    transaction: (work) => pg.transaction((tx) => work(queryable(tx))),
-    ping: async () => (await pg.query("select 1")).rows.length === 1,
-    close: () => pg.close(),
-  };
+/** The notification service's database, in memory (PGlite), with its real migrations applied. */
+export function notificationTestDatabase(): Promise<Database> {
+  return openDatabase({ migrationsDir: fileURLToPath(new URL("../migrations", import.meta.url)) });
 }
 
-/** The notification service's schema, from its migrations folder. */
-export const NOTIFICATION_SCHEMA = readFileSync(new URL("../migrations/001_deliveries.sql", import.meta.url), "utf8");
+/** An in-memory database holding just the platform's outbox table, standing in for the order service's. */
+export function outboxTestDatabase(): Promise<Database> {
+  const dir = mkdtempSync(join(tmpdir(), "outbox-migrations-"));
+  writeFileSync(join(dir, "001_outbox.sql"), OUTBOX_TABLE_SQL);
+  return openDatabase({ migrationsDir: dir });
+}
 
 /** Polls `probe` until it returns something other than undefined/false. */
 export async function waitFor<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000): Promise<T> {

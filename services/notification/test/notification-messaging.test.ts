@@ -8,7 +8,6 @@ import {
   deadLetterQueue,
   enqueueOutbox,
   notificationTopology,
-  OUTBOX_TABLE_SQL,
   startOutboxRelay,
   type Consumer,
   type MessagingConnection,
@@ -21,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChannelProvider, OutgoingNotification } from "../src/channel-provider.js";
 import { startNotificationConsumer } from "../src/consumer.js";
 import { createNotificationStore, type NotificationStore } from "../src/store.js";
-import { memoryDatabase, NOTIFICATION_SCHEMA, waitFor } from "./harness.js";
+import { notificationTestDatabase, outboxTestDatabase, waitFor } from "./harness.js";
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
 const scope = rabbitTestScope("test-notify");
@@ -76,7 +75,7 @@ async function deliveriesFor(commandId: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  db = await memoryDatabase(NOTIFICATION_SCHEMA);
+  db = await notificationTestDatabase();
   store = createNotificationStore(db);
   connection = connectMessaging({ url: scope.url, connectionName: scope.connectionName, logger, topology, reconnect: { initialDelayMs: 50, maxDelayMs: 1_000 } });
   await connection.waitForConnect(10_000);
@@ -174,7 +173,7 @@ describe("notification commands over RabbitMQ", () => {
   });
 
   it("delivers each of 500 outbox commands exactly once although the broker drops the connections mid-way", async () => {
-    const orders = await memoryDatabase(OUTBOX_TABLE_SQL);
+    const orders = await outboxTestDatabase();
     const relay = startOutboxRelay({ db: orders, publisher, logger, intervalMs: 10, batchSize: 50, registry: new Registry() });
     const ids = Array.from({ length: 500 }, (_, i) => `c-bulk-${i}`);
     let placed = 0;

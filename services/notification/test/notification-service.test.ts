@@ -15,7 +15,7 @@ import { logChannelProvider } from "../src/channel-provider.js";
 import { createCommandHandler } from "../src/command-handler.js";
 import { createNotificationService } from "../src/notification-service.js";
 import { createNotificationStore, type NotificationStore } from "../src/store.js";
-import { memoryDatabase, NOTIFICATION_SCHEMA } from "./harness.js";
+import { notificationTestDatabase } from "./harness.js";
 
 const logger = pino({ level: "silent" });
 let store: NotificationStore;
@@ -40,7 +40,7 @@ const command = (id: string, init: Partial<SendNotificationCommand>) =>
   create(SendNotificationCommandSchema, { commandId: id, channel: NotificationChannel.EMAIL, template: "order_confirmed", recipient: "ada@example.com", userId: "ada", ...init });
 
 beforeAll(async () => {
-  store = createNotificationStore(await memoryDatabase(NOTIFICATION_SCHEMA));
+  store = createNotificationStore(await notificationTestDatabase());
   const handle = createCommandHandler({ store, provider: logChannelProvider(logger), logger });
   const info = { messageId: undefined, attempts: 0, redelivered: false, headers: {} };
   for (let i = 1; i <= 5; i += 1) await handle(command(`ada-${i}`, { orderId: `ord_${i}`, parameters: { order_id: `ord_${i}` } }), info);
