@@ -83,6 +83,7 @@ export function connectMessaging(options: MessagingConnectionOptions): Messaging
     },
   });
 
+  recovering.catch((err: Error) => log.error({ event: "amqp.connect_invalid", err: err.message }, "cannot start connecting (bad AMQP_URL?)"));
   void recovering.then((rec) => {
     rec.on("connect", (fresh: ChannelModel) => {
       model = fresh;
@@ -157,7 +158,8 @@ export function connectMessaging(options: MessagingConnectionOptions): Messaging
     private onClosed(ch: ConfirmChannel, on: ChannelModel): void {
       if (this.ch === ch) this.ch = undefined;
       if (this.closed || model !== on) return; // a reconnect re-opens it
-      log.info({ event: "amqp.channel_reopen" }, "channel closed while connected; re-opening");
+      // Also fires just before a lost connection is noticed; open() then finds the model gone.
+      log.debug({ event: "amqp.channel_reopen" }, "channel closed; re-opening");
       this.retryLater(on);
     }
 
