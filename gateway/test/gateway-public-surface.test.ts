@@ -94,7 +94,7 @@ describe("the gateway's public surface", () => {
   it("keeps the caller's W3C trace id on the call it forwards", async () => {
     const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
     await createClient(InventoryService, transports["Connect JSON"]()).getProduct({ sku: "t" }, { headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
-    expect(fx.calls.at(-1)?.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+    expect(fx.calls.at(-1)?.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-0[01]$`)); // sampling is the platform tracer's decision
   });
 
   it("reflects only the public services and methods", async () => {
