@@ -83,7 +83,6 @@ export function connectMessaging(options: MessagingConnectionOptions): Messaging
     },
   });
 
-  recovering.catch((err: Error) => log.error({ event: "amqp.connect_invalid", err: err.message }, "cannot start connecting (bad AMQP_URL?)"));
   void recovering.then((rec) => {
     rec.on("connect", (fresh: ChannelModel) => {
       model = fresh;
@@ -102,7 +101,7 @@ export function connectMessaging(options: MessagingConnectionOptions): Messaging
     rec.on("error", (err: Error) => log.warn({ event: "amqp.connection_error", err: err.message }, "connection error"));
     rec.on("blocked", (reason: string) => log.warn({ event: "amqp.blocked", reason }, "broker blocked publishing"));
     rec.on("unblocked", () => log.info({ event: "amqp.unblocked" }, "broker unblocked publishing"));
-  });
+  }, (err: Error) => log.error({ event: "amqp.connect_invalid", err: err.message }, "cannot start connecting (bad AMQP_URL?)"));
 
   class ChannelKeeper implements ManagedChannel<ConfirmChannel> {
     private ch: ConfirmChannel | undefined;
