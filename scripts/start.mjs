@@ -78,9 +78,9 @@ The mesh is up (every service SERVING):
 ${services.map((s) => `  ${s.name.padEnd(12)} gRPC ${s.name === "gateway" ? "http" : "h2c"}://localhost:${s.port}   admin http://localhost:${s.adminPort}/metrics`).join("\n")}
 
 Try it (no local protos needed, the services serve reflection):
-  npx buf curl --http2-prior-knowledge --list-methods http://localhost:50052
-  npx buf curl --http2-prior-knowledge --data '{"pageSize": 3}' http://localhost:50052/shop.inventory.v1.InventoryService/ListProducts
-  npx buf curl --http2-prior-knowledge -H 'x-user-id: alice' \\
+  npx buf curl --protocol grpc --http2-prior-knowledge --list-methods http://localhost:50052
+  npx buf curl --protocol grpc --http2-prior-knowledge --data '{"pageSize": 3}' http://localhost:50052/shop.inventory.v1.InventoryService/ListProducts
+  npx buf curl --protocol grpc --http2-prior-knowledge -H 'x-user-id: alice' \\
     --data '{"requestId": "'$(node -p 'crypto.randomUUID()')'", "items": [{"sku": "SKU-MUG-001", "quantity": 1}], "cardToken": "tok_visa", "email": "alice@example.com"}' \\
     http://localhost:50051/shop.order.v1.OrderService/CreateOrder
 ${existsSync(join(root, "gateway/dist/main.js")) ? "  open http://localhost:8080 for the storefront\n" : ""}
