@@ -65,6 +65,8 @@ function renderProducts(): void {
 
 function renderCart(): void {
   const items = cart.items();
+  const count = items.reduce((sum, line) => sum + line.quantity, 0);
+  byId("cart-heading").textContent = count > 0 ? `Cart (${count} ${count === 1 ? "item" : "items"})` : "Cart";
   byId("cart-empty").hidden = items.length > 0;
   byId("cart-lines").replaceChildren(
     ...items.map((line) => {
