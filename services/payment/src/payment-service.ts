@@ -67,11 +67,12 @@ export function createPaymentService(deps: PaymentDeps): ServiceImpl<typeof Paym
         outcome.approved ? { state: "AUTHORIZED", processorRef: outcome.reference } : { state: "DECLINED", declineReason: outcome.reason },
       );
       if (settled) return settled;
-      // Voided by key while at the processor: the hold must not outlive the void.
-      if (outcome.approved) await processor.void(outcome.reference);
-      const voided = await store.byId(paymentId);
-      if (!voided) throw new Error(`payment ${paymentId} vanished after a void`);
-      return voided;
+      const now = await store.byKey(request.idempotencyKey);
+      if (!now) throw new Error(`payment for key ${request.idempotencyKey} vanished`);
+      // Voided by key while at the processor: the hold must not outlive the void. (Otherwise a
+      // caller that took over this stale claim settled it first, with the processor's same answer.)
+      if (now.state === "VOIDED" && outcome.approved) await processor.void(outcome.reference);
+      return now;
     }
   }
 
