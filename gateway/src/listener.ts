@@ -27,8 +27,21 @@ const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
  * ignores `allowHTTP1`; that only works with TLS, and browsers/curl here speak cleartext HTTP/1.1.)
  */
 export async function listenDualProtocol(host: string, port: number, limits: ListenerLimits, handler: Handler): Promise<DualProtocolListener> {
-  const h1 = createHttp1Server({ headersTimeout: limits.headersTimeoutMs, requestTimeout: limits.requestTimeoutMs, keepAliveTimeout: 5_000 }, handler);
+  const h1 = createHttp1Server(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: 5_000,
+      // How often those two are enforced (node's default is 30 s, which would stretch a short headersTimeout).
+      connectionsCheckingInterval: Math.max(250, Math.min(1_000, Math.floor(limits.headersTimeoutMs / 2))),
+      maxHeaderSize: 16 * 1024,
+    },
+    handler,
+  );
   h1.timeout = limits.idleTimeoutMs;
+  // node:http enforces headersTimeout/requestTimeout from a timer it starts on "listening"; this
+  // server never listens itself (the TCP server below hands it sockets), so start that timer here.
+  h1.emit("listening");
   const h2 = createHttp2Server({ settings: { maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: 16 * 1024 }, maxSessionMemory: 10 }, handler);
   h2.setTimeout(limits.idleTimeoutMs); // an idle h2c session is closed, as node:http2 never does by itself
   const sessions = new Set<Http2Session>();
@@ -69,6 +82,7 @@ export async function listenDualProtocol(host: string, port: number, limits: Lis
       const closed = new Promise<void>((resolve) => tcp.close(() => resolve()));
       for (const session of sessions) session.close();
       h1.closeIdleConnections();
+      h1.close(() => undefined); // stops the timeout-checking timer; it was never listening itself
       const timer = setTimeout(() => {
         for (const socket of sockets) socket.destroy();
       }, graceMs);
