@@ -1,0 +1,121 @@
+// Starts the real mesh for benchmarks, as gateway/test/mesh.ts does for tests: every service and the
+// gateway as `node <dist>/main.js` child processes on free loopback ports, each service with its
+// own throwaway PostgreSQL database (db: "postgres") or a fresh embedded PGlite data directory
+// (db: "pglite"), a unique RabbitMQ prefix; records each process's time from spawn to /readyz OK.
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createTestDatabase } from "@shop/platform/testing/postgres";
+import { rabbitTestScope } from "@shop/platform/testing/rabbitmq";
+import { stopChild } from "./processes.mjs";
+
+export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
+export const SERVICES = ["inventory", "payment", "notification", "order"];
+
+/** A free loopback port: bind port 0, read it, release it. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const mainOf = (name) => (name === "gateway" ? "gateway/dist/main.js" : `services/${name}/dist/main.js`);
+
+/** Throws naming the missing builds unless every process to start has a dist/main.js. */
+export function assertBuilt(names) {
+  const missing = names.map(mainOf).filter((file) => !existsSync(join(repoRoot, file)));
+  if (missing.length > 0) throw new Error(`build first (npm run build); missing: ${missing.join(", ")}`);
+}
+
+/**
+ * Starts `names` (default: the four services and the gateway) and resolves when every one answers
+ * /readyz with 200. `env` is added to every process; `perProcessEnv[name]` to one (e.g. NODE_OPTIONS
+ * for a profile). Returns { processes: {name: {child, port, adminPort, readyMs}}, coldStartMs,
+ * databases, gatewayUrl, address(name), stop() }.
+ */
+export async function startMesh({ db = "postgres", names = [...SERVICES, "gateway"], env = {}, perProcessEnv = {}, timeoutMs = 240_000 } = {}) {
+  assertBuilt(names);
+  const dataDir = await mkdtemp(join(tmpdir(), "shop-bench-mesh-"));
+  const rabbit = rabbitTestScope("bench");
+  const ports = {};
+  for (const name of [...SERVICES, "gateway"]) ports[name] = { port: await freePort(), admin: await freePort() };
+  const address = (name) => `127.0.0.1:${ports[name].port}`;
+  const common = {
+    ...process.env,
+    HOST: "127.0.0.1",
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
+    AMQP_PREFIX: rabbit.prefix,
+    ORDER_URL: address("order"),
+    INVENTORY_URL: address("inventory"),
+    PAYMENT_URL: address("payment"),
+    NOTIFICATION_URL: address("notification"),
+    OTEL_TRACES_EXPORTER: "none",
+    ...env,
+  };
+  for (const key of ["DATABASE_URL", "INVENTORY_DATABASE_URL", "PAYMENT_DATABASE_URL", "NOTIFICATION_DATABASE_URL"]) delete common[key];
+  for (const name of [...SERVICES, "gateway"]) {
+    const upper = name.toUpperCase();
+    common[`${upper}_PORT`] = String(ports[name].port);
+    common[`${upper}_ADMIN_PORT`] = String(ports[name].admin);
+    common[`${upper}_DATA_DIR`] = join(dataDir, name);
+  }
+  const databases = {};
+  if (db === "postgres") {
+    await Promise.all(names.filter((n) => n !== "gateway").map(async (name) => (databases[name] = await createTestDatabase(`bench_${name}`))));
+  }
+  const processes = {};
+  const stop = async () => {
+    await Promise.all(Object.values(processes).map(({ child }) => stopChild(child)));
+    await Promise.all(Object.values(databases).map((d) => d.drop().catch(() => undefined)));
+    await rabbit.cleanup().catch(() => undefined);
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  const started = performance.now();
+  try {
+    for (const name of names) {
+      const own = databases[name] ? { DATABASE_URL: databases[name].url, [`${name.toUpperCase()}_DATABASE_URL`]: databases[name].url } : {};
+      const child = spawn(process.execPath, [join(repoRoot, mainOf(name))], {
+        cwd: repoRoot,
+        env: { ...common, ...own, ...(perProcessEnv[name] ?? {}) },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      const output = [];
+      const keep = (chunk) => {
+        output.push(chunk.toString());
+        if (output.length > 200) output.splice(0, 100);
+      };
+      child.stdout.on("data", keep);
+      child.stderr.on("data", keep);
+      processes[name] = { child, port: ports[name].port, adminPort: ports[name].admin, readyMs: NaN, output };
+    }
+    await Promise.all(names.map((name) => waitReady(name, processes[name], started, timeoutMs)));
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  const coldStartMs = performance.now() - started;
+  return { processes, coldStartMs, databases, address, gatewayUrl: `http://127.0.0.1:${ports.gateway.port}`, stop };
+}
+
+async function waitReady(name, proc, started, timeoutMs) {
+  const deadline = started + timeoutMs;
+  while (performance.now() < deadline) {
+    if (proc.child.exitCode !== null) throw new Error(`${name} exited with ${proc.child.exitCode} before it was ready:\n${proc.output.join("").slice(-3000)}`);
+    const ok = await fetch(`http://127.0.0.1:${proc.adminPort}/readyz`).then((r) => r.ok, () => false);
+    if (ok) {
+      proc.readyMs = performance.now() - started;
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${name} was not ready within ${timeoutMs} ms:\n${proc.output.join("").slice(-3000)}`);
+}

@@ -1,0 +1,78 @@
+// Spawning benchmark targets as their own processes and reading their resource use from /proc.
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
+
+/**
+ * Starts `node <script> ...args` and resolves once it prints a JSON line with a `port` field
+ * (the convention of bench/platform/server.mjs and bench/src/connect-server.mjs).
+ */
+export async function startPortServer(script, args = [], env = {}) {
+  const child = spawn(process.execPath, [...(env.NODE_ARGS ?? []), script, ...args], {
+    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "warn", ...env, NODE_ARGS: undefined },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const port = await new Promise((resolve, reject) => {
+    const onExit = (code) => reject(new Error(`${script} ${args.join(" ")} exited with ${code} before listening`));
+    child.once("exit", onExit);
+    const lines = createInterface({ input: child.stdout });
+    lines.on("line", (line) => {
+      if (!line.startsWith('{"port"')) return;
+      child.off("exit", onExit);
+      resolve(JSON.parse(line).port);
+    });
+  });
+  // keep draining stdout so the child never blocks on a full pipe
+  child.stdout.resume();
+  return { child, port, stop: () => stopChild(child) };
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves when the child has exited. */
+export function stopChild(child, graceMs = 10_000) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill("SIGTERM");
+  });
+}
+
+/** CPU seconds (user + system) a process has used so far (Linux, 100 Hz clock ticks). */
+export function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Resident set size of one process in MiB (VmRSS). */
+export function rssMiB(pid) {
+  try {
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
+    return kb / 1024;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Pids of a process and all its descendants (e.g. a node:cluster primary and its workers). */
+export function processTree(pid) {
+  const result = [pid];
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+    for (const child of children) result.push(...processTree(child));
+  } catch {
+    // gone
+  }
+  return result;
+}
+
+/** Summed RSS (MiB) of a process and its descendants. */
+export function treeRssMiB(pid) {
+  return processTree(pid).reduce((sum, p) => sum + (rssMiB(p) || 0), 0);
+}

@@ -1,0 +1,58 @@
+// Part 1: unary GetProduct through the platform's serve() (every interceptor on) vs a bare
+// @connectrpc/connect-node server vs a bare @grpc/grpc-js server, all answering the same message,
+// each its own process, loaded by the same h2load with a prebuilt gRPC frame, rounds interleaved.
+import { fileURLToPath } from "node:url";
+import { assertGrpcOk } from "./grpc-probe.mjs";
+import { GET_PRODUCT_PATH, grpcFrameFile } from "./grpc-frame.mjs";
+import { h2load } from "./h2load.mjs";
+import { startPortServer } from "./processes.mjs";
+import { sweep } from "./sweep.mjs";
+
+const PLATFORM_SERVER = fileURLToPath(new URL("../platform/server.mjs", import.meta.url));
+const CONNECT_SERVER = fileURLToPath(new URL("./connect-server.mjs", import.meta.url));
+
+/** The targets, by id: how to start each. `http2` (raw node:http2, the ceiling) is opt-in. */
+export const UNARY_TARGETS = {
+  platform: { label: "platform serve() (grpc-js + all interceptors)", start: (env) => startPortServer(PLATFORM_SERVER, ["platform"], env) },
+  connect: { label: "bare @connectrpc/connect-node (h2c)", start: (env) => startPortServer(CONNECT_SERVER, [], env) },
+  "grpc-js": { label: "bare @grpc/grpc-js", start: (env) => startPortServer(PLATFORM_SERVER, ["grpc-js"], env) },
+  http2: { label: "raw node:http2 responder (ceiling)", start: (env) => startPortServer(PLATFORM_SERVER, ["http2"], env) },
+};
+
+/**
+ * Runs part 1. `options`: seconds per point, repeats, concurrencies, targets (ids), and
+ * `env` per target id (e.g. NODE_ARGS for --cpu-prof). Returns the part's result object.
+ */
+export async function runUnary({ seconds, repeats, concurrencies, targets = ["platform", "connect", "grpc-js"], env = {}, log = console.log }) {
+  const frame = grpcFrameFile();
+  const running = {};
+  try {
+    for (const id of targets) running[id] = await UNARY_TARGETS[id].start({ LOG_LEVEL: "info", ...(env[id] ?? {}) });
+    const sizes = {};
+    for (const id of targets) sizes[id] = await assertGrpcOk(id, running[id].port, GET_PRODUCT_PATH, frame);
+    log(`  unary: response frame bytes ${JSON.stringify(sizes)}`);
+    const load = (id, concurrency, secs) =>
+      h2load({
+        url: `http://127.0.0.1:${running[id].port}${GET_PRODUCT_PATH}`,
+        seconds: secs,
+        concurrency,
+        body: frame,
+        headers: ["content-type: application/grpc", "te: trailers"],
+        pids: [running[id].child.pid],
+      });
+    const series = await sweep({ ids: targets, concurrencies, repeats, seconds, load, log: (m) => log(`  unary: ${m}`) });
+    return {
+      title: "Unary GetProduct: platform vs bare servers",
+      method: `h2load (one thread, up to 4 connections, concurrency = streams in flight), prebuilt gRPC frame, same response message (${sizes[targets[0]]} bytes), ${seconds} s per point, ${repeats} interleaved repeats; servers log at LOG_LEVEL=info`,
+      series: series.map((s) => ({ ...s, label: UNARY_TARGETS[s.id].label })),
+      comparisons: [
+        ...(targets.includes("platform") && targets.includes("grpc-js") ? [{ subject: "platform", baseline: "grpc-js" }] : []),
+        ...(targets.includes("connect") && targets.includes("grpc-js") ? [{ subject: "connect", baseline: "grpc-js" }] : []),
+        ...(targets.includes("platform") && targets.includes("connect") ? [{ subject: "platform", baseline: "connect" }] : []),
+        ...(targets.includes("grpc-js") && targets.includes("http2") ? [{ subject: "grpc-js", baseline: "http2" }] : []),
+      ],
+    };
+  } finally {
+    await Promise.all(Object.values(running).map((r) => r.stop()));
+  }
+}
