@@ -56,24 +56,28 @@ export function createServerInstrumentation(options: ServerInstrumentationOption
       const spanName = `${serviceName}/${methodName}`;
       const metrics: MethodMetrics = serverMethodMetrics(serviceName, methodName);
       const attributes = { "rpc.system": "grpc", "rpc.service": serviceName, "rpc.method": methodName };
+      // Bindings are serialized once per method, not once per call.
+      const log = logger.child({ service: serviceName, method: methodName });
       return {
         begin(metadata) {
           const started = performance.now();
           const parent = metadata.get("traceparent").length > 0 ? propagation.extract(ROOT_CONTEXT, metadata, metadataGetter) : ROOT_CONTEXT;
-          const span = tracer.startSpan(spanName, { kind: SpanKind.SERVER, attributes }, parent);
+          const span = tracer.startSpan(spanName, { kind: SpanKind.SERVER }, parent);
+          if (span.isRecording()) span.setAttributes(attributes);
           return {
             context: trace.setSpan(parent, span),
             end(code, error) {
               const durationMs = performance.now() - started;
-              span.setAttribute("rpc.grpc.status_code", code);
-              if (code !== 0) span.setStatus({ code: SpanStatusCode.ERROR, message: codeName(code) });
+              if (span.isRecording()) {
+                span.setAttribute("rpc.grpc.status_code", code);
+                if (code !== 0) span.setStatus({ code: SpanStatusCode.ERROR, message: codeName(code) });
+              }
               span.end();
               metrics.record(code, durationMs / 1000);
-              const traceId = span.spanContext().traceId;
-              const fields = { service: serviceName, method: methodName, code: codeName(code), durationMs: Math.round(durationMs * 1000) / 1000, traceId };
-              if (error !== undefined) logger.error({ ...fields, err: error }, "rpc failed with an unexpected error");
-              else if (code !== 0) logger.warn(fields, "rpc failed");
-              else logger[okLevel](fields, "rpc");
+              const fields = { code: codeName(code), durationMs: Math.round(durationMs * 1000) / 1000, traceId: span.spanContext().traceId };
+              if (error !== undefined) log.error({ ...fields, err: error }, "rpc failed with an unexpected error");
+              else if (code !== 0) log.warn(fields, "rpc failed");
+              else log[okLevel](fields, "rpc");
             },
           };
         },

@@ -1,0 +1,75 @@
+// One benchmark target per process: `node server.mjs platform|grpc-js|http2`.
+// Prints {"port":N} on stdout once listening. All three answer GetProduct with the same message.
+import http2 from "node:http2";
+import { create, fromBinary, isMessage, toBinary } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import {
+  GetProductRequestSchema,
+  GetProductResponseSchema,
+  InventoryService,
+} from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
+
+const kind = process.argv[2];
+
+/** The same answer everywhere: a product built from the request, as a real handler would. */
+function product(sku) {
+  return { product: { sku, name: "Enamel mug", description: "A sturdy enamel mug.", price: { currencyCode: "EUR", amountMinor: 1250n }, availableQuantity: 7 } };
+}
+
+function ready(port) {
+  process.stdout.write(JSON.stringify({ port }) + "\n");
+}
+
+if (kind === "platform") {
+  const { loadServiceConfig, serve } = await import("@shop/platform");
+  const config = loadServiceConfig("inventory", { ...process.env, INVENTORY_PORT: "0", INVENTORY_ADMIN_PORT: "0", HOST: "127.0.0.1" });
+  const server = await serve(config, [[InventoryService, { getProduct: ({ sku }) => product(sku) }]]);
+  ready(server.port);
+} else if (kind === "grpc-js") {
+  // A bare grpc-js server: same protobuf-es (de)serialization, no interceptors, no context.
+  const server = new grpc.Server();
+  const serialize = (schema) => (value) => {
+    const bytes = toBinary(schema, isMessage(value, schema) ? value : create(schema, value));
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
+  server.addService(
+    {
+      getProduct: {
+        path: "/shop.inventory.v1.InventoryService/GetProduct",
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: serialize(GetProductRequestSchema),
+        requestDeserialize: (bytes) => fromBinary(GetProductRequestSchema, bytes),
+        responseSerialize: serialize(GetProductResponseSchema),
+        responseDeserialize: (bytes) => fromBinary(GetProductResponseSchema, bytes),
+      },
+    },
+    { getProduct: (call, callback) => callback(null, product(call.request.sku)) },
+  );
+  server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, port) => {
+    if (error) throw error;
+    ready(port);
+  });
+} else if (kind === "http2") {
+  // The ceiling for one Node process: decode the request, encode the answer, raw frames.
+  const server = http2.createServer();
+  server.on("stream", (stream) => {
+    const chunks = [];
+    stream.on("data", (chunk) => chunks.push(chunk));
+    stream.on("end", () => {
+      const body = Buffer.concat(chunks);
+      const request = fromBinary(GetProductRequestSchema, body.subarray(5));
+      const message = toBinary(GetProductResponseSchema, create(GetProductResponseSchema, product(request.sku)));
+      const frame = Buffer.alloc(5 + message.length);
+      frame.writeUInt32BE(message.length, 1);
+      frame.set(message, 5);
+      stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
+      stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+      stream.end(frame);
+    });
+  });
+  server.listen(0, "127.0.0.1", () => ready(server.address().port));
+} else {
+  console.error("usage: node server.mjs platform|grpc-js|http2");
+  process.exit(2);
+}
