@@ -1,0 +1,65 @@
+// Part 2: the same GetProduct through the gateway — Connect JSON over HTTP/1.1, REST
+// GET /v1/products/{sku} over HTTP/1.1, and gRPC over h2c — vs gRPC straight to the inventory
+// service (its own PostgreSQL database, the real handler and store). Same h2load for all.
+import { assertGrpcOk } from "../src/grpc-probe.mjs";
+import { BENCH_SKU, GET_PRODUCT_PATH, bodyFile, grpcFrameFile } from "../src/grpc-frame.mjs";
+import { h2load } from "../src/h2load.mjs";
+import { startMesh } from "../src/mesh.mjs";
+import { processTree } from "../src/processes.mjs";
+import { sweep } from "../src/sweep.mjs";
+
+const TARGETS = {
+  direct: "gRPC h2c direct to inventory (baseline)",
+  "gateway-connect-h1": "gateway Connect JSON, HTTP/1.1",
+  "gateway-rest-h1": "gateway REST GET /v1/products/{sku}, HTTP/1.1",
+  "gateway-grpc": "gateway gRPC h2c (proxied)",
+};
+
+/** Checks that each gateway route answers 200 with the product; returns the JSON bodies' sizes. */
+async function probeGateway(gatewayUrl) {
+  const connect = await fetch(`${gatewayUrl}${GET_PRODUCT_PATH}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ sku: BENCH_SKU }) });
+  const rest = await fetch(`${gatewayUrl}/v1/products/${BENCH_SKU}`);
+  const [connectBody, restBody] = [await connect.text(), await rest.text()];
+  if (connect.status !== 200 || rest.status !== 200) throw new Error(`gateway probe failed: Connect ${connect.status} ${connectBody}; REST ${rest.status} ${restBody}`);
+  return { connectJsonBytes: connectBody.length, restJsonBytes: restBody.length };
+}
+
+/** Runs part 2: `concurrencies`, `seconds` per point, `repeats`. `perProcessEnv` can add e.g. --cpu-prof. */
+export async function runGateway({ seconds, repeats, concurrencies, perProcessEnv = {}, log = console.log }) {
+  const workers = process.env.BENCH_GATEWAY_WORKERS ?? "1";
+  const mesh = await startMesh({
+    db: "postgres",
+    names: ["inventory", "gateway"],
+    env: { GATEWAY_WORKERS: workers, GATEWAY_RATE_LIMIT_BURST: "100000000", GATEWAY_RATE_LIMIT_PER_SECOND: "100000000", LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info" },
+    perProcessEnv,
+  });
+  try {
+    const frame = grpcFrameFile();
+    const json = bodyFile("get-product.json", JSON.stringify({ sku: BENCH_SKU }));
+    const inventory = mesh.processes.inventory;
+    const gateway = mesh.processes.gateway;
+    const grpcBytes = await assertGrpcOk("inventory", inventory.port, GET_PRODUCT_PATH, frame);
+    await assertGrpcOk("gateway gRPC", gateway.port, GET_PRODUCT_PATH, frame);
+    const sizes = await probeGateway(mesh.gatewayUrl);
+    log(`  gateway: probes ok, gRPC ${grpcBytes} bytes, ${JSON.stringify(sizes)}`);
+    const serverPids = (id) => (id === "direct" ? [inventory.child.pid] : [...processTree(gateway.child.pid), inventory.child.pid]);
+    const grpcHeaders = ["content-type: application/grpc", "te: trailers"];
+    const requests = {
+      direct: { url: `http://127.0.0.1:${inventory.port}${GET_PRODUCT_PATH}`, body: frame, headers: grpcHeaders },
+      "gateway-grpc": { url: `${mesh.gatewayUrl}${GET_PRODUCT_PATH}`, body: frame, headers: grpcHeaders },
+      "gateway-connect-h1": { url: `${mesh.gatewayUrl}${GET_PRODUCT_PATH}`, body: json, headers: ["content-type: application/json"], h1: true },
+      "gateway-rest-h1": { url: `${mesh.gatewayUrl}/v1/products/${BENCH_SKU}`, h1: true },
+    };
+    const ids = ["direct", "gateway-connect-h1", "gateway-rest-h1", "gateway-grpc"];
+    const load = (id, concurrency, secs) => h2load({ ...requests[id], seconds: secs, concurrency, pids: serverPids(id) });
+    const series = await sweep({ ids, concurrencies, repeats, seconds, load, log: (m) => log(`  gateway: ${m}`) });
+    return {
+      title: "Gateway: GetProduct as Connect JSON / REST / gRPC through the gateway vs direct gRPC",
+      method: `inventory service with its own PostgreSQL database (real handler and store) and the gateway (GATEWAY_WORKERS=${workers}, rate limit lifted, LOG_LEVEL ${process.env.BENCH_LOG_LEVEL ?? "info"}) as processes; h2load one thread, HTTP/1.1 = one connection per in-flight request, h2c = up to 4 connections; ${seconds} s per point, ${repeats} interleaved repeats; server CPU = gateway + inventory processes (PostgreSQL not counted)`,
+      series: series.map((s) => ({ ...s, label: TARGETS[s.id] })),
+      comparisons: ids.filter((id) => id !== "direct").map((id) => ({ subject: id, baseline: "direct" })),
+    };
+  } finally {
+    await mesh.stop();
+  }
+}
