@@ -280,7 +280,12 @@ describe("when the payment service stalls", () => {
     await mesh.order.start();
     const restarted = createClient(OrderService, mesh.order.target);
     try {
-      const [pendingOrder] = (await restarted.listOrders({ pageSize: 1 }, alice)).orders;
+      // The channel may still be backing off from the refused connections of the crash.
+      const listed = await until(
+        () => restarted.listOrders({ pageSize: 1 }, alice).catch(() => undefined),
+        (page) => page !== undefined,
+      );
+      const [pendingOrder] = listed?.orders ?? [];
       const settled = await until(
         async () => (await restarted.getOrder({ orderId: pendingOrder?.orderId ?? "" }, alice)).order,
         (o) => o?.status !== OrderStatus.PENDING,
