@@ -1,3 +1,4 @@
+import type { webcrypto } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -12,10 +13,10 @@ const jwt = loadGatewayConfig({}).jwt;
 describe("token verifier with a JWKS (GATEWAY_JWKS_URL)", () => {
   let server: Server;
   let url: string;
-  let privateKey: CryptoKey;
+  let privateKey: webcrypto.CryptoKey;
   beforeAll(async () => {
     const pair = await generateKeyPair("RS256");
-    privateKey = pair.privateKey as CryptoKey;
+    privateKey = pair.privateKey as webcrypto.CryptoKey;
     const jwk = { ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "RS256", use: "sig" };
     server = createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [jwk] })));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

@@ -1,3 +1,4 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, createHandlerContext, type HandlerContext } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
@@ -32,11 +33,11 @@ function ctx(userId?: string): HandlerContext {
   });
 }
 
-const list = async (init: Partial<ListNotificationsRequest>, context: HandlerContext) =>
+const list = async (init: MessageInitShape<typeof ListNotificationsRequestSchema>, context: HandlerContext) =>
   service.listNotifications(create(ListNotificationsRequestSchema, init), context);
-const get = async (notificationId: string, context: HandlerContext) => service.getNotification(create(GetNotificationRequestSchema, { notificationId }), context);
+const get = async (notificationId: string | undefined, context: HandlerContext) => service.getNotification(create(GetNotificationRequestSchema, { notificationId: notificationId ?? "" }), context);
 
-const command = (id: string, init: Partial<SendNotificationCommand>) =>
+const command = (id: string, init: Omit<MessageInitShape<typeof SendNotificationCommandSchema>, "$typeName">) =>
   create(SendNotificationCommandSchema, { commandId: id, channel: NotificationChannel.EMAIL, template: "order_confirmed", recipient: "ada@example.com", userId: "ada", ...init });
 
 beforeAll(async () => {
