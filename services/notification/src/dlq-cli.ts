@@ -3,9 +3,8 @@
 // <id> is a command id (the AMQP message-id) or #<position> as shown by `list`.
 import { fromBinary, toJsonString } from "@bufbuild/protobuf";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
-import { connectMessaging, deadLetterQueue, type DeadLetter } from "@shop/platform/messaging";
+import { connectMessaging, deadLetterQueue, loadMessagingConfig, type DeadLetter } from "@shop/platform/messaging";
 import { pino } from "pino";
-import { loadMessagingConfig } from "./messaging-config.js";
 
 const USAGE = `usage: npm run dlq -- <command>
   list                  messages in the dead-letter queue, oldest first

@@ -3,10 +3,9 @@ import { fileURLToPath } from "node:url";
 import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
 import { createLogger, initTracing, loadServiceConfig, serve, service } from "@shop/platform";
 import { openDatabase } from "@shop/platform/database";
-import { connectMessaging, registerQueueMetrics } from "@shop/platform/messaging";
+import { connectMessaging, loadMessagingConfig, registerQueueMetrics } from "@shop/platform/messaging";
 import { logChannelProvider } from "./channel-provider.js";
 import { startNotificationConsumer } from "./consumer.js";
-import { loadMessagingConfig } from "./messaging-config.js";
 import { createNotificationService } from "./notification-service.js";
 import { createNotificationStore } from "./store.js";
 

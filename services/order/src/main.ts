@@ -5,7 +5,7 @@ import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
 import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
 import { createClient, createLogger, loadServiceConfig, serve, service } from "@shop/platform";
 import { openDatabase } from "@shop/platform/database";
-import { connectMessaging, createPublisher, startOutboxRelay } from "@shop/platform/messaging";
+import { connectMessaging, createPublisher, loadMessagingConfig, startOutboxRelay } from "@shop/platform/messaging";
 import { enqueueOrderNotification } from "./notifications.js";
 import { loadOrderSettings } from "./order-config.js";
 import { OrderEvents } from "./order-events.js";
@@ -16,6 +16,7 @@ import { OrderStore } from "./store.js";
 
 const config = loadServiceConfig("order");
 const settings = loadOrderSettings();
+const messaging = loadMessagingConfig();
 const logger = createLogger(config.name);
 
 const db = await openDatabase({
@@ -30,12 +31,12 @@ const payment = createClient(PaymentService, settings.paymentUrl);
 const saga = new OrderSaga({ store, inventory, payment, events, logger, options: settings });
 
 const amqp = connectMessaging({
-  url: settings.amqpUrl,
+  url: messaging.url,
   connectionName: `order@${hostname()}:${process.pid}`,
   logger,
-  topology: settings.topology,
+  topology: messaging.topology,
 });
-const publisher = createPublisher(amqp, { exchange: settings.topology.exchange, logger });
+const publisher = createPublisher(amqp, { exchange: messaging.topology.exchange, logger });
 const relay = startOutboxRelay({ db, publisher, logger });
 
 const server = await serve(config, [service(OrderService, createOrderService({ store, saga, events, watchPollMs: settings.watchPollMs }))], {

@@ -1,5 +1,4 @@
 import { fileURLToPath } from "node:url";
-import { DEFAULT_RETRY_DELAYS_MS, notificationTopology, type Topology } from "@shop/platform/messaging";
 
 /** The order service's own settings, beside the platform's ServiceConfig. */
 export interface OrderSettings {
@@ -13,9 +12,6 @@ export interface OrderSettings {
   recoveryIntervalMs: number;
   maxRetryDelayMs: number;
   watchPollMs: number;
-  amqpUrl: string;
-  /** The notification command topology; declared with the same arguments as the notification service's. */
-  topology: Topology;
 }
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
@@ -33,8 +29,6 @@ export function loadOrderSettings(env: NodeJS.ProcessEnv = process.env): OrderSe
     recoveryIntervalMs: positive(env, "ORDER_RECOVERY_INTERVAL_MS", 2_000),
     maxRetryDelayMs: positive(env, "ORDER_MAX_RETRY_DELAY_MS", 10_000),
     watchPollMs: positive(env, "ORDER_WATCH_POLL_MS", 1_000),
-    amqpUrl: env["AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672",
-    topology: notificationTopology({ prefix: env["AMQP_PREFIX"] ?? "", retryDelaysMs: retryDelays(env) }),
   };
 }
 
@@ -46,12 +40,3 @@ function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): numbe
   return value;
 }
 
-function retryDelays(env: NodeJS.ProcessEnv): number[] {
-  const raw = env["NOTIFICATION_RETRY_DELAYS_MS"];
-  if (!raw) return [...DEFAULT_RETRY_DELAYS_MS];
-  const delays = raw.split(",").map((part) => Number(part.trim()));
-  if (delays.some((delay) => !Number.isInteger(delay) || delay <= 0)) {
-    throw new Error(`NOTIFICATION_RETRY_DELAYS_MS must be a comma-separated list of positive integers (ms), got "${raw}"`);
-  }
-  return delays;
-}

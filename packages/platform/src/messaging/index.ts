@@ -16,3 +16,4 @@ export { startOutboxRelay, type OutboxRelay, type OutboxRelayOptions, type Outbo
 export { injectTraceHeaders, extractTraceContext, type AmqpHeaders } from "./trace-headers.js";
 export { deadLetterQueue, type DeadLetter, type DeadLetterQueue } from "./dead-letter-queue.js";
 export { registerQueueMetrics } from "./queue-metrics.js";
+export { loadMessagingConfig, type MessagingConfig } from "./config.js";

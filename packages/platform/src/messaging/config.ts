@@ -1,6 +1,6 @@
-import { DEFAULT_RETRY_DELAYS_MS, notificationTopology, type Topology } from "@shop/platform/messaging";
+import { DEFAULT_RETRY_DELAYS_MS, notificationTopology, type Topology } from "./topology.js";
 
-/** The service's RabbitMQ settings, from the environment. */
+/** RabbitMQ settings shared by every service that publishes or consumes notification commands. */
 export interface MessagingConfig {
   /** AMQP_URL, default amqp://guest:guest@127.0.0.1:5672. */
   url: string;
