@@ -23,7 +23,7 @@ describe("PaymentService validation", () => {
 
   const ctx = (name: "authorizePayment" | "voidPayment") =>
     createHandlerContext({ service: PaymentService, method: PaymentService.method[name], protocolName: "grpc", requestMethod: "POST", url: `/${name}` });
-  const fail = (promise: Promise<unknown>) => promise.then(() => expect.fail("expected an error"), (e: unknown) => ConnectError.from(e));
+  const fail = (result: unknown) => Promise.resolve(result).then(() => expect.fail("expected an error"), (e: unknown) => ConnectError.from(e));
   const fields = (error: unknown) => badRequest(error)?.fieldViolations.map((v) => v.field);
 
   it("rejects an empty authorization with INVALID_ARGUMENT naming every missing field", async () => {

@@ -1,6 +1,6 @@
 import { create, type DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, createHandlerContext } from "@connectrpc/connect";
-import { PaymentState } from "@shop/contracts/shop/payment/v1/payment_pb";
+import { PaymentState, type Payment } from "@shop/contracts/shop/payment/v1/payment_pb";
 import {
   AuthorizePaymentRequestSchema,
   CapturePaymentRequestSchema,
@@ -37,15 +37,15 @@ describe.each(engines)("payments on $engine", ({ open }) => {
 
   function authorize(key: string, cardToken = "tok_visa", amountMinor = 4999n) {
     const request = create(AuthorizePaymentRequestSchema, { idempotencyKey: key, orderId: key, amount: { currencyCode: "EUR", amountMinor }, cardToken });
-    return payments.authorizePayment(request, ctx(PaymentService.method.authorizePayment)).then((r) => r.payment!);
+    return Promise.resolve(payments.authorizePayment(request, ctx(PaymentService.method.authorizePayment))).then((r) => r.payment as Payment);
   }
-  const capture = (paymentId: string) => payments.capturePayment(create(CapturePaymentRequestSchema, { paymentId }), ctx(PaymentService.method.capturePayment)).then((r) => r.payment!);
-  const voidById = (paymentId: string) => payments.voidPayment(create(VoidPaymentRequestSchema, { paymentId }), ctx(PaymentService.method.voidPayment)).then((r) => r.payment!);
+  const capture = (paymentId: string) => Promise.resolve(payments.capturePayment(create(CapturePaymentRequestSchema, { paymentId }), ctx(PaymentService.method.capturePayment))).then((r) => r.payment as Payment);
+  const voidById = (paymentId: string) => Promise.resolve(payments.voidPayment(create(VoidPaymentRequestSchema, { paymentId }), ctx(PaymentService.method.voidPayment))).then((r) => r.payment as Payment);
   const voidByKey = (idempotencyKey: string) =>
-    payments.voidPayment(create(VoidPaymentRequestSchema, { idempotencyKey }), ctx(PaymentService.method.voidPayment)).then((r) => r.payment!);
+    Promise.resolve(payments.voidPayment(create(VoidPaymentRequestSchema, { idempotencyKey }), ctx(PaymentService.method.voidPayment))).then((r) => r.payment as Payment);
   const refund = (paymentId: string) =>
-    payments.refundPayment(create(RefundPaymentRequestSchema, { paymentId, reason: "order cancelled by customer" }), ctx(PaymentService.method.refundPayment)).then((r) => r.payment!);
-  const get = (paymentId: string) => payments.getPayment(create(GetPaymentRequestSchema, { paymentId }), ctx(PaymentService.method.getPayment)).then((r) => r.payment!);
+    Promise.resolve(payments.refundPayment(create(RefundPaymentRequestSchema, { paymentId, reason: "order cancelled by customer" }), ctx(PaymentService.method.refundPayment))).then((r) => r.payment as Payment);
+  const get = (paymentId: string) => Promise.resolve(payments.getPayment(create(GetPaymentRequestSchema, { paymentId }), ctx(PaymentService.method.getPayment))).then((r) => r.payment as Payment);
 
   it("authorizes tok_visa, and the same key returns the same payment without a second authorization", async () => {
     const key = uniqueKey();
