@@ -1,5 +1,5 @@
 // One benchmark target per process: `node server.mjs platform|grpc-js|http2`.
-// Prints {"port":N} on stdout once listening. All three answer GetProduct with the same message.
+// Prints {"port":N} on stderr once listening (stdout carries the platform's JSON call logs). All three answer GetProduct with the same message.
 import http2 from "node:http2";
 import { create, fromBinary, isMessage, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
@@ -17,7 +17,7 @@ function product(sku) {
 }
 
 function ready(port) {
-  process.stdout.write(JSON.stringify({ port }) + "\n");
+  process.stderr.write(JSON.stringify({ port }) + "\n");
 }
 
 if (kind === "platform") {

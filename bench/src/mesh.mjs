@@ -38,11 +38,11 @@ export function assertBuilt(names) {
 
 /**
  * Starts `names` (default: the four services and the gateway) and resolves when every one answers
- * /readyz with 200. `env` is added to every process; `perProcessEnv[name]` to one (e.g. NODE_OPTIONS
- * for a profile). Returns { processes: {name: {child, port, adminPort, readyMs}}, coldStartMs,
+ * /readyz with 200. `env` is added to every process; `perProcessEnv[name]` to one, and `nodeArgs[name]`
+ * are node flags for one (e.g. --cpu-prof). Returns { processes: {name: {child, port, adminPort, readyMs}}, coldStartMs,
  * databases, gatewayUrl, address(name), stop() }.
  */
-export async function startMesh({ db = "postgres", names = [...SERVICES, "gateway"], env = {}, perProcessEnv = {}, timeoutMs = 240_000 } = {}) {
+export async function startMesh({ db = "postgres", names = [...SERVICES, "gateway"], env = {}, perProcessEnv = {}, nodeArgs = {}, timeoutMs = 240_000 } = {}) {
   assertBuilt(names);
   const dataDir = await mkdtemp(join(tmpdir(), "shop-bench-mesh-"));
   const rabbit = rabbitTestScope("bench");
@@ -83,7 +83,7 @@ export async function startMesh({ db = "postgres", names = [...SERVICES, "gatewa
   try {
     for (const name of names) {
       const own = databases[name] ? { DATABASE_URL: databases[name].url, [`${name.toUpperCase()}_DATABASE_URL`]: databases[name].url } : {};
-      const child = spawn(process.execPath, [join(repoRoot, mainOf(name))], {
+      const child = spawn(process.execPath, [...(nodeArgs[name] ?? []), join(repoRoot, mainOf(name))], {
         cwd: repoRoot,
         env: { ...common, ...own, ...(perProcessEnv[name] ?? {}) },
         stdio: ["ignore", "pipe", "pipe"],

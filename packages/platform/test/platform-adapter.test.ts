@@ -1,4 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "@shop/contracts/grpc/health/v1/health_pb";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, errorInfo, type GrpcClient, type RunningServer } from "../src/index.js";
@@ -41,5 +42,24 @@ describe("typed adapter over grpc-js", () => {
   it("answers UNIMPLEMENTED for a method the implementation lacks", async () => {
     const error = (await client.listProducts({}).catch((e: unknown) => e)) as ConnectError;
     expect(error.code).toBe(Code.Unimplemented);
+  });
+});
+
+describe("shutdown with open streams", () => {
+  it("ends server streams with UNAVAILABLE instead of waiting out the grace period", async () => {
+    const server = await startServer([inventoryRegistration()], {}, { SHUTDOWN_GRACE_MS: "10000" });
+    const health = createClient(Health, server.address, { breaker: false });
+    const updates: number[] = [];
+    const watching = (async () => {
+      for await (const update of health.watch({ service: "" })) updates.push(update.status);
+    })().catch((e: unknown) => e);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const started = performance.now();
+    await server.shutdown();
+    expect(performance.now() - started).toBeLessThan(2_000);
+    const error = (await watching) as ConnectError;
+    expect(error.code).toBe(Code.Unavailable);
+    expect(updates[0]).toBe(ServingStatus.SERVING);
+    health.close();
   });
 });

@@ -1,39 +1,12 @@
 import { fileURLToPath } from "node:url";
-import { openDatabase, type Database } from "@shop/platform/database";
-import { createTestDatabase } from "@shop/platform/testing/postgres";
+import type { Database } from "@shop/platform/database";
+import { databaseEngines, type EngineDatabase } from "@shop/platform/testing/postgres";
 
 export const migrationsDir = fileURLToPath(new URL("../migrations", import.meta.url));
 
-/** An inventory database on one engine, with its schema and seed, and how to throw it away. */
-export interface EngineDatabase {
-  db: Database;
-  dispose(): Promise<void>;
-}
-
-/** The two engines every store test runs on: embedded PGlite in memory, and a fresh PostgreSQL database. */
-export const engines = [
-  {
-    engine: "PGlite",
-    async open(): Promise<EngineDatabase> {
-      const db = await openDatabase({ migrationsDir });
-      return { db, dispose: () => db.close() };
-    },
-  },
-  {
-    engine: "PostgreSQL",
-    async open(): Promise<EngineDatabase> {
-      const pg = await createTestDatabase("inventory");
-      const db = await openDatabase({ url: pg.url, migrationsDir });
-      return {
-        db,
-        async dispose() {
-          await db.close();
-          await pg.drop();
-        },
-      };
-    },
-  },
-];
+/** The two engines every inventory store test runs on: embedded PGlite in memory, and a fresh PostgreSQL database. */
+export const engines = databaseEngines(migrationsDir, "inventory");
+export type { EngineDatabase };
 
 let counter = 0;
 

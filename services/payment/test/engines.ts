@@ -1,41 +1,13 @@
 import { fileURLToPath } from "node:url";
 import type { Money } from "@shop/contracts/shop/type/v1/money_pb";
-import { openDatabase, type Database } from "@shop/platform/database";
-import { createTestDatabase } from "@shop/platform/testing/postgres";
+import { databaseEngines, type EngineDatabase } from "@shop/platform/testing/postgres";
 import { SimulatedCardProcessor, type AuthorizationOutcome, type AuthorizationRequest, type CardProcessor } from "../src/processor.js";
 
 export const migrationsDir = fileURLToPath(new URL("../migrations", import.meta.url));
 
-/** A payment database on one engine, and how to throw it away. */
-export interface EngineDatabase {
-  db: Database;
-  dispose(): Promise<void>;
-}
-
-/** The two engines every store test runs on: embedded PGlite in memory, and a fresh PostgreSQL database. */
-export const engines = [
-  {
-    engine: "PGlite",
-    async open(): Promise<EngineDatabase> {
-      const db = await openDatabase({ migrationsDir });
-      return { db, dispose: () => db.close() };
-    },
-  },
-  {
-    engine: "PostgreSQL",
-    async open(): Promise<EngineDatabase> {
-      const pg = await createTestDatabase("payment");
-      const db = await openDatabase({ url: pg.url, migrationsDir });
-      return {
-        db,
-        async dispose() {
-          await db.close();
-          await pg.drop();
-        },
-      };
-    },
-  },
-];
+/** The two engines every payment store test runs on: embedded PGlite in memory, and a fresh PostgreSQL database. */
+export const engines = databaseEngines(migrationsDir, "payment");
+export type { EngineDatabase };
 
 /**
  * The simulated processor with a record of every call that reached it, and an optional gate

@@ -91,7 +91,7 @@ export async function serve(config: ServiceConfig, services: ServiceRegistration
   }
   health.set("", ServingStatus.NOT_SERVING);
   const quiet = createServerInstrumentation({ logger, okLevel: "debug" });
-  const healthGrpc = createGrpcService(Health, createHealthService(health), quiet);
+  const healthGrpc = createGrpcService(Health, createHealthService(health), quiet, streams);
   server.addService(healthGrpc.definition, healthGrpc.handlers);
   addReflection(server, [...services.map(([desc]) => desc), Health, ReflectionV1, ReflectionV1Alpha]);
 
@@ -130,10 +130,10 @@ export async function serve(config: ServiceConfig, services: ServiceRegistration
       clearInterval(poller);
       logger.info({ event: "shutdown", inFlightStreams: streams.size, graceMs: config.shutdownGraceMs }, "shutting down: draining calls");
       health.setAll(ServingStatus.NOT_SERVING);
-      health.close();
-      // Long-lived streams would hold the drain open until the grace period: end them now,
-      // UNAVAILABLE tells their clients to reconnect elsewhere.
+      // Long-lived streams (WatchOrder, health Watch) would hold the drain open until the grace
+      // period: end them now; UNAVAILABLE tells their clients to reconnect elsewhere.
       for (const call of streams) call.emit("error", { code: GrpcStatus.UNAVAILABLE, details: "server is shutting down" });
+      health.close();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           logger.warn({ event: "shutdown_forced" }, "grace period over: cancelling remaining calls");

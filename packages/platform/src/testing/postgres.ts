@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
+import { openDatabase, type Database } from "../database/index.js";
 
 /** The local test server (trust auth); TEST_DATABASE_ADMIN_URL overrides. */
 const ADMIN_URL = process.env["TEST_DATABASE_ADMIN_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -31,4 +32,40 @@ async function admin(sql: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+/** A service's database on one engine, with its migrations applied, and how to throw it away. */
+export interface EngineDatabase {
+  db: Database;
+  dispose(): Promise<void>;
+}
+
+/**
+ * The two engines a store test runs on — embedded PGlite in memory, and a fresh PostgreSQL
+ * database — for `describe.each`.
+ */
+export function databaseEngines(migrationsDir: string, label = "test"): Array<{ engine: string; open(): Promise<EngineDatabase> }> {
+  return [
+    {
+      engine: "PGlite",
+      async open() {
+        const db = await openDatabase({ migrationsDir });
+        return { db, dispose: () => db.close() };
+      },
+    },
+    {
+      engine: "PostgreSQL",
+      async open() {
+        const pg = await createTestDatabase(label);
+        const db = await openDatabase({ url: pg.url, migrationsDir });
+        return {
+          db,
+          async dispose() {
+            await db.close();
+            await pg.drop();
+          },
+        };
+      },
+    },
+  ];
 }
