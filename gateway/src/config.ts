@@ -1,4 +1,5 @@
 import { fileURLToPath } from "node:url";
+import { ConfigError, envInteger } from "@shop/platform";
 
 /** Development-only HS256 secret; documented in gateway/README.md. Never use it outside a laptop. */
 export const DEV_JWT_SECRET = "shop-mesh-dev-secret-change-me-0123456789";
@@ -46,16 +47,12 @@ export interface GatewayConfig {
 }
 
 /** Raised for a malformed variable; start-up stops with its message. */
-export class GatewayConfigError extends Error {
+export class GatewayConfigError extends ConfigError {
   override name = "GatewayConfigError";
 }
 
 function integer(env: NodeJS.ProcessEnv, key: string, fallback: number, min = 0): number {
-  const raw = env[key];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new GatewayConfigError(`${key} must be an integer >= ${min}, got "${raw}"`);
-  return value;
+  return envInteger(env, key, fallback, { min });
 }
 
 function flag(env: NodeJS.ProcessEnv, key: string, fallback: boolean): boolean {

@@ -1,11 +1,11 @@
 // The gateway process: reads config once, then either supervises node:cluster workers (each
 // serving the public port) and the admin port, or — with GATEWAY_WORKERS=1 — does both itself.
 import cluster from "node:cluster";
-import { createClient, metricsRegistry } from "@shop/platform";
+import { ConfigError, createClient, metricsRegistry } from "@shop/platform";
 import { pino } from "pino";
 import { AggregatorRegistry } from "prom-client";
-import { startAdminServer } from "./admin-server.js";
-import { GatewayConfigError, loadGatewayConfig, type GatewayConfig } from "./config.js";
+import { startAdminServer, type AdminServer } from "./admin-server.js";
+import { loadGatewayConfig, type GatewayConfig } from "./config.js";
 import { startGateway } from "./gateway-server.js";
 import type { UpstreamClient } from "./upstreams.js";
 
@@ -13,7 +13,7 @@ let config: GatewayConfig;
 try {
   config = loadGatewayConfig(process.env);
 } catch (error) {
-  if (error instanceof GatewayConfigError) {
+  if (error instanceof ConfigError) {
     console.error(`gateway: ${error.message}`);
     process.exit(1);
   }
@@ -31,6 +31,7 @@ async function runPrimary(config: GatewayConfig): Promise<void> {
   let stopping = false;
   let listening = 0;
   const aggregator = new AggregatorRegistry();
+  const firstListening = new Promise<number>((resolve) => cluster.once("listening", (_worker, address) => resolve(address.port)));
   cluster.on("listening", () => listening++);
   cluster.on("exit", (worker, code, signal) => {
     listening = Math.max(0, listening - 1);
@@ -40,7 +41,8 @@ async function runPrimary(config: GatewayConfig): Promise<void> {
   });
   for (let i = 0; i < config.workers; i++) cluster.fork();
   const admin = await startAdminServer(config.host, config.adminPort, () => listening > 0, () => aggregator.clusterMetrics());
-  logger.info({ workers: config.workers, port: config.port, adminPort: admin.port }, "gateway primary started");
+  // The workers share one port (port 0 = one the primary picks): announce it once the first listens.
+  void firstListening.then((port) => logger.info({ event: "listening", workers: config.workers, port, adminPort: admin.port }, "gateway primary started"));
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -63,13 +65,14 @@ async function runWorker(config: GatewayConfig): Promise<void> {
     clientFactory: (service, target) => createClient(service, target, { defaultTimeoutMs: config.limits.unaryMaxTimeoutMs }) as unknown as UpstreamClient,
     logger,
   });
-  let admin: { close(): Promise<void> } | undefined;
+  let admin: AdminServer | undefined;
   if (cluster.isWorker) {
     // Constructing one installs the worker's reply listener; the primary's /metrics asks every worker.
     new AggregatorRegistry();
     AggregatorRegistry.setRegistries([metricsRegistry]);
   } else {
     admin = await startAdminServer(config.host, config.adminPort, () => true, () => metricsRegistry.metrics());
+    logger.info({ event: "listening", port: gateway.port, adminPort: admin.port }, "gateway started");
   }
   let stopping = false;
   const stop = async (signal: string) => {

@@ -1,43 +1,35 @@
 // The gateway as it runs in production: `node gateway/dist/main.js` with two node:cluster workers
 // sharing the public port, the primary serving /readyz and aggregated /metrics, SIGTERM draining.
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { freePort, repoRoot } from "./mesh.js";
-
-async function waitFor(url: string, timeoutMs: number): Promise<Response> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const response = await fetch(url).catch(() => undefined);
-    if (response?.ok) return response;
-    if (Date.now() > deadline) throw new Error(`${url} not ready in ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+import { ServiceProcess } from "@shop/platform/testing/service-process";
+import { repoRoot } from "./mesh.js";
 
 describe("gateway process", () => {
   it("serves from two cluster workers, aggregates their metrics on the admin port, and exits 0 on SIGTERM", async () => {
-    const [port, adminPort, deadUpstream] = [await freePort(), await freePort(), await freePort()];
-    const child = spawn(process.execPath, [join(repoRoot, "gateway/dist/main.js")], {
-      env: { ...process.env, GATEWAY_PORT: String(port), GATEWAY_ADMIN_PORT: String(adminPort), GATEWAY_WORKERS: "2", HOST: "127.0.0.1", LOG_LEVEL: "warn", INVENTORY_URL: `127.0.0.1:${deadUpstream}`, OTEL_TRACES_EXPORTER: "none" },
-      stdio: ["ignore", "pipe", "pipe"],
+    // Port 1 (tcpmux) has no listener on this machine: every upstream call fails with UNAVAILABLE.
+    const gateway = new ServiceProcess("gateway", {
+      envPrefix: "GATEWAY",
+      main: join(repoRoot, "gateway/dist/main.js"),
+      cwd: repoRoot,
+      env: { GATEWAY_WORKERS: "2", HOST: "127.0.0.1", INVENTORY_URL: "127.0.0.1:1", OTEL_TRACES_EXPORTER: "none" },
+      readyTimeoutMs: 20_000,
     });
-    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     try {
-      await waitFor(`http://127.0.0.1:${adminPort}/readyz`, 20_000);
+      await gateway.start();
       // A call to a dead upstream answers UNAVAILABLE (503) and is counted by the worker that took it.
       for (let i = 0; i < 3; i++) {
-        const response = await fetch(`http://127.0.0.1:${port}/v1/products`, { headers: { connection: "close" } });
+        const response = await fetch(`${gateway.url}/v1/products`, { headers: { connection: "close" } });
         expect(response.status).toBe(503);
       }
-      const metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+      const metrics = await (await fetch(`http://127.0.0.1:${gateway.adminPort}/metrics`)).text();
       const handled = metrics.match(/^grpc_client_handled_total\{[^}]*grpc_method="ListProducts"[^}]*grpc_code="UNAVAILABLE"\} (\d+)/m);
       expect(Number(handled?.[1])).toBe(3);
-      child.kill("SIGTERM");
-      expect(await exited).toBe(0);
+      expect(await gateway.stop()).toBe(0);
     } finally {
-      if (child.exitCode === null) child.kill("SIGKILL");
+      await gateway.kill9();
     }
   }, 40_000);
 

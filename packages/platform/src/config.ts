@@ -38,12 +38,17 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-function integer(env: NodeJS.ProcessEnv, key: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+/**
+ * An integer setting from the environment: `fallback` when unset or empty, otherwise a whole number
+ * within [`min`, `max`]; throws {@link ConfigError} naming the variable.
+ */
+export function envInteger(env: NodeJS.ProcessEnv, key: string, fallback: number, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}): number {
   const raw = env[key];
   if (raw === undefined || raw === "") return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0 || value > max) {
-    throw new ConfigError(`${key} must be an integer between 0 and ${max}, got "${raw}"`);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `between ${min} and ${max}`;
+    throw new ConfigError(`${key} must be an integer ${range}, got "${raw}"`);
   }
   return value;
 }
@@ -64,12 +69,12 @@ export function loadServiceConfig(name: ServiceName, env: NodeJS.ProcessEnv = pr
   return {
     name,
     host: env.HOST || "0.0.0.0",
-    port: integer(env, `${prefix}_PORT`, defaults[0], 65535),
-    adminPort: integer(env, `${prefix}_ADMIN_PORT`, defaults[1], 65535),
+    port: envInteger(env, `${prefix}_PORT`, defaults[0], { max: 65535 }),
+    adminPort: envInteger(env, `${prefix}_ADMIN_PORT`, defaults[1], { max: 65535 }),
     logLevel,
-    shutdownGraceMs: integer(env, "SHUTDOWN_GRACE_MS", 10_000),
-    maxMessageBytes: integer(env, "GRPC_MAX_MESSAGE_BYTES", 4 * 1024 * 1024),
-    readinessIntervalMs: integer(env, "READINESS_INTERVAL_MS", 2_000),
+    shutdownGraceMs: envInteger(env, "SHUTDOWN_GRACE_MS", 10_000),
+    maxMessageBytes: envInteger(env, "GRPC_MAX_MESSAGE_BYTES", 4 * 1024 * 1024),
+    readinessIntervalMs: envInteger(env, "READINESS_INTERVAL_MS", 2_000),
     handleSignals: env.HANDLE_SIGNALS !== "false",
   };
 }

@@ -1,5 +1,5 @@
 export * from "./errors.js";
-export { loadServiceConfig, ConfigError, type ServiceConfig, type ServiceName } from "./config.js";
+export { loadServiceConfig, envInteger, ConfigError, type ServiceConfig, type ServiceName } from "./config.js";
 export { createLogger, type Logger } from "./observability/logger.js";
 export { serve, service, type ServeOptions, type RunningServer, type ServiceRegistration } from "./server/serve.js";
 export { createClient, type GrpcClient, type ClientOptions, type CallOptions } from "./client/create-client.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadServiceConfig } from "../src/index.js";
+import { ConfigError, envInteger, loadServiceConfig } from "../src/index.js";
 
 describe("loadServiceConfig", () => {
   it("uses the documented default ports for each service", () => {
@@ -19,5 +19,13 @@ describe("loadServiceConfig", () => {
     expect(() => loadServiceConfig("order", { ORDER_PORT: "http" })).toThrow(ConfigError);
     expect(() => loadServiceConfig("order", { ORDER_PORT: "70000" })).toThrow(/ORDER_PORT/);
     expect(() => loadServiceConfig("order", { LOG_LEVEL: "loud" })).toThrow(/LOG_LEVEL/);
+  });
+
+  it("reads a service's own integer settings with envInteger: default when unset or empty, bounds enforced", () => {
+    expect(envInteger({}, "ORDER_STEP_TIMEOUT_MS", 3000, { min: 1 })).toBe(3000);
+    expect(envInteger({ ORDER_STEP_TIMEOUT_MS: "" }, "ORDER_STEP_TIMEOUT_MS", 3000, { min: 1 })).toBe(3000);
+    expect(envInteger({ ORDER_STEP_TIMEOUT_MS: "250" }, "ORDER_STEP_TIMEOUT_MS", 3000, { min: 1 })).toBe(250);
+    expect(() => envInteger({ ORDER_STEP_TIMEOUT_MS: "0" }, "ORDER_STEP_TIMEOUT_MS", 3000, { min: 1 })).toThrow(/ORDER_STEP_TIMEOUT_MS must be an integer >= 1, got "0"/);
+    expect(() => envInteger({ X: "1.5" }, "X", 1)).toThrow(ConfigError);
   });
 });

@@ -1,4 +1,5 @@
 import { fileURLToPath } from "node:url";
+import { envInteger } from "@shop/platform";
 
 /** The inventory's own settings, beside the platform's ServiceConfig. */
 export interface InventorySettings {
@@ -17,15 +18,7 @@ export function loadInventorySettings(env: NodeJS.ProcessEnv = process.env): Inv
   return {
     databaseUrl: env["INVENTORY_DATABASE_URL"] || env["DATABASE_URL"] || undefined,
     dataDir: env["INVENTORY_DATA_DIR"] ?? `${repoRoot}.data/inventory`,
-    reservationTtlMs: positive(env, "INVENTORY_RESERVATION_TTL_MS", 15 * 60_000),
-    expirySweepMs: positive(env, "INVENTORY_EXPIRY_SWEEP_MS", 5_000),
+    reservationTtlMs: envInteger(env, "INVENTORY_RESERVATION_TTL_MS", 15 * 60_000, { min: 1 }),
+    expirySweepMs: envInteger(env, "INVENTORY_EXPIRY_SWEEP_MS", 5_000, { min: 1 }),
   };
-}
-
-function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer (milliseconds), got "${raw}"`);
-  return value;
 }

@@ -15,7 +15,7 @@ initTracing(config.name); // before the consumer starts, so AMQP trace context i
 const logger = createLogger(config.name, config.logLevel);
 
 const db = await openDatabase({
-  url: process.env.NOTIFICATION_DATABASE_URL ?? process.env.DATABASE_URL,
+  url: process.env.NOTIFICATION_DATABASE_URL || process.env.DATABASE_URL || undefined,
   // NOTIFICATION_DATA_DIR="" keeps the embedded database in memory (tests)
   dataDir: (process.env.NOTIFICATION_DATA_DIR ?? ".data/notification") || undefined,
   migrationsDir: fileURLToPath(new URL("../migrations", import.meta.url)),

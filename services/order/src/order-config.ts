@@ -1,4 +1,5 @@
 import { fileURLToPath } from "node:url";
+import { envInteger } from "@shop/platform";
 
 /** The order service's own settings, beside the platform's ServiceConfig. */
 export interface OrderSettings {
@@ -23,20 +24,11 @@ export function loadOrderSettings(env: NodeJS.ProcessEnv = process.env): OrderSe
     paymentUrl: env["PAYMENT_URL"] ?? "127.0.0.1:50053",
     databaseUrl: env["DATABASE_URL"] || undefined,
     dataDir: env["ORDER_DATA_DIR"] ?? `${repoRoot}.data/order`,
-    stepTimeoutMs: positive(env, "ORDER_STEP_TIMEOUT_MS", 3_000),
-    pendingTimeoutMs: positive(env, "ORDER_PENDING_TIMEOUT_MS", 30_000),
-    leaseMs: positive(env, "ORDER_SAGA_LEASE_MS", 15_000),
-    recoveryIntervalMs: positive(env, "ORDER_RECOVERY_INTERVAL_MS", 2_000),
-    maxRetryDelayMs: positive(env, "ORDER_MAX_RETRY_DELAY_MS", 10_000),
-    watchPollMs: positive(env, "ORDER_WATCH_POLL_MS", 1_000),
+    stepTimeoutMs: envInteger(env, "ORDER_STEP_TIMEOUT_MS", 3_000, { min: 1 }),
+    pendingTimeoutMs: envInteger(env, "ORDER_PENDING_TIMEOUT_MS", 30_000, { min: 1 }),
+    leaseMs: envInteger(env, "ORDER_SAGA_LEASE_MS", 15_000, { min: 1 }),
+    recoveryIntervalMs: envInteger(env, "ORDER_RECOVERY_INTERVAL_MS", 2_000, { min: 1 }),
+    maxRetryDelayMs: envInteger(env, "ORDER_MAX_RETRY_DELAY_MS", 10_000, { min: 1 }),
+    watchPollMs: envInteger(env, "ORDER_WATCH_POLL_MS", 1_000, { min: 1 }),
   };
 }
-
-function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer (milliseconds), got "${raw}"`);
-  return value;
-}
-
