@@ -9,6 +9,7 @@ import { latencyChart } from "./svg-chart.mjs";
 
 const ORDER = ["platform", "gateway", "e2e", "messaging", "footprint"];
 const README = fileURLToPath(new URL("../README.md", import.meta.url));
+const ROOT_README = fileURLToPath(new URL("../../README.md", import.meta.url));
 const START = "<!-- bench:results:start -->";
 const END = "<!-- bench:results:end -->";
 
@@ -86,7 +87,51 @@ function seconds(s) {
   return { min: f(s.min), median: f(s.median), max: f(s.max), runs: (s.runs ?? []).map(f) };
 }
 
-/** Writes latest.md, latency.svg and the README section; returns the paths written. */
+/**
+ * The headline rows for the repository README: each comparison at its lowest and highest
+ * concurrency, each messaging pair, and the cold start — the full tables stay in latest.md.
+ */
+function summaryTable(parts) {
+  const lines = ["| part | measurement vs baseline | at | value | baseline | ratio (median, min–max) |", "| --- | --- | ---: | ---: | ---: | ---: |"];
+  for (const [id, part] of parts) {
+    const byId = Object.fromEntries((part.series ?? []).map((s) => [s.id, s]));
+    const unit = part.unit ?? "req/s";
+    for (const { subject, baseline } of part.comparisons ?? []) {
+      const s = byId[subject];
+      const b = byId[baseline];
+      if (!s || !b || s.points.length === 0) continue;
+      const ends = [...new Set([s.points[0], s.points[s.points.length - 1]])];
+      for (const point of ends) {
+        const base = b.points.find((p) => p.concurrency === point.concurrency);
+        if (!base) continue;
+        lines.push(`| ${id} | ${s.label} vs ${b.label} | c=${point.concurrency} | ${num(point.rps.median)} ${unit} | ${num(base.rps.median)} ${unit} | ${ratioRange(pairedRatio(point.rps, base.rps))} |`);
+      }
+    }
+    for (const row of part.pairs ?? []) {
+      lines.push(`| ${id} | ${row.label} vs ${row.baselineLabel} | – | ${num(row.subject.median)} ${row.unit} | ${num(row.baseline.median)} ${row.unit} | ${ratioRange(pairedRatio(row.subject, row.baseline))} |`);
+    }
+    const fp = part.footprint;
+    if (fp?.postgres) {
+      const pglite = fp.pglite ? `${num(fp.pglite.coldStartMs.median / 1000)} s (PGlite)` : "–";
+      lines.push(`| ${id} | whole-mesh cold start to all SERVING, PostgreSQL vs PGlite | – | ${num(fp.postgres.coldStartMs.median / 1000)} s | ${pglite} | – |`);
+      lines.push(`| ${id} | idle RSS, whole mesh, PostgreSQL | – | ${num(fp.postgres.totalRssMiB.median)} MiB | – | – |`);
+    }
+  }
+  return lines;
+}
+
+/** Replaces the text between the bench:results markers of `file`, if it has them. */
+function writeSection(file, section) {
+  if (!existsSync(file)) return false;
+  const text = readFileSync(file, "utf8");
+  const a = text.indexOf(START);
+  const b = text.indexOf(END);
+  if (a < 0 || b <= a) return false;
+  writeFileSync(file, `${text.slice(0, a + START.length)}\n${section}\n${text.slice(b)}`);
+  return true;
+}
+
+/** Writes latest.md, latency.svg and the README sections; returns the paths written. */
 export function writeReport(latest) {
   const parts = ORDER.filter((id) => latest.parts[id]).map((id) => [id, latest.parts[id]]);
   const m = latest.machine ?? {};
@@ -124,15 +169,15 @@ export function writeReport(latest) {
     writeFileSync(`${RESULTS_DIR}latency.svg`, svg);
     written.push("bench/results/latency.svg");
   }
-  if (existsSync(README)) {
-    const readme = readFileSync(README, "utf8");
-    const a = readme.indexOf(START);
-    const b = readme.indexOf(END);
-    if (a >= 0 && b > a) {
-      const section = md.replace(/^# Benchmark results\n/, "").replace("](latency.svg)", "](results/latency.svg)");
-      writeFileSync(README, `${readme.slice(0, a + START.length)}\n${section}\n${readme.slice(b)}`);
-      written.push("bench/README.md");
-    }
-  }
+  const section = md.replace(/^# Benchmark results\n/, "").replace("](latency.svg)", "](results/latency.svg)");
+  if (writeSection(README, section)) written.push("bench/README.md");
+  const summary = [
+    `Measured ${latest.generatedAt.slice(0, 10)} on ${m.nproc} cores (${m.cpu}), node ${m.node}, by \`${latest.lastCommand}\` (\`npm run bench\` runs every part); load average at the start ${(m.loadAverageAtStart ?? []).join(" ")}. Ratio > 1 = more per second than the baseline. Every table, p50/p99 and CPU per request: [bench/results/latest.md](bench/results/latest.md).`,
+    "",
+    ...summaryTable(parts),
+    "",
+    "![latency vs concurrency](bench/results/latency.svg)",
+  ].join("\n");
+  if (writeSection(ROOT_README, summary)) written.push("README.md");
   return written;
 }
