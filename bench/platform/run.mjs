@@ -1,14 +1,14 @@
 // Benchmark: unary GetProduct through the platform (all interceptors on) vs a bare grpc-js server
 // vs a raw node:http2 responder, same message, same load generator (h2load), printed as ratios.
 // Usage: node bench/platform/run.mjs [--quick]   (build first: npx tsc -b packages/platform)
-import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { GetProductRequestSchema } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
+import { cpuSeconds, startPortServer } from "../src/processes.mjs";
 
 const run = promisify(execFile);
 const quick = process.argv.includes("--quick");
@@ -33,28 +33,8 @@ function requestFrameFile() {
   return file;
 }
 
-async function startTarget(kind) {
-  const child = spawn(process.execPath, [SERVER, kind], {
-    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "info", HANDLE_SIGNALS: "true" },
-    // Call logs go to /dev/null: formatted and written as in production, without a reader on
-    // this 2-core machine competing with the server and h2load for CPU.
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  const port = await new Promise((resolve, reject) => {
-    child.once("exit", (code) => reject(new Error(`${kind} exited with ${code}`)));
-    const lines = createInterface({ input: child.stderr });
-    lines.on("line", (line) => {
-      if (line.startsWith('{"port"')) resolve(JSON.parse(line).port);
-      else process.stderr.write(`[${kind}] ${line}\n`);
-    });
-  });
-  return { child, port };
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux clock ticks, 100 Hz). */
-function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+function startTarget(kind) {
+  return startPortServer(SERVER, [kind], { LOG_LEVEL: process.env.LOG_LEVEL ?? "info", HANDLE_SIGNALS: "true" });
 }
 
 async function h2load(port, file, load, pid) {
@@ -91,7 +71,7 @@ try {
     }
   }
 } finally {
-  for (const { child } of Object.values(targets)) child.kill("SIGTERM");
+  await Promise.all(Object.values(targets).map((target) => target.stop()));
 }
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const results = Object.fromEntries(

@@ -4,26 +4,27 @@ import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 
 /**
- * Starts `node <script> ...args` and resolves once it prints a JSON line with a `port` field
- * (the convention of bench/platform/server.mjs and bench/src/connect-server.mjs).
+ * Starts `node <script> ...args` and resolves once it prints a JSON line with a `port` field on
+ * stderr (the convention of bench/platform/server.mjs and bench/src/connect-server.mjs). Its
+ * stdout — the servers' JSON call logs — goes to /dev/null: formatted and written as in
+ * production, without a reader in this process competing for the 2 cores.
  */
 export async function startPortServer(script, args = [], env = {}) {
   const child = spawn(process.execPath, [...(env.NODE_ARGS ?? []), script, ...args], {
     env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "warn", ...env, NODE_ARGS: undefined },
-    stdio: ["ignore", "pipe", "inherit"],
+    stdio: ["ignore", "ignore", "pipe"],
   });
+  const name = [script.split("/").pop(), ...args].join(" ");
   const port = await new Promise((resolve, reject) => {
-    const onExit = (code) => reject(new Error(`${script} ${args.join(" ")} exited with ${code} before listening`));
+    const onExit = (code) => reject(new Error(`${name} exited with ${code} before listening`));
     child.once("exit", onExit);
-    const lines = createInterface({ input: child.stdout });
+    const lines = createInterface({ input: child.stderr });
     lines.on("line", (line) => {
-      if (!line.startsWith('{"port"')) return;
+      if (!line.startsWith('{"port"')) return void process.stderr.write(`[${name}] ${line}\n`);
       child.off("exit", onExit);
       resolve(JSON.parse(line).port);
     });
   });
-  // keep draining stdout so the child never blocks on a full pipe
-  child.stdout.resume();
   return { child, port, stop: () => stopChild(child) };
 }
 
