@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Profiles the slow side of a comparison with `node --cpu-prof` under the same h2load load the
 // benchmark uses, and prints/saves the top self-time frames and packages.
-//   node bench/report/profile.mjs gateway [connect-h1|rest-h1] [seconds] [concurrency]
+//   node bench/report/profile.mjs gateway [connect-h1|rest-h1|grpc] [seconds] [concurrency]
 //   node bench/report/profile.mjs connect|platform|grpc-js [seconds] [concurrency]
 // Writes bench/results/profile-<target>.json (summary) and bench/results/profile.md (the latest table).
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -27,10 +27,13 @@ let label;
 if (target === "gateway") {
   const mesh = await startMesh({ db: "postgres", names: ["inventory", "gateway"], env: { GATEWAY_WORKERS: "1", GATEWAY_RATE_LIMIT_BURST: "100000000", GATEWAY_RATE_LIMIT_PER_SECOND: "100000000", LOG_LEVEL: "info" }, nodeArgs: { gateway: profArgs } });
   try {
-    const request =
-      variant === "rest-h1"
-        ? { url: `${mesh.gatewayUrl}/v1/products/${BENCH_SKU}`, h1: true }
-        : { url: `${mesh.gatewayUrl}${GET_PRODUCT_PATH}`, body: bodyFile("get-product.json", JSON.stringify({ sku: BENCH_SKU })), headers: ["content-type: application/json"], h1: true };
+    const requests = {
+      "rest-h1": { url: `${mesh.gatewayUrl}/v1/products/${BENCH_SKU}`, h1: true },
+      "connect-h1": { url: `${mesh.gatewayUrl}${GET_PRODUCT_PATH}`, body: bodyFile("get-product.json", JSON.stringify({ sku: BENCH_SKU })), headers: ["content-type: application/json"], h1: true },
+      grpc: { url: `${mesh.gatewayUrl}${GET_PRODUCT_PATH}`, body: grpcFrameFile(), headers: ["content-type: application/grpc", "te: trailers"] },
+    };
+    const request = requests[variant];
+    if (!request) throw new Error(`unknown gateway variant ${variant}; one of ${Object.keys(requests).join(", ")}`);
     result = await h2load({ ...request, seconds, concurrency });
   } finally {
     await mesh.stop();

@@ -79,6 +79,21 @@ describe("REST routes transcoded from google.api.http", () => {
     expect(fx.calls.at(-1)).toMatchObject({ method: "WatchOrder", request: { orderId: "ord-5" } });
   });
 
+  it("cancels the upstream stream when a REST caller leaves mid-stream, and not when a call completes", async () => {
+    const before = fx.calls.filter((c) => c.method === "WatchOrder:cancelled").length;
+    const leaving = new AbortController();
+    const response = await fetch(`${fx.baseUrl}/v1/orders/ord-never-final:watch`, { headers: { authorization: `Bearer ${token}` }, signal: leaving.signal });
+    const reader = response.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    expect(JSON.parse(first.trim())).toMatchObject({ result: { order: { status: "ORDER_STATUS_PENDING" } } });
+    leaving.abort();
+    const deadline = Date.now() + 5_000;
+    while (fx.calls.filter((c) => c.method === "WatchOrder:cancelled").length === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(fx.calls.filter((c) => c.method === "WatchOrder:cancelled")).toHaveLength(before + 1);
+    // A completed unary call is not turned into a cancellation afterwards.
+    expect((await fetch(`${fx.baseUrl}/v1/products/SKU-9`)).status).toBe(200);
+  });
+
   it("answers 404 for paths that are no route, and RESOURCE_EXHAUSTED (HTTP 429) for a body over readMaxBytes", async () => {
     expect((await fetch(`${fx.baseUrl}/v1/payments/p1`)).status).toBe(404);
     const big = await fetch(`${fx.baseUrl}/v1/orders`, {

@@ -79,6 +79,12 @@ function fakeServices(calls: SeenCall[]) {
     async *watchOrder(req, ctx) {
       seen(calls, "WatchOrder", req, ctx);
       yield { order: order(req.orderId, OrderStatus.PENDING) };
+      if (req.orderId === "ord-never-final") {
+        // Stays open until the caller leaves; records that the cancellation reached this hop.
+        await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
+        seen(calls, "WatchOrder:cancelled", req, ctx);
+        return;
+      }
       yield { order: order(req.orderId, OrderStatus.CONFIRMED) };
     },
   };
