@@ -39,7 +39,7 @@ const amqp = connectMessaging({
 const publisher = createPublisher(amqp, { exchange: messaging.topology.exchange, logger });
 const relay = startOutboxRelay({ db, publisher, logger });
 
-const server = await serve(config, [service(OrderService, createOrderService({ store, saga, events, watchPollMs: settings.watchPollMs }))], {
+const server = await serve(config, [service(OrderService, createOrderService({ store, saga, events, watchPollMs: settings.watchPollMs, recoveryGraceMs: settings.leaseMs }))], {
   // The broker is not a readiness dependency: the outbox keeps notifications while it is away.
   readiness: { database: () => db.ping() },
 });

@@ -15,6 +15,8 @@ export interface OrderServiceDeps {
   events: OrderEvents;
   /** How often a WatchOrder stream re-reads the order, to see changes made by other replicas. */
   watchPollMs: number;
+  /** How long a new order is left to the CreateOrder call that placed it before recovery may drive it. */
+  recoveryGraceMs: number;
 }
 
 const DEFAULT_PAGE_SIZE = 20;
@@ -47,6 +49,7 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
         email: request.email,
         cardToken: request.cardToken,
         items: request.items.map(({ sku, quantity }) => ({ sku, quantity })),
+        recoveryGraceMs: deps.recoveryGraceMs,
       });
       if (!created && record.requestHash !== hash) {
         throw alreadyExists("REQUEST_ID_REUSED", `request_id "${request.requestId}" was already used for a different order`, {

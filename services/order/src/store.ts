@@ -27,6 +27,12 @@ export interface NewOrder {
   email: string;
   cardToken: string;
   items: Array<{ sku: string; quantity: number }>;
+  /**
+   * How long the recovery loop leaves a new order to the request that placed it: without this
+   * grace a recovery pass could claim the order between its insert and the request's own claim,
+   * and the caller would be answered PENDING for an order that completes a moment later.
+   */
+  recoveryGraceMs: number;
 }
 
 /** An order with the saga's private bookkeeping. */
@@ -109,10 +115,10 @@ export class OrderStore {
   async insertPending(order: NewOrder): Promise<{ record: OrderRecord; created: boolean }> {
     const created = await this.db.transaction(async (tx) => {
       const inserted = await tx.query(
-        `INSERT INTO orders (order_id, user_id, request_id, request_hash, email, card_token, status, saga_step)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'RESERVING')
+        `INSERT INTO orders (order_id, user_id, request_id, request_hash, email, card_token, status, saga_step, next_attempt_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'RESERVING', now() + ($8::text || ' milliseconds')::interval)
          ON CONFLICT (user_id, request_id) DO NOTHING`,
-        [order.orderId, order.userId, order.requestId, order.requestHash, order.email, order.cardToken, OrderStatus[OrderStatus.PENDING]],
+        [order.orderId, order.userId, order.requestId, order.requestHash, order.email, order.cardToken, OrderStatus[OrderStatus.PENDING], String(order.recoveryGraceMs)],
       );
       if (inserted.rowCount === 0) return false;
       for (const [lineNo, item] of order.items.entries()) {
