@@ -1,6 +1,10 @@
 // Part 5: whole-mesh cold start (spawn of every process -> all /readyz 200, then each service's
 // grpc.health.v1 Check = SERVING) and the idle RSS of each process, with a PostgreSQL database per
-// service and with embedded PGlite (fresh data directories, so PGlite initialises them: a first start).
+// service, and with embedded PGlite: fresh data directories (a first start initialises them), then
+// a restart on the directories that first start left.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { healthStatus } from "../src/grpc-probe.mjs";
 import { SERVICES, startMesh } from "../src/mesh.mjs";
 import { treeRssMiB, processTree } from "../src/processes.mjs";
@@ -8,8 +12,9 @@ import { spread } from "../src/stats.mjs";
 
 const NAMES = [...SERVICES, "gateway"];
 
-async function once(db, idleSeconds, log) {
-  const mesh = await startMesh({ db });
+async function once(mode, idleSeconds, log, dataDir) {
+  const db = mode.startsWith("pglite") ? "pglite" : "postgres";
+  const mesh = await startMesh({ db, dataDir });
   try {
     const health = {};
     for (const name of SERVICES) health[name] = await healthStatus(mesh.processes[name].port);
@@ -19,35 +24,43 @@ async function once(db, idleSeconds, log) {
     const rss = Object.fromEntries(NAMES.map((name) => [name, treeRssMiB(mesh.processes[name].child.pid)]));
     const processes = Object.fromEntries(NAMES.map((name) => [name, processTree(mesh.processes[name].child.pid).length]));
     const readyMs = Object.fromEntries(NAMES.map((name) => [name, mesh.processes[name].readyMs]));
-    log(`  footprint ${db}: all SERVING after ${(mesh.coldStartMs / 1000).toFixed(2)} s; idle RSS MiB ${JSON.stringify(Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, Math.round(v)])))}`);
+    log(`  footprint ${mode}: all SERVING after ${(mesh.coldStartMs / 1000).toFixed(2)} s; idle RSS MiB ${JSON.stringify(Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, Math.round(v)])))}`);
     return { coldStartMs: mesh.coldStartMs, readyMs, rss, processes };
   } finally {
     await mesh.stop();
   }
 }
 
-/** Runs part 5: `repeats` mesh starts on PostgreSQL and `pgliteRepeats` on PGlite. */
+/**
+ * Runs part 5: `repeats` mesh starts on PostgreSQL; `pgliteRepeats` first starts on fresh PGlite
+ * directories, each followed by a restart on the directories it left.
+ */
 export async function runFootprint({ repeats = 2, pgliteRepeats = 1, idleSeconds = 3, log = console.log }) {
-  const modes = [
-    ["postgres", repeats],
-    ["pglite", pgliteRepeats],
-  ];
+  const runs = { postgres: [], pglite: [], "pglite restart": [] };
+  for (let i = 0; i < repeats; i++) runs.postgres.push(await once("postgres", idleSeconds, log));
+  for (let i = 0; i < pgliteRepeats; i++) {
+    const dataDir = await mkdtemp(join(tmpdir(), "shop-bench-pglite-"));
+    try {
+      runs.pglite.push(await once("pglite", idleSeconds, log, dataDir));
+      runs["pglite restart"].push(await once("pglite restart", idleSeconds, log, dataDir));
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }
   const results = {};
-  for (const [db, n] of modes) {
-    const runs = [];
-    for (let i = 0; i < n; i++) runs.push(await once(db, idleSeconds, log));
-    if (runs.length === 0) continue;
-    results[db] = {
-      coldStartMs: spread(runs.map((r) => r.coldStartMs)),
-      readyMs: Object.fromEntries(NAMES.map((name) => [name, spread(runs.map((r) => r.readyMs[name]))])),
-      rssMiB: Object.fromEntries(NAMES.map((name) => [name, spread(runs.map((r) => r.rss[name]))])),
-      totalRssMiB: spread(runs.map((r) => NAMES.reduce((sum, name) => sum + r.rss[name], 0))),
-      processes: runs[0].processes,
+  for (const [mode, list] of Object.entries(runs)) {
+    if (list.length === 0) continue;
+    results[mode] = {
+      coldStartMs: spread(list.map((r) => r.coldStartMs)),
+      readyMs: Object.fromEntries(NAMES.map((name) => [name, spread(list.map((r) => r.readyMs[name]))])),
+      rssMiB: Object.fromEntries(NAMES.map((name) => [name, spread(list.map((r) => r.rss[name]))])),
+      totalRssMiB: spread(list.map((r) => NAMES.reduce((sum, name) => sum + r.rss[name], 0))),
+      processes: list[0].processes,
     };
   }
   return {
     title: "Footprint: cold start to all SERVING and idle RSS",
-    method: `all five processes spawned at once (gateway with its default node:cluster workers; RSS summed over its process tree), ready = every /readyz 200 then grpc.health.v1 Check SERVING on each service; RSS read after ${idleSeconds} s idle; PostgreSQL: a fresh database per service on the local server; PGlite: fresh data directories (first start initialises them)`,
+    method: `all five processes spawned at once (gateway with its default node:cluster workers; RSS summed over its process tree), ready = every /readyz 200 then grpc.health.v1 Check SERVING on each service; RSS read after ${idleSeconds} s idle; PostgreSQL: a fresh database per service on the local server; PGlite: fresh data directories (first start: initdb runs, and its WASM memory stays mapped), then a restart on them`,
     footprint: results,
   };
 }

@@ -112,9 +112,12 @@ function summaryTable(parts) {
     }
     const fp = part.footprint;
     if (fp?.postgres) {
-      const pglite = fp.pglite ? `${num(fp.pglite.coldStartMs.median / 1000)} s (PGlite)` : "–";
+      const pglite = fp.pglite ? `${num(fp.pglite.coldStartMs.median / 1000)} s (PGlite first start)` : "–";
       lines.push(`| ${id} | whole-mesh cold start to all SERVING, PostgreSQL vs PGlite | – | ${num(fp.postgres.coldStartMs.median / 1000)} s | ${pglite} | – |`);
-      lines.push(`| ${id} | idle RSS, whole mesh, PostgreSQL | – | ${num(fp.postgres.totalRssMiB.median)} MiB | – | – |`);
+      const restart = fp["pglite restart"];
+      if (restart) lines.push(`| ${id} | whole-mesh restart on existing PGlite data | – | ${num(restart.coldStartMs.median / 1000)} s | – | – |`);
+      const rssPglite = [fp.pglite && `${num(fp.pglite.totalRssMiB.median)} MiB (PGlite first start)`, restart && `${num(restart.totalRssMiB.median)} MiB (PGlite restart)`].filter(Boolean).join(", ");
+      lines.push(`| ${id} | idle RSS, whole mesh, PostgreSQL vs PGlite | – | ${num(fp.postgres.totalRssMiB.median)} MiB | ${rssPglite || "–"} | – |`);
     }
   }
   return lines;

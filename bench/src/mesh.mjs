@@ -40,11 +40,12 @@ export function assertBuilt(names) {
  * Starts `names` (default: the four services and the gateway) and resolves when every one answers
  * /readyz with 200. `env` is added to every process; `perProcessEnv[name]` to one, and `nodeArgs[name]`
  * are node flags for one (e.g. --cpu-prof). Returns { processes: {name: {child, port, adminPort, readyMs}}, coldStartMs,
- * databases, gatewayUrl, address(name), stop() }.
+ * databases, gatewayUrl, address(name), stop() }. `dataDir` (PGlite) reuses a directory a previous mesh
+ * left, and is then kept; by default a fresh one is made and removed by stop().
  */
-export async function startMesh({ db = "postgres", names = [...SERVICES, "gateway"], env = {}, perProcessEnv = {}, nodeArgs = {}, timeoutMs = 240_000 } = {}) {
+export async function startMesh({ db = "postgres", names = [...SERVICES, "gateway"], env = {}, perProcessEnv = {}, nodeArgs = {}, timeoutMs = 240_000, dataDir: keptDataDir } = {}) {
   assertBuilt(names);
-  const dataDir = await mkdtemp(join(tmpdir(), "shop-bench-mesh-"));
+  const dataDir = keptDataDir ?? (await mkdtemp(join(tmpdir(), "shop-bench-mesh-")));
   const rabbit = rabbitTestScope("bench");
   const ports = {};
   for (const name of [...SERVICES, "gateway"]) ports[name] = { port: await freePort(), admin: await freePort() };
@@ -77,7 +78,7 @@ export async function startMesh({ db = "postgres", names = [...SERVICES, "gatewa
     await Promise.all(Object.values(processes).map(({ child }) => stopChild(child)));
     await Promise.all(Object.values(databases).map((d) => d.drop().catch(() => undefined)));
     await rabbit.cleanup().catch(() => undefined);
-    await rm(dataDir, { recursive: true, force: true });
+    if (!keptDataDir) await rm(dataDir, { recursive: true, force: true });
   };
   const started = performance.now();
   try {
