@@ -62,6 +62,9 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
 
   let stopped = false;
   let backoffMs = 0;
+  // The connection is usually still opening when the relay starts: not a warning unless it lasts.
+  const startedAt = Date.now();
+  let connectedOnce = false;
   let timer: NodeJS.Timeout | undefined;
   let round: Promise<void> = Promise.resolve();
   // Rows the broker refused (unroutable/nacked) wait before their next try, so one bad row
@@ -82,6 +85,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   /** One round: returns how many rows were published (a full batch means "poll again now"). */
   async function publishBatch(): Promise<{ published: number; fetched: number; brokerDown: boolean }> {
     if (!publisher.isReady()) return { published: 0, fetched: 0, brokerDown: true };
+    connectedOnce = true;
     const now = Date.now();
     const skip = [...parked].filter(([, p]) => p.until > now).map(([id]) => id);
     const { rows } = await db.query<OutboxRow>(
@@ -140,7 +144,8 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       if (brokerDown) {
         backoffMs = Math.min(maxBackoffMs, Math.max(intervalMs, backoffMs * 2 || intervalMs));
         next = backoffMs;
-        log.warn({ event: "outbox.broker_unavailable", retryInMs: next }, "broker unavailable; outbox rows kept");
+        const level = connectedOnce || Date.now() - startedAt > 5_000 ? "warn" : "debug";
+        log[level]({ event: "outbox.broker_unavailable", retryInMs: next }, "broker unavailable; outbox rows kept");
       } else {
         backoffMs = 0;
         if (fetched === batchSize && published > 0) next = 0;
