@@ -1,4 +1,6 @@
-// One benchmark target per process: `node server.mjs platform|grpc-js|http2`.
+// One benchmark target per process: `node server.mjs platform|platform-propagating|grpc-js|http2`.
+// `platform-propagating` is the platform with async context propagation on, as in a service that
+// makes outgoing calls (order, the gateway): AsyncLocalStorage carries the incoming call and span.
 // Prints {"port":N} on stderr once listening (stdout carries the platform's JSON call logs). All three answer GetProduct with the same message.
 import http2 from "node:http2";
 import { create, fromBinary, isMessage, toBinary } from "@bufbuild/protobuf";
@@ -20,8 +22,17 @@ function ready(port) {
   process.stderr.write(JSON.stringify({ port }) + "\n");
 }
 
-if (kind === "platform") {
-  const { loadServiceConfig, serve } = await import("@shop/platform");
+/** Exits normally on SIGTERM, so `node --cpu-prof` writes its profile (bench/report/profile.mjs). */
+function exitOnSigterm(close) {
+  process.once("SIGTERM", () => {
+    close();
+    process.exit(0);
+  });
+}
+
+if (kind === "platform" || kind === "platform-propagating") {
+  const { enableContextPropagation, loadServiceConfig, serve } = await import("@shop/platform");
+  if (kind === "platform-propagating") enableContextPropagation();
   const config = loadServiceConfig("inventory", { ...process.env, INVENTORY_PORT: "0", INVENTORY_ADMIN_PORT: "0", HOST: "127.0.0.1" });
   const server = await serve(config, [[InventoryService, { getProduct: ({ sku }) => product(sku) }]]);
   ready(server.port);
@@ -50,6 +61,7 @@ if (kind === "platform") {
     if (error) throw error;
     ready(port);
   });
+  exitOnSigterm(() => server.forceShutdown());
 } else if (kind === "http2") {
   // The ceiling for one Node process: decode the request, encode the answer, raw frames.
   const server = http2.createServer();
@@ -69,7 +81,8 @@ if (kind === "platform") {
     });
   });
   server.listen(0, "127.0.0.1", () => ready(server.address().port));
+  exitOnSigterm(() => server.close());
 } else {
-  console.error("usage: node server.mjs platform|grpc-js|http2");
+  console.error("usage: node server.mjs platform|platform-propagating|grpc-js|http2");
   process.exit(2);
 }

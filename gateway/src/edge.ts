@@ -4,7 +4,7 @@ import type { TokenVerifier } from "./auth.js";
 import type { RateLimiter } from "./rate-limiter.js";
 import type { Upstreams } from "./upstreams.js";
 import { rateLimitedError, unauthenticatedError } from "./edge-errors.js";
-import { callerTraceContext, inTraceContext } from "./trace-context.js";
+import { callerTraceContext } from "./trace-context.js";
 
 /** One call crossing the edge, whichever protocol (Connect, gRPC-Web, gRPC, REST) carried it. */
 export interface EdgeCall {
@@ -47,34 +47,22 @@ export function createEdge(deps: EdgeDeps): Edge {
     const decision = deps.limiter.take(user !== undefined ? `user:${user}` : `ip:${call.remoteAddress}`);
     if (!decision.allowed) throw rateLimitedError(decision.retryAfterMs);
     // Only the verified subject becomes x-user-id: whatever the caller sent is never copied.
-    // (traceparent is injected by the platform client from the active trace context.)
+    // traceparent is injected by the platform client from `context`: the caller's trace, or a new one.
     const headers: Record<string, string> = {};
     if (user !== undefined) headers["x-user-id"] = user;
     const timeoutMs = Math.min(call.timeoutMs ?? maxTimeoutMs, maxTimeoutMs);
-    return { signal: call.signal, timeoutMs, headers };
+    return { signal: call.signal, timeoutMs, headers, context: callerTraceContext(call.traceparent, call.tracestate) };
   }
   return {
     async unary(call) {
       const options = await admit(call, deps.limits.unaryMaxTimeoutMs);
       const upstream = deps.upstreams.method(call.method.service, call.method.method.localName);
-      const trace = callerTraceContext(call.traceparent, call.tracestate);
-      return (await inTraceContext(trace, () => upstream(call.request, options))) as Message;
+      return (await upstream(call.request, options)) as Message;
     },
     async *stream(call) {
       const options = await admit(call, deps.limits.streamMaxTimeoutMs);
       const upstream = deps.upstreams.method(call.method.service, call.method.method.localName);
-      const trace = callerTraceContext(call.traceparent, call.tracestate);
-      // The platform's stream starts its span on the first next(): run every step in the caller's trace.
-      const iterator = (upstream(call.request, options) as AsyncIterable<Message>)[Symbol.asyncIterator]();
-      try {
-        for (;;) {
-          const next = await inTraceContext(trace, () => iterator.next());
-          if (next.done) return;
-          yield next.value;
-        }
-      } finally {
-        await iterator.return?.();
-      }
+      yield* upstream(call.request, options) as AsyncIterable<Message>;
     },
   };
 }

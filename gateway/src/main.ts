@@ -1,7 +1,7 @@
 // The gateway process: reads config once, then either supervises node:cluster workers (each
 // serving the public port) and the admin port, or — with GATEWAY_WORKERS=1 — does both itself.
 import cluster from "node:cluster";
-import { ConfigError, createClient, metricsRegistry } from "@shop/platform";
+import { ConfigError, createClient, initTracing, metricsRegistry } from "@shop/platform";
 import { pino } from "pino";
 import { AggregatorRegistry } from "prom-client";
 import { startAdminServer, type AdminServer } from "./admin-server.js";
@@ -61,8 +61,12 @@ async function runPrimary(config: GatewayConfig): Promise<void> {
 }
 
 async function runWorker(config: GatewayConfig): Promise<void> {
+  initTracing("gateway");
   const gateway = await startGateway(config, {
-    clientFactory: (service, target) => createClient(service, target, { defaultTimeoutMs: config.limits.unaryMaxTimeoutMs }) as unknown as UpstreamClient,
+    // The edge hands each call its caller's trace (CallOptions.context), so the worker needs no
+    // AsyncLocalStorage (measured: a quarter of a platform server's CPU per call on Node 20).
+    clientFactory: (service, target) =>
+      createClient(service, target, { defaultTimeoutMs: config.limits.unaryMaxTimeoutMs, implicitContext: false }) as unknown as UpstreamClient,
     logger,
   });
   let admin: AdminServer | undefined;

@@ -1,4 +1,5 @@
 import type { DescService, Message } from "@bufbuild/protobuf";
+import type { Context } from "@opentelemetry/api";
 import type { GatewayConfig } from "./config.js";
 
 /** Per-call options the gateway sets on every forwarded call. */
@@ -6,6 +7,8 @@ export interface UpstreamCallOptions {
   signal: AbortSignal;
   timeoutMs: number;
   headers: Record<string, string>;
+  /** The caller's trace (or a fresh root): the upstream call's span parent. */
+  context: Context;
 }
 
 /** A client method as the platform's typed client exposes it, seen untyped. */

@@ -91,10 +91,20 @@ describe("the gateway's public surface", () => {
     expect(capped).toBeGreaterThan(fx.config.limits.unaryMaxTimeoutMs - 5_000);
   });
 
-  it("keeps the caller's W3C trace id on the call it forwards", async () => {
+  it("keeps the caller's W3C trace id on the calls it forwards, unary and streaming, and starts one when there is none", async () => {
     const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
-    await createClient(InventoryService, transports["Connect JSON"]()).getProduct({ sku: "t" }, { headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
-    expect(fx.calls.at(-1)?.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-0[01]$`)); // sampling is the platform tracer's decision
+    const traceparent = `00-${traceId}-00f067aa0ba902b7-01`;
+    const forwarded = new RegExp(`^00-${traceId}-[0-9a-f]{16}-0[01]$`); // sampling is the platform tracer's decision
+    await createClient(InventoryService, transports["Connect JSON"]()).getProduct({ sku: "t" }, { headers: { traceparent } });
+    expect(fx.calls.at(-1)?.traceparent).toMatch(forwarded);
+    const token = await signToken(fx.config.jwt, { sub: "bob" });
+    for await (const _update of createClient(OrderService, transports["Connect JSON"]()).watchOrder({ orderId: "ord-7" }, { headers: { authorization: `Bearer ${token}`, traceparent } })) {
+      // drain the stream
+    }
+    expect(fx.calls.at(-1)).toMatchObject({ method: "WatchOrder", traceparent: expect.stringMatching(forwarded) });
+    await createClient(InventoryService, transports["Connect JSON"]()).getProduct({ sku: "u" });
+    expect(fx.calls.at(-1)?.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+    expect(fx.calls.at(-1)?.traceparent).not.toContain(traceId);
   });
 
   it("reflects only the public services and methods", async () => {

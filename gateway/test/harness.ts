@@ -130,7 +130,8 @@ export async function startGatewayFixture(env: Record<string, string> = {}): Pro
     ...env,
   });
   const gateway = await startGateway(config, {
-    clientFactory: (svc, t) => createClient(svc, t, { retry: false, breaker: false }) as unknown as UpstreamClient,
+    // As in main.ts: the edge passes each call's trace context explicitly, no AsyncLocalStorage.
+    clientFactory: (svc, t) => createClient(svc, t, { retry: false, breaker: false, implicitContext: false }) as unknown as UpstreamClient,
     logger: pino({ level: "silent" }),
   });
   return {

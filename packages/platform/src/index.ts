@@ -10,4 +10,4 @@ export { toWireStatus, fromServiceError } from "./adapter/status.js";
 export { currentIncomingCall } from "./adapter/call-context.js";
 export { HealthState, ServingStatus } from "./server/health.js";
 export { metricsRegistry } from "./observability/metrics.js";
-export { initTracing } from "./observability/tracing.js";
+export { enableContextPropagation, initTracing } from "./observability/tracing.js";

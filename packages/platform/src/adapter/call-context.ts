@@ -20,7 +20,12 @@ export function withIncomingCall(ctx: Context, call: ServerSurfaceCall): Context
   return ctx.setValue(INCOMING_CALL, { call } satisfies IncomingCall);
 }
 
+/** The incoming call attached to `ctx`, if any. */
+export function incomingCallIn(ctx: Context): IncomingCall | undefined {
+  return ctx.getValue(INCOMING_CALL) as IncomingCall | undefined;
+}
+
 /** The incoming call being served in the current async context, if any. */
 export function currentIncomingCall(): IncomingCall | undefined {
-  return context.active().getValue(INCOMING_CALL) as IncomingCall | undefined;
+  return incomingCallIn(context.active());
 }

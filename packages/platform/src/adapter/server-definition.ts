@@ -11,6 +11,7 @@ import {
 } from "@grpc/grpc-js";
 import { context } from "@opentelemetry/api";
 import type { MethodInstrumentation, ServerInstrumentation } from "../observability/server-instrumentation.js";
+import { contextPropagationEnabled } from "../observability/tracing.js";
 import { withIncomingCall, type ServerSurfaceCall } from "./call-context.js";
 import { GrpcHandlerContext } from "./handler-context.js";
 import { toWireStatus } from "./status.js";
@@ -119,7 +120,7 @@ function unaryHandler(service: DescService, method: DescMethod, fn: AnyFn, obser
     };
     let result: unknown;
     try {
-      result = context.with(withIncomingCall(scope.context, call), fn, undefined, call.request, ctx);
+      result = contextPropagationEnabled() ? context.with(withIncomingCall(scope.context, call), fn, undefined, call.request, ctx) : fn(call.request, ctx);
     } catch (error) {
       fail(error);
       return;
@@ -153,7 +154,7 @@ function serverStreamingHandler(
         if (!call.write(item)) await writable(call);
       }
     };
-    context.with(withIncomingCall(scope.context, call), run).then(
+    (contextPropagationEnabled() ? context.with(withIncomingCall(scope.context, call), run) : run()).then(
       () => {
         streams?.delete(call);
         scope.end(call.cancelled ? abandonedCode(call) : GrpcStatus.OK);

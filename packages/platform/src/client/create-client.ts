@@ -1,13 +1,13 @@
 import type { DescMethod, DescMethodServerStreaming, DescMethodUnary, DescService, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Client, Metadata, credentials, type CallOptions as GrpcCallOptions, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
-import { SpanKind, SpanStatusCode, context, propagation, trace, type TextMapSetter } from "@opentelemetry/api";
+import { SpanKind, SpanStatusCode, context, propagation, trace, type Context, type TextMapSetter } from "@opentelemetry/api";
 import type { Logger } from "pino";
-import { currentIncomingCall } from "../adapter/call-context.js";
+import { incomingCallIn } from "../adapter/call-context.js";
 import { deserializerFor, methodPath, serializerFor } from "../adapter/server-definition.js";
 import { fromServiceError } from "../adapter/status.js";
 import { clientMethodMetrics, codeName } from "../observability/metrics.js";
-import { initTracing, platformTracer } from "../observability/tracing.js";
+import { enableContextPropagation, initTracing, platformTracer } from "../observability/tracing.js";
 import { channelOptions, DEFAULT_RETRY, type RetryOptions } from "./channel-options.js";
 import { createTargetBreaker, DEFAULT_BREAKER, type BreakerOptions, type TargetBreaker } from "./circuit-breaker.js";
 
@@ -19,6 +19,11 @@ export interface CallOptions {
   timeoutMs?: number;
   /** Extra request metadata. */
   headers?: Record<string, string> | Headers;
+  /**
+   * The OpenTelemetry context to call in: its span is the trace parent, and a platform call it
+   * carries caps the deadline. Defaults to the active context (see `implicitContext`).
+   */
+  context?: Context;
 }
 
 /** How a client behaves; every field has a production default. */
@@ -38,6 +43,12 @@ export interface ClientOptions {
   channelOptions?: ChannelOptions;
   /** Logger for failed calls (debug for each call). */
   logger?: Logger;
+  /**
+   * Take the trace parent and the incoming call from the active context (default true), which
+   * turns on AsyncLocalStorage for the process (`enableContextPropagation`). `false` for a caller
+   * that passes `CallOptions.context` itself, as the gateway does, and would rather not pay for it.
+   */
+  implicitContext?: boolean;
 }
 
 type UnaryMethod<M> = M extends DescMethodUnary<infer I, infer O>
@@ -93,6 +104,7 @@ function requestMetadata(headers: CallOptions["headers"], incoming: Metadata | u
  */
 export function createClient<S extends DescService>(service: S, target: string, options: ClientOptions = {}): GrpcClient<S> {
   initTracing(service.typeName);
+  if (options.implicitContext !== false) enableContextPropagation(); // the incoming call and trace parent ride in the active context
   const retry = options.retry === false ? false : { ...DEFAULT_RETRY, ...options.retry };
   const channel = new Client(
     target,
@@ -125,9 +137,9 @@ interface MethodSettings {
 
 /** Deadline, parent call and traced metadata shared by both call kinds. */
 function prepare(method: DescMethod, settings: MethodSettings, options: CallOptions | undefined, timeoutMs: number | undefined) {
-  const incoming = currentIncomingCall();
+  const active = options?.context ?? context.active();
+  const incoming = incomingCallIn(active);
   const metadata = requestMetadata(options?.headers, incoming?.call.metadata);
-  const active = context.active();
   const span = platformTracer().startSpan(`${method.parent.typeName}/${method.name}`, {
     kind: SpanKind.CLIENT,
     attributes: { "rpc.system": "grpc", "rpc.service": method.parent.typeName, "rpc.method": method.name, "server.address": settings.target },

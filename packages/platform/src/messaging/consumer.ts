@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import { metricsRegistry } from "../observability/metrics.js";
 import { Counter, type Registry } from "prom-client";
 import type { MessagingConnection } from "./connection.js";
+import { enableContextPropagation } from "../observability/tracing.js";
 import type { Topology } from "./topology.js";
 import { extractTraceContext, type AmqpHeaders } from "./trace-headers.js";
 
@@ -65,6 +66,7 @@ export interface Consumer {
  * to the DLQ with `x-error`, `x-attempts` and `x-failed-at`. Never nack-requeue loops.
  */
 export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions<Desc>): Consumer {
+  enableContextPropagation(); // handlers run in the message's trace context
   const { topology, schema } = options;
   const log = options.logger.child({ component: "amqp.consumer", queue: topology.mainQueue });
   const maxAttempts = options.maxAttempts ?? topology.retryQueues.length + 1;

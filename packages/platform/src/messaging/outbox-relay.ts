@@ -2,6 +2,7 @@ import { Gauge, type Registry } from "prom-client";
 import type { Logger } from "pino";
 import { metricsRegistry } from "../observability/metrics.js";
 import type { Database } from "../database/database.js";
+import { enableContextPropagation } from "../observability/tracing.js";
 import { PublishError, type Publisher } from "./publisher.js";
 import type { AmqpHeaders } from "./trace-headers.js";
 
@@ -51,6 +52,7 @@ interface OutboxRow extends Record<string, unknown> {
  * `outbox_backlog` and `outbox_oldest_age_seconds`.
  */
 export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
+  enableContextPropagation(); // rows written by this process carry the active trace context
   const { db, publisher } = options;
   const log = options.logger.child({ component: "outbox.relay" });
   const intervalMs = options.intervalMs ?? 200;

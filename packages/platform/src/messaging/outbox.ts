@@ -1,5 +1,6 @@
 import { toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import type { Queryable } from "../database/database.js";
+import { enableContextPropagation } from "../observability/tracing.js";
 import { injectTraceHeaders, type AmqpHeaders } from "./trace-headers.js";
 
 /**
@@ -39,6 +40,7 @@ export interface OutboxMessage<Desc extends DescMessage> {
  * Enqueueing the same messageId twice is a no-op.
  */
 export async function enqueueOutbox<Desc extends DescMessage>(tx: Queryable, msg: OutboxMessage<Desc>): Promise<void> {
+  enableContextPropagation(); // normally on already (a relay or client); later rows carry the trace
   await tx.query(
     `insert into outbox (message_id, message_type, routing_key, payload, headers)
      values ($1, $2, $3, $4, $5::jsonb) on conflict (message_id) do nothing`,

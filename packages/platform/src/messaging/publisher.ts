@@ -2,6 +2,7 @@ import { toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobu
 import type { ConfirmChannel, Message } from "amqplib";
 import type { Logger } from "pino";
 import type { MessagingConnection, ManagedChannel } from "./connection.js";
+import { enableContextPropagation } from "../observability/tracing.js";
 import { injectTraceHeaders, type AmqpHeaders } from "./trace-headers.js";
 
 /** Why the broker did not take a message. */
@@ -68,6 +69,7 @@ interface InFlight {
  * and a return marks it: such a publish rejects with reason "unroutable" although it was acked.
  */
 export function createPublisher(connection: MessagingConnection, options: PublisherOptions): Publisher {
+  enableContextPropagation(); // published messages carry the active trace context
   const log = options.logger.child({ component: "amqp.publisher" });
   const inFlight = new WeakMap<ConfirmChannel, InFlight[]>();
 

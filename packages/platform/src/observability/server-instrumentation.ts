@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace, type Context, type TextMapGetter } from "@opentelemetry/api";
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace, type Context, type Span, type SpanOptions, type TextMapGetter, type Tracer } from "@opentelemetry/api";
 import type { Metadata } from "@grpc/grpc-js";
 import type { DescMethod } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
@@ -18,6 +18,7 @@ export const metadataGetter: TextMapGetter<Metadata> = {
 
 /** One call in flight: the context to run the handler in, and how to finish it. */
 export interface CallScope {
+  /** The caller's trace context with this call's span; built when first read. */
   readonly context: Context;
   /** Records the call's outcome: span status, metrics, one log line. */
   end(code: number, error?: unknown): void;
@@ -53,35 +54,64 @@ export function createServerInstrumentation(options: ServerInstrumentationOption
     forMethod(method) {
       const serviceName = method.parent.typeName;
       const methodName = method.name;
-      const spanName = `${serviceName}/${methodName}`;
-      const metrics: MethodMetrics = serverMethodMetrics(serviceName, methodName);
-      const attributes = { "rpc.system": "grpc", "rpc.service": serviceName, "rpc.method": methodName };
-      // Bindings are serialized once per method, not once per call.
-      const log = logger.child({ service: serviceName, method: methodName });
-      return {
-        begin(metadata) {
-          const started = performance.now();
-          const parent = metadata.get("traceparent").length > 0 ? propagation.extract(ROOT_CONTEXT, metadata, metadataGetter) : ROOT_CONTEXT;
-          const span = tracer.startSpan(spanName, { kind: SpanKind.SERVER }, parent);
-          if (span.isRecording()) span.setAttributes(attributes);
-          return {
-            context: trace.setSpan(parent, span),
-            end(code, error) {
-              const durationMs = performance.now() - started;
-              if (span.isRecording()) {
-                span.setAttribute("rpc.grpc.status_code", code);
-                if (code !== 0) span.setStatus({ code: SpanStatusCode.ERROR, message: codeName(code) });
-              }
-              span.end();
-              metrics.record(code, durationMs / 1000);
-              const fields = { code: codeName(code), durationMs: Math.round(durationMs * 1000) / 1000, traceId: span.spanContext().traceId };
-              if (error !== undefined) log.error({ ...fields, err: error }, "rpc failed with an unexpected error");
-              else if (code !== 0) log.warn(fields, "rpc failed");
-              else log[okLevel](fields, "rpc");
-            },
-          };
-        },
+      const observed: ObservedMethod = {
+        spanName: `${serviceName}/${methodName}`,
+        spanOptions: { kind: SpanKind.SERVER },
+        attributes: { "rpc.system": "grpc", "rpc.service": serviceName, "rpc.method": methodName },
+        metrics: serverMethodMetrics(serviceName, methodName),
+        // Bindings are serialized once per method, not once per call.
+        log: logger.child({ service: serviceName, method: methodName }),
+        okLevel,
+        tracer,
       };
+      return { begin: (metadata) => new ServerCallScope(observed, metadata) };
     },
   };
+}
+
+/** What every call of one method shares. */
+interface ObservedMethod {
+  readonly spanName: string;
+  readonly spanOptions: SpanOptions;
+  readonly attributes: Record<string, string>;
+  readonly metrics: MethodMetrics;
+  readonly log: Logger;
+  readonly okLevel: "info" | "debug";
+  readonly tracer: Tracer;
+}
+
+/** One call: its SERVER span (continuing the caller's `traceparent`) and start time. */
+class ServerCallScope implements CallScope {
+  private readonly started = performance.now();
+  private readonly parent: Context;
+  private readonly span: Span;
+  private contextValue: Context | undefined;
+
+  constructor(
+    private readonly observed: ObservedMethod,
+    metadata: Metadata,
+  ) {
+    this.parent = metadata.get("traceparent").length > 0 ? propagation.extract(ROOT_CONTEXT, metadata, metadataGetter) : ROOT_CONTEXT;
+    this.span = observed.tracer.startSpan(observed.spanName, observed.spanOptions, this.parent);
+    if (this.span.isRecording()) this.span.setAttributes(observed.attributes);
+  }
+
+  get context(): Context {
+    return (this.contextValue ??= trace.setSpan(this.parent, this.span));
+  }
+
+  end(code: number, error?: unknown): void {
+    const { span, observed } = this;
+    const durationMs = performance.now() - this.started;
+    if (span.isRecording()) {
+      span.setAttribute("rpc.grpc.status_code", code);
+      if (code !== 0) span.setStatus({ code: SpanStatusCode.ERROR, message: codeName(code) });
+    }
+    span.end();
+    observed.metrics.record(code, durationMs / 1000);
+    const fields = { code: codeName(code), durationMs: Math.round(durationMs * 1000) / 1000, traceId: span.spanContext().traceId };
+    if (error !== undefined) observed.log.error({ ...fields, err: error }, "rpc failed with an unexpected error");
+    else if (code !== 0) observed.log.warn(fields, "rpc failed");
+    else observed.log[observed.okLevel](fields, "rpc");
+  }
 }
