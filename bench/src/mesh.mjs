@@ -43,7 +43,20 @@ export function assertBuilt(names) {
  * databases, gatewayUrl, address(name), stop() }. `dataDir` (PGlite) reuses a directory a previous mesh
  * left, and is then kept; by default a fresh one is made and removed by stop().
  */
-export async function startMesh({ db = "postgres", names = [...SERVICES, "gateway"], env = {}, perProcessEnv = {}, nodeArgs = {}, timeoutMs = 240_000, dataDir: keptDataDir } = {}) {
+export async function startMesh(options = {}) {
+  // Ports are picked before the processes start (each needs the others' addresses), so one can be
+  // taken in between — by an outgoing connection's ephemeral source port, say. Then start again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startMeshOnce(options);
+    } catch (error) {
+      if (attempt >= 3 || !/EADDRINUSE/.test(String(error?.message))) throw error;
+      console.error(`  mesh: a picked port was taken before its process bound it; starting the mesh again (attempt ${attempt + 1})`);
+    }
+  }
+}
+
+async function startMeshOnce({ db = "postgres", names = [...SERVICES, "gateway"], env = {}, perProcessEnv = {}, nodeArgs = {}, timeoutMs = 240_000, dataDir: keptDataDir } = {}) {
   assertBuilt(names);
   const dataDir = keptDataDir ?? (await mkdtemp(join(tmpdir(), "shop-bench-mesh-")));
   const rabbit = rabbitTestScope("bench");

@@ -1,4 +1,5 @@
-// Part 1: unary GetProduct through the platform's serve() (every interceptor on) vs a bare
+// Part 1: unary GetProduct through the platform's serve() (every interceptor on; and again with
+// async context propagation on, as in a service with outgoing calls) vs a bare
 // @connectrpc/connect-node server vs a bare @grpc/grpc-js server, all answering the same message,
 // each its own process, loaded by the same h2load with a prebuilt gRPC frame, rounds interleaved.
 import { fileURLToPath } from "node:url";
@@ -14,6 +15,10 @@ const CONNECT_SERVER = fileURLToPath(new URL("./connect-server.mjs", import.meta
 /** The targets, by id: how to start each. `http2` (raw node:http2, the ceiling) is opt-in. */
 export const UNARY_TARGETS = {
   platform: { label: "platform serve() (grpc-js + all interceptors)", start: (env) => startPortServer(PLATFORM_SERVER, ["platform"], env) },
+  "platform-propagating": {
+    label: "platform serve() + async context (as in a service with outgoing calls)",
+    start: (env) => startPortServer(PLATFORM_SERVER, ["platform-propagating"], env),
+  },
   connect: { label: "bare @connectrpc/connect-node (h2c)", start: (env) => startPortServer(CONNECT_SERVER, [], env) },
   "grpc-js": { label: "bare @grpc/grpc-js", start: (env) => startPortServer(PLATFORM_SERVER, ["grpc-js"], env) },
   http2: { label: "raw node:http2 responder (ceiling)", start: (env) => startPortServer(PLATFORM_SERVER, ["http2"], env) },
@@ -23,11 +28,14 @@ export const UNARY_TARGETS = {
  * Runs part 1. `options`: seconds per point, repeats, concurrencies, targets (ids), and
  * `env` per target id (e.g. NODE_ARGS for --cpu-prof). Returns the part's result object.
  */
-export async function runUnary({ seconds, repeats, concurrencies, targets = ["platform", "connect", "grpc-js"], env = {}, log = console.log }) {
+export async function runUnary({ seconds, repeats, concurrencies, targets = ["platform", "platform-propagating", "connect", "grpc-js"], env = {}, log = console.log }) {
   const frame = grpcFrameFile();
   const running = {};
-  try {
+  const startAll = async () => {
     for (const id of targets) running[id] = await UNARY_TARGETS[id].start({ LOG_LEVEL: "info", ...(env[id] ?? {}) });
+  };
+  try {
+    await startAll();
     const sizes = {};
     for (const id of targets) sizes[id] = await assertGrpcOk(id, running[id].port, GET_PRODUCT_PATH, frame);
     log(`  unary: response frame bytes ${JSON.stringify(sizes)}`);
@@ -40,13 +48,18 @@ export async function runUnary({ seconds, repeats, concurrencies, targets = ["pl
         headers: ["content-type: application/grpc", "te: trailers"],
         pids: [running[id].child.pid],
       });
-    const series = await sweep({ ids: targets, concurrencies, repeats, seconds, load, log: (m) => log(`  unary: ${m}`) });
+    const restart = async () => {
+      await Promise.all(Object.values(running).map((r) => r.stop()));
+      await startAll();
+    };
+    const series = await sweep({ ids: targets, concurrencies, repeats, seconds, load, restart, log: (m) => log(`  unary: ${m}`) });
     return {
       title: "Unary GetProduct: platform vs bare servers",
-      method: `h2load (one thread, up to 4 connections, concurrency = streams in flight), prebuilt gRPC frame, same response message (${sizes[targets[0]]} bytes), ${seconds} s per point, ${repeats} interleaved repeats; servers log at LOG_LEVEL=info`,
+      method: `h2load (one thread, up to 4 connections, concurrency = streams in flight), prebuilt gRPC frame, same response message (${sizes[targets[0]]} bytes), ${seconds} s per point, ${repeats} interleaved repeats, each on freshly started servers; servers log at LOG_LEVEL=info`,
       series: series.map((s) => ({ ...s, label: UNARY_TARGETS[s.id].label })),
       comparisons: [
         ...(targets.includes("platform") && targets.includes("grpc-js") ? [{ subject: "platform", baseline: "grpc-js" }] : []),
+        ...(targets.includes("platform-propagating") && targets.includes("grpc-js") ? [{ subject: "platform-propagating", baseline: "grpc-js" }] : []),
         ...(targets.includes("connect") && targets.includes("grpc-js") ? [{ subject: "connect", baseline: "grpc-js" }] : []),
         ...(targets.includes("platform") && targets.includes("connect") ? [{ subject: "platform", baseline: "connect" }] : []),
         ...(targets.includes("grpc-js") && targets.includes("http2") ? [{ subject: "grpc-js", baseline: "http2" }] : []),
