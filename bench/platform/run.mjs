@@ -14,6 +14,7 @@ import { promisify } from "node:util";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { GetProductRequestSchema } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { cpuSeconds, startPortServer } from "../src/processes.mjs";
+import { spread } from "../src/stats.mjs";
 
 const run = promisify(execFile);
 const quick = process.argv.includes("--quick");
@@ -87,14 +88,9 @@ for (let trial = 0; trial < TRIALS; trial++) {
   process.stderr.write(`trial ${trial + 1}/${TRIALS} done\n`);
 }
 
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length / 2;
-  return sorted.length % 2 ? sorted[Math.floor(mid)] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 const summary = (id, load) => {
   const runs = samples[id][load.name];
-  return { rps: median(runs.map((r) => r.rps)), cpu: median(runs.map((r) => r.cpuUsPerCall)), runs };
+  return { rps: spread(runs.map((r) => r.rps)).median, cpu: spread(runs.map((r) => r.cpuUsPerCall)).median, runs };
 };
 
 console.log(`\nunary ${PATH}, h2load, ${TRIALS} trial(s) x ${ROUNDS} interleaved round(s), a fresh process per target per trial, medians; LOG_LEVEL=${process.env.LOG_LEVEL ?? "info"}\n`);

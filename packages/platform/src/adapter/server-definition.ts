@@ -10,7 +10,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { context } from "@opentelemetry/api";
-import type { MethodInstrumentation, ServerInstrumentation } from "../observability/server-instrumentation.js";
+import type { CallScope, MethodInstrumentation, ServerInstrumentation } from "../observability/server-instrumentation.js";
 import { contextPropagationEnabled } from "../observability/tracing.js";
 import { withIncomingCall, type ServerSurfaceCall } from "./call-context.js";
 import { GrpcHandlerContext } from "./handler-context.js";
@@ -102,6 +102,14 @@ function abandonedCode(call: ServerSurfaceCall): number {
   return at <= Date.now() ? GrpcStatus.DEADLINE_EXCEEDED : GrpcStatus.CANCELLED;
 }
 
+/**
+ * Runs `fn` with the call (and its span) as the active context when something in the process
+ * reads it (`enableContextPropagation`); otherwise just runs it, without building contexts.
+ */
+function inCallContext<T>(scope: CallScope, call: ServerSurfaceCall, fn: () => T): T {
+  return contextPropagationEnabled() ? context.with(withIncomingCall(scope.context, call), fn) : fn();
+}
+
 function unaryHandler(service: DescService, method: DescMethod, fn: AnyFn, observe: MethodInstrumentation): UntypedHandleCall {
   return ((call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
     const scope = observe.begin(call.metadata);
@@ -120,7 +128,7 @@ function unaryHandler(service: DescService, method: DescMethod, fn: AnyFn, obser
     };
     let result: unknown;
     try {
-      result = contextPropagationEnabled() ? context.with(withIncomingCall(scope.context, call), fn, undefined, call.request, ctx) : fn(call.request, ctx);
+      result = inCallContext(scope, call, () => fn(call.request, ctx));
     } catch (error) {
       fail(error);
       return;
@@ -154,7 +162,7 @@ function serverStreamingHandler(
         if (!call.write(item)) await writable(call);
       }
     };
-    (contextPropagationEnabled() ? context.with(withIncomingCall(scope.context, call), run) : run()).then(
+    inCallContext(scope, call, run).then(
       () => {
         streams?.delete(call);
         scope.end(call.cancelled ? abandonedCode(call) : GrpcStatus.OK);
