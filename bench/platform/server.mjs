@@ -1,4 +1,4 @@
-// One benchmark target per process: `node server.mjs platform|platform-propagating|grpc-js|http2`.
+// One benchmark target per process: `node server.mjs platform|platform-propagating|grpc-js|grpc-js-no-channelz|http2`.
 // `platform-propagating` is the platform with async context propagation on, as in a service that
 // makes outgoing calls (order, the gateway): AsyncLocalStorage carries the incoming call and span.
 // Prints {"port":N} on stderr once listening (stdout carries the platform's JSON call logs). All three answer GetProduct with the same message.
@@ -36,9 +36,10 @@ if (kind === "platform" || kind === "platform-propagating") {
   const config = loadServiceConfig("inventory", { ...process.env, INVENTORY_PORT: "0", INVENTORY_ADMIN_PORT: "0", HOST: "127.0.0.1" });
   const server = await serve(config, [[InventoryService, { getProduct: ({ sku }) => product(sku) }]]);
   ready(server.port);
-} else if (kind === "grpc-js") {
+} else if (kind === "grpc-js" || kind === "grpc-js-no-channelz") {
   // A bare grpc-js server: same protobuf-es (de)serialization, no interceptors, no context.
-  const server = new grpc.Server();
+  // `grpc-js-no-channelz` turns channelz off as the platform does, to show the interceptors' cost alone.
+  const server = new grpc.Server(kind === "grpc-js-no-channelz" ? { "grpc.enable_channelz": 0 } : {});
   const serialize = (schema) => (value) => {
     const bytes = toBinary(schema, isMessage(value, schema) ? value : create(schema, value));
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -83,6 +84,6 @@ if (kind === "platform" || kind === "platform-propagating") {
   server.listen(0, "127.0.0.1", () => ready(server.address().port));
   exitOnSigterm(() => server.close());
 } else {
-  console.error("usage: node server.mjs platform|platform-propagating|grpc-js|http2");
+  console.error("usage: node server.mjs platform|platform-propagating|grpc-js|grpc-js-no-channelz|http2");
   process.exit(2);
 }

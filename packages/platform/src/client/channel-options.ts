@@ -51,7 +51,7 @@ export interface ChannelSettings {
   extra?: ChannelOptions;
 }
 
-/** grpc-js channel options: service config, keep-alive pings, message size limits. */
+/** grpc-js channel options: service config, keep-alive pings, message size limits, no channelz. */
 export function channelOptions(service: DescService, settings: ChannelSettings): ChannelOptions {
   return {
     "grpc.service_config": JSON.stringify(serviceConfig(service, settings.retry)),
@@ -61,6 +61,8 @@ export function channelOptions(service: DescService, settings: ChannelSettings):
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.max_receive_message_length": settings.maxMessageBytes,
     "grpc.max_send_message_length": settings.maxMessageBytes,
+    // Not served anywhere, and its per-call bookkeeping is not free (see serve.ts).
+    "grpc.enable_channelz": 0,
     ...settings.extra,
   };
 }

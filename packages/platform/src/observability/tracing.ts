@@ -10,8 +10,10 @@ import {
   SimpleSpanProcessor,
   type SpanProcessor,
 } from "@opentelemetry/sdk-trace-node";
+import { UnrecordedTracer } from "./unrecorded-tracer.js";
 
 let provider: NodeTracerProvider | undefined;
+let unrecorded: UnrecordedTracer | undefined;
 let propagating = false;
 
 /**
@@ -52,13 +54,15 @@ function processorsFromEnv(env: NodeJS.ProcessEnv): SpanProcessor[] {
 export function initTracing(serviceName: string, env: NodeJS.ProcessEnv = process.env): void {
   if (provider) return;
   const spanProcessors = processorsFromEnv(env);
+  // With nowhere to export, spans need not record: non-recording spans still carry (and
+  // continue) the trace id for logs and traceparent, at a fraction of the cost per call.
+  const recording = spanProcessors.length > 0 || Boolean(env.OTEL_TRACES_SAMPLER);
   provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ "service.name": env.OTEL_SERVICE_NAME ?? serviceName }),
     spanProcessors,
-    // With nowhere to export, spans need not record: non-recording spans still carry (and
-    // continue) the trace id for logs and traceparent, at a fraction of the cost per call.
-    ...(spanProcessors.length === 0 && !env.OTEL_TRACES_SAMPLER ? { sampler: new AlwaysOffSampler() } : {}),
+    ...(recording ? {} : { sampler: new AlwaysOffSampler() }),
   });
+  if (!recording) unrecorded = new UnrecordedTracer();
   // The context manager is installed on demand (enableContextPropagation), not here.
   provider.register({ contextManager: null });
   if (spanProcessors.length > 0) enableContextPropagation();
@@ -69,7 +73,7 @@ export async function shutdownTracing(): Promise<void> {
   await provider?.forceFlush().catch(() => undefined);
 }
 
-/** The platform's tracer. */
+/** The platform's tracer: the SDK's when spans are recorded, else one that only carries the trace. */
 export function platformTracer(): Tracer {
-  return trace.getTracer("@shop/platform");
+  return unrecorded ?? trace.getTracer("@shop/platform");
 }

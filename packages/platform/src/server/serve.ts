@@ -75,6 +75,9 @@ export async function serve(config: ServiceConfig, services: ServiceRegistration
   initTracing(config.name);
   const logger = options.logger ?? createLogger(config.name, config.logLevel);
   const server = new Server({
+    // channelz (grpc-js's debug registry) is not served here, and its bookkeeping runs on every
+    // call: a Date per call and per message. Off, a call costs ~5 µs less (bench/platform).
+    "grpc.enable_channelz": 0,
     "grpc.max_receive_message_length": config.maxMessageBytes,
     "grpc.max_send_message_length": config.maxMessageBytes,
     "grpc.keepalive_time_ms": 60_000,

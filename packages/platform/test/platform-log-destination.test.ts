@@ -1,0 +1,59 @@
+import { execFile, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { promisify } from "node:util";
+import { beforeAll, describe, expect, it } from "vitest";
+
+const ROOT = new URL("../../../", import.meta.url).pathname;
+const FIXTURE = new URL("./fixtures/log-lines.mjs", import.meta.url).pathname;
+
+function startLogging(count: number, mode: "exit" | "stay") {
+  const child = spawn(process.execPath, [FIXTURE, String(count), mode], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const stderr: string[] = [];
+  child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk.toString()));
+  return { child, exited, stderr };
+}
+
+describe("the platform's stdout log destination (lines batched 16 KiB at a time)", () => {
+  beforeAll(async () => {
+    // The fixture runs the built package in its own process.
+    await promisify(execFile)("npx", ["tsc", "-b", "packages/platform"], { cwd: ROOT, timeout: 120_000 });
+  }, 120_000);
+
+  it("writes every line, in order, when the process exits right after logging", async () => {
+    const { child, exited } = startLogging(5_000, "exit");
+    const lines: { i: number; msg: string; name: string }[] = [];
+    const reader = createInterface({ input: child.stdout });
+    reader.on("line", (line) => lines.push(JSON.parse(line) as { i: number; msg: string; name: string }));
+    const read = new Promise((resolve) => reader.once("close", resolve));
+    expect(await exited).toBe(0);
+    await read;
+    expect(lines).toHaveLength(5_000);
+    expect(lines.every((line, index) => line.i === index && line.msg === "line" && line.name === "log-lines")).toBe(true);
+  });
+
+  it("writes a lone line within the flush interval while the process keeps running", async () => {
+    const { child, exited } = startLogging(1, "stay");
+    try {
+      const first = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("no line within 2 s")), 2_000);
+        createInterface({ input: child.stdout }).once("line", (line) => {
+          clearTimeout(timer);
+          resolve(line);
+        });
+      });
+      expect(JSON.parse(first)).toMatchObject({ i: 0, msg: "line" });
+      expect(child.exitCode).toBeNull();
+    } finally {
+      child.kill("SIGTERM");
+      await exited;
+    }
+  });
+
+  it("keeps the process alive when the reader of stdout goes away (EPIPE)", async () => {
+    const { child, exited, stderr } = startLogging(100_000, "exit");
+    child.stdout.destroy();
+    expect(await exited).toBe(0);
+    expect(stderr.join("")).toContain("logged");
+  });
+});
