@@ -2,7 +2,7 @@ import { Writable } from "node:stream";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { createClient } from "../src/index.js";
+import { createClient, createLogger } from "../src/index.js";
 import { inventoryRegistration, startServer } from "./inventory-fixture.js";
 
 describe("call logging", () => {
@@ -33,5 +33,30 @@ describe("call logging", () => {
     }
     expect(JSON.stringify(calls[2]?.err)).toContain("hunter2");
     expect(calls[2]?.level).toBe(50);
+  });
+
+  it("writes a successful call's line itself for createLogger's loggers, byte for byte as pino would", async () => {
+    const written: string[] = [];
+    const logger = createLogger("inventory", "info", { write: (line: string) => void written.push(line) });
+    const server = await startServer([inventoryRegistration()], { logger });
+    const client = createClient(InventoryService, server.address, { breaker: false });
+    try {
+      await client.getProduct({ sku: "SKU-1" });
+      await client.getProduct({ sku: "missing" }).catch(() => undefined);
+    } finally {
+      client.close();
+      await server.shutdown();
+    }
+    const calls = written.filter((line) => line.includes('"method":"GetProduct"'));
+    expect(calls).toHaveLength(2);
+    const ok = JSON.parse(calls[0]!) as { durationMs: number; traceId: string };
+    expect(ok).toMatchObject({ level: 30, name: "inventory", service: "shop.inventory.v1.InventoryService", method: "GetProduct", code: "OK", msg: "rpc" });
+    expect(ok.traceId).toMatch(/^[0-9a-f]{32}$/);
+    // The same fields logged through pino by the same logger.
+    logger.child({ service: "shop.inventory.v1.InventoryService", method: "GetProduct" }).info({ code: "OK", durationMs: ok.durationMs, traceId: ok.traceId }, "rpc");
+    const withoutTime = (line: string) => line.replace(/"time":\d+/, '"time":0');
+    expect(withoutTime(calls[0]!)).toBe(withoutTime(written.at(-1)!));
+    // Failures still go through pino.
+    expect(JSON.parse(calls[1]!)).toMatchObject({ level: 40, code: "NOT_FOUND", msg: "rpc failed" });
   });
 });

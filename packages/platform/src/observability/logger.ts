@@ -66,7 +66,25 @@ function batchedStdout(): BatchedDestination {
   return stdout;
 }
 
-/** A JSON-lines pino logger named after the component; level from `LOG_LEVEL` (default info). */
-export function createLogger(name: string, level: string = process.env.LOG_LEVEL ?? "info"): Logger {
-  return pino({ name, level: level.toLowerCase(), base: { pid: process.pid } }, batchedStdout());
+/** Loggers made by createLogger, and where they write. */
+const destinations = new WeakMap<Logger, DestinationStream>();
+
+/**
+ * A JSON-lines pino logger named after the component; level from `LOG_LEVEL` (default info).
+ * Writes to standard output, batched, unless given another destination.
+ */
+export function createLogger(name: string, level: string = process.env.LOG_LEVEL ?? "info", destination: DestinationStream = batchedStdout()): Logger {
+  const logger = pino({ name, level: level.toLowerCase(), base: { pid: process.pid } }, destination);
+  destinations.set(logger, destination);
+  return logger;
+}
+
+/**
+ * Where a logger made by {@link createLogger} writes. Its lines have pino's default format —
+ * nothing configured that changes a line (formatters, mixins, hooks, message key) — so a line
+ * logged on every call can be written in that format directly (see server-instrumentation.ts).
+ * Undefined for any other logger: those log through pino.
+ */
+export function plainDestinationOf(logger: Logger): DestinationStream | undefined {
+  return destinations.get(logger);
 }
