@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 const ROOT = new URL("../../../", import.meta.url).pathname;
 const FIXTURE = new URL("./fixtures/log-lines.mjs", import.meta.url).pathname;
 
-function startLogging(count: number, mode: "exit" | "stay") {
+function startLogging(count: number, mode: "exit" | "stay" | "flush") {
   const child = spawn(process.execPath, [FIXTURE, String(count), mode], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const stderr: string[] = [];
@@ -44,6 +44,19 @@ describe("the platform's stdout log destination (lines batched 16 KiB at a time)
       });
       expect(JSON.parse(first)).toMatchObject({ i: 0, msg: "line" });
       expect(child.exitCode).toBeNull();
+    } finally {
+      child.kill("SIGTERM");
+      await exited;
+    }
+  });
+
+  it("writes gathered lines on logger.flush(callback) and calls the callback", async () => {
+    const { child, exited, stderr } = startLogging(3, "flush");
+    try {
+      const lines: string[] = [];
+      createInterface({ input: child.stdout }).on("line", (line) => lines.push(line));
+      await expect.poll(() => stderr.join(""), { timeout: 5_000 }).toContain("flushed");
+      await expect.poll(() => lines.length, { timeout: 5_000 }).toBe(3);
     } finally {
       child.kill("SIGTERM");
       await exited;

@@ -37,13 +37,18 @@ export class BatchedDestination implements DestinationStream {
     if (this.chars >= BATCH_CHARS) this.flush();
   }
 
-  /** Writes the gathered lines now. */
-  flush(): void {
-    if (this.chars === 0) return;
-    const text = this.lines.length === 1 ? this.lines[0]! : this.lines.join("");
-    this.lines = [];
-    this.chars = 0;
-    if (this.broken) return;
+  /** Writes the gathered lines now (synchronously; `done`, as pino's `logger.flush(cb)` passes, is called after). */
+  flush(done?: (error?: Error) => void): void {
+    if (this.chars > 0) {
+      const text = this.lines.length === 1 ? this.lines[0]! : this.lines.join("");
+      this.lines = [];
+      this.chars = 0;
+      if (!this.broken) this.writeOut(text);
+    }
+    done?.();
+  }
+
+  private writeOut(text: string): void {
     try {
       this.sonic.write(text);
     } catch (error) {
