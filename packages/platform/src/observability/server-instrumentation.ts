@@ -55,17 +55,18 @@ export function createServerInstrumentation(options: ServerInstrumentationOption
     forMethod(method) {
       const serviceName = method.parent.typeName;
       const methodName = method.name;
+      // Bindings are serialized once per method, not once per call.
+      const log = logger.child({ service: serviceName, method: methodName });
       const observed: ObservedMethod = {
         spanName: `${serviceName}/${methodName}`,
         spanOptions: { kind: SpanKind.SERVER },
         attributes: { "rpc.system": "grpc", "rpc.service": serviceName, "rpc.method": methodName },
         metrics: serverMethodMetrics(serviceName, methodName),
-        // Bindings are serialized once per method, not once per call.
-        log: logger.child({ service: serviceName, method: methodName }),
+        log,
+        okLine: okLineWriter(logger, log, okLevel),
         okLevel,
         tracer,
       };
-      observed.okLine = okLineWriter(logger, observed.log, okLevel);
       return { begin: (metadata) => new ServerCallScope(observed, metadata) };
     },
   };
@@ -80,7 +81,8 @@ interface ObservedMethod {
   readonly log: Logger;
   readonly okLevel: "info" | "debug";
   readonly tracer: Tracer;
-  okLine?: OkLineWriter;
+  /** Writes the OK line without pino formatting it; undefined when the logger's format is not known. */
+  readonly okLine: OkLineWriter | undefined;
 }
 
 type OkLineWriter = (durationMs: number, traceId: string) => void;
@@ -126,17 +128,18 @@ class ServerCallScope implements CallScope {
 
   end(code: number, error?: unknown): void {
     const { span, observed } = this;
-    const durationMs = performance.now() - this.started;
+    const elapsedMs = performance.now() - this.started;
     if (span.isRecording()) {
       span.setAttribute("rpc.grpc.status_code", code);
       if (code !== 0) span.setStatus({ code: SpanStatusCode.ERROR, message: codeName(code) });
     }
     span.end();
-    observed.metrics.record(code, durationMs / 1000);
-    const fields = { durationMs: Math.round(durationMs * 1000) / 1000, traceId: span.spanContext().traceId };
-    if (error !== undefined) observed.log.error({ code: codeName(code), ...fields, err: error }, "rpc failed with an unexpected error");
-    else if (code !== 0) observed.log.warn({ code: codeName(code), ...fields }, "rpc failed");
-    else if (observed.okLine) observed.okLine(fields.durationMs, fields.traceId);
-    else observed.log[observed.okLevel]({ code: "OK", ...fields }, "rpc");
+    observed.metrics.record(code, elapsedMs / 1000);
+    const durationMs = Math.round(elapsedMs * 1000) / 1000;
+    const { traceId } = span.spanContext();
+    if (error !== undefined) observed.log.error({ code: codeName(code), durationMs, traceId, err: error }, "rpc failed with an unexpected error");
+    else if (code !== 0) observed.log.warn({ code: codeName(code), durationMs, traceId }, "rpc failed");
+    else if (observed.okLine) observed.okLine(durationMs, traceId);
+    else observed.log[observed.okLevel]({ code: "OK", durationMs, traceId }, "rpc");
   }
 }
