@@ -16,7 +16,7 @@ import { openDatabase } from "@shop/platform/database";
 import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
 import {
-  connectMessaging, createPublisher, enqueueOutbox, notificationTopology, OUTBOX_TABLE_SQL, startOutboxRelay,
+  connectMessaging, createPublisher, declareTopology, enqueueOutbox, OUTBOX_TABLE_SQL, startOutboxRelay,
 } from "@shop/platform/messaging";
 import { rabbitTestScope } from "@shop/platform/testing/rabbitmq";
 import amqp from "amqplib";
@@ -24,6 +24,7 @@ import { pino } from "pino";
 import { Registry } from "prom-client";
 import { startNotificationConsumer } from "../../services/notification/dist/consumer.js";
 import { createNotificationStore } from "../../services/notification/dist/store.js";
+import { notificationTopology } from "../../services/notification/dist/notification-config.js";
 
 const N = Number(process.env.BENCH_N ?? 5000);
 const PREFETCH = Number(process.env.BENCH_PREFETCH ?? 64);
@@ -77,11 +78,11 @@ async function baseline(scope) {
 }
 
 async function pipeline(scope) {
-  const topology = notificationTopology({ prefix: scope.prefix });
+  const topology = notificationTopology(scope.prefix);
   const orders = await memoryDatabase(outboxMigrations());
   const notifications = await memoryDatabase(fileURLToPath(new URL("../../services/notification/migrations", import.meta.url)));
   const store = createNotificationStore(notifications);
-  const connection = connectMessaging({ url: scope.url, connectionName: scope.connectionName, logger, topology });
+  const connection = connectMessaging({ url: scope.url, connectionName: scope.connectionName, logger, declare: (channel) => declareTopology(channel, topology) });
   await connection.waitForConnect(10_000);
   const publisher = createPublisher(connection, { exchange: topology.exchange, logger });
   const consumer = startNotificationConsumer({ connection, topology, store, provider: silentProvider, logger, prefetch: PREFETCH });

@@ -75,7 +75,7 @@ async function startMeshOnce({ db = "postgres", names = [...SERVICES, "gateway"]
     OTEL_TRACES_EXPORTER: "none",
     ...env,
   };
-  for (const key of ["DATABASE_URL", "INVENTORY_DATABASE_URL", "PAYMENT_DATABASE_URL", "NOTIFICATION_DATABASE_URL"]) delete common[key];
+  for (const key of ["DATABASE_URL", "DATA_DIR", ...SERVICES.map((name) => `${name.toUpperCase()}_DATABASE_URL`)]) delete common[key];
   for (const name of [...SERVICES, "gateway"]) {
     const upper = name.toUpperCase();
     common[`${upper}_PORT`] = String(ports[name].port);
@@ -96,7 +96,7 @@ async function startMeshOnce({ db = "postgres", names = [...SERVICES, "gateway"]
   const started = performance.now();
   try {
     for (const name of names) {
-      const own = databases[name] ? { DATABASE_URL: databases[name].url, [`${name.toUpperCase()}_DATABASE_URL`]: databases[name].url } : {};
+      const own = databases[name] ? { [`${name.toUpperCase()}_DATABASE_URL`]: databases[name].url } : {};
       const child = spawn(process.execPath, [...(nodeArgs[name] ?? []), join(repoRoot, mainOf(name))], {
         cwd: repoRoot,
         env: { ...common, ...own, ...(perProcessEnv[name] ?? {}) },

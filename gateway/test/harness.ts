@@ -114,7 +114,7 @@ export interface GatewayFixture {
 /** Starts recording upstreams and a gateway; `env` overrides gateway variables (GATEWAY_RATE_LIMIT_BURST...). */
 export async function startGatewayFixture(env: Record<string, string> = {}): Promise<GatewayFixture> {
   const calls: SeenCall[] = [];
-  const upstreamConfig = { ...loadServiceConfig("order", { ORDER_PORT: "0", ORDER_ADMIN_PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent" }), handleSignals: false };
+  const upstreamConfig = { ...loadServiceConfig("order", { port: 0, adminPort: 0 }, { HOST: "127.0.0.1", LOG_LEVEL: "silent" }), handleSignals: false };
   const upstream = await serve(upstreamConfig, fakeServices(calls));
   const target = `127.0.0.1:${upstream.port}`;
   const config = loadGatewayConfig({

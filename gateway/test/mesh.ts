@@ -47,7 +47,7 @@ export async function startMesh(extraEnv: Record<string, string> = {}): Promise<
   const startService = async (name: (typeof SERVICES)[number], env: Record<string, string> = {}) => {
     const db = await createTestDatabase(`e2e_${name}`);
     databases.push(db);
-    return start(name, `services/${name}/dist/main.js`, { DATABASE_URL: db.url, ...env });
+    return start(name, `services/${name}/dist/main.js`, { [`${name.toUpperCase()}_DATABASE_URL`]: db.url, ...env });
   };
   const logs = () => processes.map((p) => `--- ${p.name}\n${p.recentOutput(3000)}`).join("\n");
   const stop = async () => {

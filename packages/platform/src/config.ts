@@ -1,10 +1,7 @@
-/** The services of the mesh that have a config of their own. */
-export type ServiceName = "order" | "inventory" | "payment" | "notification" | "gateway";
-
 /** Everything the platform needs to run one service process. */
 export interface ServiceConfig {
-  /** Service name, e.g. `inventory`. */
-  name: ServiceName;
+  /** Service name, e.g. `inventory`; `<NAME>_PORT` and `<NAME>_ADMIN_PORT` are read from its upper case. */
+  name: string;
   /** Interface the gRPC and admin servers bind to. */
   host: string;
   /** gRPC (h2c) port; 0 picks a free one. */
@@ -23,13 +20,13 @@ export interface ServiceConfig {
   handleSignals: boolean;
 }
 
-const DEFAULT_PORTS: Record<ServiceName, [number, number]> = {
-  order: [50051, 9051],
-  inventory: [50052, 9052],
-  payment: [50053, 9053],
-  notification: [50054, 9054],
-  gateway: [8080, 9080],
-};
+/** A service's own default ports, used when `<NAME>_PORT` / `<NAME>_ADMIN_PORT` are unset. */
+export interface DefaultPorts {
+  /** gRPC port. */
+  port: number;
+  /** Admin HTTP/1.1 port. */
+  adminPort: number;
+}
 
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
 
@@ -54,14 +51,32 @@ export function envInteger(env: NodeJS.ProcessEnv, key: string, fallback: number
 }
 
 /**
- * Reads a service's config from the environment: `<NAME>_PORT`, `<NAME>_ADMIN_PORT`, `HOST`,
- * `LOG_LEVEL`, `SHUTDOWN_GRACE_MS`, `GRPC_MAX_MESSAGE_BYTES`, `READINESS_INTERVAL_MS`; throws
- * {@link ConfigError} naming the variable when one is malformed.
+ * A list of positive integers from a comma-separated variable (`"1000,5000,30000"`): `fallback`
+ * when unset or empty; throws {@link ConfigError} naming the variable when an item is not one.
  */
-export function loadServiceConfig(name: ServiceName, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
-  const defaults = DEFAULT_PORTS[name];
-  if (!defaults) throw new ConfigError(`unknown service "${String(name)}"`);
-  const prefix = name.toUpperCase();
+export function envIntegerList(env: NodeJS.ProcessEnv, key: string, fallback: readonly number[]): number[] {
+  const raw = env[key];
+  if (raw === undefined || raw.trim() === "") return [...fallback];
+  const values = raw.split(",").map((item) => Number(item.trim()));
+  if (values.some((value) => !Number.isSafeInteger(value) || value <= 0)) {
+    throw new ConfigError(`${key} must be a comma-separated list of positive integers, got "${raw}"`);
+  }
+  return values;
+}
+
+/** The environment-variable prefix of a service: `order` -> `ORDER`, `read-model` -> `READ_MODEL`. */
+export function envPrefix(name: string): string {
+  return name.toUpperCase().replace(/[^A-Z0-9]+/g, "_");
+}
+
+/**
+ * Reads a service's config from the environment: `<NAME>_PORT` and `<NAME>_ADMIN_PORT` (defaults
+ * from `ports`), `HOST`, `LOG_LEVEL`, `SHUTDOWN_GRACE_MS`, `GRPC_MAX_MESSAGE_BYTES`,
+ * `READINESS_INTERVAL_MS`, `HANDLE_SIGNALS`; throws {@link ConfigError} naming a malformed variable.
+ */
+export function loadServiceConfig(name: string, ports: DefaultPorts, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+  if (!/^[a-z][a-z0-9-]*$/.test(name)) throw new ConfigError(`a service name is lower case letters, digits and "-", got "${name}"`);
+  const prefix = envPrefix(name);
   const logLevel = (env.LOG_LEVEL ?? "info").toLowerCase();
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got "${env.LOG_LEVEL}"`);
@@ -69,8 +84,8 @@ export function loadServiceConfig(name: ServiceName, env: NodeJS.ProcessEnv = pr
   return {
     name,
     host: env.HOST || "0.0.0.0",
-    port: envInteger(env, `${prefix}_PORT`, defaults[0], { max: 65535 }),
-    adminPort: envInteger(env, `${prefix}_ADMIN_PORT`, defaults[1], { max: 65535 }),
+    port: envInteger(env, `${prefix}_PORT`, ports.port, { max: 65535 }),
+    adminPort: envInteger(env, `${prefix}_ADMIN_PORT`, ports.adminPort, { max: 65535 }),
     logLevel,
     shutdownGraceMs: envInteger(env, "SHUTDOWN_GRACE_MS", 10_000),
     maxMessageBytes: envInteger(env, "GRPC_MAX_MESSAGE_BYTES", 4 * 1024 * 1024),

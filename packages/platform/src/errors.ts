@@ -64,9 +64,13 @@ export function unavailable(reason: string, message: string, retryAfterMs?: numb
   return new ConnectError(message, Code.Unavailable, undefined, [errorInfoDetail(reason, metadata), ...retryDetail(retryAfterMs)]);
 }
 
-/** RESOURCE_EXHAUSTED (e.g. a rate limit) with a `google.rpc.RetryInfo`. */
+/**
+ * RESOURCE_EXHAUSTED (e.g. a rate limit) with a `google.rpc.RetryInfo`, and a `retry-after` header
+ * (whole seconds, rounded up) for HTTP callers of an edge that sends the error's metadata.
+ */
 export function resourceExhausted(reason: string, message: string, retryAfterMs: number, metadata: Metadata = {}): ConnectError {
-  return new ConnectError(message, Code.ResourceExhausted, undefined, [errorInfoDetail(reason, metadata), ...retryDetail(retryAfterMs)]);
+  const headers = new Headers({ "retry-after": String(Math.max(1, Math.ceil(retryAfterMs / 1000))) });
+  return new ConnectError(message, Code.ResourceExhausted, headers, [errorInfoDetail(reason, metadata), ...retryDetail(retryAfterMs)]);
 }
 
 /** UNAUTHENTICATED: no valid credentials. */

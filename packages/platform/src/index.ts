@@ -1,5 +1,5 @@
 export * from "./errors.js";
-export { loadServiceConfig, envInteger, ConfigError, type ServiceConfig, type ServiceName } from "./config.js";
+export { loadServiceConfig, envInteger, envIntegerList, envPrefix, ConfigError, type ServiceConfig, type DefaultPorts } from "./config.js";
 export { createLogger, type Logger } from "./observability/logger.js";
 export { serve, service, type ServeOptions, type RunningServer, type ServiceRegistration } from "./server/serve.js";
 export { createClient, type GrpcClient, type ClientOptions, type CallOptions } from "./client/create-client.js";
@@ -11,3 +11,6 @@ export { currentIncomingCall } from "./adapter/call-context.js";
 export { HealthState, ServingStatus } from "./server/health.js";
 export { metricsRegistry } from "./observability/metrics.js";
 export { enableContextPropagation, initTracing } from "./observability/tracing.js";
+export { pagination, type Pagination, type PaginationOptions, type Page, type PageKeyCodec, type PageRequest } from "./pagination.js";
+export { AsyncQueue } from "./async-queue.js";
+export { startAdminServer, type AdminServer, type AdminServerOptions, type AdminProbes, type MetricsSource } from "./server/admin.js";

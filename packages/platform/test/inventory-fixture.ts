@@ -16,9 +16,7 @@ export function testInventory(overrides: Partial<ServiceImpl<typeof InventorySer
 
 /** Starts a platform server on ephemeral ports, quiet, without signal handlers. */
 export async function startServer(registrations: ServiceRegistration[], options: ServeOptions = {}, env: Record<string, string> = {}): Promise<RunningServer> {
-  const config = loadServiceConfig("inventory", {
-    INVENTORY_PORT: "0",
-    INVENTORY_ADMIN_PORT: "0",
+  const config = loadServiceConfig("inventory", { port: 0, adminPort: 0 }, {
     HOST: "127.0.0.1",
     LOG_LEVEL: "silent",
     HANDLE_SIGNALS: "false",

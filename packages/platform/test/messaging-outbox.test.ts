@@ -12,7 +12,8 @@ import {
   connectMessaging,
   createPublisher,
   enqueueOutbox,
-  notificationTopology,
+  commandTopology,
+  declareTopology,
   OUTBOX_TABLE_SQL,
   startOutboxRelay,
   type MessagingConnection,
@@ -30,7 +31,7 @@ async function memoryDatabase(sql: string): Promise<Database> {
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
 const scope = rabbitTestScope("test-outbox");
-const topology = notificationTopology({ prefix: scope.prefix, retryDelaysMs: [100] });
+const topology = commandTopology({ prefix: scope.prefix, exchange: "test.commands", queue: "test.commands.work", routingKey: SendNotificationCommandSchema.typeName, retryDelaysMs: [100] });
 let connection: MessagingConnection;
 let publisher: Publisher;
 let raw: ChannelModel;
@@ -60,7 +61,7 @@ async function drainMainQueue(): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  connection = connectMessaging({ url: scope.url, connectionName: scope.connectionName, logger, topology });
+  connection = connectMessaging({ url: scope.url, connectionName: scope.connectionName, logger, declare: (ch) => declareTopology(ch, topology) });
   await connection.waitForConnect(10_000);
   publisher = createPublisher(connection, { exchange: topology.exchange, logger });
   raw = await connect(scope.url);
@@ -116,7 +117,7 @@ describe("outbox", () => {
   });
 
   it("keeps rows pending and never blocks enqueueing while the broker is unreachable, exposing backlog and age", async () => {
-    const down = connectMessaging({ url: "amqp://guest:guest@127.0.0.1:1", connectionName: `${scope.prefix}down`, logger, topology, reconnect: { initialDelayMs: 20, maxDelayMs: 100 } });
+    const down = connectMessaging({ url: "amqp://guest:guest@127.0.0.1:1", connectionName: `${scope.prefix}down`, logger, declare: (ch) => declareTopology(ch, topology), reconnect: { initialDelayMs: 20, maxDelayMs: 100 } });
     const downPublisher = createPublisher(down, { exchange: topology.exchange, logger, channelWaitMs: 100 });
     const registry = new Registry();
     const relay = startOutboxRelay({ db, publisher: downPublisher, logger, intervalMs: 20, registry });

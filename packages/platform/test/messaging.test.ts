@@ -10,7 +10,7 @@ import {
   connectMessaging,
   createPublisher,
   declareTopology,
-  notificationTopology,
+  commandTopology,
   PublishError,
   registerQueueMetrics,
   startConsumer,
@@ -21,7 +21,7 @@ import { rabbitTestScope } from "../src/testing/rabbitmq.js";
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
 const scope = rabbitTestScope("test-msg");
-const topology = notificationTopology({ prefix: scope.prefix, retryDelaysMs: [100, 200] });
+const topology = commandTopology({ prefix: scope.prefix, exchange: "test.commands", queue: "test.commands.work", routingKey: SendNotificationCommandSchema.typeName, retryDelaysMs: [100, 200] });
 let connection: MessagingConnection;
 let publisher: Publisher;
 let raw: ChannelModel;
@@ -41,7 +41,7 @@ async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, t
 }
 
 beforeAll(async () => {
-  connection = connectMessaging({ url: scope.url, connectionName: scope.connectionName, logger, topology, reconnect: { initialDelayMs: 50, maxDelayMs: 500 } });
+  connection = connectMessaging({ url: scope.url, connectionName: scope.connectionName, logger, declare: (ch) => declareTopology(ch, topology), reconnect: { initialDelayMs: 50, maxDelayMs: 500 } });
   await connection.waitForConnect(10_000);
   publisher = createPublisher(connection, { exchange: topology.exchange, logger });
   raw = await connect(scope.url);
@@ -62,8 +62,10 @@ describe("topology", () => {
     await ch.checkExchange(topology.exchange);
     await ch.checkExchange(topology.deadLetterExchange);
     await ch.close();
-    expect(topology.mainQueue).toBe(`${scope.prefix}shop.notifications.commands`);
-    expect(topology.deadLetterQueue).toBe(`${scope.prefix}shop.notifications.commands.dlq`);
+    expect(topology.mainQueue).toBe(`${scope.prefix}test.commands.work`);
+    expect(topology.deadLetterExchange).toBe(`${scope.prefix}test.commands.dlx`);
+    expect(topology.deadLetterQueue).toBe(`${scope.prefix}test.commands.work.dlq`);
+    expect(topology.retryQueues.map((tier) => tier.name)).toEqual([`${scope.prefix}test.commands.work.retry.100ms`, `${scope.prefix}test.commands.work.retry.200ms`]);
   });
 });
 

@@ -1,23 +1,29 @@
 import { fileURLToPath } from "node:url";
-import { envInteger } from "@shop/platform";
+import { envInteger, loadServiceConfig, type ServiceConfig } from "@shop/platform";
+import { loadDatabaseConfig, type DatabaseConfig } from "@shop/platform/database";
 
-/** The inventory's own settings, beside the platform's ServiceConfig. */
-export interface InventorySettings {
-  databaseUrl: string | undefined;
-  dataDir: string;
+/** Everything the inventory service reads from the environment, once, at start-up. */
+export interface InventoryConfig {
+  /** INVENTORY_PORT (50052), INVENTORY_ADMIN_PORT (9052) and the platform's settings. */
+  service: ServiceConfig;
+  /** INVENTORY_DATABASE_URL, DATABASE_URL (database `inventory`), or PGlite in INVENTORY_DATA_DIR / `.data/inventory`. */
+  database: DatabaseConfig;
   /** How long a reservation holds when the caller does not say (INVENTORY_RESERVATION_TTL_MS). */
   reservationTtlMs: number;
   /** How often overdue reservations are expired (INVENTORY_EXPIRY_SWEEP_MS). */
   expirySweepMs: number;
 }
 
-const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
+const paths = {
+  migrationsDir: fileURLToPath(new URL("../migrations", import.meta.url)),
+  dataRoot: fileURLToPath(new URL("../../../.data", import.meta.url)),
+};
 
-/** Reads the inventory settings; a malformed value stops start-up with its name. */
-export function loadInventorySettings(env: NodeJS.ProcessEnv = process.env): InventorySettings {
+/** Reads the inventory's config; a malformed value stops start-up with a message naming it. */
+export function loadInventoryConfig(env: NodeJS.ProcessEnv = process.env): InventoryConfig {
   return {
-    databaseUrl: env["INVENTORY_DATABASE_URL"] || env["DATABASE_URL"] || undefined,
-    dataDir: env["INVENTORY_DATA_DIR"] ?? `${repoRoot}.data/inventory`,
+    service: loadServiceConfig("inventory", { port: 50052, adminPort: 9052 }, env),
+    database: loadDatabaseConfig("inventory", paths, env),
     reservationTtlMs: envInteger(env, "INVENTORY_RESERVATION_TTL_MS", 15 * 60_000, { min: 1 }),
     expirySweepMs: envInteger(env, "INVENTORY_EXPIRY_SWEEP_MS", 5_000, { min: 1 }),
   };

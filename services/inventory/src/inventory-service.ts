@@ -1,6 +1,6 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
-import { invalidArgument, notFound, type FieldViolation } from "@shop/platform";
+import { invalidArgument, notFound, pagination, type FieldViolation } from "@shop/platform";
 import type { InventoryStore } from "./store.js";
 
 /** What the inventory handlers need. */
@@ -10,8 +10,8 @@ export interface InventoryDeps {
   defaultTtlMs: number;
 }
 
-const DEFAULT_PAGE_SIZE = 20;
-const MAX_PAGE_SIZE = 100;
+/** ListProducts pages by SKU. */
+const listPages = pagination<string>({ key: { encode: (sku) => [sku], decode: ([sku]) => (sku ? sku : undefined) } });
 const MAX_TTL_MS = 24 * 60 * 60 * 1000;
 
 /** The InventoryService handlers. */
@@ -25,13 +25,10 @@ export function createInventoryService(deps: InventoryDeps): ServiceImpl<typeof 
       return { product };
     },
 
-    async listProducts({ pageSize, pageToken }) {
-      if (pageSize < 0) throw invalidArgument([{ field: "page_size", description: "must not be negative" }]);
-      const limit = Math.min(pageSize || DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
-      const products = await store.products(limit + 1, decodePageToken(pageToken));
-      const page = products.slice(0, limit);
-      const last = page[page.length - 1];
-      return { products: page, nextPageToken: products.length > limit && last ? Buffer.from(last.sku).toString("base64url") : "" };
+    async listProducts(request) {
+      const page = listPages.read(request);
+      const { items, nextPageToken } = page.finish(await store.products(page.fetch, page.after), (product) => product.sku);
+      return { products: items, nextPageToken };
     },
 
     async reserveStock({ reservationId, lines, ttl }) {
@@ -73,13 +70,3 @@ export function createInventoryService(deps: InventoryDeps): ServiceImpl<typeof 
     },
   };
 }
-
-function decodePageToken(token: string): string {
-  if (!token) return "";
-  const sku = Buffer.from(token, "base64url").toString();
-  if (!sku || Buffer.from(sku).toString("base64url") !== token) {
-    throw invalidArgument([{ field: "page_token", description: "is not a token this service issued" }]);
-  }
-  return sku;
-}
-

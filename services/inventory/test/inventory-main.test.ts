@@ -15,7 +15,7 @@ describe("inventory main process", () => {
   let client: GrpcClient<typeof InventoryService>;
   beforeAll(async () => {
     database = await createTestDatabase("inventory_main");
-    service = new ServiceProcess("inventory", { envPrefix: "INVENTORY", main, cwd: process.cwd(), env: { HOST: "127.0.0.1", DATABASE_URL: database.url, INVENTORY_EXPIRY_SWEEP_MS: "50" } });
+    service = new ServiceProcess("inventory", { envPrefix: "INVENTORY", main, cwd: process.cwd(), env: { HOST: "127.0.0.1", INVENTORY_DATABASE_URL: database.url, INVENTORY_EXPIRY_SWEEP_MS: "50" } });
     await service.start();
     client = createClient(InventoryService, service.target, { retry: false, breaker: false });
   });

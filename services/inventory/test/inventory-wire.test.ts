@@ -14,7 +14,7 @@ describe("InventoryService over the wire", () => {
   let client: GrpcClient<typeof InventoryService>;
   beforeAll(async () => {
     handle = await engines[0]!.open();
-    const config = loadServiceConfig("inventory", { INVENTORY_PORT: "0", INVENTORY_ADMIN_PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent", HANDLE_SIGNALS: "false" });
+    const config = loadServiceConfig("inventory", { port: 0, adminPort: 0 }, { HOST: "127.0.0.1", LOG_LEVEL: "silent", HANDLE_SIGNALS: "false" });
     const store = new InventoryStore(handle.db);
     server = await serve(config, [service(InventoryService, createInventoryService({ store, defaultTtlMs: 60_000 }))], {
       readiness: { database: () => handle.db.ping() },

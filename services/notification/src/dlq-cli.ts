@@ -3,8 +3,10 @@
 // <id> is a command id (the AMQP message-id) or #<position> as shown by `list`.
 import { fromBinary, toJsonString } from "@bufbuild/protobuf";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
-import { connectMessaging, deadLetterQueue, loadMessagingConfig, type DeadLetter } from "@shop/platform/messaging";
+import { createLogger } from "@shop/platform";
+import { connectMessaging, deadLetterQueue, declareTopology, type DeadLetter } from "@shop/platform/messaging";
 import { pino } from "pino";
+import { loadNotificationConfig } from "./notification-config.js";
 
 const USAGE = `usage: npm run dlq -- <command>
   list                  messages in the dead-letter queue, oldest first
@@ -14,10 +16,17 @@ const USAGE = `usage: npm run dlq -- <command>
 environment: AMQP_URL, AMQP_PREFIX`;
 
 const [command, arg] = process.argv.slice(2);
-const config = loadMessagingConfig(process.env);
-const logger = pino({ level: process.env.LOG_LEVEL ?? "warn" }, pino.destination(2));
-const connection = connectMessaging({ url: config.url, connectionName: `dlq-cli@${process.pid}`, logger, topology: config.topology, reconnect: { maxDelayMs: 1_000 } });
-const dlq = deadLetterQueue(connection, config.topology);
+const { messaging, topology } = loadNotificationConfig(process.env);
+// Logs go to standard error: standard output is the tool's answer.
+const logger = createLogger("dlq", process.env.LOG_LEVEL ?? "warn", pino.destination(2));
+const connection = connectMessaging({
+  url: messaging.url,
+  connectionName: `dlq-cli@${process.pid}`,
+  logger,
+  declare: (channel) => declareTopology(channel, topology),
+  reconnect: { maxDelayMs: 1_000 },
+});
+const dlq = deadLetterQueue(connection, topology);
 
 function decode(letter: DeadLetter): string {
   if (letter.type !== SendNotificationCommandSchema.typeName) return `(undecodable: type ${letter.type ?? "none"}) ${letter.body.subarray(0, 200).toString("hex")}`;
@@ -36,13 +45,13 @@ async function main(): Promise<number> {
   try {
     await connection.waitForConnect(10_000);
   } catch {
-    console.error(`cannot reach RabbitMQ at ${config.url.replace(/\/\/[^@]*@/, "//***@")}`);
+    console.error(`cannot reach RabbitMQ at ${messaging.url.replace(/\/\/[^@]*@/, "//***@")}`);
     return 2;
   }
   switch (command) {
     case "list": {
       const letters = await dlq.list();
-      console.log(`${config.topology.deadLetterQueue}: ${letters.length} message(s)`);
+      console.log(`${topology.deadLetterQueue}: ${letters.length} message(s)`);
       if (letters.length === 0) return 0;
       const widths = [4, 28, 8, 24, 60];
       console.log(row(["#", "COMMAND ID", "ATTEMPTS", "FAILED AT", "ERROR"], widths));
@@ -53,7 +62,7 @@ async function main(): Promise<number> {
       if (!arg) break;
       const letter = await dlq.show(arg);
       if (!letter) {
-        console.error(`no message "${arg}" in ${config.topology.deadLetterQueue}`);
+        console.error(`no message "${arg}" in ${topology.deadLetterQueue}`);
         return 1;
       }
       console.log(`position:   #${letter.position}\ncommand id: ${letter.messageId ?? "-"}\ntype:       ${letter.type ?? "-"}\nattempts:   ${letter.attempts}\nfailed at:  ${letter.failedAt ?? "-"}\nerror:      ${letter.error ?? "-"}`);
@@ -64,12 +73,12 @@ async function main(): Promise<number> {
     case "replay": {
       if (!arg) break;
       const n = await dlq.replay(arg === "--all" ? "all" : arg);
-      console.log(`replayed ${n} message(s) to ${config.topology.mainQueue}`);
+      console.log(`replayed ${n} message(s) to ${topology.mainQueue}`);
       return n === 0 && arg !== "--all" ? 1 : 0;
     }
     case "purge": {
       const n = await dlq.purge();
-      console.log(`purged ${n} message(s) from ${config.topology.deadLetterQueue}`);
+      console.log(`purged ${n} message(s) from ${topology.deadLetterQueue}`);
       return 0;
     }
   }

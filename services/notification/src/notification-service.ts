@@ -3,12 +3,14 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { NotificationChannel, NotificationSchema, type Notification } from "@shop/contracts/shop/notification/v1/notification_pb";
 import type { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
-import { invalidArgument, notFound } from "@shop/platform";
+import { invalidArgument, notFound, pagination } from "@shop/platform";
 import type { ChannelName } from "./channel-provider.js";
 import type { Delivery, NotificationStore } from "./store.js";
 
-const DEFAULT_PAGE_SIZE = 20;
-const MAX_PAGE_SIZE = 100;
+/** ListNotifications pages by delivery sequence, newest first. */
+const listPages = pagination<bigint>({
+  key: { encode: (seq) => [seq.toString()], decode: ([seq]) => (seq !== undefined && /^[1-9]\d{0,18}$/.test(seq) ? BigInt(seq) : undefined) },
+});
 
 const CHANNEL_ENUM: Record<ChannelName, NotificationChannel> = {
   email: NotificationChannel.EMAIL,
@@ -26,33 +28,17 @@ export function createNotificationService(deps: { store: NotificationStore }): S
       return { notification: toNotification(delivery) };
     },
     async listNotifications(req, ctx) {
-      if (req.pageSize < 0) throw invalidArgument([{ field: "page_size", description: "must not be negative" }]);
-      const pageSize = Math.min(req.pageSize || DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
-      const page = await deps.store.listDeliveries({
-        userId: callerId(ctx),
-        orderId: req.orderId,
-        recipient: req.recipient,
-        pageSize,
-        afterSeq: decodePageToken(req.pageToken),
-      });
-      return { notifications: page.deliveries.map(toNotification), nextPageToken: page.nextSeq === undefined ? "" : encodePageToken(page.nextSeq) };
+      const userId = callerId(ctx);
+      const page = listPages.read(req, [userId ?? "", req.orderId, req.recipient]);
+      const deliveries = await deps.store.listDeliveries({ userId, orderId: req.orderId, recipient: req.recipient, limit: page.fetch, afterSeq: page.after });
+      const { items, nextPageToken } = page.finish(deliveries, (delivery) => delivery.seq);
+      return { notifications: items.map(toNotification), nextPageToken };
     },
   };
 }
 
 function callerId(ctx: HandlerContext): string | undefined {
   return ctx.requestHeader.get("x-user-id") ?? undefined;
-}
-
-function encodePageToken(seq: bigint): string {
-  return Buffer.from(`seq:${seq}`).toString("base64url");
-}
-
-function decodePageToken(token: string): bigint | undefined {
-  if (!token) return undefined;
-  const match = /^seq:(\d+)$/.exec(Buffer.from(token, "base64url").toString("utf8"));
-  if (!match?.[1]) throw invalidArgument([{ field: "page_token", description: "not a token this service issued" }]);
-  return BigInt(match[1]);
 }
 
 function toNotification(d: Delivery): Notification {

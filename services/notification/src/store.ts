@@ -4,6 +4,8 @@ import type { ChannelName } from "./channel-provider.js";
 
 /** A delivery as recorded. */
 export interface Delivery {
+  /** Its place in the order deliveries were recorded (ListNotifications pages by it). */
+  seq: bigint;
   notificationId: string;
   commandId: string;
   channel: ChannelName;
@@ -22,8 +24,8 @@ export interface DeliveryQuery {
   userId?: string | undefined;
   orderId?: string | undefined;
   recipient?: string | undefined;
-  pageSize: number;
-  /** Return rows older than this cursor (exclusive). */
+  limit: number;
+  /** Return rows older than this sequence number (exclusive). */
   afterSeq?: bigint | undefined;
 }
 
@@ -48,11 +50,11 @@ export interface NotificationStore {
    * Claims `commandId` by inserting its delivery inside `tx`; false when the command was
    * already recorded (ON CONFLICT DO NOTHING — a concurrent duplicate waits on the unique key).
    */
-  recordDelivery(tx: Queryable, delivery: Omit<Delivery, "deliveredAt">): Promise<boolean>;
+  recordDelivery(tx: Queryable, delivery: Omit<Delivery, "seq" | "deliveredAt">): Promise<boolean>;
   /** One delivery, scoped to `userId` when given. */
   getDelivery(notificationId: string, userId?: string): Promise<Delivery | undefined>;
-  /** Newest first; `nextSeq` is the cursor for the following page, absent on the last page. */
-  listDeliveries(query: DeliveryQuery): Promise<{ deliveries: Delivery[]; nextSeq?: bigint }>;
+  /** Up to `limit` deliveries, newest first. */
+  listDeliveries(query: DeliveryQuery): Promise<Delivery[]>;
   /** The delivery recorded for a command, if any. */
   deliveryForCommand(commandId: string): Promise<Delivery | undefined>;
 }
@@ -91,17 +93,16 @@ export function createNotificationStore(db: Database): NotificationStore {
          where ($1::text is null or user_id = $1) and ($2::text is null or order_id = $2)
            and ($3::text is null or recipient = $3) and ($4::bigint is null or seq < $4)
          order by seq desc limit $5`,
-        [q.userId ?? null, q.orderId || null, q.recipient || null, q.afterSeq?.toString() ?? null, q.pageSize + 1],
+        [q.userId ?? null, q.orderId || null, q.recipient || null, q.afterSeq?.toString() ?? null, q.limit],
       );
-      const page = rows.slice(0, q.pageSize);
-      const last = page[page.length - 1];
-      return { deliveries: page.map(toDelivery), ...(rows.length > q.pageSize && last ? { nextSeq: BigInt(last.seq) } : {}) };
+      return rows.map(toDelivery);
     },
   };
 }
 
 function toDelivery(row: DeliveryRow): Delivery {
   return {
+    seq: BigInt(row.seq),
     notificationId: row.notification_id,
     commandId: row.command_id,
     channel: row.channel as ChannelName,

@@ -4,15 +4,16 @@ import { promisify } from "node:util";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
-import { declareTopology, notificationTopology } from "@shop/platform/messaging";
+import { declareTopology } from "@shop/platform/messaging";
 import { rabbitTestScope } from "@shop/platform/testing/rabbitmq";
 import { connect, type ChannelModel } from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { notificationTopology } from "../src/notification-config.js";
 
 const run = promisify(execFile);
 const cli = fileURLToPath(new URL("../dist/dlq-cli.js", import.meta.url));
 const scope = rabbitTestScope("test-dlqcli");
-const topology = notificationTopology({ prefix: scope.prefix });
+const topology = notificationTopology(scope.prefix);
 let conn: ChannelModel;
 
 async function dlq(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {

@@ -6,15 +6,16 @@ import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notifi
 import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
 import { createClient, errorInfo, type GrpcClient } from "@shop/platform";
-import { connectMessaging, createPublisher, notificationTopology, type MessagingConnection, type Publisher } from "@shop/platform/messaging";
+import { connectMessaging, createPublisher, declareTopology, type MessagingConnection, type Publisher } from "@shop/platform/messaging";
 import { rabbitTestScope } from "@shop/platform/testing/rabbitmq";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "./harness.js";
+import { notificationTopology } from "../src/notification-config.js";
 
 const logger = pino({ level: "silent" });
 const scope = rabbitTestScope("test-ntfmain");
-const topology = notificationTopology({ prefix: scope.prefix, retryDelaysMs: [100] });
+const topology = notificationTopology(scope.prefix, [100]);
 
 let child: ChildProcess;
 let ports: { port: number; adminPort: number };
@@ -38,7 +39,7 @@ beforeAll(async () => {
     child.once("exit", (code) => reject(new Error(`notification exited with ${code}`)));
   });
   client = createClient(NotificationService, `127.0.0.1:${ports.port}`);
-  connection = connectMessaging({ url: scope.url, connectionName: scope.connectionName, logger, topology });
+  connection = connectMessaging({ url: scope.url, connectionName: scope.connectionName, logger, declare: (ch) => declareTopology(ch, topology) });
   await connection.waitForConnect(10_000);
   publisher = createPublisher(connection, { exchange: topology.exchange, logger });
 }, 60_000);

@@ -7,7 +7,7 @@ import {
   createPublisher,
   deadLetterQueue,
   enqueueOutbox,
-  notificationTopology,
+  declareTopology,
   startOutboxRelay,
   type Consumer,
   type MessagingConnection,
@@ -21,10 +21,11 @@ import type { ChannelProvider, OutgoingNotification } from "../src/channel-provi
 import { startNotificationConsumer } from "../src/consumer.js";
 import { createNotificationStore, type NotificationStore } from "../src/store.js";
 import { notificationTestDatabase, outboxTestDatabase, waitFor } from "./harness.js";
+import { notificationTopology } from "../src/notification-config.js";
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
 const scope = rabbitTestScope("test-notify");
-const topology = notificationTopology({ prefix: scope.prefix, retryDelaysMs: [100, 200] }); // 3 attempts in all
+const topology = notificationTopology(scope.prefix, [100, 200]); // 3 attempts in all
 
 /** A provider scripted per command id: how many times to fail before succeeding (Infinity: always). */
 class ScriptedProvider implements ChannelProvider {
@@ -77,7 +78,7 @@ async function deliveriesFor(commandId: string): Promise<number> {
 beforeAll(async () => {
   db = await notificationTestDatabase();
   store = createNotificationStore(db);
-  connection = connectMessaging({ url: scope.url, connectionName: scope.connectionName, logger, topology, reconnect: { initialDelayMs: 50, maxDelayMs: 1_000 } });
+  connection = connectMessaging({ url: scope.url, connectionName: scope.connectionName, logger, declare: (ch) => declareTopology(ch, topology), reconnect: { initialDelayMs: 50, maxDelayMs: 1_000 } });
   await connection.waitForConnect(10_000);
   publisher = createPublisher(connection, { exchange: topology.exchange, logger });
   consumer = startNotificationConsumer({ connection, topology, store, provider, logger, prefetch: 32 });

@@ -3,7 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
 import { openDatabase, type Database } from "@shop/platform/database";
-import { connectMessaging, createPublisher, enqueueOutbox, notificationTopology, OUTBOX_TABLE_SQL, startOutboxRelay, type Consumer, type MessagingConnection, type Publisher } from "@shop/platform/messaging";
+import { connectMessaging, createPublisher, declareTopology, enqueueOutbox, OUTBOX_TABLE_SQL, startOutboxRelay, type Consumer, type MessagingConnection, type Publisher } from "@shop/platform/messaging";
 import { createTestDatabase, type TestDatabase } from "@shop/platform/testing/postgres";
 import { rabbitTestScope } from "@shop/platform/testing/rabbitmq";
 import { pino } from "pino";
@@ -13,10 +13,11 @@ import type { ChannelProvider, OutgoingNotification } from "../src/channel-provi
 import { startNotificationConsumer } from "../src/consumer.js";
 import { createNotificationStore, type NotificationStore } from "../src/store.js";
 import { waitFor } from "./harness.js";
+import { notificationTopology } from "../src/notification-config.js";
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
 const scope = rabbitTestScope("test-ntfpg");
-const topology = notificationTopology({ prefix: scope.prefix, retryDelaysMs: [100] });
+const topology = notificationTopology(scope.prefix, [100]);
 const sent: OutgoingNotification[] = [];
 const provider: ChannelProvider = {
   name: "recording",
@@ -36,7 +37,7 @@ beforeAll(async () => {
   testDb = await createTestDatabase("notification");
   db = await openDatabase({ url: testDb.url, migrationsDir: fileURLToPath(new URL("../migrations", import.meta.url)) });
   store = createNotificationStore(db);
-  connection = connectMessaging({ url: scope.url, connectionName: scope.connectionName, logger, topology });
+  connection = connectMessaging({ url: scope.url, connectionName: scope.connectionName, logger, declare: (ch) => declareTopology(ch, topology) });
   await connection.waitForConnect(10_000);
   publisher = createPublisher(connection, { exchange: topology.exchange, logger });
   consumer = startNotificationConsumer({ connection, topology, store, provider, logger, prefetch: 32 });
@@ -66,10 +67,10 @@ describe("notification consumer on PostgreSQL", () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(sent.filter((n) => n.commandId === "pg-dup")).toHaveLength(1);
     expect(sent).toHaveLength(31);
-    const page = await store.listDeliveries({ userId: "u1", orderId: "ord_pg", pageSize: 50 });
-    expect(page.deliveries).toHaveLength(31);
-    expect(page.deliveries[0]!.channel).toBe("sms");
-    expect(page.deliveries[0]!.parameters).toEqual({ order_id: "ord_pg" });
+    const deliveries = await store.listDeliveries({ userId: "u1", orderId: "ord_pg", limit: 50 });
+    expect(deliveries).toHaveLength(31);
+    expect(deliveries[0]!.channel).toBe("sms");
+    expect(deliveries[0]!.parameters).toEqual({ order_id: "ord_pg" });
   });
 
   it("relays outbox rows from PostgreSQL and marks them published, keeping an unroutable one pending", async () => {

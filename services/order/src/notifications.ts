@@ -7,8 +7,7 @@ import {
   type SendNotificationCommand,
 } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
 import type { Money } from "@shop/contracts/shop/type/v1/money_pb";
-import { enqueueOutbox, SEND_NOTIFICATION_ROUTING_KEY } from "@shop/platform/messaging";
-import type { OrderChangeHook } from "./store.js";
+import type { OutboxMessage } from "@shop/platform/messaging";
 
 const TEMPLATES: Partial<Record<OrderStatus, string>> = {
   [OrderStatus.CONFIRMED]: "order_confirmed",
@@ -51,16 +50,9 @@ export function formatMoney(money: Money): string {
 }
 
 /**
- * The store's status-change hook: writes the order's notification command into the outbox in
- * the same transaction as the status change, for the relay to publish.
+ * The outbox row for a notification command: binary protobuf, routed by its full type name, with
+ * the command id as message id (the notification service de-duplicates by it).
  */
-export const enqueueOrderNotification: OrderChangeHook = async (tx, order) => {
-  const command = notificationFor(order);
-  if (!command) return;
-  await enqueueOutbox(tx, {
-    schema: SendNotificationCommandSchema,
-    message: command,
-    messageId: command.commandId,
-    routingKey: SEND_NOTIFICATION_ROUTING_KEY,
-  });
-};
+export function notificationMessage(command: SendNotificationCommand): OutboxMessage<typeof SendNotificationCommandSchema> {
+  return { schema: SendNotificationCommandSchema, message: command, messageId: command.commandId, routingKey: SendNotificationCommandSchema.typeName };
+}

@@ -1,34 +1,60 @@
 import { fileURLToPath } from "node:url";
-import { envInteger } from "@shop/platform";
+import { envInteger, loadServiceConfig, type ServiceConfig } from "@shop/platform";
+import { loadDatabaseConfig, type DatabaseConfig } from "@shop/platform/database";
+import { loadMessagingConfig, type MessagingConfig } from "@shop/platform/messaging";
 
-/** The order service's own settings, beside the platform's ServiceConfig. */
-export interface OrderSettings {
+/** Everything the order service reads from the environment, once, at start-up. */
+export interface OrderConfig {
+  /** ORDER_PORT (50051), ORDER_ADMIN_PORT (9051) and the platform's settings. */
+  service: ServiceConfig;
+  /** ORDER_DATABASE_URL, DATABASE_URL (database `order`), or PGlite in ORDER_DATA_DIR / `.data/order`. */
+  database: DatabaseConfig;
+  /** AMQP_URL, AMQP_PREFIX. */
+  messaging: MessagingConfig;
+  /** Where notification commands are published: NOTIFICATION_EXCHANGE (the notification service's command exchange). */
+  notificationExchange: string;
   inventoryUrl: string;
   paymentUrl: string;
-  databaseUrl: string | undefined;
-  dataDir: string;
-  stepTimeoutMs: number;
-  pendingTimeoutMs: number;
-  leaseMs: number;
-  recoveryIntervalMs: number;
-  maxRetryDelayMs: number;
+  saga: SagaSettings;
+  /** How often a WatchOrder stream re-reads the order, to see changes made by other replicas (ORDER_WATCH_POLL_MS). */
   watchPollMs: number;
 }
 
-const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
+/** The saga's timing (ORDER_*_MS). */
+export interface SagaSettings {
+  /** Deadline of each remote call the saga makes. */
+  stepTimeoutMs: number;
+  /** An order still short of committed stock after this long is compensated and REJECTED. */
+  pendingTimeoutMs: number;
+  /** How long a driver holds an order before another may take it over. */
+  leaseMs: number;
+  /** How often the recovery loop looks for unfinished orders. */
+  recoveryIntervalMs: number;
+  /** Ceiling of the back-off between attempts of a failing step. */
+  maxRetryDelayMs: number;
+}
 
-/** Reads the order settings from the environment; a malformed value stops start-up with its name. */
-export function loadOrderSettings(env: NodeJS.ProcessEnv = process.env): OrderSettings {
+const paths = {
+  migrationsDir: fileURLToPath(new URL("../migrations", import.meta.url)),
+  dataRoot: fileURLToPath(new URL("../../../.data", import.meta.url)),
+};
+
+/** Reads the order service's config; a malformed value stops start-up with a message naming it. */
+export function loadOrderConfig(env: NodeJS.ProcessEnv = process.env): OrderConfig {
   return {
-    inventoryUrl: env["INVENTORY_URL"] ?? "127.0.0.1:50052",
-    paymentUrl: env["PAYMENT_URL"] ?? "127.0.0.1:50053",
-    databaseUrl: env["DATABASE_URL"] || undefined,
-    dataDir: env["ORDER_DATA_DIR"] ?? `${repoRoot}.data/order`,
-    stepTimeoutMs: envInteger(env, "ORDER_STEP_TIMEOUT_MS", 3_000, { min: 1 }),
-    pendingTimeoutMs: envInteger(env, "ORDER_PENDING_TIMEOUT_MS", 30_000, { min: 1 }),
-    leaseMs: envInteger(env, "ORDER_SAGA_LEASE_MS", 15_000, { min: 1 }),
-    recoveryIntervalMs: envInteger(env, "ORDER_RECOVERY_INTERVAL_MS", 2_000, { min: 1 }),
-    maxRetryDelayMs: envInteger(env, "ORDER_MAX_RETRY_DELAY_MS", 10_000, { min: 1 }),
+    service: loadServiceConfig("order", { port: 50051, adminPort: 9051 }, env),
+    database: loadDatabaseConfig("order", paths, env),
+    messaging: loadMessagingConfig(env),
+    notificationExchange: env.NOTIFICATION_EXCHANGE || "shop.notifications",
+    inventoryUrl: env.INVENTORY_URL || "127.0.0.1:50052",
+    paymentUrl: env.PAYMENT_URL || "127.0.0.1:50053",
+    saga: {
+      stepTimeoutMs: envInteger(env, "ORDER_STEP_TIMEOUT_MS", 3_000, { min: 1 }),
+      pendingTimeoutMs: envInteger(env, "ORDER_PENDING_TIMEOUT_MS", 30_000, { min: 1 }),
+      leaseMs: envInteger(env, "ORDER_SAGA_LEASE_MS", 15_000, { min: 1 }),
+      recoveryIntervalMs: envInteger(env, "ORDER_RECOVERY_INTERVAL_MS", 2_000, { min: 1 }),
+      maxRetryDelayMs: envInteger(env, "ORDER_MAX_RETRY_DELAY_MS", 10_000, { min: 1 }),
+    },
     watchPollMs: envInteger(env, "ORDER_WATCH_POLL_MS", 1_000, { min: 1 }),
   };
 }

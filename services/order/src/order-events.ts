@@ -22,10 +22,4 @@ export class OrderEvents {
     };
   }
 
-  /** How many watchers are listening, for tests and metrics. */
-  get watcherCount(): number {
-    let count = 0;
-    for (const set of this.listeners.values()) count += set.size;
-    return count;
-  }
 }

@@ -1,12 +1,13 @@
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { OrderStatus, type Order } from "@shop/contracts/shop/order/v1/order_pb";
-import type { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
-import { alreadyExists, failedPrecondition, invalidArgument, notFound, unauthenticated, unavailable } from "@shop/platform";
 import { randomUUID } from "node:crypto";
+import { equals } from "@bufbuild/protobuf";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { OrderSchema, OrderStatus, type Order } from "@shop/contracts/shop/order/v1/order_pb";
+import type { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
+import { AsyncQueue, alreadyExists, failedPrecondition, invalidArgument, notFound, pagination, unauthenticated, unavailable } from "@shop/platform";
 import type { OrderEvents } from "./order-events.js";
 import { requestHash, validateCreateOrder } from "./order-validation.js";
 import type { OrderSaga } from "./saga.js";
-import type { OrderCursor, OrderRecord, OrderStore } from "./store.js";
+import type { OrderPageKey, OrderRecord, OrderStore } from "./store.js";
 
 /** What the order handlers need. */
 export interface OrderServiceDeps {
@@ -19,8 +20,15 @@ export interface OrderServiceDeps {
   recoveryGraceMs: number;
 }
 
-const DEFAULT_PAGE_SIZE = 20;
-const MAX_PAGE_SIZE = 100;
+/** ListOrders pages by (creation time, order id), newest first. */
+const listPages = pagination<OrderPageKey>({
+  key: {
+    encode: (key) => [key.createdAt, key.orderId],
+    decode: ([createdAt, orderId]) =>
+      createdAt !== undefined && orderId !== undefined && isPostgresTimestamp(createdAt) && ORDER_ID.test(orderId) ? { createdAt, orderId } : undefined,
+  },
+});
+const ORDER_ID = /^ord_[0-9a-f-]{36}$/;
 
 /** The OrderService handlers: every call acts for the caller named in `x-user-id`. */
 export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof OrderService> {
@@ -65,15 +73,12 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
       return { order: (await callersOrder(orderId, ctx)).order };
     },
 
-    async listOrders({ pageSize, pageToken }, ctx) {
+    async listOrders(request, ctx) {
       const userId = callerOf(ctx);
-      if (pageSize < 0) throw invalidArgument([{ field: "page_size", description: "must not be negative" }]);
-      const limit = Math.min(pageSize || DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
-      const records = await store.list(userId, limit + 1, pageToken ? decodeCursor(pageToken) : undefined);
-      const page = records.slice(0, limit);
-      const last = page[page.length - 1];
-      const nextPageToken = records.length > limit && last ? encodeCursor(last) : "";
-      return { orders: page.map((record) => record.order), nextPageToken };
+      const page = listPages.read(request, [userId]);
+      const listed = await store.list(userId, page.fetch, page.after);
+      const { items, nextPageToken } = page.finish(listed, (row) => row.key);
+      return { orders: items.map((row) => row.record.order), nextPageToken };
     },
 
     async cancelOrder({ orderId, reason }, ctx) {
@@ -97,25 +102,23 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
     },
 
     async *watchOrder({ orderId }, ctx) {
-      const changes = new ChangeQueue<Order>();
+      const changes = new AsyncQueue<Order>(ctx.signal);
       const unsubscribe = events.subscribe(orderId, (order) => changes.push(order));
       const poll = setInterval(() => {
         store.get(orderId).then((record) => record && changes.push(record.order), () => {});
       }, deps.watchPollMs);
-      const stop = () => changes.close();
-      ctx.signal.addEventListener("abort", stop);
       try {
         let current = (await callersOrder(orderId, ctx)).order;
         yield { order: current };
-        while (!isSettled(current)) {
-          const next = await changes.next();
-          if (!next) return;
-          if (sameVersion(next, current)) continue;
+        if (isSettled(current)) return;
+        for await (const next of changes) {
+          if (equals(OrderSchema, next, current)) continue;
           current = next;
           yield { order: current };
+          if (isSettled(current)) return;
         }
       } finally {
-        ctx.signal.removeEventListener("abort", stop);
+        changes.close();
         clearInterval(poll);
         unsubscribe();
       }
@@ -134,58 +137,7 @@ function isSettled(order: Order): boolean {
   return order.status !== OrderStatus.PENDING;
 }
 
-function sameVersion(a: Order, b: Order): boolean {
-  return (
-    a.status === b.status &&
-    a.statusReason === b.statusReason &&
-    a.paymentId === b.paymentId &&
-    a.total?.amountMinor === b.total?.amountMinor &&
-    a.updateTime?.seconds === b.updateTime?.seconds &&
-    a.updateTime?.nanos === b.updateTime?.nanos
-  );
-}
-
-function encodeCursor(record: OrderRecord): string {
-  const cursor: OrderCursor = { createdAt: record.createdAt.toISOString(), orderId: record.order.orderId };
-  return Buffer.from(JSON.stringify(cursor)).toString("base64url");
-}
-
-function decodeCursor(token: string): OrderCursor {
-  try {
-    const cursor = JSON.parse(Buffer.from(token, "base64url").toString()) as Partial<OrderCursor>;
-    if (typeof cursor.createdAt === "string" && typeof cursor.orderId === "string" && !Number.isNaN(Date.parse(cursor.createdAt))) {
-      return { createdAt: cursor.createdAt, orderId: cursor.orderId };
-    }
-  } catch {
-    // fall through to the error below
-  }
-  throw invalidArgument([{ field: "page_token", description: "is not a token this service issued" }]);
-}
-
-/** A queue the stream awaits: changes pushed by events or polls, closed when the caller leaves. */
-class ChangeQueue<T> {
-  private readonly items: T[] = [];
-  private waiting: ((item: T | undefined) => void) | undefined;
-  private closed = false;
-
-  push(item: T): void {
-    if (this.closed) return;
-    if (this.waiting) {
-      const resolve = this.waiting;
-      this.waiting = undefined;
-      resolve(item);
-    } else this.items.push(item);
-  }
-
-  close(): void {
-    this.closed = true;
-    this.waiting?.(undefined);
-    this.waiting = undefined;
-  }
-
-  next(): Promise<T | undefined> {
-    if (this.items.length > 0) return Promise.resolve(this.items.shift());
-    if (this.closed) return Promise.resolve(undefined);
-    return new Promise((resolve) => (this.waiting = resolve));
-  }
+/** A timestamp as PostgreSQL prints `timestamptz::text`, e.g. `2026-11-29 20:21:33.123456+00`. */
+function isPostgresTimestamp(text: string): boolean {
+  return /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2}){0,2}$/.test(text);
 }

@@ -4,8 +4,6 @@ import type { OrderStore } from "./store.js";
 
 /** A running recovery loop; `stop` waits for the pass in progress. */
 export interface RecoveryLoop {
-  /** Runs one pass now: every unfinished order that is due is driven once. */
-  runOnce(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -41,7 +39,6 @@ export function startRecovery(deps: { store: OrderStore; saga: OrderSaga; logger
   const timer = setInterval(() => void runOnce(), intervalMs);
   timer.unref();
   return {
-    runOnce,
     async stop() {
       stopped = true;
       clearInterval(timer);

@@ -6,20 +6,11 @@ import type { PaymentService } from "@shop/contracts/shop/payment/v1/payment_ser
 import { PaymentState } from "@shop/contracts/shop/payment/v1/payment_pb";
 import { MoneySchema, type Money } from "@shop/contracts/shop/type/v1/money_pb";
 import { errorInfo, type GrpcClient, type Logger } from "@shop/platform";
+import { enqueueOutbox } from "@shop/platform/messaging";
+import { notificationFor, notificationMessage } from "./notifications.js";
+import type { SagaSettings } from "./order-config.js";
 import type { OrderEvents } from "./order-events.js";
-import type { OrderRecord, OrderStore, PricedLine } from "./store.js";
-
-/** Tuning of the saga; every value comes from the environment (see order-config.ts). */
-export interface SagaOptions {
-  /** Deadline of each remote call the saga makes. */
-  stepTimeoutMs: number;
-  /** An order still short of committed stock after this long is compensated and REJECTED. */
-  pendingTimeoutMs: number;
-  /** How long a driver holds an order before another may take it over. */
-  leaseMs: number;
-  /** Ceiling of the back-off between attempts of a failing step. */
-  maxRetryDelayMs: number;
-}
+import type { OrderChange, OrderRecord, OrderStore, PricedLine } from "./store.js";
 
 /** What the saga needs: its store, the two services it orchestrates, and where changes go. */
 export interface SagaDeps {
@@ -28,7 +19,7 @@ export interface SagaDeps {
   payment: GrpcClient<typeof PaymentService>;
   events: OrderEvents;
   logger: Logger;
-  options: SagaOptions;
+  options: SagaSettings;
 }
 
 /** Codes that say "this will not work however often you try" — the order is rejected. */
@@ -45,7 +36,9 @@ const BUSINESS_REFUSALS = new Set([Code.FailedPrecondition, Code.NotFound, Code.
  * Each step is one idempotent remote call keyed by the order id, and the step reached is
  * persisted before the next call, so `drive` can be run again at any point — after a crash, by
  * the recovery loop, by another replica — and picks up where the last run stopped. A transient
- * failure leaves the order where it is, with a retry time, for the recovery loop.
+ * failure leaves the order where it is, with a retry time, for the recovery loop. A final status
+ * (CONFIRMED, REJECTED, CANCELLED) writes the customer's notification command to the outbox in
+ * the same transaction as the status (see `advance`), for the relay to publish.
  */
 export class OrderSaga {
   constructor(private readonly deps: SagaDeps) {}
@@ -178,8 +171,18 @@ export class OrderSaga {
     return this.advance(orderId, { step: "DONE", status: OrderStatus.CANCELLED });
   }
 
-  private async advance(orderId: string, change: Parameters<OrderStore["advance"]>[1]): Promise<OrderRecord> {
-    const record = await this.deps.store.advance(orderId, change);
+  /**
+   * Persists one step. When the status changes, the notification the customer is owed goes into
+   * the outbox in the same transaction: it is published if and only if the status commits.
+   */
+  private async advance(orderId: string, change: OrderChange): Promise<OrderRecord> {
+    const { store } = this.deps;
+    const record = await store.transaction(async (tx) => {
+      const advanced = await store.advance(tx, orderId, change);
+      const command = change.status === undefined ? undefined : notificationFor(advanced.order);
+      if (command) await enqueueOutbox(tx, notificationMessage(command));
+      return advanced;
+    });
     this.deps.events.publish(record.order);
     if (change.status !== undefined) {
       this.deps.logger.info({ orderId, status: OrderStatus[change.status], reason: record.order.statusReason }, "order status changed");

@@ -64,13 +64,20 @@ export interface OrderChange {
   total?: Money;
 }
 
-/** Writes whatever must be sent about an order in the same transaction as its status change. */
-export type OrderChangeHook = (tx: Queryable, order: Order) => Promise<void>;
-
-/** Where a page of ListOrders continues. */
-export interface OrderCursor {
+/**
+ * Where a page of ListOrders continues: the last order's creation time as PostgreSQL prints it
+ * (microseconds kept: a JS Date would round them off and skip orders made in the same
+ * millisecond) and its id.
+ */
+export interface OrderPageKey {
   createdAt: string;
   orderId: string;
+}
+
+/** An order as ListOrders pages through them. */
+export interface ListedOrder {
+  record: OrderRecord;
+  key: OrderPageKey;
 }
 
 type OrderRow = {
@@ -104,12 +111,14 @@ type LineRow = {
 const ORDER_COLUMNS = `order_id, user_id, request_id, request_hash, email, card_token, status, saga_step, status_reason,
   currency_code, total_minor, payment_id, attempts, last_error, created_at, updated_at`;
 
-/** The order service's own database: orders, their lines, and (through the hook) the outbox. */
+/** The order service's own database: orders and their lines (the outbox table is the platform's). */
 export class OrderStore {
-  constructor(
-    private readonly db: Database,
-    private readonly onStatusChange: OrderChangeHook = async () => {},
-  ) {}
+  constructor(private readonly db: Database) {}
+
+  /** Runs `work` in one transaction: the saga changes an order and writes its messages in one. */
+  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.db.transaction(work);
+  }
 
   /** Inserts a PENDING order, or returns the one already placed with the same request id. */
   async insertPending(order: NewOrder): Promise<{ record: OrderRecord; created: boolean }> {
@@ -136,10 +145,10 @@ export class OrderStore {
     return { record: existing, created };
   }
 
-  /** The order with this id, whoever owns it. */
-  async get(orderId: string): Promise<OrderRecord | undefined> {
-    const { rows } = await this.db.query<OrderRow>(`SELECT ${ORDER_COLUMNS} FROM orders WHERE order_id = $1`, [orderId]);
-    return (await this.withLines(rows))[0];
+  /** The order with this id, whoever owns it; read through `tx` inside a transaction. */
+  async get(orderId: string, tx: Queryable = this.db): Promise<OrderRecord | undefined> {
+    const { rows } = await tx.query<OrderRow>(`SELECT ${ORDER_COLUMNS} FROM orders WHERE order_id = $1`, [orderId]);
+    return (await withLines(tx, rows))[0];
   }
 
   /** The order a customer placed with a request id. */
@@ -148,23 +157,26 @@ export class OrderStore {
       userId,
       requestId,
     ]);
-    return (await this.withLines(rows))[0];
+    return (await withLines(this.db, rows))[0];
   }
 
-  /** A customer's orders, newest first, after the cursor. */
-  async list(userId: string, limit: number, after?: OrderCursor): Promise<OrderRecord[]> {
+  /** A customer's orders, newest first, after `after`. */
+  async list(userId: string, limit: number, after?: OrderPageKey): Promise<ListedOrder[]> {
+    type ListedRow = OrderRow & { created_key: string };
+    const columns = `${ORDER_COLUMNS}, created_at::text AS created_key`;
     const { rows } = after
-      ? await this.db.query<OrderRow>(
-          `SELECT ${ORDER_COLUMNS} FROM orders
+      ? await this.db.query<ListedRow>(
+          `SELECT ${columns} FROM orders
            WHERE user_id = $1 AND (created_at, order_id) < ($2::timestamptz, $3)
            ORDER BY created_at DESC, order_id DESC LIMIT $4`,
           [userId, after.createdAt, after.orderId, limit],
         )
-      : await this.db.query<OrderRow>(
-          `SELECT ${ORDER_COLUMNS} FROM orders WHERE user_id = $1 ORDER BY created_at DESC, order_id DESC LIMIT $2`,
-          [userId, limit],
-        );
-    return this.withLines(rows);
+      : await this.db.query<ListedRow>(`SELECT ${columns} FROM orders WHERE user_id = $1 ORDER BY created_at DESC, order_id DESC LIMIT $2`, [
+          userId,
+          limit,
+        ]);
+    const records = await withLines(this.db, rows);
+    return records.map((record, i) => ({ record, key: { createdAt: rows[i]!.created_key, orderId: record.order.orderId } }));
   }
 
   /**
@@ -180,45 +192,33 @@ export class OrderStore {
     return rowCount === 1 ? this.get(orderId) : undefined;
   }
 
-  /** Gives the claim back, so the next driver need not wait for the lease to run out. */
-  async unclaim(orderId: string): Promise<void> {
-    await this.db.query(`UPDATE orders SET locked_until = NULL WHERE order_id = $1`, [orderId]);
-  }
-
   /**
-   * Records one step of the saga in one transaction: the new step (and status, reason, payment,
-   * prices), and — when the status changes — whatever the change hook writes (the outbox row).
+   * Records one step of the saga inside the caller's transaction `tx`: the new step, and the
+   * status, reason, payment and prices it brings. Returns the order as it now is in `tx`.
    */
-  async advance(orderId: string, change: OrderChange): Promise<OrderRecord> {
-    await this.db.transaction(async (tx) => {
-      const sets = ["saga_step = $2", "attempts = 0", "last_error = ''", "next_attempt_at = now()", "updated_at = now()"];
-      const params: unknown[] = [orderId, change.step];
-      const set = (column: string, value: unknown) => {
-        params.push(value);
-        sets.push(`${column} = $${params.length}`);
-      };
-      if (change.status !== undefined) set("status", OrderStatus[change.status]);
-      if (change.reason !== undefined) set("status_reason", change.reason);
-      if (change.paymentId !== undefined) set("payment_id", change.paymentId);
-      if (change.total !== undefined) {
-        set("currency_code", change.total.currencyCode);
-        set("total_minor", change.total.amountMinor.toString());
-      }
-      if (change.step === "DONE") sets.push("locked_until = NULL");
-      await tx.query(`UPDATE orders SET ${sets.join(", ")} WHERE order_id = $1`, params);
-      for (const line of change.lines ?? []) {
-        await tx.query(
-          `UPDATE order_lines SET unit_price_minor = $3, currency_code = $4, product_name = $5 WHERE order_id = $1 AND sku = $2`,
-          [orderId, line.sku, line.unitPrice.amountMinor.toString(), line.unitPrice.currencyCode, line.productName],
-        );
-      }
-      if (change.status !== undefined) {
-        const { rows } = await tx.query<OrderRow>(`SELECT ${ORDER_COLUMNS} FROM orders WHERE order_id = $1`, [orderId]);
-        const lines = await tx.query<LineRow>(`SELECT * FROM order_lines WHERE order_id = $1 ORDER BY line_no`, [orderId]);
-        await this.onStatusChange(tx, toOrder(rows[0]!, lines.rows));
-      }
-    });
-    const record = await this.get(orderId);
+  async advance(tx: Queryable, orderId: string, change: OrderChange): Promise<OrderRecord> {
+    const sets = ["saga_step = $2", "attempts = 0", "last_error = ''", "next_attempt_at = now()", "updated_at = now()"];
+    const params: unknown[] = [orderId, change.step];
+    const set = (column: string, value: unknown) => {
+      params.push(value);
+      sets.push(`${column} = $${params.length}`);
+    };
+    if (change.status !== undefined) set("status", OrderStatus[change.status]);
+    if (change.reason !== undefined) set("status_reason", change.reason);
+    if (change.paymentId !== undefined) set("payment_id", change.paymentId);
+    if (change.total !== undefined) {
+      set("currency_code", change.total.currencyCode);
+      set("total_minor", change.total.amountMinor.toString());
+    }
+    if (change.step === "DONE") sets.push("locked_until = NULL");
+    await tx.query(`UPDATE orders SET ${sets.join(", ")} WHERE order_id = $1`, params);
+    for (const line of change.lines ?? []) {
+      await tx.query(
+        `UPDATE order_lines SET unit_price_minor = $3, currency_code = $4, product_name = $5 WHERE order_id = $1 AND sku = $2`,
+        [orderId, line.sku, line.unitPrice.amountMinor.toString(), line.unitPrice.currencyCode, line.productName],
+      );
+    }
+    const record = await this.get(orderId, tx);
     if (!record) throw new Error(`order ${orderId} vanished`);
     return record;
   }
@@ -255,27 +255,25 @@ export class OrderStore {
     );
     return rows.map((row) => row.order_id);
   }
+}
 
-  private async withLines(rows: OrderRow[]): Promise<OrderRecord[]> {
-    if (rows.length === 0) return [];
-    const ids = rows.map((row) => row.order_id);
-    const { rows: lines } = await this.db.query<LineRow>(
-      `SELECT * FROM order_lines WHERE order_id = ANY($1::text[]) ORDER BY order_id, line_no`,
-      [ids],
-    );
-    return rows.map((row) => ({
-      order: toOrder(
-        row,
-        lines.filter((line) => line.order_id === row.order_id),
-      ),
-      requestHash: row.request_hash,
-      cardToken: row.card_token,
-      sagaStep: row.saga_step as SagaStep,
-      attempts: row.attempts,
-      lastError: row.last_error,
-      createdAt: toDate(row.created_at),
-    }));
-  }
+/** The records of `rows`, each with its lines, read through `q`. */
+async function withLines(q: Queryable, rows: OrderRow[]): Promise<OrderRecord[]> {
+  if (rows.length === 0) return [];
+  const ids = rows.map((row) => row.order_id);
+  const { rows: lines } = await q.query<LineRow>(`SELECT * FROM order_lines WHERE order_id = ANY($1::text[]) ORDER BY order_id, line_no`, [ids]);
+  return rows.map((row) => ({
+    order: toOrder(
+      row,
+      lines.filter((line) => line.order_id === row.order_id),
+    ),
+    requestHash: row.request_hash,
+    cardToken: row.card_token,
+    sagaStep: row.saga_step as SagaStep,
+    attempts: row.attempts,
+    lastError: row.last_error,
+    createdAt: toDate(row.created_at),
+  }));
 }
 
 function toOrder(row: OrderRow, lines: LineRow[]): Order {

@@ -27,12 +27,12 @@ export async function startDomainMesh(orderEnv: Record<string, string> = {}): Pr
   const [inventoryDb, paymentDb, notificationDb, orderDb] = dbs as [(typeof dbs)[0], (typeof dbs)[0], (typeof dbs)[0], (typeof dbs)[0]];
   const rabbit = rabbitTestScope("test-order");
   const amqpPrefix = rabbit.prefix;
-  const inventory = serviceProcess("inventory", { DATABASE_URL: inventoryDb.url });
-  const payment = serviceProcess("payment", { DATABASE_URL: paymentDb.url });
-  const notification = serviceProcess("notification", { DATABASE_URL: notificationDb.url, AMQP_PREFIX: amqpPrefix });
+  const inventory = serviceProcess("inventory", { INVENTORY_DATABASE_URL: inventoryDb.url });
+  const payment = serviceProcess("payment", { PAYMENT_DATABASE_URL: paymentDb.url });
+  const notification = serviceProcess("notification", { NOTIFICATION_DATABASE_URL: notificationDb.url, AMQP_PREFIX: amqpPrefix });
   await Promise.all([inventory.start(), payment.start(), notification.start()]);
   const order = serviceProcess("order", {
-    DATABASE_URL: orderDb.url,
+    ORDER_DATABASE_URL: orderDb.url,
     INVENTORY_URL: inventory.target,
     PAYMENT_URL: payment.target,
     AMQP_PREFIX: amqpPrefix,

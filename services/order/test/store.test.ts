@@ -30,13 +30,36 @@ describe.each(databaseEngines(migrationsDir, "order"))("order store on $engine",
     expect(await store.dueForRecovery(1000)).toContain(abandoned.order.orderId);
   });
 
-  it("lets only one driver claim an order until its lease is given back", async () => {
+  it("lets only one driver claim an order until its lease runs out", async () => {
     const { record } = await store.insertPending(newOrder(0));
     const orderId = record.order.orderId;
-    const claims = await Promise.all([store.claim(orderId, 5_000), store.claim(orderId, 5_000), store.claim(orderId, 5_000)]);
+    const claims = await Promise.all([store.claim(orderId, 300), store.claim(orderId, 300), store.claim(orderId, 300)]);
     expect(claims.filter(Boolean)).toHaveLength(1);
     expect(await store.dueForRecovery(1000)).not.toContain(orderId);
-    await store.unclaim(orderId);
-    expect(await store.claim(orderId, 5_000)).toBeDefined();
+    expect(await store.claim(orderId, 300)).toBeUndefined();
+    await new Promise((resolve) => setTimeout(resolve, 400)); // the lease is the database's clock: wait past it
+    expect(await store.claim(orderId, 300)).toBeDefined();
+  });
+
+  it("pages a customer's orders made within one millisecond without skipping any", async () => {
+    const userId = `pager-${randomUUID()}`;
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      const { record } = await store.insertPending({ ...newOrder(0), userId });
+      ids.push(record.order.orderId);
+    }
+    // Microseconds apart, one millisecond: a key rounded to a JS Date would skip the two older ones.
+    for (const [i, orderId] of ids.entries()) {
+      await handle.db.query("UPDATE orders SET created_at = $2::timestamptz WHERE order_id = $1", [orderId, `2026-01-01 00:00:00.00010${i + 1}+00`]);
+    }
+    const seen: string[] = [];
+    let after: Awaited<ReturnType<OrderStore["list"]>>[number]["key"] | undefined;
+    for (let page = 0; page < 5; page += 1) {
+      const rows = await store.list(userId, 1, after);
+      if (rows.length === 0) break;
+      seen.push(rows[0]!.record.order.orderId);
+      after = rows[0]!.key;
+    }
+    expect(seen).toEqual([...ids].reverse());
   });
 });

@@ -1,22 +1,18 @@
-import { fileURLToPath } from "node:url";
 import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
-import { loadServiceConfig, serve, service } from "@shop/platform";
+import { createLogger, serve, service } from "@shop/platform";
 import { openDatabase } from "@shop/platform/database";
+import { loadPaymentConfig } from "./payment-config.js";
 import { createPaymentService } from "./payment-service.js";
 import { SimulatedCardProcessor } from "./processor.js";
 import { PaymentStore } from "./store.js";
 
-const config = loadServiceConfig("payment", process.env);
-const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
-const db = await openDatabase({
-  url: process.env["PAYMENT_DATABASE_URL"] || process.env["DATABASE_URL"] || undefined,
-  // PAYMENT_DATA_DIR="" keeps the embedded database in memory.
-  dataDir: process.env["PAYMENT_DATA_DIR"] ?? `${repoRoot}.data/payment`,
-  migrationsDir: fileURLToPath(new URL("../migrations", import.meta.url)),
-});
+const config = loadPaymentConfig();
+const logger = createLogger(config.service.name, config.service.logLevel);
+const db = await openDatabase(config.database, logger);
 
 const payments = createPaymentService({ store: new PaymentStore(db), processor: new SimulatedCardProcessor() });
-const server = await serve(config, [service(PaymentService, payments)], {
+const server = await serve(config.service, [service(PaymentService, payments)], {
+  logger,
   readiness: { database: () => db.ping() },
 });
 server.onShutdown(() => db.close());

@@ -15,7 +15,7 @@ describe("payment main process", () => {
   let client: GrpcClient<typeof PaymentService>;
   beforeAll(async () => {
     database = await createTestDatabase("payment_main");
-    service = new ServiceProcess("payment", { envPrefix: "PAYMENT", main, cwd: process.cwd(), env: { HOST: "127.0.0.1", DATABASE_URL: database.url } });
+    service = new ServiceProcess("payment", { envPrefix: "PAYMENT", main, cwd: process.cwd(), env: { HOST: "127.0.0.1", PAYMENT_DATABASE_URL: database.url } });
     await service.start();
     client = createClient(PaymentService, service.target, { retry: false, breaker: false });
   });

@@ -96,7 +96,7 @@ function requestMetadata(headers: CallOptions["headers"], incoming: Metadata | u
 }
 
 /**
- * Creates a typed client for `service` at `target` (`127.0.0.1:50052` or `dns:///inventory:50052`)
+ * Creates a typed client for `service` at `target` (`127.0.0.1:50061` or `dns:///billing:50061`)
  * calling grpc-js directly: default deadline, retries on UNAVAILABLE, a circuit breaker,
  * keep-alive, round_robin, client metrics and spans. Inside a handler, the incoming call's deadline
  * caps each call's deadline, its cancellation cancels the call, and `x-user-id` + `traceparent`

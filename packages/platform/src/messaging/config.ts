@@ -1,26 +1,32 @@
-import { DEFAULT_RETRY_DELAYS_MS, notificationTopology, type Topology } from "./topology.js";
+import { envInteger, envIntegerList, envPrefix } from "../config.js";
+import { DEFAULT_RETRY_DELAYS_MS } from "./topology.js";
 
-/** RabbitMQ settings shared by every service that publishes or consumes notification commands. */
+/** How to reach RabbitMQ; the same for every service of a deployment. */
 export interface MessagingConfig {
   /** AMQP_URL, default amqp://guest:guest@127.0.0.1:5672. */
   url: string;
-  /** From AMQP_PREFIX (default "") and NOTIFICATION_RETRY_DELAYS_MS (default "1000,5000,30000"). */
-  topology: Topology;
-  /** NOTIFICATION_PREFETCH, default 16. */
+  /** AMQP_PREFIX, default "": put in front of every exchange and queue name (test runs, shared brokers). */
+  prefix: string;
+}
+
+/** How one service consumes its queue. */
+export interface ConsumerConfig {
+  /** `<NAME>_RETRY_DELAYS_MS`, default "1000,5000,30000": the back-off tiers before the DLQ. */
+  retryDelaysMs: number[];
+  /** `<NAME>_PREFETCH`, default 16: unacked deliveries in flight. */
   prefetch: number;
 }
 
-/** Reads the messaging settings; a malformed value stops start-up with a message naming it. */
+/** Reads AMQP_URL and AMQP_PREFIX. */
 export function loadMessagingConfig(env: NodeJS.ProcessEnv = process.env): MessagingConfig {
-  const delays = (env.NOTIFICATION_RETRY_DELAYS_MS ?? DEFAULT_RETRY_DELAYS_MS.join(",")).split(",").map((s) => Number(s.trim()));
-  if (delays.length === 0 || delays.some((d) => !Number.isInteger(d) || d <= 0)) {
-    throw new Error(`NOTIFICATION_RETRY_DELAYS_MS must be a comma-separated list of positive integers (ms), got "${env.NOTIFICATION_RETRY_DELAYS_MS}"`);
-  }
-  const prefetch = Number(env.NOTIFICATION_PREFETCH ?? 16);
-  if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > 1000) throw new Error(`NOTIFICATION_PREFETCH must be an integer 1..1000, got "${env.NOTIFICATION_PREFETCH}"`);
+  return { url: env.AMQP_URL || "amqp://guest:guest@127.0.0.1:5672", prefix: env.AMQP_PREFIX ?? "" };
+}
+
+/** Reads a consuming service's `<NAME>_RETRY_DELAYS_MS` and `<NAME>_PREFETCH`; a malformed value stops start-up naming it. */
+export function loadConsumerConfig(name: string, env: NodeJS.ProcessEnv = process.env): ConsumerConfig {
+  const prefix = envPrefix(name);
   return {
-    url: env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672",
-    topology: notificationTopology({ prefix: env.AMQP_PREFIX ?? "", retryDelaysMs: delays }),
-    prefetch,
+    retryDelaysMs: envIntegerList(env, `${prefix}_RETRY_DELAYS_MS`, DEFAULT_RETRY_DELAYS_MS),
+    prefetch: envInteger(env, `${prefix}_PREFETCH`, 16, { min: 1, max: 1_000 }),
   };
 }

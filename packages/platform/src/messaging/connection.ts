@@ -1,7 +1,6 @@
 import { connect } from "amqplib";
 import type { Channel, ChannelModel, ConfirmChannel, RecoveringChannelModel } from "amqplib";
 import type { Logger } from "pino";
-import { declareTopology, type Topology } from "./topology.js";
 
 /** How to reach the broker and how to come back after losing it. */
 export interface MessagingConnectionOptions {
@@ -10,8 +9,11 @@ export interface MessagingConnectionOptions {
   /** Shown by the broker (`rabbitmqctl list_connections client_properties`); tests close connections by it. */
   connectionName: string;
   logger: Logger;
-  /** Declared on every (re)connect before any channel is handed out. */
-  topology?: Topology;
+  /**
+   * Declares what this process relies on — its own queues (`declareTopology`), or the exchange it
+   * publishes to (`declareExchange`) — on every (re)connect, before any channel is handed out.
+   */
+  declare?: (channel: Channel) => Promise<void>;
   /** Reconnect back-off: first delay and cap, in milliseconds. Defaults 200 and 10000. */
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
   /** AMQP heartbeat in seconds; default 10, so a silent broker is noticed. */
@@ -37,9 +39,9 @@ export interface ManagedChannel<C extends Channel> {
 /** A broker connection that reconnects by itself; channels come from `channel()`. */
 export interface MessagingConnection {
   readonly connectionName: string;
-  /** True while connected with the topology declared (readiness checks use it). */
+  /** True while connected, with `declare` done (readiness checks use it). */
   isConnected(): boolean;
-  /** Resolves once connected (with the topology declared); rejects after `timeoutMs`. */
+  /** Resolves once connected (with `declare` done); rejects after `timeoutMs`. */
   waitForConnect(timeoutMs?: number): Promise<void>;
   /** A confirm-mode channel kept open across reconnects and channel errors. */
   channel(setup?: ChannelSetup<ConfirmChannel>): ManagedChannel<ConfirmChannel>;
@@ -73,11 +75,11 @@ export function connectMessaging(options: MessagingConnectionOptions): Messaging
       maxDelay: options.reconnect?.maxDelayMs ?? 10_000,
       waitForConnect: false,
       setup: async (fresh: ChannelModel) => {
-        if (!options.topology) return;
+        if (!options.declare) return;
         // A throwaway channel: a PRECONDITION_FAILED here fails setup, and recovery retries later.
         const ch = await fresh.createChannel();
         ch.on("error", () => {});
-        await declareTopology(ch, options.topology);
+        await options.declare(ch);
         await ch.close();
       },
     },

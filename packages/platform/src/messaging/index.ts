@@ -1,13 +1,4 @@
-export {
-  notificationTopology,
-  declareTopology,
-  DEFAULT_EXCHANGE,
-  DEFAULT_MAIN_QUEUE,
-  DEFAULT_RETRY_DELAYS_MS,
-  SEND_NOTIFICATION_ROUTING_KEY,
-  type Topology,
-  type TopologyOptions,
-} from "./topology.js";
+export { commandTopology, declareTopology, declareExchange, DEFAULT_RETRY_DELAYS_MS, type Topology, type CommandTopologyOptions } from "./topology.js";
 export { connectMessaging, type MessagingConnection, type MessagingConnectionOptions, type ManagedChannel, type ChannelSetup } from "./connection.js";
 export { createPublisher, PublishError, type Publisher, type PublisherOptions, type PublishFailure, type RawPublish } from "./publisher.js";
 export { startConsumer, UnprocessableMessageError, ATTEMPTS_HEADER, ERROR_HEADER, FAILED_AT_HEADER, type Consumer, type ConsumerOptions, type DeliveryInfo } from "./consumer.js";
@@ -16,4 +7,4 @@ export { startOutboxRelay, type OutboxRelay, type OutboxRelayOptions, type Outbo
 export { injectTraceHeaders, extractTraceContext, type AmqpHeaders } from "./trace-headers.js";
 export { deadLetterQueue, type DeadLetter, type DeadLetterQueue } from "./dead-letter-queue.js";
 export { registerQueueMetrics } from "./queue-metrics.js";
-export { loadMessagingConfig, type MessagingConfig } from "./config.js";
+export { loadMessagingConfig, loadConsumerConfig, type MessagingConfig, type ConsumerConfig } from "./config.js";

@@ -1,6 +1,6 @@
 import type { Channel } from "amqplib";
 
-/** Names and timings of the notification-command topology; every name carries `prefix`. */
+/** Names and timings of one command queue's topology; every name carries `prefix`. */
 export interface Topology {
   /** The prefix every name below starts with ("" in production, unique per test run). */
   readonly prefix: string;
@@ -10,43 +10,41 @@ export interface Topology {
   readonly routingKey: string;
   /** Quorum queue the consumer reads. */
   readonly mainQueue: string;
-  /** Fanout exchange the main queue dead-letters to; declared before anything points at it. */
+  /** Fanout exchange the main queue dead-letters to (`<exchange>.dlx`); declared before anything points at it. */
   readonly deadLetterExchange: string;
-  /** Quorum queue holding commands that failed every attempt or could not be decoded. */
+  /** Quorum queue holding commands that failed every attempt or could not be decoded (`<queue>.dlq`). */
   readonly deadLetterQueue: string;
-  /** One delay queue per back-off tier, in order: its TTL, then back to the main queue. */
+  /** One delay queue per back-off tier (`<queue>.retry.<ms>ms`), in order: its TTL, then back to the main queue. */
   readonly retryQueues: readonly { readonly name: string; readonly delayMs: number }[];
 }
 
-/** What can be configured about the topology; everything has a production default. */
-export interface TopologyOptions {
+/** What a service says about the command queue it owns; the DLX, DLQ and retry tiers are named from it. */
+export interface CommandTopologyOptions {
+  /** Direct exchange the commands are published to, e.g. "billing.commands". */
+  exchange: string;
+  /** The consumer's main queue, e.g. "billing.commands.charge". */
+  queue: string;
+  /** Routing key of the main binding: the command's full protobuf type name. */
+  routingKey: string;
   /** Put in front of every name, e.g. "test-3f9a." — keeps test runs apart. Default "". */
   prefix?: string;
-  /** Back-off tiers in milliseconds. Default [1000, 5000, 30000]. */
+  /** Back-off tiers in milliseconds. Default {@link DEFAULT_RETRY_DELAYS_MS}. */
   retryDelaysMs?: readonly number[];
-  /** Routing key of the main binding. Default "shop.notification.v1.SendNotificationCommand". */
-  routingKey?: string;
 }
 
-/** The default command exchange. */
-export const DEFAULT_EXCHANGE = "shop.notifications";
-/** The default main queue. */
-export const DEFAULT_MAIN_QUEUE = "shop.notifications.commands";
-/** The default retry tiers. */
-export const DEFAULT_RETRY_DELAYS_MS = [1_000, 5_000, 30_000] as const;
-/** The routing key commands are published with and the main queue is bound by. */
-export const SEND_NOTIFICATION_ROUTING_KEY = "shop.notification.v1.SendNotificationCommand";
+/** The default retry tiers: 1 s, 5 s, 30 s. */
+export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [1_000, 5_000, 30_000];
 
-/** Resolves the topology's names from options (pure: nothing is declared). */
-export function notificationTopology(options: TopologyOptions = {}): Topology {
+/** Resolves a command queue's topology from what its owner passes in (pure: nothing is declared). */
+export function commandTopology(options: CommandTopologyOptions): Topology {
   const prefix = options.prefix ?? "";
-  const exchange = `${prefix}${DEFAULT_EXCHANGE}`;
-  const mainQueue = `${prefix}${DEFAULT_MAIN_QUEUE}`;
+  const exchange = `${prefix}${options.exchange}`;
+  const mainQueue = `${prefix}${options.queue}`;
   const delays = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
   return {
     prefix,
     exchange,
-    routingKey: options.routingKey ?? SEND_NOTIFICATION_ROUTING_KEY,
+    routingKey: options.routingKey,
     mainQueue,
     deadLetterExchange: `${exchange}.dlx`,
     deadLetterQueue: `${mainQueue}.dlq`,
@@ -60,6 +58,11 @@ const SAFE_QUORUM = {
   "x-queue-type": "quorum",
   "x-overflow": "reject-publish",
 } as const;
+
+/** Declares a durable exchange idempotently: what a producer relies on, leaving queues to their consumers. */
+export async function declareExchange(channel: Channel, name: string, type: "direct" | "topic" | "fanout" = "direct"): Promise<void> {
+  await channel.assertExchange(name, type, { durable: true });
+}
 
 /**
  * Declares the topology idempotently: DLX and DLQ first (so nothing points at a missing

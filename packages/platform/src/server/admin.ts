@@ -11,14 +11,36 @@ export interface AdminProbes {
   ready(): boolean;
 }
 
+/** Where `/metrics` comes from: the Prometheus exposition text and its content type. */
+export interface MetricsSource {
+  contentType: string;
+  metrics(): Promise<string>;
+}
+
+/** Options of {@link startAdminServer}. */
+export interface AdminServerOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  probes: AdminProbes;
+  logger: Logger;
+  /** Default: the platform's `metricsRegistry` (a process that aggregates others passes its own). */
+  metrics?: MetricsSource;
+}
+
 /** A started admin HTTP server. */
 export interface AdminServer {
   port: number;
   close(): Promise<void>;
 }
 
-/** Starts the HTTP/1.1 admin server: `/metrics` (Prometheus), `/healthz`, `/readyz`. */
-export async function startAdminServer(host: string, port: number, probes: AdminProbes, logger: Logger): Promise<AdminServer> {
+/**
+ * Starts the HTTP/1.1 admin server: `/metrics` (Prometheus), `/healthz` (liveness), `/readyz`
+ * (readiness), each answering GET and HEAD only. It serves nothing that changes state.
+ */
+export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
+  const { probes, logger } = options;
+  const source = options.metrics ?? metricsRegistry;
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (req.method !== "GET" && req.method !== "HEAD") {
@@ -26,8 +48,8 @@ export async function startAdminServer(host: string, port: number, probes: Admin
       return;
     }
     if (path === "/metrics") {
-      metricsRegistry.metrics().then(
-        (body) => res.writeHead(200, { "content-type": metricsRegistry.contentType }).end(body),
+      source.metrics().then(
+        (body) => res.writeHead(200, { "content-type": source.contentType }).end(body),
         (error: unknown) => {
           logger.error({ err: error }, "metrics collection failed");
           res.writeHead(500).end();
@@ -46,7 +68,7 @@ export async function startAdminServer(host: string, port: number, probes: Admin
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, host, () => {
+    server.listen(options.port, options.host, () => {
       server.off("error", reject);
       resolve();
     });

@@ -1,4 +1,5 @@
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { AsyncQueue } from "../async-queue.js";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "@shop/contracts/grpc/health/v1/health_pb";
 
 export { HealthCheckResponse_ServingStatus as ServingStatus } from "@shop/contracts/grpc/health/v1/health_pb";
@@ -43,32 +44,17 @@ export class HealthState {
 
   /** Yields the current status, then every change, until the call or the state ends. */
   async *watch(service: string, signal: AbortSignal): AsyncGenerator<ServingStatus> {
-    const queue: ServingStatus[] = [this.statuses.get(service) ?? ServingStatus.SERVICE_UNKNOWN];
-    let wake: (() => void) | undefined;
-    const listener: Listener = (status) => {
-      queue.push(status);
-      wake?.();
-    };
-    const stop = () => wake?.();
+    const changes = new AsyncQueue<ServingStatus>(signal, this.closed.signal);
+    changes.push(this.statuses.get(service) ?? ServingStatus.SERVICE_UNKNOWN);
+    const listener: Listener = (status) => changes.push(status);
     let set = this.listeners.get(service);
     if (!set) this.listeners.set(service, (set = new Set()));
     set.add(listener);
-    signal.addEventListener("abort", stop);
-    this.closed.signal.addEventListener("abort", stop);
     try {
-      while (!signal.aborted && !this.closed.signal.aborted) {
-        const next = queue.shift();
-        if (next !== undefined) {
-          yield next;
-          continue;
-        }
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
-      }
+      yield* changes;
     } finally {
       set.delete(listener);
-      signal.removeEventListener("abort", stop);
-      this.closed.signal.removeEventListener("abort", stop);
+      changes.close();
     }
   }
 }
