@@ -1,4 +1,4 @@
-import type { Logger } from "pino";
+import type { Logger } from "@shop/platform";
 
 /** The channel names stored in the database. */
 export type ChannelName = "email" | "sms" | "push";
