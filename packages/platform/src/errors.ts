@@ -74,13 +74,13 @@ export function resourceExhausted(reason: string, message: string, retryAfterMs:
 }
 
 /** UNAUTHENTICATED: no valid credentials. */
-export function unauthenticated(reason: string, message: string): ConnectError {
-  return new ConnectError(message, Code.Unauthenticated, undefined, [errorInfoDetail(reason, {})]);
+export function unauthenticated(reason: string, message: string, metadata: Metadata = {}): ConnectError {
+  return new ConnectError(message, Code.Unauthenticated, undefined, [errorInfoDetail(reason, metadata)]);
 }
 
 /** PERMISSION_DENIED: valid credentials, not allowed. */
-export function permissionDenied(reason: string, message: string): ConnectError {
-  return new ConnectError(message, Code.PermissionDenied, undefined, [errorInfoDetail(reason, {})]);
+export function permissionDenied(reason: string, message: string, metadata: Metadata = {}): ConnectError {
+  return new ConnectError(message, Code.PermissionDenied, undefined, [errorInfoDetail(reason, metadata)]);
 }
 
 function retryDetail(retryAfterMs: number | undefined) {

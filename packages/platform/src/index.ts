@@ -1,5 +1,5 @@
 export * from "./errors.js";
-export { loadServiceConfig, envInteger, envIntegerList, envPrefix, ConfigError, type ServiceConfig, type DefaultPorts } from "./config.js";
+export { loadServiceConfig, envInteger, envIntegerList, envPrefix, ConfigError, type ServiceConfig, type ServiceDefaults } from "./config.js";
 export { createLogger, type Logger } from "./observability/logger.js";
 export { serve, service, type ServeOptions, type RunningServer, type ServiceRegistration } from "./server/serve.js";
 export { createClient, type GrpcClient, type ClientOptions, type CallOptions } from "./client/create-client.js";
@@ -14,3 +14,6 @@ export { enableContextPropagation, initTracing } from "./observability/tracing.j
 export { pagination, type Pagination, type PaginationOptions, type Page, type PageKeyCodec, type PageRequest } from "./pagination.js";
 export { AsyncQueue } from "./async-queue.js";
 export { startAdminServer, type AdminServer, type AdminServerOptions, type AdminProbes, type MetricsSource } from "./server/admin.js";
+export { ANY_WORKLOAD, USER_HEADER, endUser, openAccess, peerIdentity, type AccessPolicy, type Workloads } from "./server/access.js";
+export { loadMeshTlsConfig, readMeshIdentity, meshServerCredentials, meshChannelCredentials, type MeshTlsConfig, type MeshIdentity } from "./tls/mesh-tls.js";
+export { parseSpiffeId, spiffeUri, type SpiffeId } from "./tls/spiffe.js";

@@ -1,6 +1,7 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
-import { loadServiceConfig, notFound, serve, type RunningServer, type ServeOptions, type ServiceRegistration } from "../src/index.js";
+import { loadServiceConfig, notFound, openAccess, serve, service, type RunningServer, type ServeOptions, type ServiceRegistration } from "../src/index.js";
+import { testCertificatesDir } from "../src/testing/certificates.js";
 
 /** A tiny in-memory InventoryService: SKU-1 exists, "boom" throws an unexpected error. */
 export function testInventory(overrides: Partial<ServiceImpl<typeof InventoryService>> = {}): Partial<ServiceImpl<typeof InventoryService>> {
@@ -16,7 +17,7 @@ export function testInventory(overrides: Partial<ServiceImpl<typeof InventorySer
 
 /** Starts a platform server on ephemeral ports, quiet, without signal handlers. */
 export async function startServer(registrations: ServiceRegistration[], options: ServeOptions = {}, env: Record<string, string> = {}): Promise<RunningServer> {
-  const config = loadServiceConfig("inventory", { port: 0, adminPort: 0 }, {
+  const config = loadServiceConfig("inventory", { port: 0, adminPort: 0, certRoot: testCertificatesDir() }, {
     HOST: "127.0.0.1",
     LOG_LEVEL: "silent",
     HANDLE_SIGNALS: "false",
@@ -27,7 +28,7 @@ export async function startServer(registrations: ServiceRegistration[], options:
   return serve(config, registrations, options);
 }
 
-/** The InventoryService registration with the test implementation. */
+/** The InventoryService registration with the test implementation, open to every workload of the mesh. */
 export function inventoryRegistration(overrides: Partial<ServiceImpl<typeof InventoryService>> = {}): ServiceRegistration {
-  return [InventoryService, testInventory(overrides)];
+  return service(InventoryService, testInventory(overrides) as ServiceImpl<typeof InventoryService>, openAccess(InventoryService));
 }

@@ -4,6 +4,7 @@ import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_se
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, errorInfo, type GrpcClient, type RunningServer } from "../src/index.js";
 import { inventoryRegistration, startServer } from "./inventory-fixture.js";
+import { callingAs } from "../src/testing/certificates.js";
 
 describe("typed adapter over grpc-js", () => {
   let server: RunningServer;
@@ -11,7 +12,7 @@ describe("typed adapter over grpc-js", () => {
 
   beforeAll(async () => {
     server = await startServer([inventoryRegistration()]);
-    client = createClient(InventoryService, server.address, { breaker: false });
+    client = createClient(InventoryService, server.address, { ...callingAs("gateway"), breaker: false });
   });
   afterAll(async () => {
     client.close();
@@ -48,7 +49,7 @@ describe("typed adapter over grpc-js", () => {
 describe("shutdown with open streams", () => {
   it("ends server streams with UNAVAILABLE instead of waiting out the grace period", async () => {
     const server = await startServer([inventoryRegistration()], {}, { SHUTDOWN_GRACE_MS: "10000" });
-    const health = createClient(Health, server.address, { breaker: false });
+    const health = createClient(Health, server.address, { ...callingAs("gateway"), breaker: false });
     const updates: number[] = [];
     const watching = (async () => {
       for await (const update of health.watch({ service: "" })) updates.push(update.status);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, envInteger, envIntegerList, loadServiceConfig } from "../src/index.js";
 
-const ports = { port: 50061, adminPort: 9061 };
+const ports = { port: 50061, adminPort: 9061, certRoot: "/srv/certs" };
 
 describe("loadServiceConfig", () => {
   it("uses the ports the service passes in as defaults", () => {
@@ -11,6 +11,18 @@ describe("loadServiceConfig", () => {
   it("reads <NAME>_PORT, <NAME>_ADMIN_PORT, HOST and LOG_LEVEL, with 0 meaning ephemeral", () => {
     const config = loadServiceConfig("billing", ports, { BILLING_PORT: "0", BILLING_ADMIN_PORT: "9999", HOST: "127.0.0.1", LOG_LEVEL: "DEBUG", SHUTDOWN_GRACE_MS: "250" });
     expect(config).toMatchObject({ name: "billing", port: 0, adminPort: 9999, host: "127.0.0.1", logLevel: "debug", shutdownGraceMs: 250 });
+  });
+
+  it("finds the workload's mesh certificate under the cert root, CERTS_DIR or <NAME>_TLS_DIR, with mTLS on unless MESH_TLS=off", () => {
+    expect(loadServiceConfig("billing", ports, {}).tls).toEqual({ enabled: true, dir: "/srv/certs/billing", refreshMs: 60_000 });
+    expect(loadServiceConfig("billing", ports, { CERTS_DIR: "/run/certs" }).tls.dir).toBe("/run/certs/billing");
+    expect(loadServiceConfig("billing", ports, { BILLING_TLS_DIR: "/etc/mesh-tls", CERTS_DIR: "/run/certs" }).tls.dir).toBe("/etc/mesh-tls");
+    expect(loadServiceConfig("billing", ports, { MESH_TLS: "off" }).tls.enabled).toBe(false);
+    expect(() => loadServiceConfig("billing", ports, { MESH_TLS: "maybe" })).toThrow(/MESH_TLS must be "on" or "off"/);
+  });
+
+  it("refuses plaintext inside the mesh in production", () => {
+    expect(() => loadServiceConfig("billing", ports, { MESH_TLS: "off", NODE_ENV: "production" })).toThrow(/refused when NODE_ENV=production/);
   });
 
   it("turns a dashed service name into its variable prefix", () => {

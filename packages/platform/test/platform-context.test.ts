@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { Writable } from "node:stream";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Client, credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
@@ -11,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { currentIncomingCall, enableContextPropagation, type RunningServer } from "../src/index.js";
 import { contextPropagationEnabled } from "../src/observability/tracing.js";
 import { inventoryRegistration, startServer } from "./inventory-fixture.js";
+import { testCertificateFiles } from "../src/testing/certificates.js";
 
 // This file never creates a platform client, publisher or consumer: the process starts without
 // async context propagation, as inventory and payment run. (Vitest runs each file in its own process.)
@@ -63,7 +65,8 @@ describe("async context propagation, on demand", () => {
       ],
       { logger: pino({ level: "info" }, sink) },
     );
-    client = new Client(server.address, credentials.createInsecure());
+    const files = testCertificateFiles("gateway");
+    client = new Client(server.address, credentials.createSsl(readFileSync(files.ca), readFileSync(files.key), readFileSync(files.cert)));
   });
   afterAll(async () => {
     client.close();

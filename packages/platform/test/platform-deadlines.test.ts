@@ -4,6 +4,7 @@ import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_se
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, initTracing, type GrpcClient, type RunningServer } from "../src/index.js";
 import { inventoryRegistration, startServer } from "./inventory-fixture.js";
+import { callingAs } from "../src/testing/certificates.js";
 
 interface Seen {
   timeoutMs?: number | undefined;
@@ -43,7 +44,7 @@ describe("deadlines, cancellation and context across hops", () => {
         },
       }),
     ]);
-    const toB = createClient(InventoryService, b.address, { breaker: false });
+    const toB = createClient(InventoryService, b.address, { ...callingAs("gateway"), breaker: false });
     a = await startServer([
       inventoryRegistration({
         async getProduct({ sku }, ctx) {
@@ -58,7 +59,7 @@ describe("deadlines, cancellation and context across hops", () => {
       }),
     ]);
     a.onShutdown(() => toB.close());
-    toA = createClient(InventoryService, a.address, { breaker: false });
+    toA = createClient(InventoryService, a.address, { ...callingAs("gateway"), breaker: false });
   });
   afterAll(async () => {
     toA.close();

@@ -5,6 +5,7 @@ import { Code, type ConnectError } from "@connectrpc/connect";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient } from "../src/index.js";
+import { callingAs } from "../src/testing/certificates.js";
 
 const ROOT = new URL("../../../", import.meta.url).pathname;
 const FIXTURE = new URL("./fixtures/inventory-server.mjs", import.meta.url).pathname;
@@ -52,7 +53,7 @@ describe("graceful shutdown on SIGTERM", () => {
 
   it("lets in-flight calls complete, refuses new ones, runs shutdown hooks and exits 0", async () => {
     fixture = await startFixture();
-    const client = createClient(InventoryService, `127.0.0.1:${fixture.port}`, { retry: false, breaker: false });
+    const client = createClient(InventoryService, `127.0.0.1:${fixture.port}`, { ...callingAs("gateway"), retry: false, breaker: false });
     try {
       expect((await client.getProduct({ sku: "warm-up" })).product?.sku).toBe("warm-up");
       const inFlight = [1, 2, 3].map(() => client.getProduct({ sku: "slow:800" }, { timeoutMs: 5_000 }));

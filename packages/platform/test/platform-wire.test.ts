@@ -6,12 +6,15 @@ import { GetProductRequestSchema, GetProductResponseSchema, InventoryService } f
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, type RunningServer } from "../src/index.js";
 import { inventoryRegistration, startServer } from "./inventory-fixture.js";
+import { callingAs, testCertificateFiles } from "../src/testing/certificates.js";
 
 const run = promisify(execFile);
 const BUF = new URL("../../../node_modules/.bin/buf", import.meta.url).pathname;
 
+/** buf curl over mTLS, presenting the gateway's test certificate (reflection and health answer any mesh workload). */
 async function bufCurl(args: string[]): Promise<string> {
-  const { stdout } = await run(BUF, ["curl", "--protocol", "grpc", "--http2-prior-knowledge", ...args], { timeout: 20_000 });
+  const { ca, cert, key } = testCertificateFiles("gateway");
+  const { stdout } = await run(BUF, ["curl", "--protocol", "grpc", "--cacert", ca, "--cert", cert, "--key", key, ...args], { timeout: 20_000 });
   return stdout;
 }
 
@@ -27,7 +30,7 @@ describe("wire compatibility with clients we did not write", () => {
   });
 
   it("answers buf curl's gRPC call using descriptors from server reflection", async () => {
-    const out = await bufCurl(["--data", '{"sku":"SKU-1"}', `http://${server.address}/shop.inventory.v1.InventoryService/GetProduct`]);
+    const out = await bufCurl(["--data", '{"sku":"SKU-1"}', `https://${server.address}/shop.inventory.v1.InventoryService/GetProduct`]);
     const body = JSON.parse(out) as { product: { sku: string; price: { amountMinor: string } } };
     expect(body.product.sku).toBe("SKU-1");
     expect(body.product.price.amountMinor).toBe("1250");
@@ -35,7 +38,7 @@ describe("wire compatibility with clients we did not write", () => {
 
   it("lists every served method through reflection (v1 and v1alpha)", async () => {
     for (const protocol of ["grpc-v1", "grpc-v1alpha"]) {
-      const out = await bufCurl(["--reflect-protocol", protocol, "--list-methods", `http://${server.address}`]);
+      const out = await bufCurl(["--reflect-protocol", protocol, "--list-methods", `https://${server.address}`]);
       expect(out).toContain("shop.inventory.v1.InventoryService/GetProduct");
       expect(out).toContain("shop.inventory.v1.InventoryService/ReserveStock");
       expect(out).toContain("grpc.health.v1.Health/Watch");
@@ -46,7 +49,7 @@ describe("wire compatibility with clients we did not write", () => {
     const out = await bufCurl([
       "--data",
       '{"file_containing_symbol":"shop.inventory.v1.InventoryService"}',
-      `http://${server.address}/grpc.reflection.v1.ServerReflection/ServerReflectionInfo`,
+      `https://${server.address}/grpc.reflection.v1.ServerReflection/ServerReflectionInfo`,
     ]);
     const response = JSON.parse(out) as { fileDescriptorResponse: { fileDescriptorProto: string[] } };
     const files = response.fileDescriptorResponse.fileDescriptorProto.map((b64) => Buffer.from(b64, "base64").toString("latin1"));
@@ -58,7 +61,9 @@ describe("wire compatibility with clients we did not write", () => {
     const request = Buffer.from(toBinary(GetProductRequestSchema, create(GetProductRequestSchema, { sku: "SKU-1" }))).toString("hex");
     const script = [
       "import grpc, sys",
-      `ch = grpc.insecure_channel('${server.address}')`,
+      "read = lambda path: open(path, 'rb').read()",
+      `creds = grpc.ssl_channel_credentials(read('${testCertificateFiles("gateway").ca}'), read('${testCertificateFiles("gateway").key}'), read('${testCertificateFiles("gateway").cert}'))`,
+      `ch = grpc.secure_channel('${server.address}', creds)`,
       "call = ch.unary_unary('/shop.inventory.v1.InventoryService/GetProduct')",
       `print(call(bytes.fromhex('${request}'), timeout=5).hex())`,
       "try:",
@@ -74,7 +79,7 @@ describe("wire compatibility with clients we did not write", () => {
   });
 
   it("reports health with Check and streams a status change with Watch", async () => {
-    const health = createClient(Health, server.address, { breaker: false });
+    const health = createClient(Health, server.address, { ...callingAs("gateway"), breaker: false });
     try {
       expect((await health.check({ service: "" })).status).toBe(ServingStatus.SERVING);
       expect((await health.check({ service: "shop.inventory.v1.InventoryService" })).status).toBe(ServingStatus.SERVING);
@@ -101,7 +106,7 @@ describe("wire compatibility with clients we did not write", () => {
   });
 
   it("exposes the calls made, with their codes, on /metrics, and liveness on /healthz", async () => {
-    const client = createClient(InventoryService, server.address, { breaker: false });
+    const client = createClient(InventoryService, server.address, { ...callingAs("gateway"), breaker: false });
     await client.getProduct({ sku: "SKU-1" });
     await client.getProduct({ sku: "missing" }).catch(() => undefined);
     client.close();

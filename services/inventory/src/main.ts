@@ -2,6 +2,7 @@ import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_se
 import { createLogger, serve, service } from "@shop/platform";
 import { openDatabase } from "@shop/platform/database";
 import { loadInventoryConfig } from "./inventory-config.js";
+import { inventoryAccess } from "./access.js";
 import { startExpirySweep } from "./expiry-sweep.js";
 import { createInventoryService } from "./inventory-service.js";
 import { InventoryStore } from "./store.js";
@@ -11,7 +12,8 @@ const logger = createLogger(config.service.name, config.service.logLevel);
 const db = await openDatabase(config.database, logger);
 const store = new InventoryStore(db);
 
-const server = await serve(config.service, [service(InventoryService, createInventoryService({ store, defaultTtlMs: config.reservationTtlMs }))], {
+const inventory = createInventoryService({ store, defaultTtlMs: config.reservationTtlMs });
+const server = await serve(config.service, [service(InventoryService, inventory, inventoryAccess)], {
   logger,
   readiness: { database: () => db.ping() },
 });

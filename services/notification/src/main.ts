@@ -3,6 +3,7 @@ import { NotificationService } from "@shop/contracts/shop/notification/v1/notifi
 import { createLogger, initTracing, serve, service } from "@shop/platform";
 import { openDatabase } from "@shop/platform/database";
 import { connectMessaging, declareTopology, registerQueueMetrics } from "@shop/platform/messaging";
+import { notificationAccess } from "./access.js";
 import { logChannelProvider } from "./channel-provider.js";
 import { startNotificationConsumer } from "./consumer.js";
 import { loadNotificationConfig } from "./notification-config.js";
@@ -25,7 +26,7 @@ const amqp = connectMessaging({
 registerQueueMetrics(amqp, topology); // main, retry and DLQ depths on /metrics
 const consumer = startNotificationConsumer({ connection: amqp, topology, store, provider: logChannelProvider(logger), logger, prefetch: config.prefetch });
 
-const server = await serve(config.service, [service(NotificationService, createNotificationService({ store }))], {
+const server = await serve(config.service, [service(NotificationService, createNotificationService({ store }), notificationAccess)], {
   logger,
   readiness: {
     rabbitmq: async () => amqp.isConnected() && consumer.isConsuming(),

@@ -11,7 +11,7 @@ export const NOTIFICATION_QUEUE = "shop.notifications.commands";
 
 /** Everything the notification service reads from the environment, once, at start-up. */
 export interface NotificationConfig {
-  /** NOTIFICATION_PORT (50054), NOTIFICATION_ADMIN_PORT (9054) and the platform's settings. */
+  /** NOTIFICATION_PORT (50054), NOTIFICATION_ADMIN_PORT (9054), the mesh certificate in NOTIFICATION_TLS_DIR / `.certs/notification`, and the platform's settings. */
   service: ServiceConfig;
   /** NOTIFICATION_DATABASE_URL, DATABASE_URL (database `notification`), or PGlite in NOTIFICATION_DATA_DIR / `.data/notification`. */
   database: DatabaseConfig;
@@ -26,6 +26,7 @@ export interface NotificationConfig {
 const paths = {
   migrationsDir: fileURLToPath(new URL("../migrations", import.meta.url)),
   dataRoot: fileURLToPath(new URL("../../../.data", import.meta.url)),
+  certRoot: fileURLToPath(new URL("../../../.certs", import.meta.url)),
 };
 
 /** The notification command queue's topology under `prefix` (AMQP_PREFIX), with its retry tiers. */
@@ -44,7 +45,7 @@ export function loadNotificationConfig(env: NodeJS.ProcessEnv = process.env): No
   const messaging = loadMessagingConfig(env);
   const consumer = loadConsumerConfig("notification", env);
   return {
-    service: loadServiceConfig("notification", { port: 50054, adminPort: 9054 }, env),
+    service: loadServiceConfig("notification", { port: 50054, adminPort: 9054, certRoot: paths.certRoot }, env),
     database: loadDatabaseConfig("notification", paths, env),
     messaging,
     topology: notificationTopology(messaging.prefix, consumer.retryDelaysMs),

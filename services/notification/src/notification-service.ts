@@ -1,9 +1,9 @@
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { NotificationChannel, NotificationSchema, type Notification } from "@shop/contracts/shop/notification/v1/notification_pb";
 import type { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
-import { invalidArgument, notFound, pagination } from "@shop/platform";
+import { endUser, invalidArgument, notFound, pagination } from "@shop/platform";
 import type { ChannelName } from "./channel-provider.js";
 import type { Delivery, NotificationStore } from "./store.js";
 
@@ -18,27 +18,23 @@ const CHANNEL_ENUM: Record<ChannelName, NotificationChannel> = {
   push: NotificationChannel.PUSH,
 };
 
-/** The gRPC face of the notification record: reads scoped to the caller in `x-user-id` when present. */
+/** The gRPC face of the notification record: every read is scoped to the end user the call is made for. */
 export function createNotificationService(deps: { store: NotificationStore }): ServiceImpl<typeof NotificationService> {
   return {
     async getNotification({ notificationId }, ctx) {
       if (!notificationId) throw invalidArgument([{ field: "notification_id", description: "required" }]);
-      const delivery = await deps.store.getDelivery(notificationId, callerId(ctx));
+      const delivery = await deps.store.getDelivery(notificationId, endUser(ctx));
       if (!delivery) throw notFound("NOTIFICATION_NOT_FOUND", { type: "notification", name: notificationId });
       return { notification: toNotification(delivery) };
     },
     async listNotifications(req, ctx) {
-      const userId = callerId(ctx);
-      const page = listPages.read(req, [userId ?? "", req.orderId, req.recipient]);
+      const userId = endUser(ctx);
+      const page = listPages.read(req, [userId, req.orderId, req.recipient]);
       const deliveries = await deps.store.listDeliveries({ userId, orderId: req.orderId, recipient: req.recipient, limit: page.fetch, afterSeq: page.after });
       const { items, nextPageToken } = page.finish(deliveries, (delivery) => delivery.seq);
       return { notifications: items.map(toNotification), nextPageToken };
     },
   };
-}
-
-function callerId(ctx: HandlerContext): string | undefined {
-  return ctx.requestHeader.get("x-user-id") ?? undefined;
 }
 
 function toNotification(d: Delivery): Notification {

@@ -20,8 +20,8 @@ export interface Delivery {
 
 /** Filters and page of `listDeliveries`. */
 export interface DeliveryQuery {
-  /** Only this user's deliveries, when set. */
-  userId?: string | undefined;
+  /** Only this user's deliveries. */
+  userId: string;
   orderId?: string | undefined;
   recipient?: string | undefined;
   limit: number;
@@ -51,8 +51,8 @@ export interface NotificationStore {
    * already recorded (ON CONFLICT DO NOTHING — a concurrent duplicate waits on the unique key).
    */
   recordDelivery(tx: Queryable, delivery: Omit<Delivery, "seq" | "deliveredAt">): Promise<boolean>;
-  /** One delivery, scoped to `userId` when given. */
-  getDelivery(notificationId: string, userId?: string): Promise<Delivery | undefined>;
+  /** One delivery of this user's. */
+  getDelivery(notificationId: string, userId: string): Promise<Delivery | undefined>;
   /** Up to `limit` deliveries, newest first. */
   listDeliveries(query: DeliveryQuery): Promise<Delivery[]>;
   /** The delivery recorded for a command, if any. */
@@ -78,8 +78,8 @@ export function createNotificationStore(db: Database): NotificationStore {
     },
     async getDelivery(notificationId, userId) {
       const { rows } = await db.query<DeliveryRow>(
-        `select * from deliveries where notification_id = $1 and ($2::text is null or user_id = $2)`,
-        [notificationId, userId ?? null],
+        `select * from deliveries where notification_id = $1 and user_id = $2`,
+        [notificationId, userId],
       );
       return rows[0] ? toDelivery(rows[0]) : undefined;
     },
@@ -90,10 +90,10 @@ export function createNotificationStore(db: Database): NotificationStore {
     async listDeliveries(q) {
       const { rows } = await db.query<DeliveryRow>(
         `select * from deliveries
-         where ($1::text is null or user_id = $1) and ($2::text is null or order_id = $2)
+         where user_id = $1 and ($2::text is null or order_id = $2)
            and ($3::text is null or recipient = $3) and ($4::bigint is null or seq < $4)
          order by seq desc limit $5`,
-        [q.userId ?? null, q.orderId || null, q.recipient || null, q.afterSeq?.toString() ?? null, q.limit],
+        [q.userId, q.orderId || null, q.recipient || null, q.afterSeq?.toString() ?? null, q.limit],
       );
       return rows.map(toDelivery);
     },

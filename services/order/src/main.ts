@@ -5,6 +5,7 @@ import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_
 import { createClient, createLogger, serve, service } from "@shop/platform";
 import { openDatabase } from "@shop/platform/database";
 import { connectMessaging, createPublisher, declareExchange, startOutboxRelay } from "@shop/platform/messaging";
+import { orderAccess } from "./access.js";
 import { loadOrderConfig } from "./order-config.js";
 import { OrderEvents } from "./order-events.js";
 import { createOrderService } from "./order-service.js";
@@ -18,8 +19,8 @@ const logger = createLogger(config.service.name, config.service.logLevel);
 const db = await openDatabase(config.database, logger);
 const store = new OrderStore(db);
 const events = new OrderEvents();
-const inventory = createClient(InventoryService, config.inventoryUrl);
-const payment = createClient(PaymentService, config.paymentUrl);
+const inventory = createClient(InventoryService, config.inventoryUrl, { mesh: { tls: config.service.tls, server: "inventory" } });
+const payment = createClient(PaymentService, config.paymentUrl, { mesh: { tls: config.service.tls, server: "payment" } });
 const saga = new OrderSaga({ store, inventory, payment, events, logger, options: config.saga });
 
 // The saga writes notification commands into the outbox; the relay publishes them to the
@@ -35,7 +36,7 @@ const publisher = createPublisher(amqp, { exchange, logger });
 const relay = startOutboxRelay({ db, publisher, logger });
 
 const orders = createOrderService({ store, saga, events, watchPollMs: config.watchPollMs, recoveryGraceMs: config.saga.leaseMs });
-const server = await serve(config.service, [service(OrderService, orders)], {
+const server = await serve(config.service, [service(OrderService, orders, orderAccess)], {
   logger,
   // The broker is not a readiness dependency: the outbox keeps notifications while it is away.
   readiness: { database: () => db.ping() },

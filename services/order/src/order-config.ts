@@ -5,7 +5,7 @@ import { loadMessagingConfig, type MessagingConfig } from "@shop/platform/messag
 
 /** Everything the order service reads from the environment, once, at start-up. */
 export interface OrderConfig {
-  /** ORDER_PORT (50051), ORDER_ADMIN_PORT (9051) and the platform's settings. */
+  /** ORDER_PORT (50051), ORDER_ADMIN_PORT (9051), the mesh certificate in ORDER_TLS_DIR / `.certs/order`, and the platform's settings. */
   service: ServiceConfig;
   /** ORDER_DATABASE_URL, DATABASE_URL (database `order`), or PGlite in ORDER_DATA_DIR / `.data/order`. */
   database: DatabaseConfig;
@@ -37,12 +37,13 @@ export interface SagaSettings {
 const paths = {
   migrationsDir: fileURLToPath(new URL("../migrations", import.meta.url)),
   dataRoot: fileURLToPath(new URL("../../../.data", import.meta.url)),
+  certRoot: fileURLToPath(new URL("../../../.certs", import.meta.url)),
 };
 
 /** Reads the order service's config; a malformed value stops start-up with a message naming it. */
 export function loadOrderConfig(env: NodeJS.ProcessEnv = process.env): OrderConfig {
   return {
-    service: loadServiceConfig("order", { port: 50051, adminPort: 9051 }, env),
+    service: loadServiceConfig("order", { port: 50051, adminPort: 9051, certRoot: paths.certRoot }, env),
     database: loadDatabaseConfig("order", paths, env),
     messaging: loadMessagingConfig(env),
     notificationExchange: env.NOTIFICATION_EXCHANGE || "shop.notifications",

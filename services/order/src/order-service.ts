@@ -3,7 +3,7 @@ import { equals } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { OrderSchema, OrderStatus, type Order } from "@shop/contracts/shop/order/v1/order_pb";
 import type { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
-import { AsyncQueue, alreadyExists, failedPrecondition, invalidArgument, notFound, pagination, unauthenticated, unavailable } from "@shop/platform";
+import { AsyncQueue, alreadyExists, endUser, failedPrecondition, invalidArgument, notFound, pagination, unavailable } from "@shop/platform";
 import type { OrderEvents } from "./order-events.js";
 import { requestHash, validateCreateOrder } from "./order-validation.js";
 import type { OrderSaga } from "./saga.js";
@@ -35,7 +35,7 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
   const { store, saga, events } = deps;
 
   async function callersOrder(orderId: string, ctx: HandlerContext): Promise<OrderRecord> {
-    const userId = callerOf(ctx);
+    const userId = endUser(ctx);
     if (!orderId) throw invalidArgument([{ field: "order_id", description: "must be set" }]);
     const record = await store.get(orderId);
     // Someone else's order is reported exactly like a missing one, so ids cannot be probed.
@@ -45,7 +45,7 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
 
   return {
     async createOrder(request, ctx) {
-      const userId = callerOf(ctx);
+      const userId = endUser(ctx);
       const violations = validateCreateOrder(request);
       if (violations.length > 0) throw invalidArgument(violations);
       const hash = requestHash(request);
@@ -74,7 +74,7 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
     },
 
     async listOrders(request, ctx) {
-      const userId = callerOf(ctx);
+      const userId = endUser(ctx);
       const page = listPages.read(request, [userId]);
       const listed = await store.list(userId, page.fetch, page.after);
       const { items, nextPageToken } = page.finish(listed, (row) => row.key);
@@ -124,13 +124,6 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
       }
     },
   };
-}
-
-/** The caller's identity, set by the gateway from a verified token. */
-function callerOf(ctx: HandlerContext): string {
-  const userId = ctx.requestHeader.get("x-user-id");
-  if (!userId) throw unauthenticated("MISSING_IDENTITY", "the x-user-id header is missing: call through the gateway with a bearer token");
-  return userId;
 }
 
 function isSettled(order: Order): boolean {

@@ -11,6 +11,7 @@ import {
 } from "@grpc/grpc-js";
 import { context } from "@opentelemetry/api";
 import type { CallScope, MethodInstrumentation, ServerInstrumentation } from "../observability/server-instrumentation.js";
+import type { MethodGate } from "../server/access.js";
 import { contextPropagationEnabled } from "../observability/tracing.js";
 import { withIncomingCall, type ServerSurfaceCall } from "./call-context.js";
 import { GrpcHandlerContext } from "./handler-context.js";
@@ -49,15 +50,20 @@ export interface StreamTracker {
 
 type AnyFn = (...args: unknown[]) => unknown;
 
+/** Admits every call: for servers without access control. */
+const admitAll: MethodGate = () => undefined;
+
 /**
  * Turns a protobuf-es service descriptor and a Connect-style implementation into a grpc-js
  * service: unary and server-streaming methods; client and bidi streaming answer UNIMPLEMENTED.
+ * `gateOf` decides, per method, which calls reach the handler (access control, before anything else).
  */
 export function createGrpcService<S extends DescService>(
   service: S,
   impl: Partial<ServiceImpl<S>>,
   instrumentation: ServerInstrumentation,
   streams?: StreamTracker,
+  gateOf: (method: DescMethod) => MethodGate = () => admitAll,
 ): GrpcService {
   const definition: Record<string, ServiceDefinition[string]> = {};
   const handlers: UntypedServiceImplementation = {};
@@ -77,11 +83,12 @@ export function createGrpcService<S extends DescService>(
     const supported = method.methodKind === "unary" || streaming;
     const call = typeof fn === "function" && supported ? (fn as AnyFn).bind(impl) : undefined;
     const observe = instrumentation.forMethod(method);
+    const gate = gateOf(method);
     handlers[method.localName] = !call
       ? unimplemented(service, method)
       : streaming
-        ? serverStreamingHandler(service, method, call, observe, streams)
-        : unaryHandler(service, method, call, observe);
+        ? serverStreamingHandler(service, method, call, observe, gate, streams)
+        : unaryHandler(service, method, call, observe, gate);
   }
   return { definition, handlers };
 }
@@ -110,7 +117,7 @@ function inCallContext<T>(scope: CallScope, call: ServerSurfaceCall, fn: () => T
   return contextPropagationEnabled() ? context.with(withIncomingCall(scope.context, call), fn) : fn();
 }
 
-function unaryHandler(service: DescService, method: DescMethod, fn: AnyFn, observe: MethodInstrumentation): UntypedHandleCall {
+function unaryHandler(service: DescService, method: DescMethod, fn: AnyFn, observe: MethodInstrumentation, gate: MethodGate): UntypedHandleCall {
   return ((call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
     const scope = observe.begin(call.metadata);
     const ctx = new GrpcHandlerContext(service, method, call);
@@ -126,6 +133,11 @@ function unaryHandler(service: DescService, method: DescMethod, fn: AnyFn, obser
       scope.end(call.cancelled ? abandonedCode(call) : GrpcStatus.OK);
       callback(null, response, ctx.trailerMetadata());
     };
+    const denied = gate(call);
+    if (denied) {
+      fail(denied);
+      return;
+    }
     let result: unknown;
     try {
       result = inCallContext(scope, call, () => fn(call.request, ctx));
@@ -143,11 +155,19 @@ function serverStreamingHandler(
   method: DescMethod,
   fn: AnyFn,
   observe: MethodInstrumentation,
+  gate: MethodGate,
   streams: StreamTracker | undefined,
 ): UntypedHandleCall {
   return ((call: ServerWritableStream<unknown, unknown>) => {
     const scope = observe.begin(call.metadata);
     const ctx = new GrpcHandlerContext(service, method, call);
+    const denied = gate(call);
+    if (denied) {
+      const status = toWireStatus(denied);
+      scope.end(status.code);
+      call.emit("error", { code: status.code, details: status.details, metadata: status.metadata });
+      return;
+    }
     streams?.add(call);
     const run = async () => {
       const iterable = fn(call.request, ctx) as AsyncIterable<unknown>;

@@ -1,6 +1,6 @@
 import type { DescMethod, DescMethodServerStreaming, DescMethodUnary, DescService, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { Client, Metadata, credentials, type CallOptions as GrpcCallOptions, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
+import { Client, Metadata, credentials, type CallOptions as GrpcCallOptions, type ChannelCredentials, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
 import { SpanKind, SpanStatusCode, context, propagation, trace, type Context, type TextMapSetter } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { incomingCallIn } from "../adapter/call-context.js";
@@ -8,6 +8,7 @@ import { deserializerFor, methodPath, serializerFor } from "../adapter/server-de
 import { fromServiceError } from "../adapter/status.js";
 import { clientMethodMetrics, codeName } from "../observability/metrics.js";
 import { enableContextPropagation, initTracing, platformTracer } from "../observability/tracing.js";
+import { meshChannelCredentials, readMeshIdentity, type MeshTlsConfig } from "../tls/mesh-tls.js";
 import { channelOptions, DEFAULT_RETRY, type RetryOptions } from "./channel-options.js";
 import { createTargetBreaker, DEFAULT_BREAKER, type BreakerOptions, type TargetBreaker } from "./circuit-breaker.js";
 
@@ -41,6 +42,12 @@ export interface ClientOptions {
   maxMessageBytes?: number;
   /** Extra grpc-js channel options (override the above). */
   channelOptions?: ChannelOptions;
+  /**
+   * mTLS with the workload's mesh certificate (its `ServiceConfig.tls`); `server` names the workload
+   * the target must prove to be (`spiffe://<trust domain>/<server>`). Absent, or `tls.enabled` false:
+   * plaintext.
+   */
+  mesh?: { tls: MeshTlsConfig; server?: string };
   /** Logger for failed calls (debug for each call). */
   logger?: Logger;
   /**
@@ -106,15 +113,18 @@ export function createClient<S extends DescService>(service: S, target: string, 
   initTracing(service.typeName);
   if (options.implicitContext !== false) enableContextPropagation(); // the incoming call and trace parent ride in the active context
   const retry = options.retry === false ? false : { ...DEFAULT_RETRY, ...options.retry };
+  // SNI names the workload expected (a target's host may be an IP, which SNI must not carry);
+  // the server is checked by its SPIFFE ID, not by this name.
+  const tlsName: ChannelOptions = options.mesh?.tls.enabled ? { "grpc.ssl_target_name_override": options.mesh.server ?? "mesh" } : {};
   const channel = new Client(
     target,
-    credentials.createInsecure(),
+    channelCredentials(options.mesh),
     channelOptions(service, {
       retry,
       keepaliveTimeMs: options.keepaliveTimeMs ?? 30_000,
       keepaliveTimeoutMs: options.keepaliveTimeoutMs ?? 10_000,
       maxMessageBytes: options.maxMessageBytes ?? 4 * 1024 * 1024,
-      ...(options.channelOptions ? { extra: options.channelOptions } : {}),
+      extra: { ...tlsName, ...options.channelOptions },
     }),
   );
   const breaker = options.breaker === false ? undefined : breakerFor(target, options.breaker ?? {});
@@ -125,6 +135,16 @@ export function createClient<S extends DescService>(service: S, target: string, 
     else if (method.methodKind === "server_streaming") client[method.localName] = streamMethod(method, settings);
   }
   return client as GrpcClient<S>;
+}
+
+const trustDomains = new Map<string, string>();
+
+/** Plaintext, or mTLS presenting the workload's certificate (its trust domain read once per folder). */
+function channelCredentials(mesh: ClientOptions["mesh"]): ChannelCredentials {
+  if (!mesh?.tls.enabled) return credentials.createInsecure();
+  let trustDomain = trustDomains.get(mesh.tls.dir);
+  if (!trustDomain) trustDomains.set(mesh.tls.dir, (trustDomain = readMeshIdentity(mesh.tls).id.trustDomain));
+  return meshChannelCredentials(mesh.tls, trustDomain, mesh.server);
 }
 
 interface MethodSettings {

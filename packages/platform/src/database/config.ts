@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { ConfigError, envPrefix } from "../config.js";
+import { ConfigError, envPrefix } from "../env.js";
 import type { DatabaseConfig } from "./database.js";
 
 /** Where a service keeps what is not configuration: its migrations, and the root of embedded data. */

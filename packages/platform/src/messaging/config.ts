@@ -1,4 +1,4 @@
-import { envInteger, envIntegerList, envPrefix } from "../config.js";
+import { envInteger, envIntegerList, envPrefix } from "../env.js";
 import { DEFAULT_RETRY_DELAYS_MS } from "./topology.js";
 
 /** How to reach RabbitMQ; the same for every service of a deployment. */

@@ -1,4 +1,4 @@
-import type { DescService } from "@bufbuild/protobuf";
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { Server, ServerCredentials, status as GrpcStatus, type ServerWritableStream } from "@grpc/grpc-js";
 import { Health } from "@shop/contracts/grpc/health/v1/health_pb";
@@ -11,15 +11,17 @@ import { createLogger } from "../observability/logger.js";
 import { createServerInstrumentation } from "../observability/server-instrumentation.js";
 import { initTracing, shutdownTracing } from "../observability/tracing.js";
 import { startAdminServer, type AdminServer } from "./admin.js";
+import { meshCertificatesLoaded, meshServerCredentials, readMeshIdentity, type MeshIdentity } from "../tls/mesh-tls.js";
+import { methodGate, openAccess, type AccessControl, type AccessPolicy } from "./access.js";
 import { createHealthService, HealthState, ServingStatus } from "./health.js";
 import { addReflection } from "./reflection.js";
 
-/** A service descriptor with its implementation; make one with {@link service}. */
-export type ServiceRegistration = readonly [DescService, object];
+/** A service descriptor with its implementation and who may call it; make one with {@link service}. */
+export type ServiceRegistration = readonly [DescService, object, AccessPolicy];
 
-/** Pairs a generated service with its implementation, type-checked against each other. */
-export function service<S extends DescService>(desc: S, impl: ServiceImpl<S>): ServiceRegistration {
-  return [desc, impl];
+/** Pairs a generated service with its implementation and its access policy, type-checked against each other. */
+export function service<S extends DescService>(desc: S, impl: ServiceImpl<S>, access: AccessPolicy<S>): ServiceRegistration {
+  return [desc, impl, access as AccessPolicy];
 }
 
 /** Options of {@link serve}. */
@@ -38,6 +40,8 @@ export interface RunningServer {
   adminPort: number;
   /** `host:port` to dial the gRPC server (loopback when bound to all interfaces). */
   address: string;
+  /** The workload's SPIFFE identity; undefined when MESH_TLS=off. */
+  identity: MeshIdentity | undefined;
   logger: Logger;
   /** Registers cleanup that runs after in-flight calls drained (last registered runs first). */
   onShutdown(fn: () => Promise<void> | void): void;
@@ -45,9 +49,9 @@ export interface RunningServer {
   shutdown(): Promise<void>;
 }
 
-function bind(server: Server, address: string): Promise<number> {
+function bind(server: Server, address: string, credentials: ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port)));
+    server.bindAsync(address, credentials, (error, port) => (error ? reject(error) : resolve(port)));
   });
 }
 
@@ -74,6 +78,10 @@ async function failingChecks(checks: Record<string, () => Promise<boolean>>, tim
 export async function serve(config: ServiceConfig, services: ServiceRegistration[], options: ServeOptions = {}): Promise<RunningServer> {
   initTracing(config.name);
   const logger = options.logger ?? createLogger(config.name, config.logLevel);
+  // mTLS: the workload's certificate is read now, so a missing or expired one stops start-up.
+  const identity = config.tls.enabled ? readMeshIdentity(config.tls) : undefined;
+  const control: AccessControl | undefined = identity && { trustDomain: identity.id.trustDomain };
+  if (!identity) logger.warn({ event: "mesh_tls_off" }, "MESH_TLS=off: plaintext gRPC, no caller identities, every method open to any local process");
   const server = new Server({
     // channelz (grpc-js's debug registry) is not served here, and its bookkeeping runs on every
     // call: a Date per call and per message. Off, a call costs ~5 µs less (bench/platform).
@@ -87,14 +95,20 @@ export async function serve(config: ServiceConfig, services: ServiceRegistration
   const instrumentation = createServerInstrumentation({ logger });
   const streams = new Set<ServerWritableStream<unknown, unknown>>();
   const health = new HealthState();
-  for (const [desc, impl] of services) {
-    const { definition, handlers } = createGrpcService(desc, impl as Partial<ServiceImpl<DescService>>, instrumentation, streams);
+  for (const [desc, impl, access] of services) {
+    const gateOf = (method: DescMethod) =>
+      methodGate(method, (access.callers as Record<string, readonly string[]>)[method.localName] ?? [], access.userAsserters ?? [], control);
+    const { definition, handlers } = createGrpcService(desc, impl as Partial<ServiceImpl<DescService>>, instrumentation, streams, gateOf);
     server.addService(definition, handlers);
     health.set(desc.typeName, ServingStatus.NOT_SERVING);
   }
   health.set("", ServingStatus.NOT_SERVING);
   const quiet = createServerInstrumentation({ logger, okLevel: "debug" });
-  const healthGrpc = createGrpcService(Health, createHealthService(health), quiet, streams);
+  // Health answers any workload of the mesh (probes, load balancers); reflection too (tools with a mesh certificate).
+  const healthAccess = openAccess(Health);
+  const healthGrpc = createGrpcService(Health, createHealthService(health), quiet, streams, (method) =>
+    methodGate(method, healthAccess.callers[method.localName as keyof typeof Health.method], [], control),
+  );
   server.addService(healthGrpc.definition, healthGrpc.handlers);
   addReflection(server, [...services.map(([desc]) => desc), Health, ReflectionV1, ReflectionV1Alpha]);
 
@@ -116,7 +130,9 @@ export async function serve(config: ServiceConfig, services: ServiceRegistration
   const poller = setInterval(() => void updateReadiness(), config.readinessIntervalMs);
   poller.unref();
 
-  const port = await bind(server, `${config.host.includes(":") ? `[${config.host}]` : config.host}:${config.port}`);
+  if (config.tls.enabled) await meshCertificatesLoaded(config.tls); // before bind: the first handshake has them
+  const credentials = config.tls.enabled ? meshServerCredentials(config.tls) : ServerCredentials.createInsecure();
+  const port = await bind(server, `${config.host.includes(":") ? `[${config.host}]` : config.host}:${config.port}`, credentials);
   let admin: AdminServer;
   try {
     admin = await startAdminServer({ host: config.host, port: config.adminPort, probes: { live: () => true, ready: () => ready && !draining }, logger });
@@ -179,11 +195,12 @@ export async function serve(config: ServiceConfig, services: ServiceRegistration
   }
 
   const dialHost = config.host === "0.0.0.0" || config.host === "::" || config.host === "" ? "127.0.0.1" : config.host;
-  logger.info({ event: "listening", port, adminPort: admin.port, services: services.map(([d]) => d.typeName) }, "serving");
+  logger.info({ event: "listening", port, adminPort: admin.port, services: services.map(([d]) => d.typeName), identity: identity?.uri ?? "none (MESH_TLS=off)" }, "serving");
   return {
     port,
     adminPort: admin.port,
     address: `${dialHost.includes(":") ? `[${dialHost}]` : dialHost}:${port}`,
+    identity,
     logger,
     onShutdown: (fn) => void hooks.push(fn),
     shutdown,
