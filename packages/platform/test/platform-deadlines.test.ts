@@ -89,7 +89,7 @@ describe("deadlines, cancellation and context across hops", () => {
   it("times out the second hop with the first hop's deadline, and B sees the abort", async () => {
     const error = (await toA.getProduct({ sku: "slow-in-b" }, { timeoutMs: 200 }).catch((e: unknown) => e)) as ConnectError;
     expect(error.code).toBe(Code.DeadlineExceeded);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await until(() => seenByB.aborted !== undefined);
     expect(seenByB.aborted).toBe(Code.DeadlineExceeded);
   });
 
@@ -116,3 +116,12 @@ describe("deadlines, cancellation and context across hops", () => {
     expect(seenByB.traceparent?.split("-")[1]).toBe(rootTraceId);
   });
 });
+
+/** Waits until `done()` holds, failing the test after `timeoutMs`: an event seen, not a window slept through. */
+async function until(done: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
