@@ -5,6 +5,7 @@ import { createClient, type GrpcClient } from "@shop/platform";
 import { createTestDatabase, type TestDatabase } from "@shop/platform/testing/postgres";
 import { ServiceProcess } from "@shop/platform/testing/service-process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { callingAs } from "@shop/platform/testing/certificates";
 
 const main = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 
@@ -17,7 +18,7 @@ describe("inventory main process", () => {
     database = await createTestDatabase("inventory_main");
     service = new ServiceProcess("inventory", { envPrefix: "INVENTORY", main, cwd: process.cwd(), env: { HOST: "127.0.0.1", INVENTORY_DATABASE_URL: database.url, INVENTORY_EXPIRY_SWEEP_MS: "50" } });
     await service.start();
-    client = createClient(InventoryService, service.target, { retry: false, breaker: false });
+    client = createClient(InventoryService, service.target, { ...callingAs("order", "inventory"), retry: false, breaker: false });
   });
   afterAll(async () => {
     client?.close();

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInventoryService } from "../src/inventory-service.js";
 import { InventoryStore } from "../src/store.js";
 import { addProduct, engines, reservationId, type EngineDatabase } from "./engines.js";
+import { callingAs, testCertificatesDir } from "@shop/platform/testing/certificates";
+import { inventoryAccess } from "../src/access.js";
 
 /** A real grpc-js server on an ephemeral port, called through the platform's client. */
 describe("InventoryService over the wire", () => {
@@ -14,12 +16,12 @@ describe("InventoryService over the wire", () => {
   let client: GrpcClient<typeof InventoryService>;
   beforeAll(async () => {
     handle = await engines[0]!.open();
-    const config = loadServiceConfig("inventory", { port: 0, adminPort: 0 }, { HOST: "127.0.0.1", LOG_LEVEL: "silent", HANDLE_SIGNALS: "false" });
+    const config = loadServiceConfig("inventory", { port: 0, adminPort: 0, certRoot: testCertificatesDir() }, { HOST: "127.0.0.1", LOG_LEVEL: "silent", HANDLE_SIGNALS: "false" });
     const store = new InventoryStore(handle.db);
-    server = await serve(config, [service(InventoryService, createInventoryService({ store, defaultTtlMs: 60_000 }))], {
+    server = await serve(config, [service(InventoryService, createInventoryService({ store, defaultTtlMs: 60_000 }), inventoryAccess)], {
       readiness: { database: () => handle.db.ping() },
     });
-    client = createClient(InventoryService, server.address, { retry: false, breaker: false });
+    client = createClient(InventoryService, server.address, { ...callingAs("order", "inventory"), retry: false, breaker: false });
   });
   afterAll(async () => {
     client?.close();

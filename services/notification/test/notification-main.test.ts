@@ -12,6 +12,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "./harness.js";
 import { notificationTopology } from "../src/notification-config.js";
+import { callingAs } from "@shop/platform/testing/certificates";
 
 const logger = pino({ level: "silent" });
 const scope = rabbitTestScope("test-ntfmain");
@@ -38,7 +39,7 @@ beforeAll(async () => {
     });
     child.once("exit", (code) => reject(new Error(`notification exited with ${code}`)));
   });
-  client = createClient(NotificationService, `127.0.0.1:${ports.port}`);
+  client = createClient(NotificationService, `127.0.0.1:${ports.port}`, callingAs("gateway", "notification"));
   connection = connectMessaging({ url: scope.url, connectionName: scope.connectionName, logger, declare: (ch) => declareTopology(ch, topology) });
   await connection.waitForConnect(10_000);
   publisher = createPublisher(connection, { exchange: topology.exchange, logger });

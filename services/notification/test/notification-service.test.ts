@@ -80,8 +80,18 @@ describe("NotificationService", () => {
   it("filters by order and by recipient", async () => {
     const byOrder = await list({ pageSize: 0, pageToken: "", orderId: "ord_1", recipient: "" }, ctx("ada"));
     expect(byOrder.notifications!.map((n) => n.template)).toEqual(["order_cancelled", "order_confirmed"]);
-    const byRecipient = await list({ pageSize: 0, pageToken: "", orderId: "", recipient: "bob@example.com" }, ctx());
+    const byRecipient = await list({ pageSize: 0, pageToken: "", orderId: "", recipient: "bob@example.com" }, ctx("bob"));
     expect(byRecipient.notifications!.map((n) => n.commandId)).toEqual(["bob-1"]);
+    // Another user filtering by bob's address sees nothing of bob's.
+    expect((await list({ pageSize: 0, pageToken: "", orderId: "", recipient: "bob@example.com" }, ctx("ada"))).notifications).toEqual([]);
+  });
+
+  it("answers UNAUTHENTICATED (MISSING_USER) to a call that names no user, never every user's notifications", async () => {
+    for (const call of [() => list({ pageSize: 0, pageToken: "", orderId: "", recipient: "" }, ctx()), () => get("ntf_x", ctx())]) {
+      const err = await call().catch((e: unknown) => e);
+      expect((err as ConnectError).code).toBe(Code.Unauthenticated);
+      expect(errorInfo(err)?.reason).toBe("MISSING_USER");
+    }
   });
 
   it("rejects a page token it did not issue with INVALID_ARGUMENT", async () => {

@@ -10,6 +10,7 @@ import { badRequest, createClient, errorInfo, type GrpcClient } from "@shop/plat
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDomainMesh, type DomainMesh } from "./mesh-harness.js";
+import { callingAs } from "@shop/platform/testing/certificates";
 
 const alice = { headers: { "x-user-id": "alice" } };
 const bob = { headers: { "x-user-id": "bob" } };
@@ -30,10 +31,10 @@ beforeAll(async () => {
     ORDER_MAX_RETRY_DELAY_MS: "500",
     ORDER_WATCH_POLL_MS: "200",
   });
-  orders = createClient(OrderService, mesh.order.target);
-  inventory = createClient(InventoryService, mesh.inventory.target);
-  payments = createClient(PaymentService, mesh.payment.target);
-  notifications = createClient(NotificationService, mesh.notification.target);
+  orders = createClient(OrderService, mesh.order.target, callingAs("gateway", "order"));
+  inventory = createClient(InventoryService, mesh.inventory.target, callingAs("order", "inventory"));
+  payments = createClient(PaymentService, mesh.payment.target, callingAs("order", "payment"));
+  notifications = createClient(NotificationService, mesh.notification.target, callingAs("gateway", "notification"));
   skus = (await inventory.listProducts({ pageSize: 100 })).products.map((product) => product.sku);
 }, 90_000);
 
@@ -278,7 +279,7 @@ describe("when the payment service stalls", () => {
     mesh.payment.signal("SIGCONT"); // the authorization goes through; its answer has nobody to go to
 
     await mesh.order.start();
-    const restarted = createClient(OrderService, mesh.order.target);
+    const restarted = createClient(OrderService, mesh.order.target, callingAs("gateway", "order"));
     try {
       // The channel may still be backing off from the refused connections of the crash.
       const listed = await until(

@@ -5,6 +5,7 @@ import { createClient, type GrpcClient } from "@shop/platform";
 import { createTestDatabase, type TestDatabase } from "@shop/platform/testing/postgres";
 import { ServiceProcess } from "@shop/platform/testing/service-process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { callingAs } from "@shop/platform/testing/certificates";
 
 const main = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 
@@ -17,7 +18,7 @@ describe("payment main process", () => {
     database = await createTestDatabase("payment_main");
     service = new ServiceProcess("payment", { envPrefix: "PAYMENT", main, cwd: process.cwd(), env: { HOST: "127.0.0.1", PAYMENT_DATABASE_URL: database.url } });
     await service.start();
-    client = createClient(PaymentService, service.target, { retry: false, breaker: false });
+    client = createClient(PaymentService, service.target, { ...callingAs("order", "payment"), retry: false, breaker: false });
   });
   afterAll(async () => {
     client?.close();
