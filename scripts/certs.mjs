@@ -21,5 +21,7 @@ export async function ensureCertificates(dir = process.env.CERTS_DIR || join(roo
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { dir, newAuthority, issued } = await ensureCertificates();
   if (newAuthority) console.log(`[certs] new development CA in ${join(dir, "ca")}`);
-  console.log(issued.length > 0 ? `[certs] issued ${issued.join(", ")} in ${dir}` : `[certs] every workload certificate in ${dir} is valid`);
+  console.log(
+    issued.length > 0 ? `[certs] issued ${issued.join(", ")} in ${dir}` : `[certs] every workload certificate in ${dir} is valid`,
+  );
 }

@@ -4,9 +4,9 @@ import { execFile } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { scratch } from "./grpc-frame.mjs";
 import { cpuSeconds } from "./processes.mjs";
 import { quantile } from "./stats.mjs";
-import { scratch } from "./grpc-frame.mjs";
 
 const run = promisify(execFile);
 export const H2LOAD = process.env.H2LOAD ?? "/usr/bin/h2load";
@@ -41,7 +41,9 @@ export async function h2load({ url, seconds, concurrency, body, headers = [], h1
   const { stdout } = await run(H2LOAD, args, { maxBuffer: 64 * 1024 * 1024, timeout: (seconds + 60) * 1000 });
   const cpuAfter = pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
   const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(stdout)?.[1]);
-  const counts = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(stdout);
+  const counts = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(
+    stdout,
+  );
   const done = Number(counts?.[3]);
   const succeeded = Number(counts?.[4]);
   const ok2xx = Number(/status codes: (\d+) 2xx/.exec(stdout)?.[1]);

@@ -11,7 +11,12 @@ export interface AdminServer {
  * Serves `/healthz` (the process is up), `/readyz` (`ready()` says the public port is serving)
  * and `/metrics` (`metrics()` text, Prometheus exposition format) on its own HTTP/1.1 port.
  */
-export async function startAdminServer(host: string, port: number, ready: () => boolean, metrics: () => Promise<string>): Promise<AdminServer> {
+export async function startAdminServer(
+  host: string,
+  port: number,
+  ready: () => boolean,
+  metrics: () => Promise<string>,
+): Promise<AdminServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (path === "/healthz") {

@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, jwtVerify, SignJWT, type JWTVerifyGetKey } from "jose";
+import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify, SignJWT } from "jose";
 import type { GatewayConfig } from "./config.js";
 import { unauthenticatedError } from "./edge-errors.js";
 
@@ -19,7 +19,7 @@ export function createTokenVerifier(jwt: GatewayConfig["jwt"]): TokenVerifier {
     async verify(authorization) {
       if (authorization === null || authorization === "") return undefined;
       const found = /^Bearer\s+([A-Za-z0-9_\-.]+)\s*$/i.exec(authorization);
-      if (!found) throw unauthenticatedError("MALFORMED_AUTHORIZATION", "the Authorization header must be \"Bearer <token>\"");
+      if (!found) throw unauthenticatedError("MALFORMED_AUTHORIZATION", 'the Authorization header must be "Bearer <token>"');
       try {
         const { payload } = await jwtVerify(found[1] as string, key as Uint8Array, {
           algorithms,
@@ -40,7 +40,11 @@ export function createTokenVerifier(jwt: GatewayConfig["jwt"]): TokenVerifier {
 }
 
 /** Mints an HS256 development token for `user` with the gateway's issuer, audience and lifetime. */
-export async function issueDevToken(jwt: GatewayConfig["jwt"], user: string, now = Date.now()): Promise<{ token: string; expiresAt: Date }> {
+export async function issueDevToken(
+  jwt: GatewayConfig["jwt"],
+  user: string,
+  now = Date.now(),
+): Promise<{ token: string; expiresAt: Date }> {
   const issuedAt = Math.floor(now / 1000);
   const expires = issuedAt + jwt.devTokenTtlSeconds;
   const token = await new SignJWT({})

@@ -66,7 +66,10 @@ function flag(env: NodeJS.ProcessEnv, key: string, fallback: boolean): boolean {
 function list(env: NodeJS.ProcessEnv, key: string, fallback: string[]): string[] {
   const raw = env[key];
   if (raw === undefined) return fallback;
-  return raw.split(",").map((item) => item.trim()).filter(Boolean);
+  return raw
+    .split(",")
+    .map((item) => item.trim())
+    .filter(Boolean);
 }
 
 /** Reads the gateway's config from `GATEWAY_*`, `*_URL`, `HOST` and `LOG_LEVEL`; throws naming a bad variable. */

@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { issueDevToken, isValidUserName } from "./auth.js";
 import type { GatewayConfig } from "./config.js";
-import { writeConnectErrorJson, type NodeRequest, type NodeResponse } from "./error-response.js";
+import { type NodeRequest, type NodeResponse, writeConnectErrorJson } from "./error-response.js";
 import { readBody } from "./request-body.js";
 
 /**
@@ -16,7 +16,7 @@ export async function serveDevToken(req: NodeRequest, res: NodeResponse, jwt: Ga
       body = JSON.parse(await readBody(req, 4096));
     } catch (error) {
       if (error instanceof ConnectError) throw error;
-      throw new ConnectError("body must be JSON: {\"user\": \"<name>\"}", Code.InvalidArgument);
+      throw new ConnectError('body must be JSON: {"user": "<name>"}', Code.InvalidArgument);
     }
     const user = (body as { user?: unknown } | null)?.user;
     if (!isValidUserName(user)) throw new ConnectError("user must be 1-64 of A-Z a-z 0-9 . _ @ -", Code.InvalidArgument);

@@ -1,10 +1,10 @@
 import type { Message } from "@bufbuild/protobuf";
-import type { PublicMethod } from "./public-surface.js";
 import type { TokenVerifier } from "./auth.js";
-import type { RateLimiter } from "./rate-limiter.js";
-import type { Upstreams } from "./upstreams.js";
 import { rateLimitedError, unauthenticatedError } from "./edge-errors.js";
+import type { PublicMethod } from "./public-surface.js";
+import type { RateLimiter } from "./rate-limiter.js";
 import { callerTraceContext } from "./trace-context.js";
+import type { Upstreams } from "./upstreams.js";
 
 /** One call crossing the edge, whichever protocol (Connect, gRPC-Web, gRPC, REST) carried it. */
 export interface EdgeCall {

@@ -1,5 +1,5 @@
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJson } from "@connectrpc/connect/protocol-connect";
 
@@ -33,12 +33,20 @@ export function writeConnectErrorJson(res: NodeResponse, error: unknown, extraHe
 export function writeNotFound(req: NodeRequest, res: NodeResponse, error: ConnectError): void {
   const contentType = req.headers["content-type"] ?? "";
   if (/^application\/grpc-web/.test(contentType)) {
-    res.writeHead(200, { "content-type": contentType, "grpc-status": String(Code.NotFound), "grpc-message": encodeURIComponent(error.rawMessage) });
+    res.writeHead(200, {
+      "content-type": contentType,
+      "grpc-status": String(Code.NotFound),
+      "grpc-message": encodeURIComponent(error.rawMessage),
+    });
     res.end();
     return;
   }
   if (/^application\/grpc/.test(contentType)) {
-    res.writeHead(200, { "content-type": "application/grpc", "grpc-status": String(Code.NotFound), "grpc-message": encodeURIComponent(error.rawMessage) });
+    res.writeHead(200, {
+      "content-type": "application/grpc",
+      "grpc-status": String(Code.NotFound),
+      "grpc-message": encodeURIComponent(error.rawMessage),
+    });
     res.end();
     return;
   }

@@ -1,5 +1,6 @@
-import { createContextValues, type ConnectRouter } from "@connectrpc/connect";
+import { type ConnectRouter, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import type { Logger } from "pino";
 import { createTokenVerifier } from "./auth.js";
 import type { GatewayConfig } from "./config.js";
@@ -8,16 +9,15 @@ import { decideCors } from "./cors.js";
 import { serveDevToken } from "./dev-token-endpoint.js";
 import { createEdge } from "./edge.js";
 import { notPublicError } from "./edge-errors.js";
-import { writeNotFound, type NodeRequest, type NodeResponse } from "./error-response.js";
-import { publicMethods, type PublicMethod } from "./public-surface.js";
+import { type NodeRequest, type NodeResponse, writeNotFound } from "./error-response.js";
+import { listenDualProtocol } from "./listener.js";
+import { type PublicMethod, publicMethods } from "./public-surface.js";
 import { createRateLimiter } from "./rate-limiter.js";
 import { registerPublicReflection } from "./reflection.js";
 import { serveRest } from "./rest-handler.js";
 import { createRestRouteTable } from "./rest-routes.js";
 import { serveStatic } from "./static-files.js";
-import { listenDualProtocol } from "./listener.js";
 import { createUpstreams, type UpstreamClientFactory } from "./upstreams.js";
-import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 
 /** A listening gateway. */
 export interface RunningGateway {

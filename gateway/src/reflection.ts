@@ -1,4 +1,4 @@
-import { clone, createRegistry, toBinary, type DescFile, type DescService } from "@bufbuild/protobuf";
+import { clone, createRegistry, type DescFile, type DescService, toBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { ServerReflection } from "@shop/contracts/grpc/reflection/v1/reflection_pb";
@@ -30,7 +30,9 @@ function publicDescriptors(methods: readonly PublicMethod[]) {
     for (const service of proto.service) {
       service.method = service.method.filter((method) => publicPaths.has(`${file.proto.package}.${service.name}.${method.name}`));
     }
-    proto.service = proto.service.filter((service) => services.some((s: DescService) => s.typeName === `${file.proto.package}.${service.name}`));
+    proto.service = proto.service.filter((service) =>
+      services.some((s: DescService) => s.typeName === `${file.proto.package}.${service.name}`),
+    );
     encoded.set(name, toBinary(FileDescriptorProtoSchema, proto));
   }
   const registry = createRegistry(...files.values());
@@ -67,11 +69,15 @@ export function registerPublicReflection(router: ConnectRouter, methods: readonl
         return { case: "listServicesResponse" as const, value: { service: listed.map((name) => ({ name })) } };
       case "fileByFilename": {
         const name = String(value);
-        return view.files.has(name) ? { case: "fileDescriptorResponse" as const, value: { fileDescriptorProto: view.withDependencies(name) } } : notFound(name);
+        return view.files.has(name)
+          ? { case: "fileDescriptorResponse" as const, value: { fileDescriptorProto: view.withDependencies(name) } }
+          : notFound(name);
       }
       case "fileContainingSymbol": {
         const file = view.fileOfSymbol(String(value));
-        return file ? { case: "fileDescriptorResponse" as const, value: { fileDescriptorProto: view.withDependencies(file) } } : notFound(String(value));
+        return file
+          ? { case: "fileDescriptorResponse" as const, value: { fileDescriptorProto: view.withDependencies(file) } }
+          : notFound(String(value));
       }
       case "allExtensionNumbersOfType":
         return { case: "allExtensionNumbersResponse" as const, value: { baseTypeName: String(value), extensionNumber: [] } };

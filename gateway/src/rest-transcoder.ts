@@ -1,4 +1,4 @@
-import { fromJson, type DescField, type DescMessage, type JsonObject, type JsonValue, type Message } from "@bufbuild/protobuf";
+import { type DescField, type DescMessage, fromJson, type JsonObject, type JsonValue, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { RestMatch } from "./rest-routes.js";
 
@@ -52,7 +52,8 @@ export function transcodeRequest(match: RestMatch, query: URLSearchParams, body:
       throw new ConnectError("request body is not valid JSON", Code.InvalidArgument);
     }
     if (bodyRule === "*") {
-      if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new ConnectError("request body must be a JSON object", Code.InvalidArgument);
+      if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed))
+        throw new ConnectError("request body must be a JSON object", Code.InvalidArgument);
       Object.assign(json, parsed);
     } else {
       assign(json, input, bodyRule, parsed, "body field");

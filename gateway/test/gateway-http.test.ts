@@ -3,7 +3,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startGatewayFixture, type GatewayFixture } from "./harness.js";
+import { type GatewayFixture, startGatewayFixture } from "./harness.js";
 
 let fx: GatewayFixture;
 let webRoot: string;
@@ -35,7 +35,9 @@ describe("the storefront's files", () => {
   it("answers 404 for missing files and for paths that try to leave the web root", async () => {
     expect((await fetch(`${fx.baseUrl}/nope.js`)).status).toBe(404);
     const escape = await new Promise<string>((resolve) => {
-      const socket = connect(fx.gateway.port, "127.0.0.1", () => socket.write("GET /assets/..%2f..%2f..%2fetc%2fpasswd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+      const socket = connect(fx.gateway.port, "127.0.0.1", () =>
+        socket.write("GET /assets/..%2f..%2f..%2fetc%2fpasswd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+      );
       let data = "";
       socket.on("data", (chunk) => (data += chunk));
       socket.on("close", () => resolve(data));

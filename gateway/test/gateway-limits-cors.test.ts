@@ -3,7 +3,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { retryInfo } from "@shop/platform";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startGatewayFixture, type GatewayFixture } from "./harness.js";
+import { type GatewayFixture, startGatewayFixture } from "./harness.js";
 import { signToken } from "./tokens.js";
 
 let fx: GatewayFixture;
@@ -44,7 +44,11 @@ describe("CORS", () => {
   it("answers a preflight from an allowed origin with that origin and the Connect headers", async () => {
     const response = await fetch(`${fx.baseUrl}/shop.inventory.v1.InventoryService/GetProduct`, {
       method: "OPTIONS",
-      headers: { origin: "http://shop.example", "access-control-request-method": "POST", "access-control-request-headers": "content-type,connect-protocol-version" },
+      headers: {
+        origin: "http://shop.example",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type,connect-protocol-version",
+      },
     });
     expect(response.status).toBe(204);
     expect(response.headers.get("access-control-allow-origin")).toBe("http://shop.example");

@@ -1,12 +1,12 @@
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
-import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
-import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
-import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
 import { ServerReflection } from "@shop/contracts/grpc/reflection/v1/reflection_pb";
+import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
+import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
+import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { publicMethods } from "../src/public-surface.js";
-import { startGatewayFixture, type GatewayFixture } from "./harness.js";
+import { type GatewayFixture, startGatewayFixture } from "./harness.js";
 import { signToken } from "./tokens.js";
 
 let fx: GatewayFixture;
@@ -24,7 +24,11 @@ const transports = {
 
 describe("the gateway's public surface", () => {
   it("is exactly the methods with google.api.http annotations", () => {
-    expect(publicMethods().map((m) => m.path).sort()).toEqual([
+    expect(
+      publicMethods()
+        .map((m) => m.path)
+        .sort(),
+    ).toEqual([
       "/shop.inventory.v1.InventoryService/GetProduct",
       "/shop.inventory.v1.InventoryService/ListProducts",
       "/shop.notification.v1.NotificationService/GetNotification",
@@ -47,8 +51,12 @@ describe("the gateway's public surface", () => {
       const token = await signToken(fx.config.jwt);
       const headers = { authorization: `Bearer ${token}` };
       const before = fx.calls.length;
-      const reserve = await createClient(InventoryService, transport()).reserveStock({ reservationId: "r1" }, { headers }).catch((e: unknown) => e);
-      const payment = await createClient(PaymentService, transport()).getPayment({}, { headers }).catch((e: unknown) => e);
+      const reserve = await createClient(InventoryService, transport())
+        .reserveStock({ reservationId: "r1" }, { headers })
+        .catch((e: unknown) => e);
+      const payment = await createClient(PaymentService, transport())
+        .getPayment({}, { headers })
+        .catch((e: unknown) => e);
       for (const error of [reserve, payment]) {
         expect(error).toBeInstanceOf(ConnectError);
         expect((error as ConnectError).code).toBe(Code.NotFound);
@@ -71,7 +79,10 @@ describe("the gateway's public surface", () => {
     const token = await signToken(fx.config.jwt, { sub: "bob" });
     for (const transport of [transports["Connect JSON"](), transports["gRPC-Web"]()]) {
       const statuses: number[] = [];
-      for await (const update of createClient(OrderService, transport).watchOrder({ orderId: "ord-7" }, { headers: { authorization: `Bearer ${token}` } })) {
+      for await (const update of createClient(OrderService, transport).watchOrder(
+        { orderId: "ord-7" },
+        { headers: { authorization: `Bearer ${token}` } },
+      )) {
         statuses.push(update.order?.status ?? -1);
       }
       expect(statuses).toEqual([1, 2]);
@@ -98,7 +109,10 @@ describe("the gateway's public surface", () => {
     await createClient(InventoryService, transports["Connect JSON"]()).getProduct({ sku: "t" }, { headers: { traceparent } });
     expect(fx.calls.at(-1)?.traceparent).toMatch(forwarded);
     const token = await signToken(fx.config.jwt, { sub: "bob" });
-    for await (const _update of createClient(OrderService, transports["Connect JSON"]()).watchOrder({ orderId: "ord-7" }, { headers: { authorization: `Bearer ${token}`, traceparent } })) {
+    for await (const _update of createClient(OrderService, transports["Connect JSON"]()).watchOrder(
+      { orderId: "ord-7" },
+      { headers: { authorization: `Bearer ${token}`, traceparent } },
+    )) {
       // drain the stream
     }
     expect(fx.calls.at(-1)).toMatchObject({ method: "WatchOrder", traceparent: expect.stringMatching(forwarded) });
@@ -117,7 +131,11 @@ describe("the gateway's public surface", () => {
     for await (const answer of client.serverReflectionInfo(requests())) answers.push(answer.messageResponse);
     expect(answers[0]?.case).toBe("listServicesResponse");
     const names = answers[0]?.case === "listServicesResponse" ? answers[0].value.service.map((s) => s.name) : [];
-    expect(names.sort()).toEqual(["shop.inventory.v1.InventoryService", "shop.notification.v1.NotificationService", "shop.order.v1.OrderService"]);
+    expect(names.sort()).toEqual([
+      "shop.inventory.v1.InventoryService",
+      "shop.notification.v1.NotificationService",
+      "shop.order.v1.OrderService",
+    ]);
     expect(answers[1]?.case).toBe("errorResponse");
   });
 });

@@ -3,14 +3,14 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { createClient, loadServiceConfig, notFound, serve, service, type RunningServer } from "@shop/platform";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
 import { OrderSchema, OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
 import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
+import { createClient, loadServiceConfig, notFound, type RunningServer, serve, service } from "@shop/platform";
 import { pino } from "pino";
-import { loadGatewayConfig, type GatewayConfig } from "../src/config.js";
-import { startGateway, type RunningGateway } from "../src/gateway-server.js";
+import { type GatewayConfig, loadGatewayConfig } from "../src/config.js";
+import { type RunningGateway, startGateway } from "../src/gateway-server.js";
 import type { UpstreamClient } from "../src/upstreams.js";
 
 /** What an upstream saw of one call. */
@@ -23,10 +23,22 @@ export interface SeenCall {
 }
 
 function seen(calls: SeenCall[], method: string, request: unknown, ctx: HandlerContext): void {
-  calls.push({ method, userId: ctx.requestHeader.get("x-user-id"), traceparent: ctx.requestHeader.get("traceparent"), timeoutMs: ctx.timeoutMs(), request });
+  calls.push({
+    method,
+    userId: ctx.requestHeader.get("x-user-id"),
+    traceparent: ctx.requestHeader.get("traceparent"),
+    timeoutMs: ctx.timeoutMs(),
+    request,
+  });
 }
 
-const product = (sku: string) => ({ sku, name: `Product ${sku}`, description: "", price: { currencyCode: "EUR", amountMinor: 1999n }, availableQuantity: 7 });
+const product = (sku: string) => ({
+  sku,
+  name: `Product ${sku}`,
+  description: "",
+  price: { currencyCode: "EUR", amountMinor: 1999n },
+  availableQuantity: 7,
+});
 
 /** In-test upstreams: every method records what reached it. */
 function fakeServices(calls: SeenCall[]) {
@@ -114,7 +126,10 @@ export interface GatewayFixture {
 /** Starts recording upstreams and a gateway; `env` overrides gateway variables (GATEWAY_RATE_LIMIT_BURST...). */
 export async function startGatewayFixture(env: Record<string, string> = {}): Promise<GatewayFixture> {
   const calls: SeenCall[] = [];
-  const upstreamConfig = { ...loadServiceConfig("order", { port: 0, adminPort: 0 }, { HOST: "127.0.0.1", LOG_LEVEL: "silent" }), handleSignals: false };
+  const upstreamConfig = {
+    ...loadServiceConfig("order", { port: 0, adminPort: 0 }, { HOST: "127.0.0.1", LOG_LEVEL: "silent" }),
+    handleSignals: false,
+  };
   const upstream = await serve(upstreamConfig, fakeServices(calls));
   const target = `127.0.0.1:${upstream.port}`;
   const config = loadGatewayConfig({

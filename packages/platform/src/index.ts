@@ -1,19 +1,34 @@
-export * from "./errors.js";
-export { loadServiceConfig, envInteger, envIntegerList, envPrefix, ConfigError, type ServiceConfig, type ServiceDefaults } from "./config.js";
-export { createLogger, type Logger } from "./observability/logger.js";
-export { serve, service, type ServeOptions, type RunningServer, type ServiceRegistration } from "./server/serve.js";
-export { createClient, type GrpcClient, type ClientOptions, type CallOptions } from "./client/create-client.js";
+export { currentIncomingCall } from "./adapter/call-context.js";
+export { createGrpcService, type GrpcService } from "./adapter/server-definition.js";
+export { fromServiceError, toWireStatus } from "./adapter/status.js";
+export { AsyncQueue } from "./async-queue.js";
 export type { RetryOptions } from "./client/channel-options.js";
 export type { BreakerOptions } from "./client/circuit-breaker.js";
-export { createGrpcService, type GrpcService } from "./adapter/server-definition.js";
-export { toWireStatus, fromServiceError } from "./adapter/status.js";
-export { currentIncomingCall } from "./adapter/call-context.js";
-export { HealthState, ServingStatus } from "./server/health.js";
+export { type CallOptions, type ClientOptions, createClient, type GrpcClient } from "./client/create-client.js";
+export {
+  ConfigError,
+  envInteger,
+  envIntegerList,
+  envPrefix,
+  loadServiceConfig,
+  type ServiceConfig,
+  type ServiceDefaults,
+} from "./config.js";
+export * from "./errors.js";
+export { createLogger, type Logger } from "./observability/logger.js";
 export { metricsRegistry } from "./observability/metrics.js";
 export { enableContextPropagation, initTracing } from "./observability/tracing.js";
-export { pagination, type Pagination, type PaginationOptions, type Page, type PageKeyCodec, type PageRequest } from "./pagination.js";
-export { AsyncQueue } from "./async-queue.js";
-export { startAdminServer, type AdminServer, type AdminServerOptions, type AdminProbes, type MetricsSource } from "./server/admin.js";
-export { ANY_WORKLOAD, USER_HEADER, endUser, openAccess, peerIdentity, type AccessPolicy, type Workloads } from "./server/access.js";
-export { loadMeshTlsConfig, readMeshIdentity, meshServerCredentials, meshChannelCredentials, type MeshTlsConfig, type MeshIdentity } from "./tls/mesh-tls.js";
-export { parseSpiffeId, spiffeUri, type SpiffeId } from "./tls/spiffe.js";
+export { type Page, type PageKeyCodec, type PageRequest, type Pagination, type PaginationOptions, pagination } from "./pagination.js";
+export { type AccessPolicy, ANY_WORKLOAD, endUser, openAccess, peerIdentity, USER_HEADER, type Workloads } from "./server/access.js";
+export { type AdminProbes, type AdminServer, type AdminServerOptions, type MetricsSource, startAdminServer } from "./server/admin.js";
+export { HealthState, ServingStatus } from "./server/health.js";
+export { type RunningServer, type ServeOptions, type ServiceRegistration, serve, service } from "./server/serve.js";
+export {
+  loadMeshTlsConfig,
+  type MeshIdentity,
+  type MeshTlsConfig,
+  meshChannelCredentials,
+  meshServerCredentials,
+  readMeshIdentity,
+} from "./tls/mesh-tls.js";
+export { parseSpiffeId, type SpiffeId, spiffeUri } from "./tls/spiffe.js";

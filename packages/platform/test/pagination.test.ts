@@ -1,4 +1,4 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { badRequest, pagination } from "../src/index.js";
 
@@ -72,7 +72,15 @@ describe("pagination", () => {
     const { nextPageToken } = list(numbers, 2, "");
     const [, digest] = JSON.parse(Buffer.from(nextPageToken, "base64url").toString()) as [string, string];
     expect(list(numbers, 2, forge(["p1", digest, "9"])).items).toEqual([10, 11]); // a well-formed key in scope is just a position
-    for (const token of ["bogus!", "e30", forge(["p1", digest, "1e9"]), forge(["p1", digest, 7]), forge(["p0", digest, "1"]), forge({}), "A".repeat(5_000)]) {
+    for (const token of [
+      "bogus!",
+      "e30",
+      forge(["p1", digest, "1e9"]),
+      forge(["p1", digest, 7]),
+      forge(["p0", digest, "1"]),
+      forge({}),
+      "A".repeat(5_000),
+    ]) {
       const error = refusal(() => pages.read({ pageSize: 2, pageToken: token }, ["ada"]));
       expect(error.code, token.slice(0, 20)).toBe(Code.InvalidArgument);
       expect(error.rawMessage).toContain("page_token");

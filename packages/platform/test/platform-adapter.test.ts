@@ -3,8 +3,8 @@ import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "@sho
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, errorInfo, type GrpcClient, type RunningServer } from "../src/index.js";
-import { inventoryRegistration, startServer } from "./inventory-fixture.js";
 import { callingAs } from "../src/testing/certificates.js";
+import { inventoryRegistration, startServer } from "./inventory-fixture.js";
 
 describe("typed adapter over grpc-js", () => {
   let server: RunningServer;

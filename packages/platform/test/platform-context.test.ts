@@ -3,16 +3,13 @@ import { Writable } from "node:stream";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Client, credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { trace } from "@opentelemetry/api";
-import {
-  GetProductRequestSchema,
-  GetProductResponseSchema,
-} from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
+import { GetProductRequestSchema, GetProductResponseSchema } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { currentIncomingCall, enableContextPropagation, type RunningServer } from "../src/index.js";
 import { contextPropagationEnabled } from "../src/observability/tracing.js";
-import { inventoryRegistration, startServer } from "./inventory-fixture.js";
 import { testCertificateFiles } from "../src/testing/certificates.js";
+import { inventoryRegistration, startServer } from "./inventory-fixture.js";
 
 // This file never creates a platform client, publisher or consumer: the process starts without
 // async context propagation, as inventory and payment run. (Vitest runs each file in its own process.)
@@ -36,7 +33,8 @@ function getProduct(client: Client, sku: string): Promise<string> {
       (bytes: Buffer) => fromBinary(GetProductResponseSchema, bytes),
       sku,
       metadata,
-      (error: ServiceError | null, response?: { product?: { name: string } }) => (error ? reject(error) : resolve(response?.product?.name ?? "")),
+      (error: ServiceError | null, response?: { product?: { name: string } }) =>
+        error ? reject(error) : resolve(response?.product?.name ?? ""),
     );
   });
 }

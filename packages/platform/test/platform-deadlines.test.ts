@@ -1,10 +1,10 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import { trace } from "@opentelemetry/api";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient, initTracing, type GrpcClient, type RunningServer } from "../src/index.js";
-import { inventoryRegistration, startServer } from "./inventory-fixture.js";
+import { createClient, type GrpcClient, initTracing, type RunningServer } from "../src/index.js";
 import { callingAs } from "../src/testing/certificates.js";
+import { inventoryRegistration, startServer } from "./inventory-fixture.js";
 
 interface Seen {
   timeoutMs?: number | undefined;
@@ -35,7 +35,11 @@ describe("deadlines, cancellation and context across hops", () => {
     b = await startServer([
       inventoryRegistration({
         async getProduct({ sku }, ctx) {
-          seenByB = { timeoutMs: ctx.timeoutMs(), userId: ctx.requestHeader.get("x-user-id"), traceparent: ctx.requestHeader.get("traceparent") };
+          seenByB = {
+            timeoutMs: ctx.timeoutMs(),
+            userId: ctx.requestHeader.get("x-user-id"),
+            traceparent: ctx.requestHeader.get("traceparent"),
+          };
           if (sku.startsWith("slow")) {
             await sleep(2_000, ctx.signal);
             seenByB.aborted = ctx.signal.aborted ? (ctx.signal.reason as ConnectError).code : false;

@@ -4,11 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "node:tls";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { Client, credentials } from "@grpc/grpc-js";
 import { Health } from "@shop/contracts/grpc/health/v1/health_pb";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
-import { credentials, Client } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient, errorInfo, service, type AccessPolicy, type RunningServer } from "../src/index.js";
+import { type AccessPolicy, createClient, errorInfo, type RunningServer, service } from "../src/index.js";
 import { callingAs, testCertificateFiles, testCertificatesDir, untrustedCertificate } from "../src/testing/certificates.js";
 import { issueCertificate, loadAuthority, writeWorkloadFiles } from "../src/tls/development-ca.js";
 import { startServer, testInventory } from "./inventory-fixture.js";
@@ -85,7 +85,9 @@ describe("mTLS and access by workload identity", () => {
   it("passes the end user on only from a workload trusted to name one; from any other it refuses the call", async () => {
     await as("gateway").getProduct({ sku: "SKU-1" }, { headers: { "x-user-id": "alice" } });
     expect(seenUsers.at(-1)).toBe("alice");
-    const forged = await as("order").reserveStock({ reservationId: "r-3", lines: [] }, { headers: { "x-user-id": "bob" } }).catch((e: unknown) => e);
+    const forged = await as("order")
+      .reserveStock({ reservationId: "r-3", lines: [] }, { headers: { "x-user-id": "bob" } })
+      .catch((e: unknown) => e);
     expect(refusal(forged)).toEqual({ code: Code.PermissionDenied, reason: "USER_ASSERTION_NOT_ALLOWED" });
   });
 
@@ -167,12 +169,22 @@ describe("certificate rotation", () => {
 function servedCertificate(port: number): Promise<string> {
   const { ca, cert, key } = testCertificateFiles("gateway");
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: "127.0.0.1", port, ca: readFileSync(ca), cert: readFileSync(cert), key: readFileSync(key), ALPNProtocols: ["h2"], servername: "inventory" }, () => {
-      const fingerprint = socket.getPeerCertificate().fingerprint256;
-      socket.destroy();
-      resolve(fingerprint);
-    });
+    const socket = connect(
+      {
+        host: "127.0.0.1",
+        port,
+        ca: readFileSync(ca),
+        cert: readFileSync(cert),
+        key: readFileSync(key),
+        ALPNProtocols: ["h2"],
+        servername: "inventory",
+      },
+      () => {
+        const fingerprint = socket.getPeerCertificate().fingerprint256;
+        socket.destroy();
+        resolve(fingerprint);
+      },
+    );
     socket.on("error", reject);
   });
 }
-

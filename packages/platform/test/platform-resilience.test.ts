@@ -1,9 +1,9 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient, invalidArgument, unavailable, type RunningServer } from "../src/index.js";
-import { inventoryRegistration, startServer } from "./inventory-fixture.js";
+import { createClient, invalidArgument, type RunningServer, unavailable } from "../src/index.js";
 import { callingAs } from "../src/testing/certificates.js";
+import { inventoryRegistration, startServer } from "./inventory-fixture.js";
 
 describe("resilient clients", () => {
   let server: RunningServer;
@@ -18,7 +18,9 @@ describe("resilient clients", () => {
           invocations++;
           if (failuresLeft > 0) {
             failuresLeft--;
-            throw mode === "unavailable" ? unavailable("DEPENDENCY_DOWN", "try again") : invalidArgument([{ field: "sku", description: "bad" }]);
+            throw mode === "unavailable"
+              ? unavailable("DEPENDENCY_DOWN", "try again")
+              : invalidArgument([{ field: "sku", description: "bad" }]);
           }
           return { product: { sku } };
         },
@@ -30,7 +32,11 @@ describe("resilient clients", () => {
   });
 
   it("retries UNAVAILABLE through the service config until the call succeeds", async () => {
-    const client = createClient(InventoryService, server.address, { ...callingAs("gateway"), breaker: false, retry: { initialBackoffMs: 10, maxBackoffMs: 50 } });
+    const client = createClient(InventoryService, server.address, {
+      ...callingAs("gateway"),
+      breaker: false,
+      retry: { initialBackoffMs: 10, maxBackoffMs: 50 },
+    });
     invocations = 0;
     failuresLeft = 2;
     mode = "unavailable";
@@ -41,7 +47,11 @@ describe("resilient clients", () => {
   });
 
   it("gives up after maxAttempts and returns UNAVAILABLE", async () => {
-    const client = createClient(InventoryService, server.address, { ...callingAs("gateway"), breaker: false, retry: { maxAttempts: 3, initialBackoffMs: 10, maxBackoffMs: 50 } });
+    const client = createClient(InventoryService, server.address, {
+      ...callingAs("gateway"),
+      breaker: false,
+      retry: { maxAttempts: 3, initialBackoffMs: 10, maxBackoffMs: 50 },
+    });
     invocations = 0;
     failuresLeft = 100;
     mode = "unavailable";
@@ -53,7 +63,11 @@ describe("resilient clients", () => {
   });
 
   it("never retries INVALID_ARGUMENT", async () => {
-    const client = createClient(InventoryService, server.address, { ...callingAs("gateway"), breaker: false, retry: { initialBackoffMs: 10 } });
+    const client = createClient(InventoryService, server.address, {
+      ...callingAs("gateway"),
+      breaker: false,
+      retry: { initialBackoffMs: 10 },
+    });
     invocations = 0;
     failuresLeft = 1;
     mode = "invalid";
@@ -65,7 +79,11 @@ describe("resilient clients", () => {
   });
 
   it("opens the breaker after consecutive failures, fails fast while open, and recovers after a probe", async () => {
-    const client = createClient(InventoryService, server.address, { ...callingAs("gateway"), retry: false, breaker: { consecutiveFailures: 3, halfOpenAfterMs: 300 } });
+    const client = createClient(InventoryService, server.address, {
+      ...callingAs("gateway"),
+      retry: false,
+      breaker: { consecutiveFailures: 3, halfOpenAfterMs: 300 },
+    });
     invocations = 0;
     failuresLeft = 1_000;
     mode = "unavailable";
@@ -91,7 +109,11 @@ describe("resilient clients", () => {
   });
 
   it("returns UNAVAILABLE quickly when nothing listens at the target", async () => {
-    const client = createClient(InventoryService, "127.0.0.1:1", { ...callingAs("gateway"), breaker: false, retry: { initialBackoffMs: 10, maxBackoffMs: 20 } });
+    const client = createClient(InventoryService, "127.0.0.1:1", {
+      ...callingAs("gateway"),
+      breaker: false,
+      retry: { initialBackoffMs: 10, maxBackoffMs: 20 },
+    });
     const error = (await client.getProduct({ sku: "SKU-1" }, { timeoutMs: 2_000 }).catch((e: unknown) => e)) as ConnectError;
     expect(error.code).toBe(Code.Unavailable);
     client.close();

@@ -1,6 +1,6 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
-import { invalidArgument, notFound, pagination, type FieldViolation } from "@shop/platform";
+import { type FieldViolation, invalidArgument, notFound, pagination } from "@shop/platform";
 import type { InventoryStore } from "./store.js";
 
 /** What the inventory handlers need. */
@@ -45,7 +45,11 @@ export function createInventoryService(deps: InventoryDeps): ServiceImpl<typeof 
       const ttlMs = ttl ? Number(ttl.seconds) * 1000 + Math.floor(ttl.nanos / 1e6) : deps.defaultTtlMs;
       if (ttlMs <= 0 || ttlMs > MAX_TTL_MS) violations.push({ field: "ttl", description: "must be between 1 ms and 24 h" });
       if (violations.length > 0) throw invalidArgument(violations);
-      const reservation = await store.reserve(reservationId, lines.map(({ sku, quantity }) => ({ sku, quantity })), ttlMs);
+      const reservation = await store.reserve(
+        reservationId,
+        lines.map(({ sku, quantity }) => ({ sku, quantity })),
+        ttlMs,
+      );
       return { reservation };
     },
 

@@ -2,10 +2,10 @@ import { fileURLToPath } from "node:url";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { ReservationState } from "@shop/contracts/shop/inventory/v1/reservation_pb";
 import { createClient, type GrpcClient } from "@shop/platform";
+import { callingAs } from "@shop/platform/testing/certificates";
 import { createTestDatabase, type TestDatabase } from "@shop/platform/testing/postgres";
 import { ServiceProcess } from "@shop/platform/testing/service-process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { callingAs } from "@shop/platform/testing/certificates";
 
 const main = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 
@@ -16,7 +16,12 @@ describe("inventory main process", () => {
   let client: GrpcClient<typeof InventoryService>;
   beforeAll(async () => {
     database = await createTestDatabase("inventory_main");
-    service = new ServiceProcess("inventory", { envPrefix: "INVENTORY", main, cwd: process.cwd(), env: { HOST: "127.0.0.1", INVENTORY_DATABASE_URL: database.url, INVENTORY_EXPIRY_SWEEP_MS: "50" } });
+    service = new ServiceProcess("inventory", {
+      envPrefix: "INVENTORY",
+      main,
+      cwd: process.cwd(),
+      env: { HOST: "127.0.0.1", INVENTORY_DATABASE_URL: database.url, INVENTORY_EXPIRY_SWEEP_MS: "50" },
+    });
     await service.start();
     client = createClient(InventoryService, service.target, { ...callingAs("order", "inventory"), retry: false, breaker: false });
   });
@@ -34,7 +39,11 @@ describe("inventory main process", () => {
   it("gives the stock of an overdue hold back by itself, through the periodic sweep", async () => {
     const sku = "SKU-LMP-010";
     const before = (await client.getProduct({ sku })).product!.availableQuantity;
-    const { reservation } = await client.reserveStock({ reservationId: `main-${Date.now()}`, lines: [{ sku, quantity: 2 }], ttl: { nanos: 100_000_000 } });
+    const { reservation } = await client.reserveStock({
+      reservationId: `main-${Date.now()}`,
+      lines: [{ sku, quantity: 2 }],
+      ttl: { nanos: 100_000_000 },
+    });
     expect((await client.getProduct({ sku })).product!.availableQuantity).toBe(before - 2);
     const deadline = Date.now() + 5_000;
     let available = before - 2;

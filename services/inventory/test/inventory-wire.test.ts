@@ -1,13 +1,13 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { ReservationState } from "@shop/contracts/shop/inventory/v1/reservation_pb";
-import { createClient, errorInfo, loadServiceConfig, serve, service, type GrpcClient, type RunningServer } from "@shop/platform";
+import { createClient, errorInfo, type GrpcClient, loadServiceConfig, type RunningServer, serve, service } from "@shop/platform";
+import { callingAs, testCertificatesDir } from "@shop/platform/testing/certificates";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { inventoryAccess } from "../src/access.js";
 import { createInventoryService } from "../src/inventory-service.js";
 import { InventoryStore } from "../src/store.js";
-import { addProduct, engines, reservationId, type EngineDatabase } from "./engines.js";
-import { callingAs, testCertificatesDir } from "@shop/platform/testing/certificates";
-import { inventoryAccess } from "../src/access.js";
+import { addProduct, type EngineDatabase, engines, reservationId } from "./engines.js";
 
 /** A real grpc-js server on an ephemeral port, called through the platform's client. */
 describe("InventoryService over the wire", () => {
@@ -16,7 +16,11 @@ describe("InventoryService over the wire", () => {
   let client: GrpcClient<typeof InventoryService>;
   beforeAll(async () => {
     handle = await engines[0]!.open();
-    const config = loadServiceConfig("inventory", { port: 0, adminPort: 0, certRoot: testCertificatesDir() }, { HOST: "127.0.0.1", LOG_LEVEL: "silent", HANDLE_SIGNALS: "false" });
+    const config = loadServiceConfig(
+      "inventory",
+      { port: 0, adminPort: 0, certRoot: testCertificatesDir() },
+      { HOST: "127.0.0.1", LOG_LEVEL: "silent", HANDLE_SIGNALS: "false" },
+    );
     const store = new InventoryStore(handle.db);
     server = await serve(config, [service(InventoryService, createInventoryService({ store, defaultTtlMs: 60_000 }), inventoryAccess)], {
       readiness: { database: () => handle.db.ping() },
@@ -51,7 +55,9 @@ describe("InventoryService over the wire", () => {
 
   it("carries OUT_OF_STOCK with short_skus and PRODUCT_NOT_FOUND across the wire", async () => {
     const sku = await addProduct(handle.db, 0);
-    const short = await client.reserveStock({ reservationId: reservationId(), lines: [{ sku, quantity: 1 }] }).catch((e: unknown) => ConnectError.from(e));
+    const short = await client
+      .reserveStock({ reservationId: reservationId(), lines: [{ sku, quantity: 1 }] })
+      .catch((e: unknown) => ConnectError.from(e));
     expect(short).toBeInstanceOf(ConnectError);
     expect((short as ConnectError).code).toBe(Code.FailedPrecondition);
     expect(errorInfo(short)?.metadata["short_skus"]).toBe(sku);

@@ -1,7 +1,7 @@
-import type { ServiceImpl } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { NotificationChannel, NotificationSchema, type Notification } from "@shop/contracts/shop/notification/v1/notification_pb";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { type Notification, NotificationChannel, NotificationSchema } from "@shop/contracts/shop/notification/v1/notification_pb";
 import type { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
 import { endUser, invalidArgument, notFound, pagination } from "@shop/platform";
 import type { ChannelName } from "./channel-provider.js";
@@ -9,7 +9,10 @@ import type { Delivery, NotificationStore } from "./store.js";
 
 /** ListNotifications pages by delivery sequence, newest first. */
 const listPages = pagination<bigint>({
-  key: { encode: (seq) => [seq.toString()], decode: ([seq]) => (seq !== undefined && /^[1-9]\d{0,18}$/.test(seq) ? BigInt(seq) : undefined) },
+  key: {
+    encode: (seq) => [seq.toString()],
+    decode: ([seq]) => (seq !== undefined && /^[1-9]\d{0,18}$/.test(seq) ? BigInt(seq) : undefined),
+  },
 });
 
 const CHANNEL_ENUM: Record<ChannelName, NotificationChannel> = {
@@ -30,7 +33,13 @@ export function createNotificationService(deps: { store: NotificationStore }): S
     async listNotifications(req, ctx) {
       const userId = endUser(ctx);
       const page = listPages.read(req, [userId, req.orderId, req.recipient]);
-      const deliveries = await deps.store.listDeliveries({ userId, orderId: req.orderId, recipient: req.recipient, limit: page.fetch, afterSeq: page.after });
+      const deliveries = await deps.store.listDeliveries({
+        userId,
+        orderId: req.orderId,
+        recipient: req.recipient,
+        limit: page.fetch,
+        afterSeq: page.after,
+      });
       const { items, nextPageToken } = page.finish(deliveries, (delivery) => delivery.seq);
       return { notifications: items.map(toNotification), nextPageToken };
     },

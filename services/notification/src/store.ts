@@ -77,10 +77,10 @@ export function createNotificationStore(db: Database): NotificationStore {
       return result.rows.length === 1;
     },
     async getDelivery(notificationId, userId) {
-      const { rows } = await db.query<DeliveryRow>(
-        `select * from deliveries where notification_id = $1 and user_id = $2`,
-        [notificationId, userId],
-      );
+      const { rows } = await db.query<DeliveryRow>(`select * from deliveries where notification_id = $1 and user_id = $2`, [
+        notificationId,
+        userId,
+      ]);
       return rows[0] ? toDelivery(rows[0]) : undefined;
     },
     async deliveryForCommand(commandId) {

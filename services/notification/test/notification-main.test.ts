@@ -1,18 +1,18 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
 import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
 import { createClient, errorInfo, type GrpcClient } from "@shop/platform";
 import { connectMessaging, createPublisher, declareTopology, type MessagingConnection, type Publisher } from "@shop/platform/messaging";
+import { callingAs } from "@shop/platform/testing/certificates";
 import { rabbitTestScope } from "@shop/platform/testing/rabbitmq";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitFor } from "./harness.js";
 import { notificationTopology } from "../src/notification-config.js";
-import { callingAs } from "@shop/platform/testing/certificates";
+import { waitFor } from "./harness.js";
 
 const logger = pino({ level: "silent" });
 const scope = rabbitTestScope("test-ntfmain");
@@ -26,7 +26,16 @@ let publisher: Publisher;
 
 beforeAll(async () => {
   child = spawn(process.execPath, [fileURLToPath(new URL("../dist/main.js", import.meta.url))], {
-    env: { ...process.env, NOTIFICATION_PORT: "0", NOTIFICATION_ADMIN_PORT: "0", NOTIFICATION_DATA_DIR: "", AMQP_URL: scope.url, AMQP_PREFIX: scope.prefix, NOTIFICATION_RETRY_DELAYS_MS: "100", LOG_LEVEL: "info" },
+    env: {
+      ...process.env,
+      NOTIFICATION_PORT: "0",
+      NOTIFICATION_ADMIN_PORT: "0",
+      NOTIFICATION_DATA_DIR: "",
+      AMQP_URL: scope.url,
+      AMQP_PREFIX: scope.prefix,
+      NOTIFICATION_RETRY_DELAYS_MS: "100",
+      LOG_LEVEL: "info",
+    },
     stdio: ["ignore", "pipe", "inherit"],
   });
   ports = await new Promise((resolve, reject) => {
@@ -40,7 +49,12 @@ beforeAll(async () => {
     child.once("exit", (code) => reject(new Error(`notification exited with ${code}`)));
   });
   client = createClient(NotificationService, `127.0.0.1:${ports.port}`, callingAs("gateway", "notification"));
-  connection = connectMessaging({ url: scope.url, connectionName: scope.connectionName, logger, declare: (ch) => declareTopology(ch, topology) });
+  connection = connectMessaging({
+    url: scope.url,
+    connectionName: scope.connectionName,
+    logger,
+    declare: (ch) => declareTopology(ch, topology),
+  });
   await connection.waitForConnect(10_000);
   publisher = createPublisher(connection, { exchange: topology.exchange, logger });
 }, 60_000);
@@ -74,7 +88,10 @@ describe("notification service process", () => {
       userId: "grace",
     });
     const published = Date.now();
-    await publisher.publishMessage(SendNotificationCommandSchema, command, { messageId: command.commandId, routingKey: topology.routingKey });
+    await publisher.publishMessage(SendNotificationCommandSchema, command, {
+      messageId: command.commandId,
+      routingKey: topology.routingKey,
+    });
     const listed = await waitFor(async () => {
       const res = await client.listNotifications({ orderId: "ord_e2e" }, { headers: { "x-user-id": "grace" } });
       return res.notifications.length > 0 ? res : undefined;
@@ -83,7 +100,9 @@ describe("notification service process", () => {
     expect(listed.notifications[0]!.template).toBe("order_confirmed");
     expect(listed.notifications[0]!.body).toContain("42.00 EUR");
 
-    const err = await client.getNotification({ notificationId: listed.notifications[0]!.notificationId }, { headers: { "x-user-id": "mallory" } }).catch((e: unknown) => e);
+    const err = await client
+      .getNotification({ notificationId: listed.notifications[0]!.notificationId }, { headers: { "x-user-id": "mallory" } })
+      .catch((e: unknown) => e);
     expect((err as ConnectError).code).toBe(Code.NotFound);
     expect(errorInfo(err)?.reason).toBe("NOTIFICATION_NOT_FOUND");
   });

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { equals } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { OrderSchema, OrderStatus, type Order } from "@shop/contracts/shop/order/v1/order_pb";
+import { type Order, OrderSchema, OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
 import type { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
 import { AsyncQueue, alreadyExists, endUser, failedPrecondition, invalidArgument, notFound, pagination, unavailable } from "@shop/platform";
 import type { OrderEvents } from "./order-events.js";
@@ -25,7 +25,9 @@ const listPages = pagination<OrderPageKey>({
   key: {
     encode: (key) => [key.createdAt, key.orderId],
     decode: ([createdAt, orderId]) =>
-      createdAt !== undefined && orderId !== undefined && isPostgresTimestamp(createdAt) && ORDER_ID.test(orderId) ? { createdAt, orderId } : undefined,
+      createdAt !== undefined && orderId !== undefined && isPostgresTimestamp(createdAt) && ORDER_ID.test(orderId)
+        ? { createdAt, orderId }
+        : undefined,
   },
 });
 const ORDER_ID = /^ord_[0-9a-f-]{36}$/;
@@ -94,9 +96,14 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
       await store.beginCancellation(orderId, reason || "cancelled by customer");
       const driven = (await saga.drive(orderId)) ?? record;
       if (driven.order.status !== OrderStatus.CANCELLED) {
-        throw unavailable("CANCELLATION_PENDING", "the cancellation is recorded and will complete when payment and inventory answer", 2000, {
-          order_id: orderId,
-        });
+        throw unavailable(
+          "CANCELLATION_PENDING",
+          "the cancellation is recorded and will complete when payment and inventory answer",
+          2000,
+          {
+            order_id: orderId,
+          },
+        );
       }
       return { order: driven.order };
     },
@@ -105,7 +112,10 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
       const changes = new AsyncQueue<Order>(ctx.signal);
       const unsubscribe = events.subscribe(orderId, (order) => changes.push(order));
       const poll = setInterval(() => {
-        store.get(orderId).then((record) => record && changes.push(record.order), () => {});
+        store.get(orderId).then(
+          (record) => record && changes.push(record.order),
+          () => {},
+        );
       }, deps.watchPollMs);
       try {
         let current = (await callersOrder(orderId, ctx)).order;

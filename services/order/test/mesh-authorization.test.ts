@@ -1,17 +1,17 @@
 import type { DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
 import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
 import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
-import { createClient, errorInfo, type AccessPolicy } from "@shop/platform";
+import { type AccessPolicy, createClient, errorInfo } from "@shop/platform";
 import { callingAs } from "@shop/platform/testing/certificates";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inventoryAccess } from "../../inventory/src/access.js";
 import { notificationAccess } from "../../notification/src/access.js";
 import { paymentAccess } from "../../payment/src/access.js";
 import { orderAccess } from "../src/access.js";
-import { startDomainMesh, type DomainMesh } from "./mesh-harness.js";
+import { type DomainMesh, startDomainMesh } from "./mesh-harness.js";
 
 /** Every workload that holds a mesh certificate. */
 const WORKLOADS = ["order", "inventory", "payment", "notification", "gateway", "operator"];
@@ -22,7 +22,11 @@ beforeAll(async () => {
 }, 90_000);
 afterAll(() => mesh?.close());
 
-const tables: Array<{ name: keyof Pick<DomainMesh, "order" | "inventory" | "payment" | "notification">; service: DescService; access: AccessPolicy }> = [
+const tables: Array<{
+  name: keyof Pick<DomainMesh, "order" | "inventory" | "payment" | "notification">;
+  service: DescService;
+  access: AccessPolicy;
+}> = [
   { name: "order", service: OrderService, access: orderAccess as AccessPolicy },
   { name: "inventory", service: InventoryService, access: inventoryAccess as AccessPolicy },
   { name: "payment", service: PaymentService, access: paymentAccess as AccessPolicy },
@@ -31,10 +35,11 @@ const tables: Array<{ name: keyof Pick<DomainMesh, "order" | "inventory" | "paym
 
 /** Calls `method` with an empty request as `workload`; the error, or undefined on success. */
 async function attempt(name: string, service: DescService, localName: string, workload: string, headers: Record<string, string> = {}) {
-  const client = createClient(service, mesh[name as "order"].target, { ...callingAs(workload, name), retry: false, breaker: false }) as unknown as Record<
-    string,
-    (request: object, options: object) => Promise<unknown> | AsyncIterable<unknown>
-  > & { close(): void };
+  const client = createClient(service, mesh[name as "order"].target, {
+    ...callingAs(workload, name),
+    retry: false,
+    breaker: false,
+  }) as unknown as Record<string, (request: object, options: object) => Promise<unknown> | AsyncIterable<unknown>> & { close(): void };
   try {
     const result = client[localName]!({}, { timeoutMs: 5_000, headers });
     if (Symbol.asyncIterator in (result as object)) {
@@ -86,7 +91,9 @@ describe("the end user's identity", () => {
   it("lets no plaintext caller reach any service port", async () => {
     for (const { name, service } of tables) {
       const client = createClient(service, mesh[name].target, { retry: false, breaker: false });
-      const error = await (client as unknown as { [k: string]: (r: object, o: object) => Promise<unknown> })[service.methods[0]!.localName]!({}, { timeoutMs: 2_000 }).catch((e: unknown) => e);
+      const error = await (client as unknown as { [k: string]: (r: object, o: object) => Promise<unknown> })[
+        service.methods[0]!.localName
+      ]!({}, { timeoutMs: 2_000 }).catch((e: unknown) => e);
       client.close();
       expect((error as ConnectError).code, name).toBe(Code.Unavailable);
     }

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { create } from "@bufbuild/protobuf";
-import { OrderSchema, OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
 import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
+import { OrderSchema, OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
 import { OUTBOX_TABLE_SQL } from "@shop/platform/messaging";
 import { describe, expect, it } from "vitest";
 import { formatMoney, notificationFor } from "../src/notifications.js";
@@ -12,7 +12,10 @@ const confirmed = create(OrderSchema, {
   email: "alice@example.com",
   status: OrderStatus.CONFIRMED,
   total: { currencyCode: "EUR", amountMinor: 2599n },
-  lines: [{ sku: "SKU-A", quantity: 2 }, { sku: "SKU-B", quantity: 1 }],
+  lines: [
+    { sku: "SKU-A", quantity: 2 },
+    { sku: "SKU-B", quantity: 1 },
+  ],
 });
 
 describe("order notifications", () => {

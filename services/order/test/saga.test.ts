@@ -1,16 +1,16 @@
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
+import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
 import { OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
 import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
 import { PaymentState } from "@shop/contracts/shop/payment/v1/payment_pb";
-import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
 import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
 import { badRequest, createClient, errorInfo, type GrpcClient } from "@shop/platform";
+import { callingAs } from "@shop/platform/testing/certificates";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startDomainMesh, type DomainMesh } from "./mesh-harness.js";
-import { callingAs } from "@shop/platform/testing/certificates";
+import { type DomainMesh, startDomainMesh } from "./mesh-harness.js";
 
 const alice = { headers: { "x-user-id": "alice" } };
 const bob = { headers: { "x-user-id": "bob" } };
@@ -273,7 +273,10 @@ describe("when the payment service stalls", () => {
     const before = await available(sku);
     mesh.payment.signal("SIGSTOP"); // the authorization call will hang, in flight
     const inFlight = orders.createOrder(order(sku, 2), alice).catch((e: unknown) => e);
-    await until(() => available(sku), (n) => n === before - 2); // stock reserved: the saga is past step one
+    await until(
+      () => available(sku),
+      (n) => n === before - 2,
+    ); // stock reserved: the saga is past step one
     await mesh.order.kill9();
     expect(await inFlight).toBeInstanceOf(ConnectError);
     mesh.payment.signal("SIGCONT"); // the authorization goes through; its answer has nobody to go to

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { PaymentState } from "@shop/contracts/shop/payment/v1/payment_pb";
 import type { AuthorizePaymentRequest, PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
-import { alreadyExists, failedPrecondition, invalidArgument, notFound, unavailable, type FieldViolation } from "@shop/platform";
+import { alreadyExists, type FieldViolation, failedPrecondition, invalidArgument, notFound, unavailable } from "@shop/platform";
 import type { CardProcessor } from "./processor.js";
 import { newPaymentId, type PaymentChange, type PaymentRecord, type PaymentStore, type PaymentTarget } from "./store.js";
 
@@ -131,7 +131,10 @@ export function createPaymentService(deps: PaymentDeps): ServiceImpl<typeof Paym
 }
 
 function refuse(record: PaymentRecord, reason: string, action: string): never {
-  throw failedPrecondition(reason, `cannot ${action} a ${record.state} payment`, { payment_id: record.payment.paymentId, state: record.state });
+  throw failedPrecondition(reason, `cannot ${action} a ${record.state} payment`, {
+    payment_id: record.payment.paymentId,
+    state: record.state,
+  });
 }
 
 /**
@@ -158,7 +161,8 @@ function validateAuthorization(request: AuthorizePaymentRequest): FieldViolation
   if (!request.cardToken) violations.push({ field: "card_token", description: "must be set, e.g. tok_visa" });
   if (!request.amount) violations.push({ field: "amount", description: "must be set" });
   else {
-    if (!CURRENCY.test(request.amount.currencyCode)) violations.push({ field: "amount.currency_code", description: "must be an ISO 4217 code such as EUR" });
+    if (!CURRENCY.test(request.amount.currencyCode))
+      violations.push({ field: "amount.currency_code", description: "must be an ISO 4217 code such as EUR" });
     if (request.amount.amountMinor <= 0n) violations.push({ field: "amount.amount_minor", description: "must be positive" });
   }
   return violations;

@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import type { Money } from "@shop/contracts/shop/type/v1/money_pb";
 import { databaseEngines, type EngineDatabase } from "@shop/platform/testing/postgres";
-import { SimulatedCardProcessor, type AuthorizationOutcome, type AuthorizationRequest, type CardProcessor } from "../src/processor.js";
+import { type AuthorizationOutcome, type AuthorizationRequest, type CardProcessor, SimulatedCardProcessor } from "../src/processor.js";
 
 export const migrationsDir = fileURLToPath(new URL("../migrations", import.meta.url));
 

@@ -2,10 +2,10 @@ import { fileURLToPath } from "node:url";
 import { PaymentState } from "@shop/contracts/shop/payment/v1/payment_pb";
 import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
 import { createClient, type GrpcClient } from "@shop/platform";
+import { callingAs } from "@shop/platform/testing/certificates";
 import { createTestDatabase, type TestDatabase } from "@shop/platform/testing/postgres";
 import { ServiceProcess } from "@shop/platform/testing/service-process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { callingAs } from "@shop/platform/testing/certificates";
 
 const main = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 
@@ -16,7 +16,12 @@ describe("payment main process", () => {
   let client: GrpcClient<typeof PaymentService>;
   beforeAll(async () => {
     database = await createTestDatabase("payment_main");
-    service = new ServiceProcess("payment", { envPrefix: "PAYMENT", main, cwd: process.cwd(), env: { HOST: "127.0.0.1", PAYMENT_DATABASE_URL: database.url } });
+    service = new ServiceProcess("payment", {
+      envPrefix: "PAYMENT",
+      main,
+      cwd: process.cwd(),
+      env: { HOST: "127.0.0.1", PAYMENT_DATABASE_URL: database.url },
+    });
     await service.start();
     client = createClient(PaymentService, service.target, { ...callingAs("order", "payment"), retry: false, breaker: false });
   });
@@ -28,7 +33,12 @@ describe("payment main process", () => {
 
   it("authorizes and captures with its migrations applied", async () => {
     const key = `main-${Date.now()}`;
-    const { payment } = await client.authorizePayment({ idempotencyKey: key, orderId: key, amount: { currencyCode: "EUR", amountMinor: 999n }, cardToken: "tok_visa" });
+    const { payment } = await client.authorizePayment({
+      idempotencyKey: key,
+      orderId: key,
+      amount: { currencyCode: "EUR", amountMinor: 999n },
+      cardToken: "tok_visa",
+    });
     expect(payment?.state).toBe(PaymentState.AUTHORIZED);
     expect((await client.capturePayment({ paymentId: payment!.paymentId })).payment?.state).toBe(PaymentState.CAPTURED);
   });

@@ -1,14 +1,14 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { PaymentState } from "@shop/contracts/shop/payment/v1/payment_pb";
 import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
-import { createClient, errorInfo, loadServiceConfig, serve, service, type GrpcClient, type RunningServer } from "@shop/platform";
+import { createClient, errorInfo, type GrpcClient, loadServiceConfig, type RunningServer, serve, service } from "@shop/platform";
+import { callingAs, testCertificatesDir } from "@shop/platform/testing/certificates";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { paymentAccess } from "../src/access.js";
 import { createPaymentService } from "../src/payment-service.js";
 import { SimulatedCardProcessor } from "../src/processor.js";
 import { PaymentStore } from "../src/store.js";
-import { engines, uniqueKey, type EngineDatabase } from "./engines.js";
-import { callingAs, testCertificatesDir } from "@shop/platform/testing/certificates";
-import { paymentAccess } from "../src/access.js";
+import { type EngineDatabase, engines, uniqueKey } from "./engines.js";
 
 /** A real grpc-js server on an ephemeral port, called through the platform's client. */
 describe("PaymentService over the wire", () => {
@@ -17,7 +17,11 @@ describe("PaymentService over the wire", () => {
   let client: GrpcClient<typeof PaymentService>;
   beforeAll(async () => {
     handle = await engines[0]!.open();
-    const config = loadServiceConfig("payment", { port: 0, adminPort: 0, certRoot: testCertificatesDir() }, { HOST: "127.0.0.1", LOG_LEVEL: "silent", HANDLE_SIGNALS: "false" });
+    const config = loadServiceConfig(
+      "payment",
+      { port: 0, adminPort: 0, certRoot: testCertificatesDir() },
+      { HOST: "127.0.0.1", LOG_LEVEL: "silent", HANDLE_SIGNALS: "false" },
+    );
     const payments = createPaymentService({ store: new PaymentStore(handle.db), processor: new SimulatedCardProcessor() });
     server = await serve(config, [service(PaymentService, payments, paymentAccess)], { readiness: { database: () => handle.db.ping() } });
     client = createClient(PaymentService, server.address, { ...callingAs("order", "payment"), retry: false, breaker: false });

@@ -1,5 +1,5 @@
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, type ContextValues, createContextValues, type HandlerContext } from "@connectrpc/connect";
 import { Metadata } from "@grpc/grpc-js";
 import type { ServerSurfaceCall } from "./call-context.js";
 import { metadataToHeaders } from "./status.js";

@@ -1,19 +1,19 @@
-import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { create, type DescMessage, type DescMethod, type DescService, fromBinary, isMessage, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import {
   status as GrpcStatus,
-  type sendUnaryData,
   type ServerUnaryCall,
   type ServerWritableStream,
   type ServiceDefinition,
+  type sendUnaryData,
   type UntypedHandleCall,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { context } from "@opentelemetry/api";
 import type { CallScope, MethodInstrumentation, ServerInstrumentation } from "../observability/server-instrumentation.js";
-import type { MethodGate } from "../server/access.js";
 import { contextPropagationEnabled } from "../observability/tracing.js";
-import { withIncomingCall, type ServerSurfaceCall } from "./call-context.js";
+import type { MethodGate } from "../server/access.js";
+import { type ServerSurfaceCall, withIncomingCall } from "./call-context.js";
 import { GrpcHandlerContext } from "./handler-context.js";
 import { toWireStatus } from "./status.js";
 
@@ -117,7 +117,13 @@ function inCallContext<T>(scope: CallScope, call: ServerSurfaceCall, fn: () => T
   return contextPropagationEnabled() ? context.with(withIncomingCall(scope.context, call), fn) : fn();
 }
 
-function unaryHandler(service: DescService, method: DescMethod, fn: AnyFn, observe: MethodInstrumentation, gate: MethodGate): UntypedHandleCall {
+function unaryHandler(
+  service: DescService,
+  method: DescMethod,
+  fn: AnyFn,
+  observe: MethodInstrumentation,
+  gate: MethodGate,
+): UntypedHandleCall {
   return ((call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
     const scope = observe.begin(call.metadata);
     const ctx = new GrpcHandlerContext(service, method, call);

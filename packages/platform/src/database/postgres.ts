@@ -1,12 +1,14 @@
 import pg from "pg";
-import type { Database, QueryResult, Queryable } from "./database.js";
+import type { Database, Queryable, QueryResult } from "./database.js";
 import type { MigrationTarget } from "./migrations.js";
 
 // int8 comes back as bigint on both engines (money is int64 minor units). Set per query rather
 // than with pg.types.setTypeParser, which would change every pg user in the process.
 const INT8_OID = 20;
 const parseInt8 = (value: string) => BigInt(value);
-const typeParser = { getTypeParser: (oid: number, format?: "text" | "binary") => (oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format)) };
+const typeParser = {
+  getTypeParser: (oid: number, format?: "text" | "binary") => (oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format)),
+};
 
 /** A PostgreSQL database through a `pg` connection pool. */
 export async function openPostgres(url: string, poolSize = 10): Promise<Database & MigrationTarget> {

@@ -1,7 +1,7 @@
-import { toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { type DescMessage, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import type { Queryable } from "../database/database.js";
 import { enableContextPropagation } from "../observability/tracing.js";
-import { injectTraceHeaders, type AmqpHeaders } from "./trace-headers.js";
+import { type AmqpHeaders, injectTraceHeaders } from "./trace-headers.js";
 
 /**
  * The outbox table, as a migration: a service that publishes through the outbox puts this in
@@ -44,6 +44,12 @@ export async function enqueueOutbox<Desc extends DescMessage>(tx: Queryable, msg
   await tx.query(
     `insert into outbox (message_id, message_type, routing_key, payload, headers)
      values ($1, $2, $3, $4, $5::jsonb) on conflict (message_id) do nothing`,
-    [msg.messageId, msg.schema.typeName, msg.routingKey, toBinary(msg.schema, msg.message), JSON.stringify(injectTraceHeaders(msg.headers))],
+    [
+      msg.messageId,
+      msg.schema.typeName,
+      msg.routingKey,
+      toBinary(msg.schema, msg.message),
+      JSON.stringify(injectTraceHeaders(msg.headers)),
+    ],
   );
 }

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from "prom-client";
 
 /** The process's Prometheus registry: RPC metrics (server and client) and process metrics. */
 export const metricsRegistry = new Registry();
@@ -40,19 +40,24 @@ class RpcMetricFamily {
   private readonly byKey = new Map<string, RpcSeries>();
 
   constructor(counterName: string, counterHelp: string, histogramName: string, histogramHelp: string) {
-    const family = this;
     metricsRegistry.registerMetric({
       name: counterName,
       help: counterHelp,
       type: "counter",
-      get: async () => ({ name: counterName, help: counterHelp, type: "counter", aggregator: "sum", values: family.counterValues() }),
+      get: async () => ({ name: counterName, help: counterHelp, type: "counter", aggregator: "sum", values: this.counterValues() }),
       reset: () => undefined,
     } as unknown as Metric);
     metricsRegistry.registerMetric({
       name: histogramName,
       help: histogramHelp,
       type: "histogram",
-      get: async () => ({ name: histogramName, help: histogramHelp, type: "histogram", aggregator: "sum", values: family.histogramValues(histogramName) }),
+      get: async () => ({
+        name: histogramName,
+        help: histogramHelp,
+        type: "histogram",
+        aggregator: "sum",
+        values: this.histogramValues(histogramName),
+      }),
       reset: () => undefined,
     } as unknown as Metric);
   }
@@ -132,9 +137,23 @@ export function recordBreakerRejection(target: string): void {
 }
 
 const CODE_NAMES = [
-  "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
-  "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-  "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+  "OK",
+  "CANCELLED",
+  "UNKNOWN",
+  "INVALID_ARGUMENT",
+  "DEADLINE_EXCEEDED",
+  "NOT_FOUND",
+  "ALREADY_EXISTS",
+  "PERMISSION_DENIED",
+  "RESOURCE_EXHAUSTED",
+  "FAILED_PRECONDITION",
+  "ABORTED",
+  "OUT_OF_RANGE",
+  "UNIMPLEMENTED",
+  "INTERNAL",
+  "UNAVAILABLE",
+  "DATA_LOSS",
+  "UNAUTHENTICATED",
 ];
 
 /** The canonical upper-case name of a gRPC status code. */

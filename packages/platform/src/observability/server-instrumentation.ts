@@ -1,9 +1,20 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace, type Context, type Span, type SpanOptions, type TextMapGetter, type Tracer } from "@opentelemetry/api";
-import type { Metadata } from "@grpc/grpc-js";
 import type { DescMethod } from "@bufbuild/protobuf";
-import { pino, type Logger } from "pino";
+import type { Metadata } from "@grpc/grpc-js";
+import {
+  type Context,
+  propagation,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  type SpanOptions,
+  SpanStatusCode,
+  type TextMapGetter,
+  type Tracer,
+  trace,
+} from "@opentelemetry/api";
+import { type Logger, pino } from "pino";
 import { plainDestinationOf } from "./logger.js";
-import { codeName, serverMethodMetrics, type MethodMetrics } from "./metrics.js";
+import { codeName, type MethodMetrics, serverMethodMetrics } from "./metrics.js";
 import { platformTracer } from "./tracing.js";
 
 /** Reads W3C trace headers out of gRPC metadata. */
@@ -137,7 +148,8 @@ class ServerCallScope implements CallScope {
     observed.metrics.record(code, elapsedMs / 1000);
     const durationMs = Math.round(elapsedMs * 1000) / 1000;
     const { traceId } = span.spanContext();
-    if (error !== undefined) observed.log.error({ code: codeName(code), durationMs, traceId, err: error }, "rpc failed with an unexpected error");
+    if (error !== undefined)
+      observed.log.error({ code: codeName(code), durationMs, traceId, err: error }, "rpc failed with an unexpected error");
     else if (code !== 0) observed.log.warn({ code: codeName(code), durationMs, traceId }, "rpc failed");
     else if (observed.okLine) observed.okLine(durationMs, traceId);
     else observed.log[observed.okLevel]({ code: "OK", durationMs, traceId }, "rpc");

@@ -2,7 +2,7 @@ import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import type { ConnectError, HandlerContext } from "@connectrpc/connect";
 import type { ServerSurfaceCall } from "../adapter/call-context.js";
 import { permissionDenied, unauthenticated } from "../errors.js";
-import { spiffeIdOfSubjectAltName, spiffeUri, type SpiffeId } from "../tls/spiffe.js";
+import { type SpiffeId, spiffeIdOfSubjectAltName, spiffeUri } from "../tls/spiffe.js";
 
 /** Workload names of the mesh (`order` for `spiffe://<trust domain>/order`), or {@link ANY_WORKLOAD}. */
 export type Workloads = readonly string[];
@@ -43,7 +43,12 @@ export function peerIdentity(call: ServerSurfaceCall): SpiffeId | undefined {
  * when a peer not trusted to name users sends `x-user-id`. Without access control (MESH_TLS=off)
  * every call passes: there are no identities to check.
  */
-export function methodGate(method: DescMethod, allowed: Workloads, userAsserters: Workloads, control: AccessControl | undefined): MethodGate {
+export function methodGate(
+  method: DescMethod,
+  allowed: Workloads,
+  userAsserters: Workloads,
+  control: AccessControl | undefined,
+): MethodGate {
   if (!control) return () => undefined;
   const path = `/${method.parent.typeName}/${method.name}`;
   const allows = (workloads: Workloads, id: SpiffeId) => workloads.includes(ANY_WORKLOAD) || workloads.includes(id.workload);
@@ -76,6 +81,10 @@ export function openAccess<S extends DescService>(service: S): AccessPolicy<S> {
  */
 export function endUser(ctx: HandlerContext): string {
   const user = ctx.requestHeader.get(USER_HEADER);
-  if (!user) throw unauthenticated("MISSING_USER", `this method acts for an end user: call it through the gateway with a bearer token (no ${USER_HEADER})`);
+  if (!user)
+    throw unauthenticated(
+      "MISSING_USER",
+      `this method acts for an end user: call it through the gateway with a bearer token (no ${USER_HEADER})`,
+    );
   return user;
 }

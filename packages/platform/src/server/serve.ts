@@ -1,6 +1,6 @@
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { Server, ServerCredentials, status as GrpcStatus, type ServerWritableStream } from "@grpc/grpc-js";
+import { status as GrpcStatus, Server, ServerCredentials, type ServerWritableStream } from "@grpc/grpc-js";
 import { Health } from "@shop/contracts/grpc/health/v1/health_pb";
 import { ServerReflection as ReflectionV1 } from "@shop/contracts/grpc/reflection/v1/reflection_pb";
 import { ServerReflection as ReflectionV1Alpha } from "@shop/contracts/grpc/reflection/v1alpha/reflection_pb";
@@ -10,9 +10,9 @@ import type { ServiceConfig } from "../config.js";
 import { createLogger } from "../observability/logger.js";
 import { createServerInstrumentation } from "../observability/server-instrumentation.js";
 import { initTracing, shutdownTracing } from "../observability/tracing.js";
-import { startAdminServer, type AdminServer } from "./admin.js";
-import { meshCertificatesLoaded, meshServerCredentials, readMeshIdentity, type MeshIdentity } from "../tls/mesh-tls.js";
-import { methodGate, openAccess, type AccessControl, type AccessPolicy } from "./access.js";
+import { type MeshIdentity, meshCertificatesLoaded, meshServerCredentials, readMeshIdentity } from "../tls/mesh-tls.js";
+import { type AccessControl, type AccessPolicy, methodGate, openAccess } from "./access.js";
+import { type AdminServer, startAdminServer } from "./admin.js";
 import { createHealthService, HealthState, ServingStatus } from "./health.js";
 import { addReflection } from "./reflection.js";
 
@@ -81,7 +81,8 @@ export async function serve(config: ServiceConfig, services: ServiceRegistration
   // mTLS: the workload's certificate is read now, so a missing or expired one stops start-up.
   const identity = config.tls.enabled ? readMeshIdentity(config.tls) : undefined;
   const control: AccessControl | undefined = identity && { trustDomain: identity.id.trustDomain };
-  if (!identity) logger.warn({ event: "mesh_tls_off" }, "MESH_TLS=off: plaintext gRPC, no caller identities, every method open to any local process");
+  if (!identity)
+    logger.warn({ event: "mesh_tls_off" }, "MESH_TLS=off: plaintext gRPC, no caller identities, every method open to any local process");
   const server = new Server({
     // channelz (grpc-js's debug registry) is not served here, and its bookkeeping runs on every
     // call: a Date per call and per message. Off, a call costs ~5 µs less (bench/platform).
@@ -97,7 +98,12 @@ export async function serve(config: ServiceConfig, services: ServiceRegistration
   const health = new HealthState();
   for (const [desc, impl, access] of services) {
     const gateOf = (method: DescMethod) =>
-      methodGate(method, (access.callers as Record<string, readonly string[]>)[method.localName] ?? [], access.userAsserters ?? [], control);
+      methodGate(
+        method,
+        (access.callers as Record<string, readonly string[]>)[method.localName] ?? [],
+        access.userAsserters ?? [],
+        control,
+      );
     const { definition, handlers } = createGrpcService(desc, impl as Partial<ServiceImpl<DescService>>, instrumentation, streams, gateOf);
     server.addService(definition, handlers);
     health.set(desc.typeName, ServingStatus.NOT_SERVING);
@@ -135,7 +141,12 @@ export async function serve(config: ServiceConfig, services: ServiceRegistration
   const port = await bind(server, `${config.host.includes(":") ? `[${config.host}]` : config.host}:${config.port}`, credentials);
   let admin: AdminServer;
   try {
-    admin = await startAdminServer({ host: config.host, port: config.adminPort, probes: { live: () => true, ready: () => ready && !draining }, logger });
+    admin = await startAdminServer({
+      host: config.host,
+      port: config.adminPort,
+      probes: { live: () => true, ready: () => ready && !draining },
+      logger,
+    });
   } catch (error) {
     server.forceShutdown();
     throw error;
@@ -195,7 +206,16 @@ export async function serve(config: ServiceConfig, services: ServiceRegistration
   }
 
   const dialHost = config.host === "0.0.0.0" || config.host === "::" || config.host === "" ? "127.0.0.1" : config.host;
-  logger.info({ event: "listening", port, adminPort: admin.port, services: services.map(([d]) => d.typeName), identity: identity?.uri ?? "none (MESH_TLS=off)" }, "serving");
+  logger.info(
+    {
+      event: "listening",
+      port,
+      adminPort: admin.port,
+      services: services.map(([d]) => d.typeName),
+      identity: identity?.uri ?? "none (MESH_TLS=off)",
+    },
+    "serving",
+  );
   return {
     port,
     adminPort: admin.port,

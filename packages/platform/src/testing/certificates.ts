@@ -2,15 +2,15 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ClientOptions } from "../client/create-client.js";
-import { loadMeshTlsConfig, type MeshTlsConfig } from "../tls/mesh-tls.js";
 import {
+  type CertificateRequest,
   createCertificateAuthority,
   ensureDevelopmentCertificates,
   issueCertificate,
   loadAuthority,
   writeWorkloadFiles,
-  type CertificateRequest,
 } from "../tls/development-ca.js";
+import { loadMeshTlsConfig, type MeshTlsConfig } from "../tls/mesh-tls.js";
 
 /** The trust domain of test certificates. */
 export const TEST_TRUST_DOMAIN = "shop.mesh";
@@ -62,7 +62,10 @@ export async function untrustedCertificate(kind: "expired" | "foreign", workload
   const ca = kind === "foreign" ? await createCertificateAuthority("another CA") : await loadAuthority(join(testCertificatesDir(), "ca"));
   if (!ca) throw new Error(`no test CA in ${testCertificatesDir()}`);
   const day = 24 * 60 * 60 * 1000;
-  const issued = await issueCertificate(ca, kind === "expired" ? { ...request, notBefore: new Date(Date.now() - 2 * day), notAfter: new Date(Date.now() - day) } : request);
+  const issued = await issueCertificate(
+    ca,
+    kind === "expired" ? { ...request, notBefore: new Date(Date.now() - 2 * day), notAfter: new Date(Date.now() - day) } : request,
+  );
   // It trusts the real mesh CA: only its own certificate is what is wrong.
   await writeWorkloadFiles(dir, issued, await readFile(join(testCertificatesDir(), "ca", "ca.crt"), "utf8"));
   return dir;

@@ -150,7 +150,13 @@ export async function writeWorkloadFiles(dir: string, certificate: IssuedCertifi
   await writeAtomically(join(dir, "tls.crt"), certificate.certificate, 0o644);
 }
 
-async function stillGood(dir: string, ca: CertificateAuthority, trustDomain: string, workload: string, renewWithinMs: number): Promise<boolean> {
+async function stillGood(
+  dir: string,
+  ca: CertificateAuthority,
+  trustDomain: string,
+  workload: string,
+  renewWithinMs: number,
+): Promise<boolean> {
   try {
     const [pem, key, trusted] = await Promise.all([
       readFile(join(dir, "tls.crt"), "utf8"),

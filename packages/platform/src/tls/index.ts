@@ -1,14 +1,14 @@
 // Development certificates (a CA and workload certificates, for `npm start` and tests). Importing
 // this loads the Reflect metadata polyfill @peculiar/x509 needs: services never import it.
 export {
-  createCertificateAuthority,
-  issueCertificate,
-  ensureDevelopmentCertificates,
-  writeWorkloadFiles,
   type CertificateAuthority,
-  type IssuedCertificate,
   type CertificateRequest,
+  createCertificateAuthority,
   type DevelopmentCertificatesOptions,
   type DevelopmentCertificatesReport,
+  ensureDevelopmentCertificates,
+  type IssuedCertificate,
+  issueCertificate,
+  writeWorkloadFiles,
 } from "./development-ca.js";
-export { parseSpiffeId, spiffeUri, spiffeIdOfSubjectAltName, type SpiffeId } from "./spiffe.js";
+export { parseSpiffeId, type SpiffeId, spiffeIdOfSubjectAltName, spiffeUri } from "./spiffe.js";

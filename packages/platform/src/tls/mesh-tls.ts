@@ -1,10 +1,10 @@
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { experimental, type ChannelCredentials, type ServerCredentials } from "@grpc/grpc-js";
 import type { PeerCertificate } from "node:tls";
+import { type ChannelCredentials, experimental, type ServerCredentials } from "@grpc/grpc-js";
 import { ConfigError, envInteger, envPrefix } from "../env.js";
-import { spiffeIdOfSubjectAltName, spiffeUri, type SpiffeId } from "./spiffe.js";
+import { type SpiffeId, spiffeIdOfSubjectAltName, spiffeUri } from "./spiffe.js";
 
 /** How a workload speaks inside the mesh: mTLS with its own certificate, or (for debugging only) plaintext. */
 export interface MeshTlsConfig {
@@ -132,7 +132,8 @@ export function meshChannelCredentials(tls: MeshTlsConfig, trustDomain: string, 
   return experimental.createCertificateProviderChannelCredentials(provider, provider, {
     checkServerIdentity: (_host: string, certificate: PeerCertificate) => {
       const id = spiffeIdOfSubjectAltName(certificate.subjectaltname);
-      if (!id || id.trustDomain !== trustDomain) return new Error(`the server's certificate names no workload of trust domain ${trustDomain}`);
+      if (!id || id.trustDomain !== trustDomain)
+        return new Error(`the server's certificate names no workload of trust domain ${trustDomain}`);
       if (expect !== undefined && id.workload !== expect) return new Error(`expected the server to be ${expect}, it is ${spiffeUri(id)}`);
       return undefined;
     },
