@@ -10,8 +10,10 @@ export interface InventoryDeps {
   defaultTtlMs: number;
 }
 
-/** ListProducts pages by SKU. */
-const listPages = pagination<string>({ key: { encode: (sku) => [sku], decode: ([sku]) => (sku ? sku : undefined) } });
+/** ListProducts pages by SKU. A SKU from a token is caller input: PostgreSQL text cannot hold NUL. */
+const listPages = pagination<string>({
+  key: { encode: (sku) => [sku], decode: ([sku, ...rest]) => (sku && rest.length === 0 && !sku.includes("\u0000") ? sku : undefined) },
+});
 const MAX_TTL_MS = 24 * 60 * 60 * 1000;
 
 /** The InventoryService handlers. */

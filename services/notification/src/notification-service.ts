@@ -9,8 +9,16 @@ import type { Delivery, NotificationStore } from "./store.js";
 
 /** ListNotifications pages by delivery sequence, newest first. */
 const listPages = pagination<bigint>({
-  key: { encode: (seq) => [seq.toString()], decode: ([seq]) => (seq !== undefined && /^[1-9]\d{0,18}$/.test(seq) ? BigInt(seq) : undefined) },
+  key: { encode: (seq) => [seq.toString()], decode: (parts) => (parts.length === 1 ? deliverySeq(parts[0]) : undefined) },
 });
+const MAX_BIGINT = 2n ** 63n - 1n;
+
+/** A delivery sequence number from a page token: a positive bigint, never more than the column holds. */
+function deliverySeq(text: string | undefined): bigint | undefined {
+  if (text === undefined || !/^[1-9]\d{0,18}$/.test(text)) return undefined;
+  const seq = BigInt(text);
+  return seq <= MAX_BIGINT ? seq : undefined;
+}
 
 const CHANNEL_ENUM: Record<ChannelName, NotificationChannel> = {
   email: NotificationChannel.EMAIL,
