@@ -1,5 +1,5 @@
 import type { ServiceImpl } from "@connectrpc/connect";
-import type { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
+import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { invalidArgument, notFound, pagination, type FieldViolation } from "@shop/platform";
 import type { InventoryStore } from "./store.js";
 
@@ -12,7 +12,8 @@ export interface InventoryDeps {
 
 /** ListProducts pages by SKU. A SKU from a token is caller input: PostgreSQL text cannot hold NUL. */
 const listPages = pagination<string>({
-  key: { encode: (sku) => [sku], decode: ([sku, ...rest]) => (sku && rest.length === 0 && !sku.includes("\u0000") ? sku : undefined) },
+  method: InventoryService.method.listProducts,
+  key: { encode: (sku) => [sku], decode: ([sku]) => (sku && !sku.includes("\u0000") ? sku : undefined) },
 });
 const MAX_TTL_MS = 24 * 60 * 60 * 1000;
 

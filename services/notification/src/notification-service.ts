@@ -2,14 +2,15 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { NotificationChannel, NotificationSchema, type Notification } from "@shop/contracts/shop/notification/v1/notification_pb";
-import type { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
+import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
 import { invalidArgument, notFound, pagination } from "@shop/platform";
 import type { ChannelName } from "./channel-provider.js";
 import type { Delivery, NotificationStore } from "./store.js";
 
 /** ListNotifications pages by delivery sequence, newest first. */
 const listPages = pagination<bigint>({
-  key: { encode: (seq) => [seq.toString()], decode: (parts) => (parts.length === 1 ? deliverySeq(parts[0]) : undefined) },
+  method: NotificationService.method.listNotifications,
+  key: { encode: (seq) => [seq.toString()], decode: ([seq]) => deliverySeq(seq) },
 });
 const MAX_BIGINT = 2n ** 63n - 1n;
 

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { equals } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { OrderSchema, OrderStatus, type Order } from "@shop/contracts/shop/order/v1/order_pb";
-import type { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
+import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
 import { AsyncQueue, alreadyExists, failedPrecondition, invalidArgument, notFound, pagination, unauthenticated, unavailable } from "@shop/platform";
 import type { OrderEvents } from "./order-events.js";
 import { requestHash, validateCreateOrder } from "./order-validation.js";
@@ -22,12 +22,11 @@ export interface OrderServiceDeps {
 
 /** ListOrders pages by (creation time, order id), newest first. */
 const listPages = pagination<OrderPageKey>({
+  method: OrderService.method.listOrders,
   key: {
     encode: (key) => [key.createdAt, key.orderId],
-    decode: ([createdAt, orderId, ...rest]) =>
-      createdAt !== undefined && orderId !== undefined && rest.length === 0 && isPostgresTimestamp(createdAt) && ORDER_ID.test(orderId)
-        ? { createdAt, orderId }
-        : undefined,
+    decode: ([createdAt, orderId]) =>
+      createdAt !== undefined && orderId !== undefined && isPostgresTimestamp(createdAt) && ORDER_ID.test(orderId) ? { createdAt, orderId } : undefined,
   },
 });
 const ORDER_ID = /^ord_[0-9a-f-]{36}$/;
