@@ -40,7 +40,8 @@ if (missing.length > 0) {
   else {
     const command = `${sudo}apt-get update && ${sudo}apt-get install -y ${packages.join(" ")}`;
     const elsewhere = debian ? "" : "\n(that is Debian's command; on another system install the same tools with its package manager)";
-    problems.unshift(`npm test needs ${list}. Install ${missing.length === 1 ? "it" : "them"}, then run npm test again:\n  ${command}${elsewhere}`);
+    const them = missing.length === 1 ? "it" : "them";
+    problems.unshift(`npm test needs ${list}. Install ${them}, then run npm test again:\n  ${command}${elsewhere}`);
   }
 }
 if (problems.length > 0) fail(problems);
@@ -61,7 +62,8 @@ function install(packages, list) {
     { encoding: "utf8", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" }, maxBuffer: 64 * 1024 * 1024 },
   );
   if (result.status !== 0) {
-    fail([`apt-get failed (exit ${result.status}) installing ${packages.join(" ")}:\n${(result.stdout + result.stderr).trim().slice(-4000)}`]);
+    const output = (result.stdout + result.stderr).trim().slice(-4000);
+    fail([`apt-get failed (exit ${result.status}) installing ${packages.join(" ")}:\n${output}`]);
   }
   console.log(`[tools] installed ${packages.join(" ")} in ${((Date.now() - began) / 1000).toFixed(1)} s`);
 }

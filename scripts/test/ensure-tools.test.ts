@@ -43,7 +43,8 @@ describe("scripts/ensure-tools.mjs", () => {
     expect(result.stdout).not.toContain("installing");
   });
 
-  it.runIf(root && isExecutable("/usr/bin/setpriv"))("tells a user who is not root to run apt-get with sudo, and runs nothing", async () => {
+  const canDropRoot = root && isExecutable("/usr/bin/setpriv");
+  it.runIf(canDropRoot)("tells a user who is not root to run apt-get with sudo, and runs nothing", async () => {
     const result = await ensureTools({ ...withoutDockerCompose, ENSURE_TOOLS_INSTALL: "" }, true);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("\n  sudo apt-get update && sudo apt-get install -y docker-compose\n");
