@@ -22,9 +22,9 @@ import { rabbitTestScope } from "@shop/platform/testing/rabbitmq";
 import amqp from "amqplib";
 import { pino } from "pino";
 import { Registry } from "prom-client";
-import { startNotificationConsumer } from "../../services/notification/dist/consumer.js";
-import { createNotificationStore } from "../../services/notification/dist/store.js";
-import { notificationTopology } from "../../services/notification/dist/notification-config.js";
+import { startNotificationConsumer } from "@shop/notification/consumer";
+import { createNotificationStore } from "@shop/notification/store";
+import { notificationTopology } from "@shop/notification/config";
 
 const N = Number(process.env.BENCH_N ?? 5000);
 const PREFETCH = Number(process.env.BENCH_PREFETCH ?? 64);
