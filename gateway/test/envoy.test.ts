@@ -10,7 +10,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
-import { FRONTED_SERVICES, publicMethods } from "../src/public-surface.js";
+import { FRONTED_SERVICES, publicMethods } from "../src/surface/public-surface.js";
 import { repoRoot } from "./mesh.js";
 
 interface EnvoyRoute {

@@ -5,7 +5,7 @@ import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_
 import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
 import { ServerReflection } from "@shop/contracts/grpc/reflection/v1/reflection_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { publicMethods } from "../src/public-surface.js";
+import { publicMethods } from "../src/surface/public-surface.js";
 import { startGatewayFixture, type GatewayFixture } from "./harness.js";
 import { signToken } from "./tokens.js";
 

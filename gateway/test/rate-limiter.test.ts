@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createRateLimiter } from "../src/rate-limiter.js";
+import { createRateLimiter } from "../src/edge/rate-limiter.js";
 
 describe("token-bucket rate limiter", () => {
   it("allows a burst, then refuses with the time until the next token, then refills", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { compilePathTemplate } from "../src/path-template.js";
-import { publicMethods } from "../src/public-surface.js";
-import { createRestRouteTable } from "../src/rest-routes.js";
+import { compilePathTemplate } from "../src/rest/path-template.js";
+import { publicMethods } from "../src/surface/public-surface.js";
+import { createRestRouteTable } from "../src/rest/route-table.js";
 
 describe("path templates", () => {
   it("binds variables, decodes them, and keeps a :verb suffix literal", () => {

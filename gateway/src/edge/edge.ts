@@ -1,8 +1,8 @@
 import type { Message } from "@bufbuild/protobuf";
-import type { PublicMethod } from "./public-surface.js";
-import type { TokenVerifier } from "./auth.js";
+import type { PublicMethod } from "../surface/public-surface.js";
+import type { TokenVerifier } from "./token-verifier.js";
 import type { RateLimiter } from "./rate-limiter.js";
-import type { Upstreams } from "./upstreams.js";
+import type { Upstreams } from "../upstreams.js";
 import { rateLimitedError, unauthenticatedError } from "./edge-errors.js";
 import { callerTraceContext } from "./trace-context.js";
 

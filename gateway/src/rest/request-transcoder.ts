@@ -1,6 +1,6 @@
 import { fromJson, type DescField, type DescMessage, type JsonObject, type JsonValue, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { RestMatch } from "./rest-routes.js";
+import type { RestMatch } from "./route-table.js";
 
 /** Finds a field by its proto name or its JSON (lowerCamel) name. */
 function fieldNamed(message: DescMessage, name: string): DescField | undefined {

@@ -1,0 +1,43 @@
+import cluster from "node:cluster";
+import type { Logger } from "pino";
+import { AggregatorRegistry } from "prom-client";
+import type { GatewayConfig } from "../config.js";
+import { startAdminServer } from "./admin-server.js";
+
+/**
+ * Supervises the node:cluster workers that serve the public port: forks `config.workers` of them,
+ * forks another when one dies, serves the admin port with every worker's metrics aggregated, and on
+ * SIGTERM/SIGINT drains the workers before exiting.
+ */
+export async function runPrimary(config: GatewayConfig, logger: Logger): Promise<void> {
+  let stopping = false;
+  let listening = 0;
+  const aggregator = new AggregatorRegistry();
+  const firstListening = new Promise<number>((resolve) => cluster.once("listening", (_worker, address) => resolve(address.port)));
+  cluster.on("listening", () => listening++);
+  cluster.on("exit", (worker, code, signal) => {
+    listening = Math.max(0, listening - 1);
+    if (stopping) return;
+    logger.warn({ worker: worker.process.pid, code, signal }, "gateway worker exited; starting another");
+    cluster.fork();
+  });
+  for (let i = 0; i < config.workers; i++) cluster.fork();
+  const admin = await startAdminServer(config.host, config.adminPort, () => listening > 0, () => aggregator.clusterMetrics());
+  // The workers share one port (port 0 = one the primary picks): announce it once the first listens.
+  void firstListening.then((port) => logger.info({ event: "listening", workers: config.workers, port, adminPort: admin.port }, "gateway primary started"));
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "gateway stopping: draining workers");
+    const workers = Object.values(cluster.workers ?? {});
+    await Promise.all(workers.map((worker) => new Promise<void>((resolve) => {
+      if (!worker || worker.isDead()) return resolve();
+      worker.once("exit", () => resolve());
+      worker.process.kill("SIGTERM");
+    })));
+    await admin.close();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}

@@ -1,0 +1,44 @@
+import cluster from "node:cluster";
+import { createClient, initTracing, metricsRegistry } from "@shop/platform";
+import type { Logger } from "pino";
+import { AggregatorRegistry } from "prom-client";
+import type { GatewayConfig } from "../config.js";
+import { startGateway } from "../gateway-server.js";
+import type { UpstreamClient } from "../upstreams.js";
+import { startAdminServer, type AdminServer } from "./admin-server.js";
+
+/**
+ * Serves the public port: as a node:cluster worker (its metrics answered to the primary's
+ * aggregation), or — with GATEWAY_WORKERS=1 — as the only process, with its own admin port.
+ * Drains and exits on SIGTERM/SIGINT.
+ */
+export async function runWorker(config: GatewayConfig, logger: Logger): Promise<void> {
+  initTracing("gateway");
+  const gateway = await startGateway(config, {
+    // The edge hands each call its caller's trace (CallOptions.context), so the worker needs no
+    // AsyncLocalStorage (measured: 15–25 % of a platform server's CPU per call on Node 20).
+    clientFactory: (service, target) =>
+      createClient(service, target, { defaultTimeoutMs: config.limits.unaryMaxTimeoutMs, implicitContext: false }) as unknown as UpstreamClient,
+    logger,
+  });
+  let admin: AdminServer | undefined;
+  if (cluster.isWorker) {
+    // Constructing one installs the worker's reply listener; the primary's /metrics asks every worker.
+    new AggregatorRegistry();
+    AggregatorRegistry.setRegistries([metricsRegistry]);
+  } else {
+    admin = await startAdminServer(config.host, config.adminPort, () => true, () => metricsRegistry.metrics());
+    logger.info({ event: "listening", port: gateway.port, adminPort: admin.port }, "gateway started");
+  }
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "gateway worker draining");
+    await gateway.close();
+    await admin?.close();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
