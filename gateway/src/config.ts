@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { ConfigError, envInteger } from "@shop/platform";
+import { ConfigError, envInteger, loadServiceConfig } from "@shop/platform";
 
 /** Development-only HS256 secret; documented in gateway/README.md. Never use it outside a laptop. */
 export const DEV_JWT_SECRET = "shop-mesh-dev-secret-change-me-0123456789";
@@ -12,6 +12,8 @@ export interface GatewayConfig {
   /** Admin HTTP/1.1 port: /healthz, /readyz, /metrics. */
   adminPort: number;
   logLevel: string;
+  /** How long in-flight calls may drain after SIGTERM before their connections are closed. */
+  shutdownGraceMs: number;
   /** node:cluster workers sharing the public port; 1 runs in-process. */
   workers: number;
   upstreams: { order: string; inventory: string; notification: string };
@@ -69,17 +71,23 @@ function list(env: NodeJS.ProcessEnv, key: string, fallback: string[]): string[]
   return raw.split(",").map((item) => item.trim()).filter(Boolean);
 }
 
-/** Reads the gateway's config from `GATEWAY_*`, `*_URL`, `HOST` and `LOG_LEVEL`; throws naming a bad variable. */
+/**
+ * Reads the gateway's config from `GATEWAY_*`, `*_URL` and the platform's common variables (`HOST`,
+ * `LOG_LEVEL`, `SHUTDOWN_GRACE_MS`); throws naming a bad variable.
+ */
 export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  // GATEWAY_PORT, GATEWAY_ADMIN_PORT, HOST, LOG_LEVEL and SHUTDOWN_GRACE_MS mean what they mean for every service.
+  const common = loadServiceConfig("gateway", { port: 8080, adminPort: 9080 }, env);
   const secret = env.GATEWAY_JWT_SECRET || DEV_JWT_SECRET;
   if (Buffer.byteLength(secret) < 32) throw new GatewayConfigError("GATEWAY_JWT_SECRET must be at least 32 bytes for HS256");
   const jwksUrl = env.GATEWAY_JWKS_URL || undefined;
   if (jwksUrl !== undefined && !URL.canParse(jwksUrl)) throw new GatewayConfigError(`GATEWAY_JWKS_URL is not a URL: "${jwksUrl}"`);
   return {
-    host: env.HOST || "0.0.0.0",
-    port: integer(env, "GATEWAY_PORT", 8080),
-    adminPort: integer(env, "GATEWAY_ADMIN_PORT", 9080),
-    logLevel: (env.LOG_LEVEL || "info").toLowerCase(),
+    host: common.host,
+    port: common.port,
+    adminPort: common.adminPort,
+    logLevel: common.logLevel,
+    shutdownGraceMs: common.shutdownGraceMs,
     workers: integer(env, "GATEWAY_WORKERS", 2, 1),
     upstreams: {
       order: env.ORDER_URL || "127.0.0.1:50051",

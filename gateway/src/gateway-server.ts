@@ -1,13 +1,12 @@
 import { createContextValues, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import type { Logger } from "pino";
+import { notFound, type Logger } from "@shop/platform";
 import { createTokenVerifier } from "./edge/token-verifier.js";
 import type { GatewayConfig } from "./config.js";
 import { registerPublicMethods, remoteAddressKey } from "./surface/connect-routes.js";
 import { decideCors } from "./http/cors.js";
 import { serveDevToken } from "./dev/dev-token-endpoint.js";
 import { createEdge } from "./edge/edge.js";
-import { notPublicError } from "./edge/edge-errors.js";
 import { writeNotFound, type NodeRequest, type NodeResponse } from "./http/error-response.js";
 import { publicMethods, type PublicMethod } from "./surface/public-surface.js";
 import { createRateLimiter } from "./edge/rate-limiter.js";
@@ -32,6 +31,11 @@ export interface GatewayDeps {
   /** The platform's `createClient` (grpc-js, typed by the descriptors). */
   clientFactory: UpstreamClientFactory;
   logger: Logger;
+}
+
+/** NOT_FOUND for a path outside the public surface: internal methods are indistinguishable from unknown ones. */
+function notPublic(path: string) {
+  return notFound("METHOD_NOT_PUBLIC", { type: "method", name: path.split("?")[0] ?? path });
 }
 
 // `/package.Service/Method`: a dotted (package-qualified) service name, then the method.
@@ -63,7 +67,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     maxTimeoutMs: config.limits.streamMaxTimeoutMs,
     shutdownSignal: shutdown.signal,
     contextValues: (req) => createContextValues().set(remoteAddressKey, req.socket.remoteAddress ?? "unknown"),
-    fallback: (req, res) => writeNotFound(req, res, notPublicError(req.url ?? "")),
+    fallback: (req, res) => writeNotFound(req, res, notPublic(req.url ?? "")),
   });
 
   async function handle(req: NodeRequest, res: NodeResponse): Promise<void> {
@@ -91,7 +95,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       return;
     }
     if ((method === "GET" || method === "HEAD") && (await serveStatic(config.webRoot, url.pathname, req, res))) return;
-    writeNotFound(req, res, notPublicError(url.pathname));
+    writeNotFound(req, res, notPublic(url.pathname));
   }
 
   const listener = await listenDualProtocol(config.host, config.port, config.limits, (req, res) => {

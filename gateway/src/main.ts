@@ -1,8 +1,7 @@
 // The gateway process, wiring only: reads config once, then either supervises node:cluster workers
 // (cluster/primary.ts) or serves the public port itself (cluster/worker.ts; every worker runs this too).
 import cluster from "node:cluster";
-import { ConfigError } from "@shop/platform";
-import { pino } from "pino";
+import { ConfigError, createLogger } from "@shop/platform";
 import { runPrimary } from "./cluster/primary.js";
 import { runWorker } from "./cluster/worker.js";
 import { loadGatewayConfig, type GatewayConfig } from "./config.js";
@@ -17,7 +16,7 @@ try {
   }
   throw error;
 }
-const logger = pino({ name: "gateway", level: config.logLevel, base: { pid: process.pid } });
+const logger = createLogger("gateway", config.logLevel);
 
 if (cluster.isPrimary && config.workers > 1) {
   await runPrimary(config, logger);

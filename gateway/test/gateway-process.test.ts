@@ -24,9 +24,18 @@ describe("gateway process", () => {
         const response = await fetch(`${gateway.url}/v1/products`, { headers: { connection: "close" } });
         expect(response.status).toBe(503);
       }
-      const metrics = await (await fetch(`http://127.0.0.1:${gateway.adminPort}/metrics`)).text();
+      const admin = `http://127.0.0.1:${gateway.adminPort}`;
+      const metricsResponse = await fetch(`${admin}/metrics`);
+      expect(metricsResponse.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+      const metrics = await metricsResponse.text();
       const handled = metrics.match(/^grpc_client_handled_total\{[^}]*grpc_method="ListProducts"[^}]*grpc_code="UNAVAILABLE"\} (\d+)/m);
       expect(Number(handled?.[1])).toBe(3);
+      // The platform's admin server: JSON probes, GET and HEAD only.
+      const health = await fetch(`${admin}/healthz`);
+      expect(health.headers.get("content-type")).toBe("application/json");
+      expect(await health.json()).toEqual({ status: "ok" });
+      expect(await (await fetch(`${admin}/readyz`)).json()).toEqual({ status: "ready" });
+      expect((await fetch(`${admin}/readyz`, { method: "POST" })).status).toBe(405);
       expect(await gateway.stop()).toBe(0);
     } finally {
       await gateway.kill9();

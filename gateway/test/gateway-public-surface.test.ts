@@ -64,7 +64,9 @@ describe("the gateway's public surface", () => {
       body: "{}",
     });
     expect(response.status).toBe(404);
-    expect(await response.json()).toMatchObject({ code: "not_found" });
+    const body = (await response.json()) as { code: string; details: { type: string }[] };
+    expect(body.code).toBe("not_found");
+    expect(body.details.map((d) => d.type)).toEqual(["google.rpc.ErrorInfo", "google.rpc.ResourceInfo"]);
   });
 
   it("streams WatchOrder over Connect (HTTP/1.1) and gRPC-Web", async () => {

@@ -1,8 +1,7 @@
 import cluster from "node:cluster";
-import type { Logger } from "pino";
+import { startAdminServer, type Logger } from "@shop/platform";
 import { AggregatorRegistry } from "prom-client";
 import type { GatewayConfig } from "../config.js";
-import { startAdminServer } from "./admin-server.js";
 
 /**
  * Supervises the node:cluster workers that serve the public port: forks `config.workers` of them,
@@ -22,7 +21,14 @@ export async function runPrimary(config: GatewayConfig, logger: Logger): Promise
     cluster.fork();
   });
   for (let i = 0; i < config.workers; i++) cluster.fork();
-  const admin = await startAdminServer(config.host, config.adminPort, () => listening > 0, () => aggregator.clusterMetrics());
+  const admin = await startAdminServer({
+    host: config.host,
+    port: config.adminPort,
+    probes: { live: () => true, ready: () => listening > 0 && !stopping },
+    logger,
+    // The primary serves no calls itself: /metrics is every worker's registry, summed.
+    metrics: { contentType: aggregator.contentType, metrics: () => aggregator.clusterMetrics() },
+  });
   // The workers share one port (port 0 = one the primary picks): announce it once the first listens.
   void firstListening.then((port) => logger.info({ event: "listening", workers: config.workers, port, adminPort: admin.port }, "gateway primary started"));
   const stop = async (signal: string) => {

@@ -1,11 +1,9 @@
 import cluster from "node:cluster";
-import { createClient, initTracing, metricsRegistry } from "@shop/platform";
-import type { Logger } from "pino";
+import { createClient, initTracing, metricsRegistry, startAdminServer, type AdminServer, type Logger } from "@shop/platform";
 import { AggregatorRegistry } from "prom-client";
 import type { GatewayConfig } from "../config.js";
 import { startGateway } from "../gateway-server.js";
 import type { UpstreamClient } from "../upstreams.js";
-import { startAdminServer, type AdminServer } from "./admin-server.js";
 
 /**
  * Serves the public port: as a node:cluster worker (its metrics answered to the primary's
@@ -21,21 +19,21 @@ export async function runWorker(config: GatewayConfig, logger: Logger): Promise<
       createClient(service, target, { defaultTimeoutMs: config.limits.unaryMaxTimeoutMs, implicitContext: false }) as unknown as UpstreamClient,
     logger,
   });
+  let stopping = false;
   let admin: AdminServer | undefined;
   if (cluster.isWorker) {
     // Constructing one installs the worker's reply listener; the primary's /metrics asks every worker.
     new AggregatorRegistry();
     AggregatorRegistry.setRegistries([metricsRegistry]);
   } else {
-    admin = await startAdminServer(config.host, config.adminPort, () => true, () => metricsRegistry.metrics());
+    admin = await startAdminServer({ host: config.host, port: config.adminPort, probes: { live: () => true, ready: () => !stopping }, logger });
     logger.info({ event: "listening", port: gateway.port, adminPort: admin.port }, "gateway started");
   }
-  let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, "gateway worker draining");
-    await gateway.close();
+    await gateway.close(config.shutdownGraceMs);
     await admin?.close();
     process.exit(0);
   };
