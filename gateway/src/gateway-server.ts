@@ -16,7 +16,6 @@ import { createRestRouteTable } from "./rest/route-table.js";
 import { serveStatic } from "./http/static-files.js";
 import { listenDualProtocol } from "./http/listener.js";
 import { createUpstreams, type UpstreamClientFactory } from "./upstreams.js";
-import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 
 /** A listening gateway. */
 export interface RunningGateway {
@@ -47,7 +46,7 @@ const RPC_PATH = /^\/[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+\/[A-Za-z_]\w*$/;
  * token endpoint and the storefront; every other path is NOT_FOUND and never reaches a service.
  */
 export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Promise<RunningGateway> {
-  const methods = publicMethods();
+  const methods = publicMethods(config.frontedServices);
   const restRoutes = createRestRouteTable(methods);
   const upstreams = createUpstreams(config.upstreams, deps.clientFactory);
   const edge = createEdge({
@@ -55,7 +54,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     limiter: createRateLimiter(config.rateLimit),
     upstreams,
     limits: config.limits,
-    anonymousServices: new Set([InventoryService.typeName]),
+    anonymousServices: new Set(config.anonymousServices),
   });
   const shutdown = new AbortController();
   const connectHandler = connectNodeAdapter({

@@ -5,7 +5,6 @@ import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_
 import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
 import { ServerReflection } from "@shop/contracts/grpc/reflection/v1/reflection_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { publicMethods } from "../src/surface/public-surface.js";
 import { startGatewayFixture, type GatewayFixture } from "./harness.js";
 import { signToken } from "./tokens.js";
 
@@ -24,7 +23,7 @@ const transports = {
 
 describe("the gateway's public surface", () => {
   it("is exactly the methods with google.api.http annotations", () => {
-    expect(publicMethods().map((m) => m.path).sort()).toEqual([
+    expect(fx.gateway.methods.map((m) => m.path).sort()).toEqual([
       "/shop.inventory.v1.InventoryService/GetProduct",
       "/shop.inventory.v1.InventoryService/ListProducts",
       "/shop.notification.v1.NotificationService/GetNotification",
