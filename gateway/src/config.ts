@@ -8,7 +8,11 @@ import { hasPublicMethod } from "./surface/public-surface.js";
 export const DEV_JWT_SECRET = "shop-mesh-dev-secret-change-me-0123456789";
 
 /** The services fronted when GATEWAY_FRONTED_SERVICES is unset: every one with a public method. */
-const DEFAULT_FRONTED_SERVICES = ["shop.order.v1.OrderService", "shop.inventory.v1.InventoryService", "shop.notification.v1.NotificationService"];
+const DEFAULT_FRONTED_SERVICES = [
+  "shop.order.v1.OrderService",
+  "shop.inventory.v1.InventoryService",
+  "shop.notification.v1.NotificationService",
+];
 
 /** Callers without a token may browse the product catalogue, nothing else, unless GATEWAY_ANONYMOUS_SERVICES says so. */
 const DEFAULT_ANONYMOUS_SERVICES = ["shop.inventory.v1.InventoryService"];
@@ -109,7 +113,7 @@ function frontedServices(env: NodeJS.ProcessEnv): DescService[] {
       throw new GatewayConfigError(`GATEWAY_FRONTED_SERVICES names "${name}", which is not a service this gateway knows (${known})`);
     }
     if (!hasPublicMethod(service)) {
-      throw new GatewayConfigError(`GATEWAY_FRONTED_SERVICES names "${name}", which has no google.api.http method: there is nothing to front`);
+      throw new GatewayConfigError(`GATEWAY_FRONTED_SERVICES names "${name}", which has no google.api.http method: nothing to front`);
     }
     return service;
   });

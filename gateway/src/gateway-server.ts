@@ -9,11 +9,11 @@ import { serveDevToken } from "./dev/dev-token-endpoint.js";
 import { createEdge } from "./edge/edge.js";
 import { writeNotFound, type NodeRequest, type NodeResponse } from "./http/error-response.js";
 import { publicMethods, type PublicMethod } from "./surface/public-surface.js";
-import { createRateLimiter } from "./edge/rate-limiter.js";
+import { createRateLimiter, type RateLimitStore } from "./edge/rate-limiter.js";
 import { registerPublicReflection } from "./surface/public-reflection.js";
 import { serveRest } from "./rest/rest-handler.js";
 import { createRestRouteTable } from "./rest/route-table.js";
-import { serveStatic } from "./http/static-files.js";
+import { createStaticFiles } from "./http/static-files.js";
 import { listenDualProtocol } from "./http/listener.js";
 import { createUpstreams, type UpstreamClientFactory } from "./upstreams.js";
 
@@ -30,6 +30,8 @@ export interface GatewayDeps {
   /** The platform's `createClient` (grpc-js, typed by the descriptors). */
   clientFactory: UpstreamClientFactory;
   logger: Logger;
+  /** "cluster" in a node:cluster worker: the rate limit is counted in the primary, shared by all workers. */
+  rateLimitStore: RateLimitStore;
 }
 
 /** NOT_FOUND for a path outside the public surface: internal methods are indistinguishable from unknown ones. */
@@ -51,11 +53,12 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const upstreams = createUpstreams(config.upstreams, deps.clientFactory);
   const edge = createEdge({
     verifier: createTokenVerifier(config.jwt),
-    limiter: createRateLimiter(config.rateLimit),
+    limiter: createRateLimiter(config.rateLimit, deps.rateLimitStore, deps.logger),
     upstreams,
     limits: config.limits,
     anonymousServices: new Set(config.anonymousServices),
   });
+  const staticFiles = createStaticFiles(config.webRoot, deps.logger);
   const shutdown = new AbortController();
   const connectHandler = connectNodeAdapter({
     routes(router: ConnectRouter) {
@@ -93,7 +96,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       connectHandler(req as never, res as never);
       return;
     }
-    if ((method === "GET" || method === "HEAD") && (await serveStatic(config.webRoot, url.pathname, req, res))) return;
+    if ((method === "GET" || method === "HEAD") && staticFiles(req, res)) return;
     writeNotFound(req, res, notPublic(url.pathname));
   }
 

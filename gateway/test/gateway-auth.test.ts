@@ -96,9 +96,8 @@ describe("policy from the environment", () => {
     const token = await signToken(only.config.jwt);
     const before = only.calls.length;
     expect((await fetch(`${only.baseUrl}/v1/orders`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(404);
-    const error = await failure(() =>
-      createClient(OrderService, createConnectTransport({ baseUrl: only.baseUrl, httpVersion: "1.1" })).listOrders({}, { headers: { authorization: `Bearer ${token}` } }),
-    );
+    const orders = createClient(OrderService, createConnectTransport({ baseUrl: only.baseUrl, httpVersion: "1.1" }));
+    const error = await failure(() => orders.listOrders({}, { headers: { authorization: `Bearer ${token}` } }));
     expect(error.code).toBe(Code.NotFound);
     expect(only.calls.length).toBe(before);
   });

@@ -6,6 +6,7 @@ import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { ServiceProcess } from "@shop/platform/testing/service-process";
 import { repoRoot } from "./mesh.js";
+import { startStubInventory } from "./stub-inventory.js";
 
 describe("gateway process", () => {
   it("serves from two cluster workers, aggregates their metrics on the admin port, and exits 0 on SIGTERM", async () => {
@@ -39,6 +40,44 @@ describe("gateway process", () => {
       expect(await gateway.stop()).toBe(0);
     } finally {
       await gateway.kill9();
+    }
+  }, 40_000);
+
+  it("counts one rate limit for all workers: two workers together allow the burst once, not twice", async () => {
+    const inventory = await startStubInventory();
+    const gateway = new ServiceProcess("gateway", {
+      envPrefix: "GATEWAY",
+      main: join(repoRoot, "gateway/dist/main.js"),
+      cwd: repoRoot,
+      // A window of 10 calls per 10 s: the requests below fit in one window.
+      env: {
+        GATEWAY_WORKERS: "2",
+        HOST: "127.0.0.1",
+        INVENTORY_URL: inventory.target,
+        GATEWAY_RATE_LIMIT_BURST: "10",
+        GATEWAY_RATE_LIMIT_PER_SECOND: "1",
+      },
+      readyTimeoutMs: 20_000,
+    });
+    try {
+      await gateway.start();
+      const statuses: number[] = [];
+      // A new connection per request: the primary hands connections to the workers in turn.
+      for (let i = 0; i < 30; i++) {
+        const response = await fetch(`${gateway.url}/v1/products/SKU-1`, { headers: { connection: "close" } });
+        statuses.push(response.status);
+        await response.arrayBuffer();
+      }
+      expect(statuses.filter((status) => status === 200)).toHaveLength(10);
+      expect(statuses.filter((status) => status === 429)).toHaveLength(20);
+      // The allowed calls came from both workers (one upstream connection each), so each worker
+      // alone would have allowed more than it did.
+      expect(inventory.callerPorts).toHaveLength(10);
+      expect(new Set(inventory.callerPorts).size).toBe(2);
+      expect(await gateway.stop()).toBe(0);
+    } finally {
+      await gateway.kill9();
+      await inventory.close();
     }
   }, 40_000);
 

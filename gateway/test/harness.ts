@@ -132,6 +132,7 @@ export async function startGatewayFixture(env: Record<string, string> = {}): Pro
     // As in main.ts: the edge passes each call's trace context explicitly, no AsyncLocalStorage.
     clientFactory: (svc, t) => createClient(svc, t, { retry: false, breaker: false, implicitContext: false }) as unknown as UpstreamClient,
     logger: createLogger("gateway", "silent"),
+    rateLimitStore: "process",
   });
   return {
     gateway,

@@ -2,6 +2,7 @@ import cluster from "node:cluster";
 import { startAdminServer, type Logger } from "@shop/platform";
 import { AggregatorRegistry } from "prom-client";
 import type { GatewayConfig } from "../config.js";
+import { serveSharedRateLimits } from "../edge/rate-limiter.js";
 
 /**
  * Supervises the node:cluster workers that serve the public port: forks `config.workers` of them,
@@ -20,6 +21,8 @@ export async function runPrimary(config: GatewayConfig, logger: Logger): Promise
     logger.warn({ worker: worker.process.pid, code, signal }, "gateway worker exited; starting another");
     cluster.fork();
   });
+  // Before the first fork: each worker's limiter registers with the primary as it starts.
+  serveSharedRateLimits();
   for (let i = 0; i < config.workers; i++) cluster.fork();
   const admin = await startAdminServer({
     host: config.host,
@@ -30,7 +33,9 @@ export async function runPrimary(config: GatewayConfig, logger: Logger): Promise
     metrics: { contentType: aggregator.contentType, metrics: () => aggregator.clusterMetrics() },
   });
   // The workers share one port (port 0 = one the primary picks): announce it once the first listens.
-  void firstListening.then((port) => logger.info({ event: "listening", workers: config.workers, port, adminPort: admin.port }, "gateway primary started"));
+  void firstListening.then((port) =>
+    logger.info({ event: "listening", workers: config.workers, port, adminPort: admin.port }, "gateway primary started"),
+  );
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;

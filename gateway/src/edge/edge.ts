@@ -44,7 +44,7 @@ export function createEdge(deps: EdgeDeps): Edge {
     if (user === undefined && !deps.anonymousServices.has(call.method.service.typeName)) {
       throw unauthenticated("MISSING_TOKEN", "this method needs a bearer token (Authorization: Bearer <token>)");
     }
-    const decision = deps.limiter.take(user !== undefined ? `user:${user}` : `ip:${call.remoteAddress}`);
+    const decision = await deps.limiter.take(user !== undefined ? `user:${user}` : `ip:${call.remoteAddress}`);
     if (!decision.allowed) throw resourceExhausted("RATE_LIMITED", "rate limit exceeded; retry later", decision.retryAfterMs);
     // Only the verified subject becomes x-user-id: whatever the caller sent is never copied.
     // traceparent is injected by the platform client from `context`: the caller's trace, or a new one.
