@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { createContextValues, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { notFound, type Logger } from "@shop/platform";
@@ -60,6 +61,9 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   });
   const staticFiles = createStaticFiles(config.webRoot, deps.logger);
   const shutdown = new AbortController();
+  // connect-node links every in-flight call's signal to this one (a listener each): more than ten
+  // concurrent calls are normal here, not the leak Node's default warning assumes.
+  setMaxListeners(0, shutdown.signal);
   const connectHandler = connectNodeAdapter({
     routes(router: ConnectRouter) {
       registerPublicMethods(router, methods, edge);
