@@ -2,7 +2,11 @@ import { SignJWT } from "jose";
 import type { GatewayConfig } from "../config.js";
 
 /** Mints an HS256 development token for `user` with the gateway's issuer, audience and lifetime. */
-export async function issueDevToken(jwt: GatewayConfig["jwt"], user: string, now = Date.now()): Promise<{ token: string; expiresAt: Date }> {
+export async function issueDevToken(
+  jwt: GatewayConfig["jwt"],
+  user: string,
+  now = Date.now(),
+): Promise<{ token: string; expiresAt: Date }> {
   const issuedAt = Math.floor(now / 1000);
   const expires = issuedAt + jwt.devTokenTtlSeconds;
   const token = await new SignJWT({})

@@ -52,7 +52,9 @@ export function transcodeRequest(match: RestMatch, query: URLSearchParams, body:
       throw new ConnectError("request body is not valid JSON", Code.InvalidArgument);
     }
     if (bodyRule === "*") {
-      if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new ConnectError("request body must be a JSON object", Code.InvalidArgument);
+      if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+        throw new ConnectError("request body must be a JSON object", Code.InvalidArgument);
+      }
       Object.assign(json, parsed);
     } else {
       assign(json, input, bodyRule, parsed, "body field");

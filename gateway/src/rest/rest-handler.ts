@@ -24,7 +24,14 @@ function header(req: NodeRequest, name: string): string | null {
  * query and body, forwards it, and answers proto3 JSON — or, for server streams, one JSON object
  * per line (`{"result": ...}`, a final `{"error": ...}` if the stream fails).
  */
-export async function serveRest(req: NodeRequest, res: NodeResponse, url: URL, match: RestMatch, edge: Edge, readMaxBytes: number): Promise<void> {
+export async function serveRest(
+  req: NodeRequest,
+  res: NodeResponse,
+  url: URL,
+  match: RestMatch,
+  edge: Edge,
+  readMaxBytes: number,
+): Promise<void> {
   const aborted = new AbortController();
   // "close" follows every response; only one that closes unfinished means the caller went away.
   // (Building that error on every close cost ~30 µs of stack capture per request: bench/README.md.)
