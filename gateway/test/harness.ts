@@ -3,12 +3,11 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { createClient, loadServiceConfig, notFound, serve, service, type RunningServer } from "@shop/platform";
+import { createClient, createLogger, loadServiceConfig, notFound, serve, service, type RunningServer } from "@shop/platform";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
 import { OrderSchema, OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
 import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
-import { pino } from "pino";
 import { loadGatewayConfig, type GatewayConfig } from "../src/config.js";
 import { startGateway, type RunningGateway } from "../src/gateway-server.js";
 import type { UpstreamClient } from "../src/upstreams.js";
@@ -132,7 +131,8 @@ export async function startGatewayFixture(env: Record<string, string> = {}): Pro
   const gateway = await startGateway(config, {
     // As in main.ts: the edge passes each call's trace context explicitly, no AsyncLocalStorage.
     clientFactory: (svc, t) => createClient(svc, t, { retry: false, breaker: false, implicitContext: false }) as unknown as UpstreamClient,
-    logger: pino({ level: "silent" }),
+    logger: createLogger("gateway", "silent"),
+    rateLimitStore: "process",
   });
   return {
     gateway,

@@ -1,11 +1,11 @@
 import { toJson, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { errorToJson } from "@connectrpc/connect/protocol-connect";
-import type { Edge, EdgeCall } from "./edge.js";
-import { writeConnectErrorJson, type NodeRequest, type NodeResponse } from "./error-response.js";
-import { readBody } from "./request-body.js";
-import type { RestMatch } from "./rest-routes.js";
-import { transcodeRequest } from "./rest-transcoder.js";
+import type { Edge, EdgeCall } from "../edge/edge.js";
+import { writeConnectErrorJson, type NodeRequest, type NodeResponse } from "../http/error-response.js";
+import { readBody } from "../http/request-body.js";
+import type { RestMatch } from "./route-table.js";
+import { transcodeRequest } from "./request-transcoder.js";
 
 /** Deadline a REST caller may ask for, in the `grpc-timeout`-free world of curl: `X-Timeout-Ms`. */
 function restTimeout(req: NodeRequest): number | undefined {
@@ -24,7 +24,14 @@ function header(req: NodeRequest, name: string): string | null {
  * query and body, forwards it, and answers proto3 JSON — or, for server streams, one JSON object
  * per line (`{"result": ...}`, a final `{"error": ...}` if the stream fails).
  */
-export async function serveRest(req: NodeRequest, res: NodeResponse, url: URL, match: RestMatch, edge: Edge, readMaxBytes: number): Promise<void> {
+export async function serveRest(
+  req: NodeRequest,
+  res: NodeResponse,
+  url: URL,
+  match: RestMatch,
+  edge: Edge,
+  readMaxBytes: number,
+): Promise<void> {
   const aborted = new AbortController();
   // "close" follows every response; only one that closes unfinished means the caller went away.
   // (Building that error on every close cost ~30 µs of stack capture per request: bench/README.md.)

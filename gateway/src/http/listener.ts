@@ -26,7 +26,12 @@ const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
  * to a node:http2 server, anything else to a node:http server. (Node 20's plain `http2.createServer`
  * ignores `allowHTTP1`; that only works with TLS, and browsers/curl here speak cleartext HTTP/1.1.)
  */
-export async function listenDualProtocol(host: string, port: number, limits: ListenerLimits, handler: Handler): Promise<DualProtocolListener> {
+export async function listenDualProtocol(
+  host: string,
+  port: number,
+  limits: ListenerLimits,
+  handler: Handler,
+): Promise<DualProtocolListener> {
   const h1 = createHttp1Server(
     {
       headersTimeout: limits.headersTimeoutMs,
@@ -42,7 +47,10 @@ export async function listenDualProtocol(host: string, port: number, limits: Lis
   // node:http enforces headersTimeout/requestTimeout from a timer it starts on "listening"; this
   // server never listens itself (the TCP server below hands it sockets), so start that timer here.
   h1.emit("listening");
-  const h2 = createHttp2Server({ settings: { maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: 16 * 1024 }, maxSessionMemory: 10 }, handler);
+  const h2 = createHttp2Server(
+    { settings: { maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: 16 * 1024 }, maxSessionMemory: 10 },
+    handler,
+  );
   h2.setTimeout(limits.idleTimeoutMs); // an idle h2c session is closed, as node:http2 never does by itself
   const sessions = new Set<Http2Session>();
   h2.on("session", (session: Http2Session) => {

@@ -1,6 +1,6 @@
 import { fromJson, type DescField, type DescMessage, type JsonObject, type JsonValue, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { RestMatch } from "./rest-routes.js";
+import type { RestMatch } from "./route-table.js";
 
 /** Finds a field by its proto name or its JSON (lowerCamel) name. */
 function fieldNamed(message: DescMessage, name: string): DescField | undefined {
@@ -52,7 +52,9 @@ export function transcodeRequest(match: RestMatch, query: URLSearchParams, body:
       throw new ConnectError("request body is not valid JSON", Code.InvalidArgument);
     }
     if (bodyRule === "*") {
-      if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new ConnectError("request body must be a JSON object", Code.InvalidArgument);
+      if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+        throw new ConnectError("request body must be a JSON object", Code.InvalidArgument);
+      }
       Object.assign(json, parsed);
     } else {
       assign(json, input, bodyRule, parsed, "body field");

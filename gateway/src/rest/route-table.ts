@@ -1,4 +1,4 @@
-import type { PublicMethod, RestBinding } from "./public-surface.js";
+import type { PublicMethod, RestBinding } from "../surface/public-surface.js";
 import { compilePathTemplate, type PathTemplate } from "./path-template.js";
 
 /** One REST route: a verb and path template bound to a public method. */
