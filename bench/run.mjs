@@ -20,7 +20,11 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 const parts = requested.length > 0 ? ALL.filter((p) => requested.includes(p)) : ALL;
-const list = (value, fallback) => (value ?? fallback).split(",").map((s) => s.trim()).filter(Boolean);
+const list = (value, fallback) =>
+  (value ?? fallback)
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 const config = {
   seconds: Number(process.env.BENCH_SECONDS ?? 3),
   repeats: Number(process.env.BENCH_REPEATS ?? 3),
@@ -36,9 +40,15 @@ const config = {
 const RUNNERS = {
   platform: async () => (await import("./src/unary.mjs")).runUnary({ ...config, targets: config.unaryTargets }),
   gateway: async () => (await import("./gateway/run.mjs")).runGateway({ ...config, concurrencies: config.gatewayConcurrencies }),
-  e2e: async () => (await import("./e2e/run.mjs")).runEndToEnd({ concurrencies: config.e2eConcurrencies, seconds: config.e2eSeconds, repeats: Math.min(config.repeats, 2) }),
+  e2e: async () =>
+    (await import("./e2e/run.mjs")).runEndToEnd({
+      concurrencies: config.e2eConcurrencies,
+      seconds: config.e2eSeconds,
+      repeats: Math.min(config.repeats, 2),
+    }),
   messaging: async () => (await import("./src/messaging.mjs")).runMessaging({ repeats: Math.min(config.repeats, 2) }),
-  footprint: async () => (await import("./footprint/run.mjs")).runFootprint({ repeats: config.footprintRepeats, pgliteRepeats: config.pgliteRepeats }),
+  footprint: async () =>
+    (await import("./footprint/run.mjs")).runFootprint({ repeats: config.footprintRepeats, pgliteRepeats: config.pgliteRepeats }),
 };
 
 const latest = readLatest();

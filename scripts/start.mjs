@@ -33,7 +33,10 @@ or point AMQP_URL at yours.`);
   process.exit(1);
 }
 
-const progress = startupProgress(services.map((service) => service.name), { tty });
+const progress = startupProgress(
+  services.map((service) => service.name),
+  { tty },
+);
 const children = services.map((service, i) => {
   const child = spawn(process.execPath, [join(root, service.main)], { cwd: root, env: process.env, stdio: ["ignore", "pipe", "pipe"] });
   const label = `${service.name.padEnd(12)}|`;

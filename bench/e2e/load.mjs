@@ -17,10 +17,15 @@ async function gatewayPlacer() {
     const response = await fetch(url, {
       method: "POST",
       headers,
-      body: JSON.stringify({ requestId: randomUUID(), items: [{ sku, quantity: 1 }], cardToken: "tok_visa", email: `${spec.user}@example.com` }),
+      body: JSON.stringify({
+        requestId: randomUUID(),
+        items: [{ sku, quantity: 1 }],
+        cardToken: "tok_visa",
+        email: `${spec.user}@example.com`,
+      }),
     });
     const body = await response.json();
-    return response.ok ? body.order?.status ?? "NO_ORDER" : `HTTP_${response.status}_${body.code ?? ""}`;
+    return response.ok ? (body.order?.status ?? "NO_ORDER") : `HTTP_${response.status}_${body.code ?? ""}`;
   };
 }
 
@@ -32,7 +37,10 @@ async function directPlacer() {
   const options = { headers: { "x-user-id": spec.user } };
   const placer = async (sku) => {
     try {
-      const { order } = await client.createOrder({ requestId: randomUUID(), items: [{ sku, quantity: 1 }], cardToken: "tok_visa", email: `${spec.user}@example.com` }, options);
+      const { order } = await client.createOrder(
+        { requestId: randomUUID(), items: [{ sku, quantity: 1 }], cardToken: "tok_visa", email: `${spec.user}@example.com` },
+        options,
+      );
       return order?.status === OrderStatus.CONFIRMED ? CONFIRMED : `ORDER_STATUS_${OrderStatus[order?.status ?? 0]}`;
     } catch (error) {
       return `ERROR_${error?.code ?? "?"}`;

@@ -12,7 +12,20 @@ import { spread } from "../src/stats.mjs";
 
 const run = promisify(execFile);
 const LOAD = fileURLToPath(new URL("./load.mjs", import.meta.url));
-const SKUS = ["SKU-MUG-001", "SKU-TEE-002", "SKU-CAP-003", "SKU-BAG-004", "SKU-NBK-005", "SKU-PEN-006", "SKU-BTL-007", "SKU-SOC-008", "SKU-BLK-009", "SKU-LMP-010", "SKU-PLT-011", "SKU-CDL-012"];
+const SKUS = [
+  "SKU-MUG-001",
+  "SKU-TEE-002",
+  "SKU-CAP-003",
+  "SKU-BAG-004",
+  "SKU-NBK-005",
+  "SKU-PEN-006",
+  "SKU-BTL-007",
+  "SKU-SOC-008",
+  "SKU-BLK-009",
+  "SKU-LMP-010",
+  "SKU-PLT-011",
+  "SKU-CDL-012",
+];
 const LABELS = { gateway: "CreateOrder via gateway (Connect JSON, HTTP/1.1, JWT)", direct: "CreateOrder direct gRPC to order (baseline)" };
 
 /** Enough stock that no order is rejected for it. */
@@ -31,7 +44,10 @@ async function restock(mesh) {
 async function deliveries(db, user, expected, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const { rows } = await db.query("select count(*)::int as n, extract(epoch from max(delivered_at)) * 1000 as last from deliveries where user_id = $1", [user]);
+    const { rows } = await db.query(
+      "select count(*)::int as n, extract(epoch from max(delivered_at)) * 1000 as last from deliveries where user_id = $1",
+      [user],
+    );
     const { n, last } = rows[0];
     if (n >= expected || Date.now() > deadline) return { count: n, lastMs: Number(last) };
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -42,13 +58,22 @@ async function deliveries(db, user, expected, timeoutMs = 30_000) {
 export async function runEndToEnd({ concurrencies, seconds, repeats, log = console.log }) {
   const mesh = await startMesh({
     db: "postgres",
-    env: { GATEWAY_WORKERS: process.env.BENCH_GATEWAY_WORKERS ?? "1", GATEWAY_RATE_LIMIT_BURST: "100000000", GATEWAY_RATE_LIMIT_PER_SECOND: "100000000", LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info" },
+    env: {
+      GATEWAY_WORKERS: process.env.BENCH_GATEWAY_WORKERS ?? "1",
+      GATEWAY_RATE_LIMIT_BURST: "100000000",
+      GATEWAY_RATE_LIMIT_PER_SECOND: "100000000",
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info",
+    },
   });
   const db = new pg.Client({ connectionString: mesh.databases.notification.url });
   try {
     await db.connect();
     await restock(mesh);
-    const tokenResponse = await fetch(`${mesh.gatewayUrl}/dev/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user: "bench" }) });
+    const tokenResponse = await fetch(`${mesh.gatewayUrl}/dev/token`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ user: "bench" }),
+    });
     if (!tokenResponse.ok) throw new Error(`dev token: ${tokenResponse.status} ${await tokenResponse.text()}`);
     const serverPids = () => Object.values(mesh.processes).flatMap(({ child }) => processTree(child.pid));
     const modes = ["gateway", "direct"];
@@ -58,12 +83,34 @@ export async function runEndToEnd({ concurrencies, seconds, repeats, log = conso
         for (const mode of modes) {
           // the token's subject is the user; for direct calls x-user-id carries a per-point user instead
           const user = mode === "gateway" ? "bench" : `bench-direct-${round}-${concurrency}`;
-          const token = mode === "gateway" ? (await (await fetch(`${mesh.gatewayUrl}/dev/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user: `bench-gw-${round}-${concurrency}` }) })).json()).token : undefined;
+          const token =
+            mode === "gateway"
+              ? (
+                  await (
+                    await fetch(`${mesh.gatewayUrl}/dev/token`, {
+                      method: "POST",
+                      headers: { "content-type": "application/json" },
+                      body: JSON.stringify({ user: `bench-gw-${round}-${concurrency}` }),
+                    })
+                  ).json()
+                ).token
+              : undefined;
           const pointUser = mode === "gateway" ? `bench-gw-${round}-${concurrency}` : user;
-          const spec = { mode, target: mode === "gateway" ? mesh.gatewayUrl : mesh.address("order"), token, user: pointUser, concurrency, seconds, skus: SKUS };
+          const spec = {
+            mode,
+            target: mode === "gateway" ? mesh.gatewayUrl : mesh.address("order"),
+            token,
+            user: pointUser,
+            concurrency,
+            seconds,
+            skus: SKUS,
+          };
           const pids = serverPids();
           const cpu0 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
-          const { stdout } = await run(process.execPath, [LOAD, JSON.stringify(spec)], { maxBuffer: 1 << 20, timeout: (seconds + 120) * 1000 });
+          const { stdout } = await run(process.execPath, [LOAD, JSON.stringify(spec)], {
+            maxBuffer: 1 << 20,
+            timeout: (seconds + 120) * 1000,
+          });
           const cpu1 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
           const result = JSON.parse(stdout.trim().split("\n").at(-1));
           // warm-up orders (one per worker) also notify
@@ -81,11 +128,24 @@ export async function runEndToEnd({ concurrencies, seconds, repeats, log = conso
             failed: result.orders - result.confirmed,
           };
           raw[mode][concurrency].push(point);
-          log(`  e2e: round ${round + 1}/${repeats} c=${concurrency} ${mode}: ${point.rps.toFixed(1)} orders/s p50 ${point.p50Ms.toFixed(1)} ms p99 ${point.p99Ms.toFixed(1)} ms, ${JSON.stringify(result.statuses)}, notifications ${delivered.count}/${expected} at ${point.notificationsPerSec.toFixed(1)}/s, last ${point.notificationLagMs.toFixed(0)} ms after the load`);
+          log(
+            `  e2e: round ${round + 1}/${repeats} c=${concurrency} ${mode}: ${point.rps.toFixed(1)} orders/s p50 ${point.p50Ms.toFixed(1)} ms p99 ${point.p99Ms.toFixed(1)} ms, ${JSON.stringify(result.statuses)}, notifications ${delivered.count}/${expected} at ${point.notificationsPerSec.toFixed(1)}/s, last ${point.notificationLagMs.toFixed(0)} ms after the load`,
+          );
         }
       }
     }
-    const metrics = ["rps", "p50Ms", "p90Ms", "p99Ms", "cpuUsPerRequest", "failed", "notificationsPerSec", "notificationLagMs", "confirmed", "orders"];
+    const metrics = [
+      "rps",
+      "p50Ms",
+      "p90Ms",
+      "p99Ms",
+      "cpuUsPerRequest",
+      "failed",
+      "notificationsPerSec",
+      "notificationLagMs",
+      "confirmed",
+      "orders",
+    ];
     const series = modes.map((mode) => ({
       id: mode,
       label: LABELS[mode],
@@ -101,8 +161,18 @@ export async function runEndToEnd({ concurrencies, seconds, repeats, log = conso
       method: `the whole mesh as processes (PostgreSQL database per service, RabbitMQ, gateway GATEWAY_WORKERS=${process.env.BENCH_GATEWAY_WORKERS ?? "1"} with the rate limit lifted, LOG_LEVEL ${process.env.BENCH_LOG_LEVEL ?? "info"}); a separate closed-loop load process places one-unit orders over ${SKUS.length} products with tok_visa and a fresh request_id, ${seconds} s per point, ${repeats} interleaved repeats; orders/s counts CONFIRMED responses; notifications/s = deliveries of that point's orders (notification database) ÷ time from the load's start to the last delivery; server CPU = all mesh processes per order (PostgreSQL and RabbitMQ not counted)`,
       series,
       comparisons: [{ subject: "gateway", baseline: "direct" }],
-      extraHeader: ["path", "concurrency", "orders/s", "p99 ms", "non-CONFIRMED", "notifications/s", "last notification after load end, ms"],
-      extra: series.flatMap((s) => s.points.map((p) => [s.label, p.concurrency, p.rps, p.p99Ms, p.failed, p.notificationsPerSec, p.notificationLagMs])),
+      extraHeader: [
+        "path",
+        "concurrency",
+        "orders/s",
+        "p99 ms",
+        "non-CONFIRMED",
+        "notifications/s",
+        "last notification after load end, ms",
+      ],
+      extra: series.flatMap((s) =>
+        s.points.map((p) => [s.label, p.concurrency, p.rps, p.p99Ms, p.failed, p.notificationsPerSec, p.notificationLagMs]),
+      ),
     };
   } finally {
     await db.end().catch(() => undefined);

@@ -24,7 +24,9 @@ async function once(mode, idleSeconds, log, dataDir) {
     const rss = Object.fromEntries(NAMES.map((name) => [name, treeRssMiB(mesh.processes[name].child.pid)]));
     const processes = Object.fromEntries(NAMES.map((name) => [name, processTree(mesh.processes[name].child.pid).length]));
     const readyMs = Object.fromEntries(NAMES.map((name) => [name, mesh.processes[name].readyMs]));
-    log(`  footprint ${mode}: all SERVING after ${(mesh.coldStartMs / 1000).toFixed(2)} s; idle RSS MiB ${JSON.stringify(Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, Math.round(v)])))}`);
+    log(
+      `  footprint ${mode}: all SERVING after ${(mesh.coldStartMs / 1000).toFixed(2)} s; idle RSS MiB ${JSON.stringify(Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, Math.round(v)])))}`,
+    );
     return { coldStartMs: mesh.coldStartMs, readyMs, rss, processes };
   } finally {
     await mesh.stop();

@@ -17,10 +17,15 @@ const TARGETS = {
 
 /** Checks that each gateway route answers 200 with the product; returns the JSON bodies' sizes. */
 async function probeGateway(gatewayUrl) {
-  const connect = await fetch(`${gatewayUrl}${GET_PRODUCT_PATH}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ sku: BENCH_SKU }) });
+  const connect = await fetch(`${gatewayUrl}${GET_PRODUCT_PATH}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ sku: BENCH_SKU }),
+  });
   const rest = await fetch(`${gatewayUrl}/v1/products/${BENCH_SKU}`);
   const [connectBody, restBody] = [await connect.text(), await rest.text()];
-  if (connect.status !== 200 || rest.status !== 200) throw new Error(`gateway probe failed: Connect ${connect.status} ${connectBody}; REST ${rest.status} ${restBody}`);
+  if (connect.status !== 200 || rest.status !== 200)
+    throw new Error(`gateway probe failed: Connect ${connect.status} ${connectBody}; REST ${rest.status} ${restBody}`);
   return { connectJsonBytes: connectBody.length, restJsonBytes: restBody.length };
 }
 
@@ -30,7 +35,12 @@ export async function runGateway({ seconds, repeats, concurrencies, perProcessEn
   const mesh = await startMesh({
     db: "postgres",
     names: ["inventory", "gateway"],
-    env: { GATEWAY_WORKERS: workers, GATEWAY_RATE_LIMIT_BURST: "100000000", GATEWAY_RATE_LIMIT_PER_SECOND: "100000000", LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info" },
+    env: {
+      GATEWAY_WORKERS: workers,
+      GATEWAY_RATE_LIMIT_BURST: "100000000",
+      GATEWAY_RATE_LIMIT_PER_SECOND: "100000000",
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info",
+    },
     perProcessEnv,
   });
   try {
@@ -47,7 +57,12 @@ export async function runGateway({ seconds, repeats, concurrencies, perProcessEn
     const requests = {
       direct: { url: `http://127.0.0.1:${inventory.port}${GET_PRODUCT_PATH}`, body: frame, headers: grpcHeaders },
       "gateway-grpc": { url: `${mesh.gatewayUrl}${GET_PRODUCT_PATH}`, body: frame, headers: grpcHeaders },
-      "gateway-connect-h1": { url: `${mesh.gatewayUrl}${GET_PRODUCT_PATH}`, body: json, headers: ["content-type: application/json"], h1: true },
+      "gateway-connect-h1": {
+        url: `${mesh.gatewayUrl}${GET_PRODUCT_PATH}`,
+        body: json,
+        headers: ["content-type: application/json"],
+        h1: true,
+      },
       "gateway-rest-h1": { url: `${mesh.gatewayUrl}/v1/products/${BENCH_SKU}`, h1: true },
     };
     const ids = ["direct", "gateway-connect-h1", "gateway-rest-h1", "gateway-grpc"];

@@ -16,7 +16,12 @@ import { openDatabase } from "@shop/platform/database";
 import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
 import {
-  connectMessaging, createPublisher, declareTopology, enqueueOutbox, OUTBOX_TABLE_SQL, startOutboxRelay,
+  connectMessaging,
+  createPublisher,
+  declareTopology,
+  enqueueOutbox,
+  OUTBOX_TABLE_SQL,
+  startOutboxRelay,
 } from "@shop/platform/messaging";
 import { rabbitTestScope } from "@shop/platform/testing/rabbitmq";
 import amqp from "amqplib";
@@ -34,8 +39,13 @@ const silentProvider = { name: "bench", async send() {} };
 
 const command = (id) =>
   create(SendNotificationCommandSchema, {
-    commandId: id, channel: NotificationChannel.EMAIL, recipient: "ada@example.com", template: "order_confirmed",
-    parameters: { order_id: `ord_${id}`, total: "19.99 EUR" }, orderId: `ord_${id}`, userId: "user-1",
+    commandId: id,
+    channel: NotificationChannel.EMAIL,
+    recipient: "ada@example.com",
+    template: "order_confirmed",
+    parameters: { order_id: `ord_${id}`, total: "19.99 EUR" },
+    orderId: `ord_${id}`,
+    userId: "user-1",
   });
 
 /** An in-memory PGlite database (the platform's openDatabase) with the given migrations. */
@@ -60,13 +70,30 @@ async function baseline(scope) {
   let acked = 0;
   const t0 = performance.now();
   const done = new Promise((resolve) => {
-    void sub.consume(queue, (msg) => { sub.ack(msg); if (++acked === N) resolve(); }, { noAck: false });
+    void sub.consume(
+      queue,
+      (msg) => {
+        sub.ack(msg);
+        if (++acked === N) resolve();
+      },
+      { noAck: false },
+    );
   });
   // publish in confirmed windows of BATCH, as the relay does
   for (let i = 0; i < N; i += BATCH) {
     const window = [];
     for (let j = i; j < Math.min(N, i + BATCH); j++) {
-      window.push(new Promise((res, rej) => pub.publish("", queue, body, { type: SendNotificationCommandSchema.typeName, messageId: `b-${j}`, persistent: true, mandatory: true }, (e) => (e ? rej(e) : res()))));
+      window.push(
+        new Promise((res, rej) =>
+          pub.publish(
+            "",
+            queue,
+            body,
+            { type: SendNotificationCommandSchema.typeName, messageId: `b-${j}`, persistent: true, mandatory: true },
+            (e) => (e ? rej(e) : res()),
+          ),
+        ),
+      );
     }
     await Promise.all(window);
   }
@@ -82,14 +109,26 @@ async function pipeline(scope) {
   const orders = await memoryDatabase(outboxMigrations());
   const notifications = await memoryDatabase(fileURLToPath(new URL("../../services/notification/migrations", import.meta.url)));
   const store = createNotificationStore(notifications);
-  const connection = connectMessaging({ url: scope.url, connectionName: scope.connectionName, logger, declare: (channel) => declareTopology(channel, topology) });
+  const connection = connectMessaging({
+    url: scope.url,
+    connectionName: scope.connectionName,
+    logger,
+    declare: (channel) => declareTopology(channel, topology),
+  });
   await connection.waitForConnect(10_000);
   const publisher = createPublisher(connection, { exchange: topology.exchange, logger });
   const consumer = startNotificationConsumer({ connection, topology, store, provider: silentProvider, logger, prefetch: PREFETCH });
 
   const e0 = performance.now();
   for (let i = 0; i < N; i++) {
-    await orders.transaction((tx) => enqueueOutbox(tx, { schema: SendNotificationCommandSchema, message: command(`p-${i}`), messageId: `p-${i}`, routingKey: topology.routingKey }));
+    await orders.transaction((tx) =>
+      enqueueOutbox(tx, {
+        schema: SendNotificationCommandSchema,
+        message: command(`p-${i}`),
+        messageId: `p-${i}`,
+        routingKey: topology.routingKey,
+      }),
+    );
   }
   const enqueuePerSec = N / ((performance.now() - e0) / 1000);
 
@@ -112,7 +151,12 @@ async function pipeline(scope) {
   await connection.close();
   await orders.close();
   await notifications.close();
-  return { enqueuePerSec, relayPerSec: N / (((relayedAt ?? performance.now()) - t0) / 1000), endToEndPerSec: N / ((t1 - t0) / 1000), seconds: (t1 - t0) / 1000 };
+  return {
+    enqueuePerSec,
+    relayPerSec: N / (((relayedAt ?? performance.now()) - t0) / 1000),
+    endToEndPerSec: N / ((t1 - t0) / 1000),
+    seconds: (t1 - t0) / 1000,
+  };
 }
 
 const scope = rabbitTestScope(`bench-${randomBytes(2).toString("hex")}`);
@@ -125,7 +169,9 @@ try {
   console.log(`  bare amqplib  publish -> consume+ack ${fmt(base.endToEndPerSec)} msg/s   (${base.seconds.toFixed(2)} s)`);
   console.log(`  pipeline      outbox enqueue (tx)    ${fmt(pipe.enqueuePerSec)} cmd/s`);
   console.log(`  pipeline      outbox -> relay -> broker ack (rows marked) ${fmt(pipe.relayPerSec)} cmd/s`);
-  console.log(`  pipeline      outbox -> relay -> broker -> consumer -> dedupe+commit -> ack ${fmt(pipe.endToEndPerSec)} cmd/s   (${pipe.seconds.toFixed(2)} s)`);
+  console.log(
+    `  pipeline      outbox -> relay -> broker -> consumer -> dedupe+commit -> ack ${fmt(pipe.endToEndPerSec)} cmd/s   (${pipe.seconds.toFixed(2)} s)`,
+  );
 } finally {
   await scope.cleanup();
 }

@@ -54,8 +54,20 @@ function startTarget(id) {
 async function h2load(port, file, load, pid) {
   const cpuBefore = pid ? cpuSeconds(pid) : 0;
   const args = [
-    "-n", String(load.requests), "-c", String(load.connections), "-m", String(load.streams), "-t", "1",
-    "-d", file, "-H", "content-type: application/grpc", "-H", "te: trailers",
+    "-n",
+    String(load.requests),
+    "-c",
+    String(load.connections),
+    "-m",
+    String(load.streams),
+    "-t",
+    "1",
+    "-d",
+    file,
+    "-H",
+    "content-type: application/grpc",
+    "-H",
+    "te: trailers",
     `http://127.0.0.1:${port}${PATH}`,
   ];
   const { stdout } = await run(H2LOAD, args, { maxBuffer: 16 * 1024 * 1024 });
@@ -94,19 +106,29 @@ const summary = (id, load) => {
   return { rps: spread(runs.map((r) => r.rps)).median, cpu: spread(runs.map((r) => r.cpuUsPerCall)).median, runs };
 };
 
-console.log(`\nunary ${PATH}, h2load, ${TRIALS} trial(s) x ${ROUNDS} interleaved round(s), a fresh process per target per trial, medians; LOG_LEVEL=${process.env.LOG_LEVEL ?? "info"}\n`);
+console.log(
+  `\nunary ${PATH}, h2load, ${TRIALS} trial(s) x ${ROUNDS} interleaved round(s), a fresh process per target per trial, medians; LOG_LEVEL=${process.env.LOG_LEVEL ?? "info"}\n`,
+);
 for (const load of LOADS) {
   const s = Object.fromEntries(TARGETS.map(({ id }) => [id, summary(id, load)]));
   console.log(`${load.name} (${load.requests} requests per run)`);
   for (const { id, label } of TARGETS) {
     const runs = s[id].runs.map((r) => r.rps.toFixed(0)).join(", ");
-    console.log(`  ${label.padEnd(28)} ${s[id].rps.toFixed(0).padStart(7)} req/s   ${s[id].cpu.toFixed(1).padStart(6)} us CPU/call   runs ${runs}`);
+    console.log(
+      `  ${label.padEnd(28)} ${s[id].rps.toFixed(0).padStart(7)} req/s   ${s[id].cpu.toFixed(1).padStart(6)} us CPU/call   runs ${runs}`,
+    );
   }
   const bare = s["grpc-js"];
   for (const id of ["platform", "platform-propagating"]) {
-    console.log(`  ${id} / grpc-js = ${(s[id].rps / bare.rps).toFixed(3)} req/s, ${(bare.cpu / s[id].cpu).toFixed(3)} from server CPU per call   (target >= 0.85)`);
+    console.log(
+      `  ${id} / grpc-js = ${(s[id].rps / bare.rps).toFixed(3)} req/s, ${(bare.cpu / s[id].cpu).toFixed(3)} from server CPU per call   (target >= 0.85)`,
+    );
   }
   const tuned = s["grpc-js-no-channelz"];
-  console.log(`  platform / grpc-js with channelz off too = ${(s.platform.rps / tuned.rps).toFixed(3)} req/s, ${(tuned.cpu / s.platform.cpu).toFixed(3)} from server CPU per call   (the interceptors alone)`);
-  console.log(`  grpc-js / http2 = ${(bare.rps / s.http2.rps).toFixed(3)}   platform / http2 = ${(s.platform.rps / s.http2.rps).toFixed(3)}\n`);
+  console.log(
+    `  platform / grpc-js with channelz off too = ${(s.platform.rps / tuned.rps).toFixed(3)} req/s, ${(tuned.cpu / s.platform.cpu).toFixed(3)} from server CPU per call   (the interceptors alone)`,
+  );
+  console.log(
+    `  grpc-js / http2 = ${(bare.rps / s.http2.rps).toFixed(3)}   platform / http2 = ${(s.platform.rps / s.http2.rps).toFixed(3)}\n`,
+  );
 }

@@ -15,7 +15,15 @@ const kind = process.argv[2];
 
 /** The same answer everywhere: a product built from the request, as a real handler would. */
 function product(sku) {
-  return { product: { sku, name: "Enamel mug", description: "A sturdy enamel mug.", price: { currencyCode: "EUR", amountMinor: 1250n }, availableQuantity: 7 } };
+  return {
+    product: {
+      sku,
+      name: "Enamel mug",
+      description: "A sturdy enamel mug.",
+      price: { currencyCode: "EUR", amountMinor: 1250n },
+      availableQuantity: 7,
+    },
+  };
 }
 
 function ready(port) {
@@ -33,7 +41,11 @@ function exitOnSigterm(close) {
 if (kind === "platform" || kind === "platform-propagating") {
   const { enableContextPropagation, loadServiceConfig, serve } = await import("@shop/platform");
   if (kind === "platform-propagating") enableContextPropagation();
-  const config = loadServiceConfig("inventory", { port: 0, adminPort: 0 }, { ...process.env, INVENTORY_PORT: "0", INVENTORY_ADMIN_PORT: "0", HOST: "127.0.0.1" });
+  const config = loadServiceConfig(
+    "inventory",
+    { port: 0, adminPort: 0 },
+    { ...process.env, INVENTORY_PORT: "0", INVENTORY_ADMIN_PORT: "0", HOST: "127.0.0.1" },
+  );
   const server = await serve(config, [[InventoryService, { getProduct: ({ sku }) => product(sku) }]]);
   ready(server.port);
 } else if (kind === "grpc-js" || kind === "grpc-js-no-channelz") {

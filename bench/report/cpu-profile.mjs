@@ -45,7 +45,13 @@ export function summarize(profile, top = 25) {
   return {
     totalMs: total,
     idleMs: idle,
-    frames: [...frames.values()].sort((a, b) => b.selfMs - a.selfMs).slice(0, top).map((f) => ({ ...f, share: share(f.selfMs) })),
-    origins: [...origins.entries()].map(([o, ms]) => ({ origin: o, selfMs: ms, share: share(ms) })).sort((a, b) => b.selfMs - a.selfMs).slice(0, 15),
+    frames: [...frames.values()]
+      .sort((a, b) => b.selfMs - a.selfMs)
+      .slice(0, top)
+      .map((f) => ({ ...f, share: share(f.selfMs) })),
+    origins: [...origins.entries()]
+      .map(([o, ms]) => ({ origin: o, selfMs: ms, share: share(ms) }))
+      .sort((a, b) => b.selfMs - a.selfMs)
+      .slice(0, 15),
   };
 }

@@ -25,12 +25,26 @@ const profArgs = ["--cpu-prof", `--cpu-prof-dir=${dir}`];
 let result;
 let label;
 if (target === "gateway") {
-  const mesh = await startMesh({ db: "postgres", names: ["inventory", "gateway"], env: { GATEWAY_WORKERS: "1", GATEWAY_RATE_LIMIT_BURST: "100000000", GATEWAY_RATE_LIMIT_PER_SECOND: "100000000", LOG_LEVEL: "info" }, nodeArgs: { gateway: profArgs } });
+  const mesh = await startMesh({
+    db: "postgres",
+    names: ["inventory", "gateway"],
+    env: { GATEWAY_WORKERS: "1", GATEWAY_RATE_LIMIT_BURST: "100000000", GATEWAY_RATE_LIMIT_PER_SECOND: "100000000", LOG_LEVEL: "info" },
+    nodeArgs: { gateway: profArgs },
+  });
   try {
     const requests = {
       "rest-h1": { url: `${mesh.gatewayUrl}/v1/products/${BENCH_SKU}`, h1: true },
-      "connect-h1": { url: `${mesh.gatewayUrl}${GET_PRODUCT_PATH}`, body: bodyFile("get-product.json", JSON.stringify({ sku: BENCH_SKU })), headers: ["content-type: application/json"], h1: true },
-      grpc: { url: `${mesh.gatewayUrl}${GET_PRODUCT_PATH}`, body: grpcFrameFile(), headers: ["content-type: application/grpc", "te: trailers"] },
+      "connect-h1": {
+        url: `${mesh.gatewayUrl}${GET_PRODUCT_PATH}`,
+        body: bodyFile("get-product.json", JSON.stringify({ sku: BENCH_SKU })),
+        headers: ["content-type: application/json"],
+        h1: true,
+      },
+      grpc: {
+        url: `${mesh.gatewayUrl}${GET_PRODUCT_PATH}`,
+        body: grpcFrameFile(),
+        headers: ["content-type: application/grpc", "te: trailers"],
+      },
     };
     const request = requests[variant];
     if (!request) throw new Error(`unknown gateway variant ${variant}; one of ${Object.keys(requests).join(", ")}`);
@@ -44,7 +58,13 @@ if (target === "gateway") {
   try {
     const frame = grpcFrameFile();
     await assertGrpcOk(target, server.port, GET_PRODUCT_PATH, frame);
-    result = await h2load({ url: `http://127.0.0.1:${server.port}${GET_PRODUCT_PATH}`, seconds, concurrency, body: frame, headers: ["content-type: application/grpc", "te: trailers"] });
+    result = await h2load({
+      url: `http://127.0.0.1:${server.port}${GET_PRODUCT_PATH}`,
+      seconds,
+      concurrency,
+      body: frame,
+      headers: ["content-type: application/grpc", "te: trailers"],
+    });
   } finally {
     await server.stop();
   }
@@ -76,6 +96,9 @@ const md = [
   ...summary.frames.map((f) => `| \`${f.name}\` | ${f.location || "–"} | ${f.selfMs.toFixed(0)} | ${pct(f.share)} |`),
   "",
 ].join("\n");
-writeFileSync(join(RESULTS_DIR, `profile-${target}${target === "gateway" ? `-${variant}` : ""}.json`), JSON.stringify({ label, result, profile: biggest, summary }, null, 2) + "\n");
+writeFileSync(
+  join(RESULTS_DIR, `profile-${target}${target === "gateway" ? `-${variant}` : ""}.json`),
+  JSON.stringify({ label, result, profile: biggest, summary }, null, 2) + "\n",
+);
 writeFileSync(join(RESULTS_DIR, `profile-${target}${target === "gateway" ? `-${variant}` : ""}.md`), md);
 console.log(md);

@@ -10,7 +10,9 @@ function panel(part, x0, y0, width, height) {
   const w = width - pad.left - pad.right;
   const h = height - pad.top - pad.bottom;
   const concurrencies = [...new Set(series.flatMap((s) => s.points.map((p) => p.concurrency)))].sort((a, b) => a - b);
-  const values = series.flatMap((s) => s.points.flatMap((p) => [p.p50Ms?.median, p.p99Ms?.median])).filter((v) => Number.isFinite(v) && v > 0);
+  const values = series
+    .flatMap((s) => s.points.flatMap((p) => [p.p50Ms?.median, p.p99Ms?.median]))
+    .filter((v) => Number.isFinite(v) && v > 0);
   if (concurrencies.length === 0 || values.length === 0) return "";
   const lo = Math.floor(Math.log10(Math.min(...values)));
   const hi = Math.max(lo + 1, Math.ceil(Math.log10(Math.max(...values))));
@@ -26,7 +28,9 @@ function panel(part, x0, y0, width, height) {
       if (Math.log10(v) > hi) continue;
       const y = Y(v).toFixed(1);
       out.push(`<line x1="${x0 + pad.left}" x2="${x0 + pad.left + w}" y1="${y}" y2="${y}" stroke="#eee"/>`);
-      out.push(`<text x="${x0 + pad.left - 4}" y="${y}" font-size="10" text-anchor="end" dominant-baseline="middle">${v >= 1 ? v : v.toPrecision(1)}</text>`);
+      out.push(
+        `<text x="${x0 + pad.left - 4}" y="${y}" font-size="10" text-anchor="end" dominant-baseline="middle">${v >= 1 ? v : v.toPrecision(1)}</text>`,
+      );
     }
   }
   for (const c of concurrencies) {
@@ -34,12 +38,21 @@ function panel(part, x0, y0, width, height) {
     out.push(`<line x1="${x}" x2="${x}" y1="${y0 + pad.top}" y2="${y0 + pad.top + h}" stroke="#eee"/>`);
     out.push(`<text x="${x}" y="${y0 + pad.top + h + 14}" font-size="10" text-anchor="middle">${c}</text>`);
   }
-  out.push(`<text x="${x0 + pad.left + w / 2}" y="${y0 + height - 6}" font-size="11" text-anchor="middle">concurrency (requests in flight)</text>`);
-  out.push(`<text transform="translate(${x0 + 14},${y0 + pad.top + h / 2}) rotate(-90)" font-size="11" text-anchor="middle">latency ms (log)</text>`);
+  out.push(
+    `<text x="${x0 + pad.left + w / 2}" y="${y0 + height - 6}" font-size="11" text-anchor="middle">concurrency (requests in flight)</text>`,
+  );
+  out.push(
+    `<text transform="translate(${x0 + 14},${y0 + pad.top + h / 2}) rotate(-90)" font-size="11" text-anchor="middle">latency ms (log)</text>`,
+  );
   series.forEach((s, i) => {
     const color = COLORS[i % COLORS.length];
-    for (const [metric, dash] of [["p99Ms", ""], ["p50Ms", ' stroke-dasharray="4 3"']]) {
-      const pts = s.points.filter((p) => Number.isFinite(p[metric]?.median) && p[metric].median > 0).map((p) => `${X(p.concurrency).toFixed(1)},${Y(p[metric].median).toFixed(1)}`);
+    for (const [metric, dash] of [
+      ["p99Ms", ""],
+      ["p50Ms", ' stroke-dasharray="4 3"'],
+    ]) {
+      const pts = s.points
+        .filter((p) => Number.isFinite(p[metric]?.median) && p[metric].median > 0)
+        .map((p) => `${X(p.concurrency).toFixed(1)},${Y(p[metric].median).toFixed(1)}`);
       if (pts.length > 0) out.push(`<polyline points="${pts.join(" ")}" fill="none" stroke="${color}" stroke-width="2"${dash}/>`);
       for (const p of pts) out.push(`<circle cx="${p.split(",")[0]}" cy="${p.split(",")[1]}" r="2.5" fill="${color}"/>`);
     }

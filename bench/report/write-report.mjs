@@ -32,7 +32,9 @@ function seriesTables(part) {
     const b = byId[baseline];
     if (!s || !b) continue;
     lines.push(`**${s.label}** vs baseline **${b.label}**`, "");
-    lines.push(`| concurrency | ${unit} | baseline ${unit} | ${unit} ratio | p50 ms | baseline p50 ms | p99 ms | baseline p99 ms | p99 ratio | server CPU µs/req | baseline CPU µs/req |`);
+    lines.push(
+      `| concurrency | ${unit} | baseline ${unit} | ${unit} ratio | p50 ms | baseline p50 ms | p99 ms | baseline p99 ms | p99 ratio | server CPU µs/req | baseline CPU µs/req |`,
+    );
     lines.push("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (const point of s.points) {
       const base = b.points.find((p) => p.concurrency === point.concurrency);
@@ -49,7 +51,10 @@ function seriesTables(part) {
 function extraTable(part) {
   if (!part.extra?.length) return [];
   const lines = [`| ${part.extraHeader.join(" | ")} |`, `| ${part.extraHeader.map(() => "---").join(" | ")} |`];
-  for (const row of part.extra) lines.push(`| ${row.map((cell) => (typeof cell === "object" && cell !== null ? range(cell) : typeof cell === "number" ? num(cell) : String(cell))).join(" | ")} |`);
+  for (const row of part.extra)
+    lines.push(
+      `| ${row.map((cell) => (typeof cell === "object" && cell !== null ? range(cell) : typeof cell === "number" ? num(cell) : String(cell))).join(" | ")} |`,
+    );
   return [...lines, ""];
 }
 
@@ -57,7 +62,9 @@ function pairTable(part) {
   if (!part.pairs?.length) return [];
   const lines = ["| measurement | value | baseline | baseline value | ratio |", "| --- | ---: | --- | ---: | ---: |"];
   for (const row of part.pairs) {
-    lines.push(`| ${row.label} (${row.unit}) | ${range(row.subject)} | ${row.baselineLabel} | ${range(row.baseline)} | ${ratioRange(pairedRatio(row.subject, row.baseline))} |`);
+    lines.push(
+      `| ${row.label} (${row.unit}) | ${range(row.subject)} | ${row.baselineLabel} | ${range(row.baseline)} | ${ratioRange(pairedRatio(row.subject, row.baseline))} |`,
+    );
   }
   return [...lines, ""];
 }
@@ -67,16 +74,25 @@ function footprintTables(part) {
   const modes = Object.keys(part.footprint ?? {});
   if (modes.length === 0) return lines;
   const names = Object.keys(part.footprint[modes[0]].rssMiB);
-  lines.push(`| process | ${modes.map((m) => `idle RSS MiB (${m})`).join(" | ")} | ${modes.map((m) => `ready after s (${m})`).join(" | ")} |`);
+  lines.push(
+    `| process | ${modes.map((m) => `idle RSS MiB (${m})`).join(" | ")} | ${modes.map((m) => `ready after s (${m})`).join(" | ")} |`,
+  );
   lines.push(`| --- | ${modes.map(() => "---:").join(" | ")} | ${modes.map(() => "---:").join(" | ")} |`);
   for (const name of names) {
     const procs = part.footprint[modes[0]].processes?.[name];
     const label = procs > 1 ? `${name} (${procs} processes)` : name;
-    lines.push(`| ${label} | ${modes.map((m) => range(part.footprint[m].rssMiB[name])).join(" | ")} | ${modes.map((m) => range(seconds(part.footprint[m].readyMs[name]))).join(" | ")} |`);
+    lines.push(
+      `| ${label} | ${modes.map((m) => range(part.footprint[m].rssMiB[name])).join(" | ")} | ${modes.map((m) => range(seconds(part.footprint[m].readyMs[name]))).join(" | ")} |`,
+    );
   }
-  lines.push(`| **whole mesh** | ${modes.map((m) => range(part.footprint[m].totalRssMiB)).join(" | ")} | ${modes.map((m) => `**${range(seconds(part.footprint[m].coldStartMs))}**`).join(" | ")} |`);
+  lines.push(
+    `| **whole mesh** | ${modes.map((m) => range(part.footprint[m].totalRssMiB)).join(" | ")} | ${modes.map((m) => `**${range(seconds(part.footprint[m].coldStartMs))}**`).join(" | ")} |`,
+  );
   if (modes.includes("pglite") && modes.includes("postgres")) {
-    lines.push("", `Cold start ratio PGlite / PostgreSQL (medians): ${(part.footprint.pglite.coldStartMs.median / part.footprint.postgres.coldStartMs.median).toFixed(1)}×; idle RSS ratio ${(part.footprint.pglite.totalRssMiB.median / part.footprint.postgres.totalRssMiB.median).toFixed(1)}×.`);
+    lines.push(
+      "",
+      `Cold start ratio PGlite / PostgreSQL (medians): ${(part.footprint.pglite.coldStartMs.median / part.footprint.postgres.coldStartMs.median).toFixed(1)}×; idle RSS ratio ${(part.footprint.pglite.totalRssMiB.median / part.footprint.postgres.totalRssMiB.median).toFixed(1)}×.`,
+    );
   }
   return [...lines, ""];
 }
@@ -92,7 +108,10 @@ function seconds(s) {
  * concurrency, each messaging pair, and the cold start — the full tables stay in latest.md.
  */
 function summaryTable(parts) {
-  const lines = ["| part | measurement vs baseline | at | value | baseline | ratio (median, min–max) |", "| --- | --- | ---: | ---: | ---: | ---: |"];
+  const lines = [
+    "| part | measurement vs baseline | at | value | baseline | ratio (median, min–max) |",
+    "| --- | --- | ---: | ---: | ---: | ---: |",
+  ];
   for (const [id, part] of parts) {
     const byId = Object.fromEntries((part.series ?? []).map((s) => [s.id, s]));
     const unit = part.unit ?? "req/s";
@@ -104,20 +123,34 @@ function summaryTable(parts) {
       for (const point of ends) {
         const base = b.points.find((p) => p.concurrency === point.concurrency);
         if (!base) continue;
-        lines.push(`| ${id} | ${s.label} vs ${b.label} | c=${point.concurrency} | ${num(point.rps.median)} ${unit} | ${num(base.rps.median)} ${unit} | ${ratioRange(pairedRatio(point.rps, base.rps))} |`);
+        lines.push(
+          `| ${id} | ${s.label} vs ${b.label} | c=${point.concurrency} | ${num(point.rps.median)} ${unit} | ${num(base.rps.median)} ${unit} | ${ratioRange(pairedRatio(point.rps, base.rps))} |`,
+        );
       }
     }
     for (const row of part.pairs ?? []) {
-      lines.push(`| ${id} | ${row.label} vs ${row.baselineLabel} | – | ${num(row.subject.median)} ${row.unit} | ${num(row.baseline.median)} ${row.unit} | ${ratioRange(pairedRatio(row.subject, row.baseline))} |`);
+      lines.push(
+        `| ${id} | ${row.label} vs ${row.baselineLabel} | – | ${num(row.subject.median)} ${row.unit} | ${num(row.baseline.median)} ${row.unit} | ${ratioRange(pairedRatio(row.subject, row.baseline))} |`,
+      );
     }
     const fp = part.footprint;
     if (fp?.postgres) {
       const pglite = fp.pglite ? `${num(fp.pglite.coldStartMs.median / 1000)} s (PGlite first start)` : "–";
-      lines.push(`| ${id} | whole-mesh cold start to all SERVING, PostgreSQL vs PGlite | – | ${num(fp.postgres.coldStartMs.median / 1000)} s | ${pglite} | – |`);
+      lines.push(
+        `| ${id} | whole-mesh cold start to all SERVING, PostgreSQL vs PGlite | – | ${num(fp.postgres.coldStartMs.median / 1000)} s | ${pglite} | – |`,
+      );
       const restart = fp["pglite restart"];
-      if (restart) lines.push(`| ${id} | whole-mesh restart on existing PGlite data | – | ${num(restart.coldStartMs.median / 1000)} s | – | – |`);
-      const rssPglite = [fp.pglite && `${num(fp.pglite.totalRssMiB.median)} MiB (PGlite first start)`, restart && `${num(restart.totalRssMiB.median)} MiB (PGlite restart)`].filter(Boolean).join(", ");
-      lines.push(`| ${id} | idle RSS, whole mesh, PostgreSQL vs PGlite | – | ${num(fp.postgres.totalRssMiB.median)} MiB | ${rssPglite || "–"} | – |`);
+      if (restart)
+        lines.push(`| ${id} | whole-mesh restart on existing PGlite data | – | ${num(restart.coldStartMs.median / 1000)} s | – | – |`);
+      const rssPglite = [
+        fp.pglite && `${num(fp.pglite.totalRssMiB.median)} MiB (PGlite first start)`,
+        restart && `${num(restart.totalRssMiB.median)} MiB (PGlite restart)`,
+      ]
+        .filter(Boolean)
+        .join(", ");
+      lines.push(
+        `| ${id} | idle RSS, whole mesh, PostgreSQL vs PGlite | – | ${num(fp.postgres.totalRssMiB.median)} MiB | ${rssPglite || "–"} | – |`,
+      );
     }
   }
   return lines;
@@ -155,7 +188,10 @@ export function writeReport(latest) {
   ];
   for (const [id, part] of parts) {
     lines.push(`## ${part.title}`, "");
-    lines.push(`Measured ${part.measuredAt} (${Math.round(part.durationSeconds)} s, load average ${part.machine?.loadAverageAtStart?.join(" ")} → ${part.machine?.loadAverageAtEnd?.join(" ")}), part \`${id}\`, command \`${part.command}\`.`, "");
+    lines.push(
+      `Measured ${part.measuredAt} (${Math.round(part.durationSeconds)} s, load average ${part.machine?.loadAverageAtStart?.join(" ")} → ${part.machine?.loadAverageAtEnd?.join(" ")}), part \`${id}\`, command \`${part.command}\`.`,
+      "",
+    );
     if (part.method) lines.push(`Method: ${part.method}.`, "");
     if (part.series) lines.push(...seriesTables(part));
     lines.push(...extraTable(part), ...pairTable(part), ...footprintTables(part));
@@ -167,7 +203,10 @@ export function writeReport(latest) {
   const written = [];
   writeFileSync(`${RESULTS_DIR}latest.md`, md);
   written.push("bench/results/latest.md");
-  const svg = latencyChart(parts.map(([, p]) => p), `${latest.generatedAt} · nproc ${m.nproc} · node ${m.node}`);
+  const svg = latencyChart(
+    parts.map(([, p]) => p),
+    `${latest.generatedAt} · nproc ${m.nproc} · node ${m.node}`,
+  );
   if (svg) {
     writeFileSync(`${RESULTS_DIR}latency.svg`, svg);
     written.push("bench/results/latency.svg");

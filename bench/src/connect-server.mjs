@@ -7,7 +7,15 @@ import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_se
 
 /** The answer bench/platform/server.mjs gives, field for field. */
 function product(sku) {
-  return { product: { sku, name: "Enamel mug", description: "A sturdy enamel mug.", price: { currencyCode: "EUR", amountMinor: 1250n }, availableQuantity: 7 } };
+  return {
+    product: {
+      sku,
+      name: "Enamel mug",
+      description: "A sturdy enamel mug.",
+      price: { currencyCode: "EUR", amountMinor: 1250n },
+      availableQuantity: 7,
+    },
+  };
 }
 
 const handler = connectNodeAdapter({

@@ -41,7 +41,9 @@ export async function h2load({ url, seconds, concurrency, body, headers = [], h1
   const { stdout } = await run(H2LOAD, args, { maxBuffer: 64 * 1024 * 1024, timeout: (seconds + 60) * 1000 });
   const cpuAfter = pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
   const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(stdout)?.[1]);
-  const counts = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(stdout);
+  const counts = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(
+    stdout,
+  );
   const done = Number(counts?.[3]);
   const succeeded = Number(counts?.[4]);
   const ok2xx = Number(/status codes: (\d+) 2xx/.exec(stdout)?.[1]);

@@ -56,7 +56,15 @@ export async function startMesh(options = {}) {
   }
 }
 
-async function startMeshOnce({ db = "postgres", names = [...SERVICES, "gateway"], env = {}, perProcessEnv = {}, nodeArgs = {}, timeoutMs = 240_000, dataDir: keptDataDir } = {}) {
+async function startMeshOnce({
+  db = "postgres",
+  names = [...SERVICES, "gateway"],
+  env = {},
+  perProcessEnv = {},
+  nodeArgs = {},
+  timeoutMs = 240_000,
+  dataDir: keptDataDir,
+} = {}) {
   assertBuilt(names);
   const dataDir = keptDataDir ?? (await mkdtemp(join(tmpdir(), "shop-bench-mesh-")));
   const rabbit = rabbitTestScope("bench");
@@ -84,7 +92,9 @@ async function startMeshOnce({ db = "postgres", names = [...SERVICES, "gateway"]
   }
   const databases = {};
   if (db === "postgres") {
-    await Promise.all(names.filter((n) => n !== "gateway").map(async (name) => (databases[name] = await createTestDatabase(`bench_${name}`))));
+    await Promise.all(
+      names.filter((n) => n !== "gateway").map(async (name) => (databases[name] = await createTestDatabase(`bench_${name}`))),
+    );
   }
   const processes = {};
   const stop = async () => {
@@ -123,8 +133,12 @@ async function startMeshOnce({ db = "postgres", names = [...SERVICES, "gateway"]
 async function waitReady(name, proc, started, timeoutMs) {
   const deadline = started + timeoutMs;
   while (performance.now() < deadline) {
-    if (proc.child.exitCode !== null) throw new Error(`${name} exited with ${proc.child.exitCode} before it was ready:\n${proc.output.join("").slice(-3000)}`);
-    const ok = await fetch(`http://127.0.0.1:${proc.adminPort}/readyz`).then((r) => r.ok, () => false);
+    if (proc.child.exitCode !== null)
+      throw new Error(`${name} exited with ${proc.child.exitCode} before it was ready:\n${proc.output.join("").slice(-3000)}`);
+    const ok = await fetch(`http://127.0.0.1:${proc.adminPort}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) {
       proc.readyMs = performance.now() - started;
       return;

@@ -19,8 +19,18 @@ export function parseMessagingOutput(stdout) {
 }
 
 const PAIRS = [
-  ["pipeline outbox -> relay -> broker ack (rows marked)", "bare amqplib publish+confirm", "outbox → relay → broker ack", "bare publish + confirm"],
-  ["pipeline outbox -> relay -> broker -> consumer -> dedupe+commit -> ack", "bare amqplib publish -> consume+ack", "outbox → relay → broker → consumer → dedupe + commit → ack", "bare publish → consume + ack"],
+  [
+    "pipeline outbox -> relay -> broker ack (rows marked)",
+    "bare amqplib publish+confirm",
+    "outbox → relay → broker ack",
+    "bare publish + confirm",
+  ],
+  [
+    "pipeline outbox -> relay -> broker -> consumer -> dedupe+commit -> ack",
+    "bare amqplib publish -> consume+ack",
+    "outbox → relay → broker → consumer → dedupe + commit → ack",
+    "bare publish → consume + ack",
+  ],
   ["pipeline outbox enqueue (tx)", "bare amqplib publish+confirm", "outbox enqueue (one transaction each)", "bare publish + confirm"],
 ];
 
@@ -30,7 +40,11 @@ export async function runMessaging({ repeats = 1, log = console.log }) {
   const runs = [];
   let header = "";
   for (let i = 0; i < repeats; i++) {
-    const { stdout } = await run(process.execPath, [SCRIPT], { env: { ...process.env, BENCH_N: n, LOG_LEVEL: "error" }, maxBuffer: 16 << 20, timeout: 600_000 });
+    const { stdout } = await run(process.execPath, [SCRIPT], {
+      env: { ...process.env, BENCH_N: n, LOG_LEVEL: "error" },
+      maxBuffer: 16 << 20,
+      timeout: 600_000,
+    });
     const rates = parseMessagingOutput(stdout);
     header = stdout.split("\n").find((l) => l.startsWith("messaging throughput")) ?? header;
     if (Object.keys(rates).length === 0) throw new Error(`no rates in bench/messaging output:\n${stdout.slice(-2000)}`);

@@ -27,7 +27,9 @@ export async function sweep({ ids, concurrencies, repeats, seconds, load, log = 
       for (const id of ids) {
         const result = await load(id, concurrency, seconds);
         raw[id][concurrency].push(result);
-        log(`round ${round + 1}/${repeats} c=${concurrency} ${id}: ${result.rps.toFixed(0)} req/s p50 ${result.p50Ms.toFixed(2)} ms p99 ${result.p99Ms.toFixed(2)} ms`);
+        log(
+          `round ${round + 1}/${repeats} c=${concurrency} ${id}: ${result.rps.toFixed(0)} req/s p50 ${result.p50Ms.toFixed(2)} ms p99 ${result.p99Ms.toFixed(2)} ms`,
+        );
       }
     }
   }

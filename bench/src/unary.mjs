@@ -28,7 +28,14 @@ export const UNARY_TARGETS = {
  * Runs part 1. `options`: seconds per point, repeats, concurrencies, targets (ids), and
  * `env` per target id (e.g. NODE_ARGS for --cpu-prof). Returns the part's result object.
  */
-export async function runUnary({ seconds, repeats, concurrencies, targets = ["platform", "platform-propagating", "connect", "grpc-js"], env = {}, log = console.log }) {
+export async function runUnary({
+  seconds,
+  repeats,
+  concurrencies,
+  targets = ["platform", "platform-propagating", "connect", "grpc-js"],
+  env = {},
+  log = console.log,
+}) {
   const frame = grpcFrameFile();
   const running = {};
   const startAll = async () => {
@@ -59,7 +66,9 @@ export async function runUnary({ seconds, repeats, concurrencies, targets = ["pl
       series: series.map((s) => ({ ...s, label: UNARY_TARGETS[s.id].label })),
       comparisons: [
         ...(targets.includes("platform") && targets.includes("grpc-js") ? [{ subject: "platform", baseline: "grpc-js" }] : []),
-        ...(targets.includes("platform-propagating") && targets.includes("grpc-js") ? [{ subject: "platform-propagating", baseline: "grpc-js" }] : []),
+        ...(targets.includes("platform-propagating") && targets.includes("grpc-js")
+          ? [{ subject: "platform-propagating", baseline: "grpc-js" }]
+          : []),
         ...(targets.includes("connect") && targets.includes("grpc-js") ? [{ subject: "connect", baseline: "grpc-js" }] : []),
         ...(targets.includes("platform") && targets.includes("connect") ? [{ subject: "platform", baseline: "connect" }] : []),
         ...(targets.includes("grpc-js") && targets.includes("http2") ? [{ subject: "grpc-js", baseline: "http2" }] : []),

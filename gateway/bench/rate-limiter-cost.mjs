@@ -59,9 +59,23 @@ if (cluster.isPrimary) {
   for (const store of ["process", "cluster"]) {
     for (const concurrency of [1, 64]) {
       const points = results.filter((r) => r.store === store && r.concurrency === concurrency);
-      const row = [store.padEnd(8), String(concurrency).padStart(17), median(points.map((p) => p.callsPerSecond)).toFixed(0).padStart(15)];
-      row.push(median(points.map((p) => p.cpuUsPerCall)).toFixed(2).padStart(28));
-      row.push(median(points.map((p) => p.latencyUs)).toFixed(1).padStart(16));
+      const row = [
+        store.padEnd(8),
+        String(concurrency).padStart(17),
+        median(points.map((p) => p.callsPerSecond))
+          .toFixed(0)
+          .padStart(15),
+      ];
+      row.push(
+        median(points.map((p) => p.cpuUsPerCall))
+          .toFixed(2)
+          .padStart(28),
+      );
+      row.push(
+        median(points.map((p) => p.latencyUs))
+          .toFixed(1)
+          .padStart(16),
+      );
       console.log(row.join(" "));
     }
   }

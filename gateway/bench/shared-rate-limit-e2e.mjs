@@ -89,9 +89,25 @@ const frame = grpcFrameFile("SKU-1");
 const json = bodyFile("get-product.json", JSON.stringify({ sku: "SKU-1" }));
 const url = (port) => `http://127.0.0.1:${port}${GET_PRODUCT_PATH}`;
 const loads = {
-  "gRPC h2c, 1 in flight": (port) => ({ url: url(port), body: frame, headers: ["content-type: application/grpc", "te: trailers"], concurrency: 1 }),
-  "gRPC h2c, 64 in flight": (port) => ({ url: url(port), body: frame, headers: ["content-type: application/grpc", "te: trailers"], concurrency: 64 }),
-  "Connect JSON HTTP/1.1, 16 in flight": (port) => ({ url: url(port), body: json, headers: ["content-type: application/json"], h1: true, concurrency: 16 }),
+  "gRPC h2c, 1 in flight": (port) => ({
+    url: url(port),
+    body: frame,
+    headers: ["content-type: application/grpc", "te: trailers"],
+    concurrency: 1,
+  }),
+  "gRPC h2c, 64 in flight": (port) => ({
+    url: url(port),
+    body: frame,
+    headers: ["content-type: application/grpc", "te: trailers"],
+    concurrency: 64,
+  }),
+  "Connect JSON HTTP/1.1, 16 in flight": (port) => ({
+    url: url(port),
+    body: json,
+    headers: ["content-type: application/json"],
+    h1: true,
+    concurrency: 16,
+  }),
 };
 const stub = await startStub();
 const results = [];
@@ -106,7 +122,9 @@ try {
           await h2load({ ...request(gateway.port), seconds: 1, pids: [] }); // warm-up
           const result = await h2load({ ...request(gateway.port), seconds, pids: processTree(gateway.pid) });
           results.push({ variant, load, ...result });
-          console.error(`round ${round + 1} ${variant} ${load}: ${result.rps.toFixed(0)} req/s, ${result.cpuUsPerRequest.toFixed(0)} µs CPU`);
+          console.error(
+            `round ${round + 1} ${variant} ${load}: ${result.rps.toFixed(0)} req/s, ${result.cpuUsPerRequest.toFixed(0)} µs CPU`,
+          );
         }
       } finally {
         await gateway.stop();
@@ -125,7 +143,12 @@ for (const load of Object.keys(loads)) {
     const rps = median(points.map((p) => p.rps));
     const cpu = median(points.map((p) => p.cpuUsPerRequest));
     const p50 = median(points.map((p) => p.p50Ms));
-    const columns = [load.padEnd(36), variant.padEnd(33), `${rps.toFixed(0).padStart(6)} req/s`, `${cpu.toFixed(0).padStart(5)} µs CPU/req`];
+    const columns = [
+      load.padEnd(36),
+      variant.padEnd(33),
+      `${rps.toFixed(0).padStart(6)} req/s`,
+      `${cpu.toFixed(0).padStart(5)} µs CPU/req`,
+    ];
     console.log(`${columns.join("  ")}  p50 ${p50.toFixed(2)} ms`);
   }
 }

@@ -94,7 +94,10 @@ function flag(env: NodeJS.ProcessEnv, key: string, fallback: boolean): boolean {
 function list(env: NodeJS.ProcessEnv, key: string, fallback: string[]): string[] {
   const raw = env[key];
   if (raw === undefined) return fallback;
-  return raw.split(",").map((item) => item.trim()).filter(Boolean);
+  return raw
+    .split(",")
+    .map((item) => item.trim())
+    .filter(Boolean);
 }
 
 /** The variable that names a service's upstream: `shop.order.v1.OrderService` -> `ORDER_URL`, `ReadModelService` -> `READ_MODEL_URL`. */

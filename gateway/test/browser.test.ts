@@ -93,20 +93,31 @@ describe("storefront in Chromium against the real mesh", () => {
 
 describe("the same mesh through the gateway, as curl and buf curl see it", () => {
   it("places an order over REST with a development token and reads it back CONFIRMED", async () => {
-    const { token } = (await (await fetch(`${mesh.gatewayUrl}/dev/token`, { method: "POST", body: JSON.stringify({ user: "curl-user" }) })).json()) as { token: string };
+    const { token } = (await (
+      await fetch(`${mesh.gatewayUrl}/dev/token`, { method: "POST", body: JSON.stringify({ user: "curl-user" }) })
+    ).json()) as { token: string };
     const auth = { authorization: `Bearer ${token}`, "content-type": "application/json" };
-    const { products } = (await (await fetch(`${mesh.gatewayUrl}/v1/products`)).json()) as { products: { sku: string; availableQuantity: number }[] };
+    const { products } = (await (await fetch(`${mesh.gatewayUrl}/v1/products`)).json()) as {
+      products: { sku: string; availableQuantity: number }[];
+    };
     const sku = products.find((p) => p.availableQuantity > 0)?.sku;
     const created = await fetch(`${mesh.gatewayUrl}/v1/orders`, {
       method: "POST",
       headers: auth,
-      body: JSON.stringify({ requestId: `rest-${Date.now()}`, items: [{ sku, quantity: 1 }], cardToken: "tok_visa", email: "curl@example.com" }),
+      body: JSON.stringify({
+        requestId: `rest-${Date.now()}`,
+        items: [{ sku, quantity: 1 }],
+        cardToken: "tok_visa",
+        email: "curl@example.com",
+      }),
     });
     expect(created.status, await created.clone().text()).toBe(200);
     const { order } = (await created.json()) as { order: { orderId: string } };
     let status = "";
     for (let i = 0; i < 50 && status !== "ORDER_STATUS_CONFIRMED"; i++) {
-      const read = (await (await fetch(`${mesh.gatewayUrl}/v1/orders/${order.orderId}`, { headers: auth })).json()) as { order: { status: string } };
+      const read = (await (await fetch(`${mesh.gatewayUrl}/v1/orders/${order.orderId}`, { headers: auth })).json()) as {
+        order: { status: string };
+      };
       status = read.order.status;
       if (status !== "ORDER_STATUS_CONFIRMED") await new Promise((resolve) => setTimeout(resolve, 200));
     }
@@ -116,15 +127,24 @@ describe("the same mesh through the gateway, as curl and buf curl see it", () =>
   }, 30_000);
 
   it("lists only public methods to buf curl and refuses internal ones", async () => {
-    const buf = (...args: string[]) => promisify(execFile)(join(repoRoot, "node_modules/.bin/buf"), ["curl", "--http2-prior-knowledge", ...args], { cwd: repoRoot });
+    const buf = (...args: string[]) =>
+      promisify(execFile)(join(repoRoot, "node_modules/.bin/buf"), ["curl", "--http2-prior-knowledge", ...args], { cwd: repoRoot });
     const { stdout } = await buf("--list-methods", mesh.gatewayUrl);
     expect(stdout).toContain("shop.inventory.v1.InventoryService/GetProduct");
     expect(stdout).toContain("shop.order.v1.OrderService/WatchOrder");
     expect(stdout).not.toContain("ReserveStock");
     expect(stdout).not.toContain("PaymentService");
-    const product = await buf("-d", "{\"pageSize\":1}", `${mesh.gatewayUrl}/shop.inventory.v1.InventoryService/ListProducts`);
+    const product = await buf("-d", '{"pageSize":1}', `${mesh.gatewayUrl}/shop.inventory.v1.InventoryService/ListProducts`);
     expect(JSON.parse(product.stdout).products).toHaveLength(1);
-    const internal = await buf("--protocol", "grpc", "--schema", join(repoRoot, "proto"), "-d", "{}", `${mesh.gatewayUrl}/shop.inventory.v1.InventoryService/ReserveStock`).catch((e: { stderr: string }) => e);
+    const internal = await buf(
+      "--protocol",
+      "grpc",
+      "--schema",
+      join(repoRoot, "proto"),
+      "-d",
+      "{}",
+      `${mesh.gatewayUrl}/shop.inventory.v1.InventoryService/ReserveStock`,
+    ).catch((e: { stderr: string }) => e);
     expect((internal as { stderr: string }).stderr).toMatch(/not.found/i);
   }, 30_000);
 });

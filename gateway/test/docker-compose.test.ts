@@ -8,7 +8,8 @@ import { describe, expect, it } from "vitest";
 import { repoRoot } from "./mesh.js";
 
 const run = promisify(execFile);
-const compose = (...args: string[]) => run("docker-compose", ["-f", "docker-compose.yml", ...args], { cwd: repoRoot, env: { ...process.env, GATEWAY_JWT_SECRET: "" } });
+const compose = (...args: string[]) =>
+  run("docker-compose", ["-f", "docker-compose.yml", ...args], { cwd: repoRoot, env: { ...process.env, GATEWAY_JWT_SECRET: "" } });
 
 interface ComposeService {
   environment?: Record<string, string>;
@@ -27,7 +28,17 @@ describe("docker-compose.yml", () => {
   it("runs RabbitMQ (management), PostgreSQL with a database per service, the four services, the gateway and Envoy", async () => {
     const config = parse((await compose("config")).stdout) as { services: Record<string, ComposeService> };
     const services = config.services;
-    expect(Object.keys(services).sort()).toEqual(["envoy", "gateway", "inventory", "notification", "order", "payment", "postgres", "postgres-init", "rabbitmq"]);
+    expect(Object.keys(services).sort()).toEqual([
+      "envoy",
+      "gateway",
+      "inventory",
+      "notification",
+      "order",
+      "payment",
+      "postgres",
+      "postgres-init",
+      "rabbitmq",
+    ]);
     expect(services.rabbitmq?.image).toBe("rabbitmq:3-management");
     // One server, a database per service: each service opens the one named after it on DATABASE_URL's server.
     for (const name of ["order", "inventory", "payment", "notification"]) {
@@ -39,7 +50,11 @@ describe("docker-compose.yml", () => {
 
   it("wires the order saga, messaging and the gateway's upstreams by environment", async () => {
     const { services } = parse((await compose("config")).stdout) as { services: Record<string, ComposeService> };
-    expect(services.order?.environment).toMatchObject({ INVENTORY_URL: "dns:///inventory:50052", PAYMENT_URL: "dns:///payment:50053", AMQP_URL: "amqp://guest:guest@rabbitmq:5672" });
+    expect(services.order?.environment).toMatchObject({
+      INVENTORY_URL: "dns:///inventory:50052",
+      PAYMENT_URL: "dns:///payment:50053",
+      AMQP_URL: "amqp://guest:guest@rabbitmq:5672",
+    });
     expect(services.notification?.environment?.AMQP_URL).toBe("amqp://guest:guest@rabbitmq:5672");
     expect(services.gateway?.environment).toMatchObject({
       GATEWAY_PORT: "8080",

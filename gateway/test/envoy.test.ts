@@ -32,7 +32,8 @@ async function envoyConfig() {
   const manager = config.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
   const routes: EnvoyRoute[] = manager.route_config.virtual_hosts.flatMap((host: { routes: EnvoyRoute[] }) => host.routes);
   const filters: EnvoyFilter[] = manager.http_filters;
-  const clusters: { name: string; health_checks?: { grpc_health_check?: unknown }[]; outlier_detection?: unknown }[] = config.static_resources.clusters;
+  const clusters: { name: string; health_checks?: { grpc_health_check?: unknown }[]; outlier_detection?: unknown }[] =
+    config.static_resources.clusters;
   return { routes, filters, clusters };
 }
 
@@ -85,10 +86,18 @@ describe("envoy.yaml against the contracts", () => {
     const { filters } = await envoyConfig();
     const names = filters.map((f) => f.name);
     expect(names.at(-1)).toBe("envoy.filters.http.router");
-    for (const name of ["envoy.filters.http.cors", "envoy.filters.http.grpc_web", "envoy.filters.http.grpc_json_transcoder", "envoy.filters.http.jwt_authn"]) {
+    for (const name of [
+      "envoy.filters.http.cors",
+      "envoy.filters.http.grpc_web",
+      "envoy.filters.http.grpc_json_transcoder",
+      "envoy.filters.http.jwt_authn",
+    ]) {
       expect(names).toContain(name);
     }
-    const transcoder = filters.find((f) => f.name === "envoy.filters.http.grpc_json_transcoder")?.typed_config as { services: string[]; proto_descriptor: string };
+    const transcoder = filters.find((f) => f.name === "envoy.filters.http.grpc_json_transcoder")?.typed_config as {
+      services: string[];
+      proto_descriptor: string;
+    };
     const expected = [...new Set(publicMethods().map((m) => m.service.typeName))].sort();
     expect([...transcoder.services].sort()).toEqual(expected);
     expect(transcoder.services).not.toContain("shop.payment.v1.PaymentService");
@@ -108,7 +117,9 @@ describe("envoy.yaml against the contracts", () => {
     const dir = await mkdtemp(join(tmpdir(), "envoy-descriptors-"));
     try {
       const out = join(dir, "descriptors.binpb");
-      await promisify(execFile)(join(repoRoot, "node_modules/.bin/buf"), ["build", "--as-file-descriptor-set", "-o", out], { cwd: repoRoot });
+      await promisify(execFile)(join(repoRoot, "node_modules/.bin/buf"), ["build", "--as-file-descriptor-set", "-o", out], {
+        cwd: repoRoot,
+      });
       const set = fromBinary(FileDescriptorSetSchema, await readFile(out));
       const services = set.file.flatMap((f) => f.service.map((s) => `${f.package}.${s.name}`));
       const files = set.file.map((f) => f.name);

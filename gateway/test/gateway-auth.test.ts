@@ -21,7 +21,10 @@ function ordersWith(authorization?: string) {
 }
 
 async function failure(call: () => Promise<unknown>): Promise<ConnectError> {
-  const error = await call().then(() => undefined, (e: unknown) => e);
+  const error = await call().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(ConnectError);
   return error as ConnectError;
 }
@@ -65,7 +68,10 @@ describe("gateway JWT auth", () => {
   it("forwards a valid token's subject as x-user-id and ignores the x-user-id the caller sent", async () => {
     const token = await signToken(fx.config.jwt, { sub: "alice" });
     const transport = createConnectTransport({ baseUrl: fx.baseUrl, httpVersion: "1.1" });
-    const response = await createClient(OrderService, transport).listOrders({}, { headers: { authorization: `Bearer ${token}`, "x-user-id": "mallory" } });
+    const response = await createClient(OrderService, transport).listOrders(
+      {},
+      { headers: { authorization: `Bearer ${token}`, "x-user-id": "mallory" } },
+    );
     expect(response.orders[0]?.userId).toBe("alice");
     expect(fx.calls.at(-1)).toMatchObject({ method: "ListOrders", userId: "alice" });
   });

@@ -67,7 +67,11 @@ function http2(method: string, path: string, headers: Record<string, string> = {
     const chunks: Buffer[] = [];
     let answer: Omit<Answer, "body"> = { status: 0, headers: {} };
     stream.on("response", (received) => {
-      const plain = Object.fromEntries(Object.entries(received).filter(([k]) => !k.startsWith(":")).map(([k, v]) => [k, String(v)]));
+      const plain = Object.fromEntries(
+        Object.entries(received)
+          .filter(([k]) => !k.startsWith(":"))
+          .map(([k, v]) => [k, String(v)]),
+      );
       answer = { status: Number(received[":status"]), headers: plain };
     });
     stream.on("data", (chunk: Buffer) => chunks.push(chunk));

@@ -44,7 +44,11 @@ describe("CORS", () => {
   it("answers a preflight from an allowed origin with that origin and the Connect headers", async () => {
     const response = await fetch(`${fx.baseUrl}/shop.inventory.v1.InventoryService/GetProduct`, {
       method: "OPTIONS",
-      headers: { origin: "http://shop.example", "access-control-request-method": "POST", "access-control-request-headers": "content-type,connect-protocol-version" },
+      headers: {
+        origin: "http://shop.example",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type,connect-protocol-version",
+      },
     });
     expect(response.status).toBe(204);
     expect(response.headers.get("access-control-allow-origin")).toBe("http://shop.example");

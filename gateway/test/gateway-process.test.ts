@@ -86,7 +86,9 @@ describe("gateway process", () => {
     const { stdout } = await run(process.execPath, [join(repoRoot, "gateway/dist/dev/token-cli.js"), "ivan"]);
     const claims = JSON.parse(Buffer.from(stdout.trim().split(".")[1] as string, "base64url").toString()) as Record<string, unknown>;
     expect(claims).toMatchObject({ sub: "ivan", iss: "shop-mesh-dev", aud: "shop-gateway" });
-    const bad = await run(process.execPath, [join(repoRoot, "gateway/dist/dev/token-cli.js"), "not valid"]).catch((e: { code: number }) => e);
+    const bad = await run(process.execPath, [join(repoRoot, "gateway/dist/dev/token-cli.js"), "not valid"]).catch(
+      (e: { code: number }) => e,
+    );
     expect((bad as { code: number }).code).toBe(2);
   });
 });

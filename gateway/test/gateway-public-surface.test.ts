@@ -46,8 +46,12 @@ describe("the gateway's public surface", () => {
       const token = await signToken(fx.config.jwt);
       const headers = { authorization: `Bearer ${token}` };
       const before = fx.calls.length;
-      const reserve = await createClient(InventoryService, transport()).reserveStock({ reservationId: "r1" }, { headers }).catch((e: unknown) => e);
-      const payment = await createClient(PaymentService, transport()).getPayment({}, { headers }).catch((e: unknown) => e);
+      const reserve = await createClient(InventoryService, transport())
+        .reserveStock({ reservationId: "r1" }, { headers })
+        .catch((e: unknown) => e);
+      const payment = await createClient(PaymentService, transport())
+        .getPayment({}, { headers })
+        .catch((e: unknown) => e);
       for (const error of [reserve, payment]) {
         expect(error).toBeInstanceOf(ConnectError);
         expect((error as ConnectError).code).toBe(Code.NotFound);
@@ -72,7 +76,10 @@ describe("the gateway's public surface", () => {
     const token = await signToken(fx.config.jwt, { sub: "bob" });
     for (const transport of [transports["Connect JSON"](), transports["gRPC-Web"]()]) {
       const statuses: number[] = [];
-      for await (const update of createClient(OrderService, transport).watchOrder({ orderId: "ord-7" }, { headers: { authorization: `Bearer ${token}` } })) {
+      for await (const update of createClient(OrderService, transport).watchOrder(
+        { orderId: "ord-7" },
+        { headers: { authorization: `Bearer ${token}` } },
+      )) {
         statuses.push(update.order?.status ?? -1);
       }
       expect(statuses).toEqual([1, 2]);
@@ -99,7 +106,10 @@ describe("the gateway's public surface", () => {
     await createClient(InventoryService, transports["Connect JSON"]()).getProduct({ sku: "t" }, { headers: { traceparent } });
     expect(fx.calls.at(-1)?.traceparent).toMatch(forwarded);
     const token = await signToken(fx.config.jwt, { sub: "bob" });
-    for await (const _update of createClient(OrderService, transports["Connect JSON"]()).watchOrder({ orderId: "ord-7" }, { headers: { authorization: `Bearer ${token}`, traceparent } })) {
+    for await (const _update of createClient(OrderService, transports["Connect JSON"]()).watchOrder(
+      { orderId: "ord-7" },
+      { headers: { authorization: `Bearer ${token}`, traceparent } },
+    )) {
       // drain the stream
     }
     expect(fx.calls.at(-1)).toMatchObject({ method: "WatchOrder", traceparent: expect.stringMatching(forwarded) });
@@ -118,7 +128,11 @@ describe("the gateway's public surface", () => {
     for await (const answer of client.serverReflectionInfo(requests())) answers.push(answer.messageResponse);
     expect(answers[0]?.case).toBe("listServicesResponse");
     const names = answers[0]?.case === "listServicesResponse" ? answers[0].value.service.map((s) => s.name) : [];
-    expect(names.sort()).toEqual(["shop.inventory.v1.InventoryService", "shop.notification.v1.NotificationService", "shop.order.v1.OrderService"]);
+    expect(names.sort()).toEqual([
+      "shop.inventory.v1.InventoryService",
+      "shop.notification.v1.NotificationService",
+      "shop.order.v1.OrderService",
+    ]);
     expect(answers[1]?.case).toBe("errorResponse");
   });
 });

@@ -42,7 +42,7 @@ describe("REST routes transcoded from google.api.http", () => {
     expect(body.details.map((d) => d.type)).toContain("google.rpc.ErrorInfo");
   });
 
-  it("POST /v1/orders maps the whole JSON body (body: \"*\") and the verified user", async () => {
+  it('POST /v1/orders maps the whole JSON body (body: "*") and the verified user', async () => {
     const response = await fetch(`${fx.baseUrl}/v1/orders`, {
       method: "POST",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "x-user-id": "mallory" },
@@ -50,7 +50,11 @@ describe("REST routes transcoded from google.api.http", () => {
     });
     expect(response.status).toBe(200);
     expect(((await response.json()) as { order: { userId: string } }).order.userId).toBe("carol");
-    expect(fx.calls.at(-1)).toMatchObject({ method: "CreateOrder", userId: "carol", request: { requestId: "req-1", cardToken: "tok_visa", items: [{ sku: "SKU-1", quantity: 2 }] } });
+    expect(fx.calls.at(-1)).toMatchObject({
+      method: "CreateOrder",
+      userId: "carol",
+      request: { requestId: "req-1", cardToken: "tok_visa", items: [{ sku: "SKU-1", quantity: 2 }] },
+    });
   });
 
   it("POST /v1/orders/{order_id}:cancel binds the path variable over the body", async () => {
@@ -74,7 +78,10 @@ describe("REST routes transcoded from google.api.http", () => {
   it("streams GET /v1/orders/{order_id}:watch as one JSON object per line", async () => {
     const response = await fetch(`${fx.baseUrl}/v1/orders/ord-5:watch`, { headers: { authorization: `Bearer ${token}` } });
     expect(response.status).toBe(200);
-    const lines = (await response.text()).trim().split("\n").map((line) => JSON.parse(line) as { result: { order: { status: string } } });
+    const lines = (await response.text())
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { result: { order: { status: string } } });
     expect(lines.map((line) => line.result.order.status)).toEqual(["ORDER_STATUS_PENDING", "ORDER_STATUS_CONFIRMED"]);
     expect(fx.calls.at(-1)).toMatchObject({ method: "WatchOrder", request: { orderId: "ord-5" } });
   });
@@ -82,13 +89,17 @@ describe("REST routes transcoded from google.api.http", () => {
   it("cancels the upstream stream when a REST caller leaves mid-stream, and not when a call completes", async () => {
     const before = fx.calls.filter((c) => c.method === "WatchOrder:cancelled").length;
     const leaving = new AbortController();
-    const response = await fetch(`${fx.baseUrl}/v1/orders/ord-never-final:watch`, { headers: { authorization: `Bearer ${token}` }, signal: leaving.signal });
+    const response = await fetch(`${fx.baseUrl}/v1/orders/ord-never-final:watch`, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: leaving.signal,
+    });
     const reader = response.body!.getReader();
     const first = new TextDecoder().decode((await reader.read()).value);
     expect(JSON.parse(first.trim())).toMatchObject({ result: { order: { status: "ORDER_STATUS_PENDING" } } });
     leaving.abort();
     const deadline = Date.now() + 5_000;
-    while (fx.calls.filter((c) => c.method === "WatchOrder:cancelled").length === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (fx.calls.filter((c) => c.method === "WatchOrder:cancelled").length === before && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
     expect(fx.calls.filter((c) => c.method === "WatchOrder:cancelled")).toHaveLength(before + 1);
     // A completed unary call is not turned into a cancellation afterwards.
     expect((await fetch(`${fx.baseUrl}/v1/products/SKU-9`)).status).toBe(200);
@@ -108,7 +119,11 @@ describe("REST routes transcoded from google.api.http", () => {
 
 describe("development sign-in", () => {
   it("POST /dev/token mints a token the gateway accepts for that user", async () => {
-    const minted = await fetch(`${fx.baseUrl}/dev/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user: "frank" }) });
+    const minted = await fetch(`${fx.baseUrl}/dev/token`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ user: "frank" }),
+    });
     expect(minted.status).toBe(200);
     const { token } = (await minted.json()) as { token: string };
     const response = await fetch(`${fx.baseUrl}/v1/orders`, { headers: { authorization: `Bearer ${token}` } });

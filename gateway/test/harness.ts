@@ -22,10 +22,22 @@ export interface SeenCall {
 }
 
 function seen(calls: SeenCall[], method: string, request: unknown, ctx: HandlerContext): void {
-  calls.push({ method, userId: ctx.requestHeader.get("x-user-id"), traceparent: ctx.requestHeader.get("traceparent"), timeoutMs: ctx.timeoutMs(), request });
+  calls.push({
+    method,
+    userId: ctx.requestHeader.get("x-user-id"),
+    traceparent: ctx.requestHeader.get("traceparent"),
+    timeoutMs: ctx.timeoutMs(),
+    request,
+  });
 }
 
-const product = (sku: string) => ({ sku, name: `Product ${sku}`, description: "", price: { currencyCode: "EUR", amountMinor: 1999n }, availableQuantity: 7 });
+const product = (sku: string) => ({
+  sku,
+  name: `Product ${sku}`,
+  description: "",
+  price: { currencyCode: "EUR", amountMinor: 1999n },
+  availableQuantity: 7,
+});
 
 /** In-test upstreams: every method records what reached it. */
 function fakeServices(calls: SeenCall[]) {
@@ -113,7 +125,10 @@ export interface GatewayFixture {
 /** Starts recording upstreams and a gateway; `env` overrides gateway variables (GATEWAY_RATE_LIMIT_BURST...). */
 export async function startGatewayFixture(env: Record<string, string> = {}): Promise<GatewayFixture> {
   const calls: SeenCall[] = [];
-  const upstreamConfig = { ...loadServiceConfig("order", { port: 0, adminPort: 0 }, { HOST: "127.0.0.1", LOG_LEVEL: "silent" }), handleSignals: false };
+  const upstreamConfig = {
+    ...loadServiceConfig("order", { port: 0, adminPort: 0 }, { HOST: "127.0.0.1", LOG_LEVEL: "silent" }),
+    handleSignals: false,
+  };
   const upstream = await serve(upstreamConfig, fakeServices(calls));
   const target = `127.0.0.1:${upstream.port}`;
   const config = loadGatewayConfig({

@@ -26,7 +26,9 @@ const SERVICES = ["inventory", "payment", "notification", "order"] as const;
 
 /** Starts inventory, payment and notification, then order, then the gateway; resolves when all are ready. */
 export async function startMesh(extraEnv: Record<string, string> = {}): Promise<Mesh> {
-  const missing = [...SERVICES.map((s) => `services/${s}/dist/main.js`), "gateway/dist/main.js"].filter((file) => !existsSync(join(repoRoot, file)));
+  const missing = [...SERVICES.map((s) => `services/${s}/dist/main.js`), "gateway/dist/main.js"].filter(
+    (file) => !existsSync(join(repoRoot, file)),
+  );
   if (missing.length > 0) throw new Error(`build first (npm run build); missing: ${missing.join(", ")}`);
   const dataDir = await mkdtemp(join(tmpdir(), "shop-mesh-"));
   const rabbit = rabbitTestScope("e2e");
@@ -40,7 +42,12 @@ export async function startMesh(extraEnv: Record<string, string> = {}): Promise<
   const databases: TestDatabase[] = [];
   const processes: ServiceProcess[] = [];
   const start = (name: string, main: string, env: Record<string, string>) => {
-    const process = new ServiceProcess(name, { envPrefix: name.toUpperCase(), main: join(repoRoot, main), cwd: repoRoot, env: { ...common, [`${name.toUpperCase()}_DATA_DIR`]: join(dataDir, name), ...env } });
+    const process = new ServiceProcess(name, {
+      envPrefix: name.toUpperCase(),
+      main: join(repoRoot, main),
+      cwd: repoRoot,
+      env: { ...common, [`${name.toUpperCase()}_DATA_DIR`]: join(dataDir, name), ...env },
+    });
     processes.push(process);
     return process.start().then(() => process);
   };
@@ -57,7 +64,11 @@ export async function startMesh(extraEnv: Record<string, string> = {}): Promise<
     await rm(dataDir, { recursive: true, force: true });
   };
   try {
-    const [inventory, payment, notification] = await Promise.all([startService("inventory"), startService("payment"), startService("notification")]);
+    const [inventory, payment, notification] = await Promise.all([
+      startService("inventory"),
+      startService("payment"),
+      startService("notification"),
+    ]);
     const order = await startService("order", { INVENTORY_URL: inventory.target, PAYMENT_URL: payment.target });
     const gateway = await start("gateway", "gateway/dist/main.js", {
       ORDER_URL: order.target,

@@ -27,7 +27,13 @@ describe("token verifier with a JWKS (GATEWAY_JWKS_URL)", () => {
 
   it("accepts an RS256 token signed by a key in the JWKS and returns its subject", async () => {
     const verifier = createTokenVerifier({ ...jwt, jwksUrl: url });
-    const token = await new SignJWT({}).setProtectedHeader({ alg: "RS256", kid: "k1" }).setSubject("grace").setIssuer(jwt.issuer).setAudience(jwt.audience).setExpirationTime("5m").sign(privateKey);
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: "RS256", kid: "k1" })
+      .setSubject("grace")
+      .setIssuer(jwt.issuer)
+      .setAudience(jwt.audience)
+      .setExpirationTime("5m")
+      .sign(privateKey);
     await expect(verifier.verify(`Bearer ${token}`)).resolves.toBe("grace");
   });
 

@@ -27,5 +27,11 @@ export async function signToken(jwt: GatewayConfig["jwt"], options: TokenOptions
 
 /** An `alg: none` token with otherwise valid claims. */
 export function unsecuredToken(jwt: GatewayConfig["jwt"], sub = "alice"): string {
-  return new UnsecuredJWT({}).setSubject(sub).setIssuer(jwt.issuer).setAudience(jwt.audience).setIssuedAt().setExpirationTime("10m").encode();
+  return new UnsecuredJWT({})
+    .setSubject(sub)
+    .setIssuer(jwt.issuer)
+    .setAudience(jwt.audience)
+    .setIssuedAt()
+    .setExpirationTime("10m")
+    .encode();
 }

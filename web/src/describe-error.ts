@@ -18,7 +18,9 @@ export function describeError(error: unknown): string {
     case Code.NotFound:
       return "We could not find that. It may have been removed.";
     case Code.FailedPrecondition:
-      return reason === "OUT_OF_STOCK" || /stock/i.test(err.rawMessage) ? "Sorry, part of your order is out of stock." : `That is not possible right now: ${err.rawMessage}.`;
+      return reason === "OUT_OF_STOCK" || /stock/i.test(err.rawMessage)
+        ? "Sorry, part of your order is out of stock."
+        : `That is not possible right now: ${err.rawMessage}.`;
     case Code.AlreadyExists:
       return "This order was already placed.";
     case Code.ResourceExhausted:

@@ -144,7 +144,13 @@ async function loadOrders(): Promise<void> {
     status.textContent = orders.length === 0 ? "No orders yet." : "";
     list.replaceChildren(
       ...orders.map((order) =>
-        el("li", { "data-order-id": order.orderId }, el("span", {}, order.orderId), el("span", {}, formatMoney(order.total)), el("strong", { class: `status-${statusLabel(order.status).toLowerCase()}` }, statusSentence(order))),
+        el(
+          "li",
+          { "data-order-id": order.orderId },
+          el("span", {}, order.orderId),
+          el("span", {}, formatMoney(order.total)),
+          el("strong", { class: `status-${statusLabel(order.status).toLowerCase()}` }, statusSentence(order)),
+        ),
       ),
     );
   } catch (error) {

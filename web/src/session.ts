@@ -31,9 +31,17 @@ export async function signIn(user: string): Promise<Session> {
   });
   const body = (await response.json().catch(() => ({}))) as Partial<Session> & { message?: string };
   if (!response.ok || !body.token) {
-    throw new Error(response.status === 404 ? "Sign-in is not available: this gateway has development tokens turned off." : `Sign-in failed: ${body.message ?? response.statusText}`);
+    throw new Error(
+      response.status === 404
+        ? "Sign-in is not available: this gateway has development tokens turned off."
+        : `Sign-in failed: ${body.message ?? response.statusText}`,
+    );
   }
-  const session: Session = { user: body.user ?? user, token: body.token, expiresAt: body.expiresAt ?? new Date(Date.now() + 3_600_000).toISOString() };
+  const session: Session = {
+    user: body.user ?? user,
+    token: body.token,
+    expiresAt: body.expiresAt ?? new Date(Date.now() + 3_600_000).toISOString(),
+  };
   sessionStorage.setItem(KEY, JSON.stringify(session));
   return session;
 }

@@ -41,11 +41,16 @@ export async function runPrimary(config: GatewayConfig, logger: Logger): Promise
     stopping = true;
     logger.info({ signal }, "gateway stopping: draining workers");
     const workers = Object.values(cluster.workers ?? {});
-    await Promise.all(workers.map((worker) => new Promise<void>((resolve) => {
-      if (!worker || worker.isDead()) return resolve();
-      worker.once("exit", () => resolve());
-      worker.process.kill("SIGTERM");
-    })));
+    await Promise.all(
+      workers.map(
+        (worker) =>
+          new Promise<void>((resolve) => {
+            if (!worker || worker.isDead()) return resolve();
+            worker.once("exit", () => resolve());
+            worker.process.kill("SIGTERM");
+          }),
+      ),
+    );
     await admin.close();
     process.exit(0);
   };

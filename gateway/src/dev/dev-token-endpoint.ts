@@ -16,7 +16,7 @@ export async function serveDevToken(req: NodeRequest, res: NodeResponse, jwt: Ga
       body = JSON.parse(await readBody(req, 4096));
     } catch (error) {
       if (error instanceof ConnectError) throw error;
-      throw new ConnectError("body must be JSON: {\"user\": \"<name>\"}", Code.InvalidArgument);
+      throw new ConnectError('body must be JSON: {"user": "<name>"}', Code.InvalidArgument);
     }
     const user = (body as { user?: unknown } | null)?.user;
     if (!isValidUserName(user)) throw new ConnectError("user must be 1-64 of A-Z a-z 0-9 . _ @ -", Code.InvalidArgument);

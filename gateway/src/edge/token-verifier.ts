@@ -19,7 +19,7 @@ export function createTokenVerifier(jwt: GatewayConfig["jwt"]): TokenVerifier {
     async verify(authorization) {
       if (authorization === null || authorization === "") return undefined;
       const found = /^Bearer\s+([A-Za-z0-9_\-.]+)\s*$/i.exec(authorization);
-      if (!found) throw unauthenticated("MALFORMED_AUTHORIZATION", "the Authorization header must be \"Bearer <token>\"");
+      if (!found) throw unauthenticated("MALFORMED_AUTHORIZATION", 'the Authorization header must be "Bearer <token>"');
       try {
         const { payload } = await jwtVerify(found[1] as string, key as Uint8Array, {
           algorithms,

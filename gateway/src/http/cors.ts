@@ -7,8 +7,17 @@ export type CorsDecision =
   | { kind: "denied"; preflight: boolean };
 
 const ALLOW_HEADERS = [
-  "authorization", "content-type", "connect-protocol-version", "connect-timeout-ms", "connect-accept-encoding",
-  "connect-content-encoding", "grpc-timeout", "x-grpc-web", "x-user-agent", "traceparent", "tracestate",
+  "authorization",
+  "content-type",
+  "connect-protocol-version",
+  "connect-timeout-ms",
+  "connect-accept-encoding",
+  "connect-content-encoding",
+  "grpc-timeout",
+  "x-grpc-web",
+  "x-user-agent",
+  "traceparent",
+  "tracestate",
 ].join(", ");
 const EXPOSE_HEADERS = ["grpc-status", "grpc-message", "grpc-status-details-bin", "retry-after", "content-encoding"].join(", ");
 

@@ -47,7 +47,12 @@ describe("buf breaking against the released v1 contracts", () => {
 
   it("fails when a field is removed", async () => {
     const dir = scratchTree();
-    edit(dir, "shop/order/v1/order.proto", /\s*\/\/ Where notifications about the order go \(an e-mail address\)\.\n\s*string email = 7;/, "");
+    edit(
+      dir,
+      "shop/order/v1/order.proto",
+      /\s*\/\/ Where notifications about the order go \(an e-mail address\)\.\n\s*string email = 7;/,
+      "",
+    );
     const result = await breaking(dir);
     expect(result.ok).toBe(false);
     expect(result.output).toMatch(/Previously present field "7" with name "email" on message "Order" was deleted/);
@@ -71,7 +76,12 @@ describe("buf breaking against the released v1 contracts", () => {
 
   it("accepts an additive change: a new optional field", async () => {
     const dir = scratchTree();
-    edit(dir, "shop/order/v1/order.proto", "google.protobuf.Timestamp update_time = 11;", "google.protobuf.Timestamp update_time = 11;\n  // A note for the warehouse.\n  string gift_message = 12;");
+    edit(
+      dir,
+      "shop/order/v1/order.proto",
+      "google.protobuf.Timestamp update_time = 11;",
+      "google.protobuf.Timestamp update_time = 11;\n  // A note for the warehouse.\n  string gift_message = 12;",
+    );
     const result = await breaking(dir);
     expect(result.ok).toBe(true);
   });

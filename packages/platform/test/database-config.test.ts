@@ -6,7 +6,10 @@ const paths = { migrationsDir: "/srv/billing/migrations", dataRoot: "/srv/repo/.
 
 describe("loadDatabaseConfig", () => {
   it("uses <SERVICE>_DATABASE_URL as it is, before DATABASE_URL", () => {
-    const config = loadDatabaseConfig("billing", paths, { BILLING_DATABASE_URL: "postgres://u:p@db:5432/ledger", DATABASE_URL: "postgres://u@other/x" });
+    const config = loadDatabaseConfig("billing", paths, {
+      BILLING_DATABASE_URL: "postgres://u:p@db:5432/ledger",
+      DATABASE_URL: "postgres://u@other/x",
+    });
     expect(config).toEqual({ url: "postgres://u:p@db:5432/ledger", migrationsDir: paths.migrationsDir });
   });
 
@@ -27,7 +30,9 @@ describe("loadDatabaseConfig", () => {
 
   it("stops start-up naming a variable that is not a postgres URL, without echoing its password", () => {
     expect(() => loadDatabaseConfig("billing", paths, { DATABASE_URL: "mysql://root:hunter2@db/x" })).toThrow(ConfigError);
-    expect(() => loadDatabaseConfig("billing", paths, { BILLING_DATABASE_URL: "not a url" })).toThrow(/BILLING_DATABASE_URL must be a postgres:\/\/ URL/);
+    expect(() => loadDatabaseConfig("billing", paths, { BILLING_DATABASE_URL: "not a url" })).toThrow(
+      /BILLING_DATABASE_URL must be a postgres:\/\/ URL/,
+    );
     expect(() => loadDatabaseConfig("billing", paths, { DATABASE_URL: "mysql://root:hunter2@db/x" })).not.toThrow(/hunter2/);
   });
 

@@ -3,7 +3,9 @@ import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_se
 import { loadServiceConfig, notFound, serve, type RunningServer, type ServeOptions, type ServiceRegistration } from "../src/index.js";
 
 /** A tiny in-memory InventoryService: SKU-1 exists, "boom" throws an unexpected error. */
-export function testInventory(overrides: Partial<ServiceImpl<typeof InventoryService>> = {}): Partial<ServiceImpl<typeof InventoryService>> {
+export function testInventory(
+  overrides: Partial<ServiceImpl<typeof InventoryService>> = {},
+): Partial<ServiceImpl<typeof InventoryService>> {
   return {
     async getProduct({ sku }) {
       if (sku === "boom") throw new Error("database password is hunter2");
@@ -15,15 +17,23 @@ export function testInventory(overrides: Partial<ServiceImpl<typeof InventorySer
 }
 
 /** Starts a platform server on ephemeral ports, quiet, without signal handlers. */
-export async function startServer(registrations: ServiceRegistration[], options: ServeOptions = {}, env: Record<string, string> = {}): Promise<RunningServer> {
-  const config = loadServiceConfig("inventory", { port: 0, adminPort: 0 }, {
-    HOST: "127.0.0.1",
-    LOG_LEVEL: "silent",
-    HANDLE_SIGNALS: "false",
-    READINESS_INTERVAL_MS: "100",
-    SHUTDOWN_GRACE_MS: "2000",
-    ...env,
-  });
+export async function startServer(
+  registrations: ServiceRegistration[],
+  options: ServeOptions = {},
+  env: Record<string, string> = {},
+): Promise<RunningServer> {
+  const config = loadServiceConfig(
+    "inventory",
+    { port: 0, adminPort: 0 },
+    {
+      HOST: "127.0.0.1",
+      LOG_LEVEL: "silent",
+      HANDLE_SIGNALS: "false",
+      READINESS_INTERVAL_MS: "100",
+      SHUTDOWN_GRACE_MS: "2000",
+      ...env,
+    },
+  );
   return serve(config, registrations, options);
 }
 

@@ -31,12 +31,19 @@ async function memoryDatabase(sql: string): Promise<Database> {
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
 const scope = rabbitTestScope("test-outbox");
-const topology = commandTopology({ prefix: scope.prefix, exchange: "test.commands", queue: "test.commands.work", routingKey: SendNotificationCommandSchema.typeName, retryDelaysMs: [100] });
+const topology = commandTopology({
+  prefix: scope.prefix,
+  exchange: "test.commands",
+  queue: "test.commands.work",
+  routingKey: SendNotificationCommandSchema.typeName,
+  retryDelaysMs: [100],
+});
 let connection: MessagingConnection;
 let publisher: Publisher;
 let raw: ChannelModel;
 
-const command = (id: string) => create(SendNotificationCommandSchema, { commandId: id, recipient: "ada@example.com", template: "order_confirmed" });
+const command = (id: string) =>
+  create(SendNotificationCommandSchema, { commandId: id, recipient: "ada@example.com", template: "order_confirmed" });
 
 async function waitFor<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -61,7 +68,12 @@ async function drainMainQueue(): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  connection = connectMessaging({ url: scope.url, connectionName: scope.connectionName, logger, declare: (ch) => declareTopology(ch, topology) });
+  connection = connectMessaging({
+    url: scope.url,
+    connectionName: scope.connectionName,
+    logger,
+    declare: (ch) => declareTopology(ch, topology),
+  });
   await connection.waitForConnect(10_000);
   publisher = createPublisher(connection, { exchange: topology.exchange, logger });
   raw = await connect(scope.url);
@@ -83,11 +95,23 @@ describe("outbox", () => {
   it("writes the row only when the caller's transaction commits", async () => {
     await db
       .transaction(async (tx) => {
-        await enqueueOutbox(tx, { schema: SendNotificationCommandSchema, message: command("rolled-back"), messageId: "rolled-back", routingKey: topology.routingKey });
+        await enqueueOutbox(tx, {
+          schema: SendNotificationCommandSchema,
+          message: command("rolled-back"),
+          messageId: "rolled-back",
+          routingKey: topology.routingKey,
+        });
         throw new Error("business rule failed");
       })
       .catch(() => undefined);
-    await db.transaction((tx) => enqueueOutbox(tx, { schema: SendNotificationCommandSchema, message: command("committed"), messageId: "committed", routingKey: topology.routingKey }));
+    await db.transaction((tx) =>
+      enqueueOutbox(tx, {
+        schema: SendNotificationCommandSchema,
+        message: command("committed"),
+        messageId: "committed",
+        routingKey: topology.routingKey,
+      }),
+    );
     const { rows } = await db.query<{ message_id: string; message_type: string }>("select message_id, message_type from outbox");
     expect(rows).toEqual([{ message_id: "committed", message_type: "shop.notification.v1.SendNotificationCommand" }]);
     await db.query("delete from outbox");
@@ -96,7 +120,12 @@ describe("outbox", () => {
   it("relay publishes pending rows in id order and marks them published after the ack; an unroutable row stays pending with last_error", async () => {
     for (const id of ["o-1", "o-2", "o-unroutable", "o-3"]) {
       await db.transaction((tx) =>
-        enqueueOutbox(tx, { schema: SendNotificationCommandSchema, message: command(id), messageId: id, routingKey: id === "o-unroutable" ? "no.such.route" : topology.routingKey }),
+        enqueueOutbox(tx, {
+          schema: SendNotificationCommandSchema,
+          message: command(id),
+          messageId: id,
+          routingKey: id === "o-unroutable" ? "no.such.route" : topology.routingKey,
+        }),
       );
     }
     const registry = new Registry();
@@ -108,22 +137,37 @@ describe("outbox", () => {
     expect(published).toBeTruthy();
     await relay.stop();
     expect(await drainMainQueue()).toEqual(["o-1", "o-2", "o-3"]);
-    const { rows } = await db.query<{ published_at: unknown; last_error: string; attempts: number }>("select published_at, last_error, attempts from outbox where message_id = 'o-unroutable'");
+    const { rows } = await db.query<{ published_at: unknown; last_error: string; attempts: number }>(
+      "select published_at, last_error, attempts from outbox where message_id = 'o-unroutable'",
+    );
     expect(rows[0]!.published_at).toBeNull();
     expect(rows[0]!.last_error).toMatch(/^unroutable/);
     expect(rows[0]!.attempts).toBeGreaterThan(0);
-    expect((await registry.getSingleMetricAsString("outbox_backlog"))).toMatch(/outbox_backlog 1$/m);
+    expect(await registry.getSingleMetricAsString("outbox_backlog")).toMatch(/outbox_backlog 1$/m);
     await db.query("delete from outbox");
   });
 
   it("keeps rows pending and never blocks enqueueing while the broker is unreachable, exposing backlog and age", async () => {
-    const down = connectMessaging({ url: "amqp://guest:guest@127.0.0.1:1", connectionName: `${scope.prefix}down`, logger, declare: (ch) => declareTopology(ch, topology), reconnect: { initialDelayMs: 20, maxDelayMs: 100 } });
+    const down = connectMessaging({
+      url: "amqp://guest:guest@127.0.0.1:1",
+      connectionName: `${scope.prefix}down`,
+      logger,
+      declare: (ch) => declareTopology(ch, topology),
+      reconnect: { initialDelayMs: 20, maxDelayMs: 100 },
+    });
     const downPublisher = createPublisher(down, { exchange: topology.exchange, logger, channelWaitMs: 100 });
     const registry = new Registry();
     const relay = startOutboxRelay({ db, publisher: downPublisher, logger, intervalMs: 20, registry });
     const started = Date.now();
     for (let i = 0; i < 20; i += 1) {
-      await db.transaction((tx) => enqueueOutbox(tx, { schema: SendNotificationCommandSchema, message: command(`down-${i}`), messageId: `down-${i}`, routingKey: topology.routingKey }));
+      await db.transaction((tx) =>
+        enqueueOutbox(tx, {
+          schema: SendNotificationCommandSchema,
+          message: command(`down-${i}`),
+          messageId: `down-${i}`,
+          routingKey: topology.routingKey,
+        }),
+      );
     }
     expect(Date.now() - started).toBeLessThan(2_000);
     await new Promise((r) => setTimeout(r, 1_100));

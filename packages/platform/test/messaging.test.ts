@@ -21,13 +21,24 @@ import { rabbitTestScope } from "../src/testing/rabbitmq.js";
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
 const scope = rabbitTestScope("test-msg");
-const topology = commandTopology({ prefix: scope.prefix, exchange: "test.commands", queue: "test.commands.work", routingKey: SendNotificationCommandSchema.typeName, retryDelaysMs: [100, 200] });
+const topology = commandTopology({
+  prefix: scope.prefix,
+  exchange: "test.commands",
+  queue: "test.commands.work",
+  routingKey: SendNotificationCommandSchema.typeName,
+  retryDelaysMs: [100, 200],
+});
 let connection: MessagingConnection;
 let publisher: Publisher;
 let raw: ChannelModel;
 
 function command(id: string) {
-  return create(SendNotificationCommandSchema, { commandId: id, recipient: "ada@example.com", template: "order_confirmed", orderId: "ord_1" });
+  return create(SendNotificationCommandSchema, {
+    commandId: id,
+    recipient: "ada@example.com",
+    template: "order_confirmed",
+    orderId: "ord_1",
+  });
 }
 
 async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
@@ -41,7 +52,13 @@ async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, t
 }
 
 beforeAll(async () => {
-  connection = connectMessaging({ url: scope.url, connectionName: scope.connectionName, logger, declare: (ch) => declareTopology(ch, topology), reconnect: { initialDelayMs: 50, maxDelayMs: 500 } });
+  connection = connectMessaging({
+    url: scope.url,
+    connectionName: scope.connectionName,
+    logger,
+    declare: (ch) => declareTopology(ch, topology),
+    reconnect: { initialDelayMs: 50, maxDelayMs: 500 },
+  });
   await connection.waitForConnect(10_000);
   publisher = createPublisher(connection, { exchange: topology.exchange, logger });
   raw = await connect(scope.url);
@@ -65,7 +82,10 @@ describe("topology", () => {
     expect(topology.mainQueue).toBe(`${scope.prefix}test.commands.work`);
     expect(topology.deadLetterExchange).toBe(`${scope.prefix}test.commands.dlx`);
     expect(topology.deadLetterQueue).toBe(`${scope.prefix}test.commands.work.dlq`);
-    expect(topology.retryQueues.map((tier) => tier.name)).toEqual([`${scope.prefix}test.commands.work.retry.100ms`, `${scope.prefix}test.commands.work.retry.200ms`]);
+    expect(topology.retryQueues.map((tier) => tier.name)).toEqual([
+      `${scope.prefix}test.commands.work.retry.100ms`,
+      `${scope.prefix}test.commands.work.retry.200ms`,
+    ]);
   });
 });
 
@@ -92,7 +112,10 @@ describe("publisher", () => {
     expect(err).toBeInstanceOf(PublishError);
     expect((err as PublishError).reason).toBe("unroutable");
     // a routable publish right after is still confirmed normally
-    await publisher.publishMessage(SendNotificationCommandSchema, command("cmd-ok"), { messageId: "cmd-ok", routingKey: topology.routingKey });
+    await publisher.publishMessage(SendNotificationCommandSchema, command("cmd-ok"), {
+      messageId: "cmd-ok",
+      routingKey: topology.routingKey,
+    });
   });
 
   it("survives a channel-level PRECONDITION_FAILED: only that channel closes and it is re-opened", async () => {
@@ -106,7 +129,10 @@ describe("publisher", () => {
     });
     await second.checkQueue(topology.mainQueue);
     expect(connection.isConnected()).toBe(true);
-    await publisher.publishMessage(SendNotificationCommandSchema, command("cmd-after-406"), { messageId: "cmd-after-406", routingKey: topology.routingKey });
+    await publisher.publishMessage(SendNotificationCommandSchema, command("cmd-after-406"), {
+      messageId: "cmd-after-406",
+      routingKey: topology.routingKey,
+    });
     await managed.close();
   });
 
@@ -116,8 +142,14 @@ describe("publisher", () => {
     // publishes on the dying channel fail (never falsely confirmed) until the new channel is up
     await waitFor(() =>
       publisher
-        .publishMessage(SendNotificationCommandSchema, command("cmd-after-reconnect"), { messageId: "cmd-after-reconnect", routingKey: topology.routingKey })
-        .then(() => true, () => undefined),
+        .publishMessage(SendNotificationCommandSchema, command("cmd-after-reconnect"), {
+          messageId: "cmd-after-reconnect",
+          routingKey: topology.routingKey,
+        })
+        .then(
+          () => true,
+          () => undefined,
+        ),
     );
     expect(connection.isConnected()).toBe(true);
   });
@@ -139,7 +171,10 @@ describe("trace context", () => {
     });
     const span = tracer.startSpan("place order");
     await context.with(trace.setSpan(context.active(), span), () =>
-      publisher.publishMessage(SendNotificationCommandSchema, command("cmd-traced"), { messageId: "cmd-traced", routingKey: topology.routingKey }),
+      publisher.publishMessage(SendNotificationCommandSchema, command("cmd-traced"), {
+        messageId: "cmd-traced",
+        routingKey: topology.routingKey,
+      }),
     );
     span.end();
     await waitFor(() => seen.has("cmd-traced") || undefined);
@@ -152,7 +187,10 @@ describe("queue metrics", () => {
   it("reports ready messages per queue, the DLQ and retry tiers included, at scrape time", async () => {
     const registry = new Registry();
     registerQueueMetrics(connection, topology, registry);
-    await publisher.publishMessage(SendNotificationCommandSchema, command("cmd-metric"), { messageId: "cmd-metric", routingKey: topology.routingKey });
+    await publisher.publishMessage(SendNotificationCommandSchema, command("cmd-metric"), {
+      messageId: "cmd-metric",
+      routingKey: topology.routingKey,
+    });
     const text = await waitFor(async () => {
       const out = await registry.metrics();
       return out.includes(`amqp_queue_messages{queue="${topology.deadLetterQueue}"} 0`) ? out : undefined;

@@ -75,7 +75,15 @@ describe("pagination", () => {
     const { nextPageToken } = list(numbers, 2, "");
     const [, digest] = JSON.parse(Buffer.from(nextPageToken, "base64url").toString()) as [string, string];
     expect(list(numbers, 2, forge(["p1", digest, "9"])).items).toEqual([10, 11]); // a well-formed key in scope is just a position
-    const tokens = ["bogus!", "e30", forge(["p1", digest, "1e9"]), forge(["p1", digest, 7]), forge(["p0", digest, "1"]), forge({}), "A".repeat(5_000)];
+    const tokens = [
+      "bogus!",
+      "e30",
+      forge(["p1", digest, "1e9"]),
+      forge(["p1", digest, 7]),
+      forge(["p0", digest, "1"]),
+      forge({}),
+      "A".repeat(5_000),
+    ];
     // Keys the codec reads but would never write: an extra part, a second spelling of 9.
     tokens.push(forge(["p1", digest, "9", "extra"]), forge(["p1", digest, "09"]));
     for (const token of tokens) {
@@ -86,7 +94,10 @@ describe("pagination", () => {
   });
 
   it("refuses a token issued by another List method, even one paging the same way", () => {
-    const other = pagination<number>({ method: NotificationService.method.listNotifications, key: { encode: (n) => [String(n)], decode: ([n]) => Number(n) } });
+    const other = pagination<number>({
+      method: NotificationService.method.listNotifications,
+      key: { encode: (n) => [String(n)], decode: ([n]) => Number(n) },
+    });
     const token = other.read({ pageSize: 1, pageToken: "" }, ["ada"]).finish([1, 2], (n) => n).nextPageToken;
     expect(token).not.toBe("");
     const error = refusal(() => pages.read({ pageSize: 1, pageToken: token }, ["ada"]));

@@ -5,11 +5,23 @@ const ports = { port: 50061, adminPort: 9061 };
 
 describe("loadServiceConfig", () => {
   it("uses the ports the service passes in as defaults", () => {
-    expect(loadServiceConfig("billing", ports, {})).toMatchObject({ name: "billing", port: 50061, adminPort: 9061, host: "0.0.0.0", logLevel: "info" });
+    expect(loadServiceConfig("billing", ports, {})).toMatchObject({
+      name: "billing",
+      port: 50061,
+      adminPort: 9061,
+      host: "0.0.0.0",
+      logLevel: "info",
+    });
   });
 
   it("reads <NAME>_PORT, <NAME>_ADMIN_PORT, HOST and LOG_LEVEL, with 0 meaning ephemeral", () => {
-    const config = loadServiceConfig("billing", ports, { BILLING_PORT: "0", BILLING_ADMIN_PORT: "9999", HOST: "127.0.0.1", LOG_LEVEL: "DEBUG", SHUTDOWN_GRACE_MS: "250" });
+    const config = loadServiceConfig("billing", ports, {
+      BILLING_PORT: "0",
+      BILLING_ADMIN_PORT: "9999",
+      HOST: "127.0.0.1",
+      LOG_LEVEL: "DEBUG",
+      SHUTDOWN_GRACE_MS: "250",
+    });
     expect(config).toMatchObject({ name: "billing", port: 0, adminPort: 9999, host: "127.0.0.1", logLevel: "debug", shutdownGraceMs: 250 });
   });
 
@@ -28,7 +40,9 @@ describe("loadServiceConfig", () => {
     expect(envInteger({}, "BILLING_STEP_TIMEOUT_MS", 3000, { min: 1 })).toBe(3000);
     expect(envInteger({ BILLING_STEP_TIMEOUT_MS: "" }, "BILLING_STEP_TIMEOUT_MS", 3000, { min: 1 })).toBe(3000);
     expect(envInteger({ BILLING_STEP_TIMEOUT_MS: "250" }, "BILLING_STEP_TIMEOUT_MS", 3000, { min: 1 })).toBe(250);
-    expect(() => envInteger({ BILLING_STEP_TIMEOUT_MS: "0" }, "BILLING_STEP_TIMEOUT_MS", 3000, { min: 1 })).toThrow(/BILLING_STEP_TIMEOUT_MS must be an integer >= 1, got "0"/);
+    expect(() => envInteger({ BILLING_STEP_TIMEOUT_MS: "0" }, "BILLING_STEP_TIMEOUT_MS", 3000, { min: 1 })).toThrow(
+      /BILLING_STEP_TIMEOUT_MS must be an integer >= 1, got "0"/,
+    );
     expect(() => envInteger({ X: "1.5" }, "X", 1)).toThrow(ConfigError);
   });
 

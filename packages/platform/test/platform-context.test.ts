@@ -2,10 +2,7 @@ import { Writable } from "node:stream";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Client, credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { trace } from "@opentelemetry/api";
-import {
-  GetProductRequestSchema,
-  GetProductResponseSchema,
-} from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
+import { GetProductRequestSchema, GetProductResponseSchema } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { currentIncomingCall, enableContextPropagation, type RunningServer } from "../src/index.js";
@@ -34,7 +31,8 @@ function getProduct(client: Client, sku: string): Promise<string> {
       (bytes: Buffer) => fromBinary(GetProductResponseSchema, bytes),
       sku,
       metadata,
-      (error: ServiceError | null, response?: { product?: { name: string } }) => (error ? reject(error) : resolve(response?.product?.name ?? "")),
+      (error: ServiceError | null, response?: { product?: { name: string } }) =>
+        error ? reject(error) : resolve(response?.product?.name ?? ""),
     );
   });
 }

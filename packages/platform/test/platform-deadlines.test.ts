@@ -34,7 +34,11 @@ describe("deadlines, cancellation and context across hops", () => {
     b = await startServer([
       inventoryRegistration({
         async getProduct({ sku }, ctx) {
-          seenByB = { timeoutMs: ctx.timeoutMs(), userId: ctx.requestHeader.get("x-user-id"), traceparent: ctx.requestHeader.get("traceparent") };
+          seenByB = {
+            timeoutMs: ctx.timeoutMs(),
+            userId: ctx.requestHeader.get("x-user-id"),
+            traceparent: ctx.requestHeader.get("traceparent"),
+          };
           if (sku.startsWith("slow")) {
             await sleep(2_000, ctx.signal);
             seenByB.aborted = ctx.signal.aborted ? (ctx.signal.reason as ConnectError).code : false;

@@ -50,10 +50,19 @@ describe("call logging", () => {
     const calls = written.filter((line) => line.includes('"method":"GetProduct"'));
     expect(calls).toHaveLength(2);
     const ok = JSON.parse(calls[0]!) as { durationMs: number; traceId: string };
-    expect(ok).toMatchObject({ level: 30, name: "inventory", service: "shop.inventory.v1.InventoryService", method: "GetProduct", code: "OK", msg: "rpc" });
+    expect(ok).toMatchObject({
+      level: 30,
+      name: "inventory",
+      service: "shop.inventory.v1.InventoryService",
+      method: "GetProduct",
+      code: "OK",
+      msg: "rpc",
+    });
     expect(ok.traceId).toMatch(/^[0-9a-f]{32}$/);
     // The same fields logged through pino by the same logger.
-    logger.child({ service: "shop.inventory.v1.InventoryService", method: "GetProduct" }).info({ code: "OK", durationMs: ok.durationMs, traceId: ok.traceId }, "rpc");
+    logger
+      .child({ service: "shop.inventory.v1.InventoryService", method: "GetProduct" })
+      .info({ code: "OK", durationMs: ok.durationMs, traceId: ok.traceId }, "rpc");
     const withoutTime = (line: string) => line.replace(/"time":\d+/, '"time":0');
     expect(withoutTime(calls[0]!)).toBe(withoutTime(written.at(-1)!));
     // Failures still go through pino.

@@ -17,7 +17,9 @@ describe("resilient clients", () => {
           invocations++;
           if (failuresLeft > 0) {
             failuresLeft--;
-            throw mode === "unavailable" ? unavailable("DEPENDENCY_DOWN", "try again") : invalidArgument([{ field: "sku", description: "bad" }]);
+            throw mode === "unavailable"
+              ? unavailable("DEPENDENCY_DOWN", "try again")
+              : invalidArgument([{ field: "sku", description: "bad" }]);
           }
           return { product: { sku } };
         },
@@ -40,7 +42,10 @@ describe("resilient clients", () => {
   });
 
   it("gives up after maxAttempts and returns UNAVAILABLE", async () => {
-    const client = createClient(InventoryService, server.address, { breaker: false, retry: { maxAttempts: 3, initialBackoffMs: 10, maxBackoffMs: 50 } });
+    const client = createClient(InventoryService, server.address, {
+      breaker: false,
+      retry: { maxAttempts: 3, initialBackoffMs: 10, maxBackoffMs: 50 },
+    });
     invocations = 0;
     failuresLeft = 100;
     mode = "unavailable";
@@ -64,7 +69,10 @@ describe("resilient clients", () => {
   });
 
   it("opens the breaker after consecutive failures, fails fast while open, and recovers after a probe", async () => {
-    const client = createClient(InventoryService, server.address, { retry: false, breaker: { consecutiveFailures: 3, halfOpenAfterMs: 300 } });
+    const client = createClient(InventoryService, server.address, {
+      retry: false,
+      breaker: { consecutiveFailures: 3, halfOpenAfterMs: 300 },
+    });
     invocations = 0;
     failuresLeft = 1_000;
     mode = "unavailable";

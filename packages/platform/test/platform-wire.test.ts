@@ -2,7 +2,11 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "@shop/contracts/grpc/health/v1/health_pb";
-import { GetProductRequestSchema, GetProductResponseSchema, InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
+import {
+  GetProductRequestSchema,
+  GetProductResponseSchema,
+  InventoryService,
+} from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pythonWithGrpc } from "../../../scripts/python-grpc.mjs";
 import { createClient, type RunningServer } from "../src/index.js";
@@ -109,9 +113,15 @@ describe("wire compatibility with clients we did not write", () => {
     await client.getProduct({ sku: "missing" }).catch(() => undefined);
     client.close();
     const metrics = await (await fetch(`http://127.0.0.1:${server.adminPort}/metrics`)).text();
-    expect(metrics).toMatch(/grpc_server_handled_total\{grpc_service="shop.inventory.v1.InventoryService",grpc_method="GetProduct",grpc_code="OK"\} [1-9]/);
-    expect(metrics).toMatch(/grpc_server_handled_total\{grpc_service="shop.inventory.v1.InventoryService",grpc_method="GetProduct",grpc_code="NOT_FOUND"\} [1-9]/);
-    expect(metrics).toMatch(/grpc_client_handled_total\{grpc_target="[^"]+",grpc_service="shop.inventory.v1.InventoryService",grpc_method="GetProduct",grpc_code="NOT_FOUND"\} 1/);
+    expect(metrics).toMatch(
+      /grpc_server_handled_total\{grpc_service="shop.inventory.v1.InventoryService",grpc_method="GetProduct",grpc_code="OK"\} [1-9]/,
+    );
+    expect(metrics).toMatch(
+      /grpc_server_handled_total\{grpc_service="shop.inventory.v1.InventoryService",grpc_method="GetProduct",grpc_code="NOT_FOUND"\} [1-9]/,
+    );
+    expect(metrics).toMatch(
+      /grpc_client_handled_total\{grpc_target="[^"]+",grpc_service="shop.inventory.v1.InventoryService",grpc_method="GetProduct",grpc_code="NOT_FOUND"\} 1/,
+    );
     expect(metrics).toContain("grpc_server_handling_seconds_bucket");
     expect(metrics).toContain("process_cpu_seconds_total");
     expect((await fetch(`http://127.0.0.1:${server.adminPort}/healthz`)).status).toBe(200);

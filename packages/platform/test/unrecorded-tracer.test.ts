@@ -18,7 +18,12 @@ const remoteParent: SpanContext = {
 /** What a span looks like from the outside: ids, flags, trace state, recording. */
 function shape(span: ReturnType<typeof tracer.startSpan>) {
   const ctx = span.spanContext();
-  return { recording: span.isRecording(), traceFlags: ctx.traceFlags, traceState: ctx.traceState?.serialize(), validIds: trace.isSpanContextValid(ctx) };
+  return {
+    recording: span.isRecording(),
+    traceFlags: ctx.traceFlags,
+    traceState: ctx.traceState?.serialize(),
+    validIds: trace.isSpanContextValid(ctx),
+  };
 }
 
 describe("the tracer used while nothing records spans", () => {

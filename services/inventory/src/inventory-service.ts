@@ -48,7 +48,11 @@ export function createInventoryService(deps: InventoryDeps): ServiceImpl<typeof 
       const ttlMs = ttl ? Number(ttl.seconds) * 1000 + Math.floor(ttl.nanos / 1e6) : deps.defaultTtlMs;
       if (ttlMs <= 0 || ttlMs > MAX_TTL_MS) violations.push({ field: "ttl", description: "must be between 1 ms and 24 h" });
       if (violations.length > 0) throw invalidArgument(violations);
-      const reservation = await store.reserve(reservationId, lines.map(({ sku, quantity }) => ({ sku, quantity })), ttlMs);
+      const reservation = await store.reserve(
+        reservationId,
+        lines.map(({ sku, quantity }) => ({ sku, quantity })),
+        ttlMs,
+      );
       return { reservation };
     },
 

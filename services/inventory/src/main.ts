@@ -11,10 +11,14 @@ const logger = createLogger(config.service.name, config.service.logLevel);
 const db = await openDatabase(config.database, logger);
 const store = new InventoryStore(db);
 
-const server = await serve(config.service, [service(InventoryService, createInventoryService({ store, defaultTtlMs: config.reservationTtlMs }))], {
-  logger,
-  readiness: { database: () => db.ping() },
-});
+const server = await serve(
+  config.service,
+  [service(InventoryService, createInventoryService({ store, defaultTtlMs: config.reservationTtlMs }))],
+  {
+    logger,
+    readiness: { database: () => db.ping() },
+  },
+);
 
 const sweep = startExpirySweep(store, logger, config.expirySweepMs);
 

@@ -71,7 +71,8 @@ export class InventoryStore {
         const product = rows[0];
         if (!product) {
           const exists = await tx.query("SELECT 1 FROM products WHERE sku = $1", [line.sku]);
-          if (exists.rowCount === 0) throw notFound("PRODUCT_NOT_FOUND", { type: "shop.inventory.v1.Product", name: line.sku }, { sku: line.sku });
+          if (exists.rowCount === 0)
+            throw notFound("PRODUCT_NOT_FOUND", { type: "shop.inventory.v1.Product", name: line.sku }, { sku: line.sku });
           short.push(line.sku);
           continue;
         }
@@ -107,7 +108,10 @@ export class InventoryStore {
     });
     if (reservation.state !== ReservationState.COMMITTED) {
       const state = ReservationState[reservation.state];
-      throw failedPrecondition("RESERVATION_NOT_HELD", `reservation ${reservationId} is ${state}, not HELD`, { reservation_id: reservationId, state });
+      throw failedPrecondition("RESERVATION_NOT_HELD", `reservation ${reservationId} is ${state}, not HELD`, {
+        reservation_id: reservationId,
+        state,
+      });
     }
     return reservation;
   }
@@ -118,9 +122,10 @@ export class InventoryStore {
    */
   async release(reservationId: string): Promise<Reservation | undefined> {
     return this.db.transaction(async (tx) => {
-      const { rows } = await tx.query<ReservationRow>(`SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE reservation_id = $1 FOR UPDATE`, [
-        reservationId,
-      ]);
+      const { rows } = await tx.query<ReservationRow>(
+        `SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE reservation_id = $1 FOR UPDATE`,
+        [reservationId],
+      );
       const current = rows[0];
       if (!current) return undefined;
       if (current.state === "HELD") await this.giveBack(tx, reservationId, "RELEASED", "reserved");
@@ -167,14 +172,17 @@ export class InventoryStore {
   /** Ends a reservation: `reserved` units are unreserved, `on_hand` units restocked. */
   private async giveBack(tx: Queryable, reservationId: string, state: "RELEASED" | "EXPIRED", from: "reserved" | "on_hand"): Promise<void> {
     const change = from === "reserved" ? "reserved = p.reserved - l.quantity" : "on_hand = p.on_hand + l.quantity";
-    await tx.query(`UPDATE products p SET ${change} FROM reservation_lines l WHERE l.reservation_id = $1 AND l.sku = p.sku`, [reservationId]);
+    await tx.query(`UPDATE products p SET ${change} FROM reservation_lines l WHERE l.reservation_id = $1 AND l.sku = p.sku`, [
+      reservationId,
+    ]);
     await tx.query(`UPDATE reservations SET state = $2, updated_at = now() WHERE reservation_id = $1`, [reservationId, state]);
   }
 
   private async lockForChange(tx: Queryable, reservationId: string): Promise<ReservationRow> {
-    const { rows } = await tx.query<ReservationRow>(`SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE reservation_id = $1 FOR UPDATE`, [
-      reservationId,
-    ]);
+    const { rows } = await tx.query<ReservationRow>(
+      `SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE reservation_id = $1 FOR UPDATE`,
+      [reservationId],
+    );
     if (!rows[0]) throw notFound("RESERVATION_NOT_FOUND", { type: "shop.inventory.v1.Reservation", name: reservationId });
     return rows[0];
   }
@@ -188,19 +196,31 @@ export class InventoryStore {
     // A hold past its time is expired, whether or not the sweep has come by yet.
     if (current.state === "HELD" && current.overdue) await this.giveBack(tx, reservationId, "EXPIRED", "reserved");
     const existing = await this.load(tx, reservationId);
-    const asked = lines.map((l) => `${l.sku}x${l.quantity}`).sort().join(",");
-    const held = existing.lines.map((l) => `${l.sku}x${l.quantity}`).sort().join(",");
+    const asked = lines
+      .map((l) => `${l.sku}x${l.quantity}`)
+      .sort()
+      .join(",");
+    const held = existing.lines
+      .map((l) => `${l.sku}x${l.quantity}`)
+      .sort()
+      .join(",");
     if (asked !== held) {
-      throw alreadyExists("RESERVATION_ID_REUSED", `reservation ${reservationId} already exists with other lines`, { reservation_id: reservationId });
+      throw alreadyExists("RESERVATION_ID_REUSED", `reservation ${reservationId} already exists with other lines`, {
+        reservation_id: reservationId,
+      });
     }
     return existing;
   }
 
   private async load(tx: Queryable, reservationId: string): Promise<Reservation> {
-    const { rows } = await tx.query<ReservationRow>(`SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE reservation_id = $1`, [reservationId]);
+    const { rows } = await tx.query<ReservationRow>(`SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE reservation_id = $1`, [
+      reservationId,
+    ]);
     const row = rows[0];
     if (!row) throw notFound("RESERVATION_NOT_FOUND", { type: "shop.inventory.v1.Reservation", name: reservationId });
-    const { rows: lines } = await tx.query<LineRow>(`SELECT * FROM reservation_lines WHERE reservation_id = $1 ORDER BY sku`, [reservationId]);
+    const { rows: lines } = await tx.query<LineRow>(`SELECT * FROM reservation_lines WHERE reservation_id = $1 ORDER BY sku`, [
+      reservationId,
+    ]);
     return create(ReservationSchema, {
       reservationId: row.reservation_id,
       state: ReservationState[row.state as keyof typeof ReservationState],

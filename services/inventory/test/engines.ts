@@ -13,12 +13,10 @@ let counter = 0;
 /** Adds a product of its own to the catalogue, so a test's stock is not shared with another's. */
 export async function addProduct(db: Database, onHand: number, priceMinor = 1000n): Promise<string> {
   const sku = `SKU-T${process.pid}-${Date.now().toString(36)}-${++counter}`;
-  await db.query("INSERT INTO products (sku, name, description, currency_code, price_minor, on_hand) VALUES ($1, $2, 'test product', 'EUR', $3, $4)", [
-    sku,
-    `Test product ${counter}`,
-    priceMinor.toString(),
-    onHand,
-  ]);
+  await db.query(
+    "INSERT INTO products (sku, name, description, currency_code, price_minor, on_hand) VALUES ($1, $2, 'test product', 'EUR', $3, $4)",
+    [sku, `Test product ${counter}`, priceMinor.toString(), onHand],
+  );
   return sku;
 }
 

@@ -23,7 +23,10 @@ let inventory: Client<typeof InventoryService>;
 beforeAll(async () => {
   db = await openDatabase({ migrationsDir });
   const impl = createInventoryService({ store: new InventoryStore(db), defaultTtlMs: 60_000 });
-  inventory = createClient(InventoryService, createRouterTransport(({ service }) => service(InventoryService, impl)));
+  inventory = createClient(
+    InventoryService,
+    createRouterTransport(({ service }) => service(InventoryService, impl)),
+  );
   // A catalogue larger than the largest page: the 12 seeded products and 100 more.
   await db.query(
     `INSERT INTO products (sku, name, description, currency_code, price_minor, on_hand)
@@ -177,14 +180,19 @@ describe("ReserveStock through an in-memory Connect transport", () => {
     const mugs = await addProduct(10, 1999n);
     const caps = await addProduct(5, 250n);
     const id = reservationId();
-    const lines = [{ sku: caps, quantity: 2 }, { sku: mugs, quantity: 3 }];
+    const lines = [
+      { sku: caps, quantity: 2 },
+      { sku: mugs, quantity: 3 },
+    ];
     const { reservation } = await inventory.reserveStock({ reservationId: id, lines });
     expect(reservation?.reservationId).toBe(id);
     expect(reservation?.state).toBe(ReservationState.HELD);
-    expect(reservation?.lines.map((line) => [line.sku, line.quantity, line.unitPrice?.amountMinor, line.productName !== ""])).toEqual([
-      [mugs, 3, 1999n, true],
-      [caps, 2, 250n, true],
-    ].sort((a, b) => String(a[0]).localeCompare(String(b[0]))));
+    expect(reservation?.lines.map((line) => [line.sku, line.quantity, line.unitPrice?.amountMinor, line.productName !== ""])).toEqual(
+      [
+        [mugs, 3, 1999n, true],
+        [caps, 2, 250n, true],
+      ].sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+    );
     expect(await available(mugs)).toBe(7);
     expect(await available(caps)).toBe(3);
   });
@@ -221,7 +229,13 @@ describe("ReserveStock through an in-memory Connect transport", () => {
     const plenty = await addProduct(10);
     const scarce = await addProduct(1);
     const error = await refusal(
-      inventory.reserveStock({ reservationId: reservationId(), lines: [{ sku: plenty, quantity: 5 }, { sku: scarce, quantity: 2 }] }),
+      inventory.reserveStock({
+        reservationId: reservationId(),
+        lines: [
+          { sku: plenty, quantity: 5 },
+          { sku: scarce, quantity: 2 },
+        ],
+      }),
     );
     expect(error.code).toBe(Code.FailedPrecondition);
     expect(errorInfo(error)?.reason).toBe("OUT_OF_STOCK");
@@ -233,7 +247,13 @@ describe("ReserveStock through an in-memory Connect transport", () => {
   it("returns NOT_FOUND with reason PRODUCT_NOT_FOUND for an unknown SKU, and holds no line", async () => {
     const sku = await addProduct(10);
     const error = await refusal(
-      inventory.reserveStock({ reservationId: reservationId(), lines: [{ sku, quantity: 1 }, { sku: "SKU-NOPE-405", quantity: 1 }] }),
+      inventory.reserveStock({
+        reservationId: reservationId(),
+        lines: [
+          { sku, quantity: 1 },
+          { sku: "SKU-NOPE-405", quantity: 1 },
+        ],
+      }),
     );
     expect(error.code).toBe(Code.NotFound);
     expect(errorInfo(error)?.reason).toBe("PRODUCT_NOT_FOUND");
@@ -249,7 +269,11 @@ describe("ReserveStock through an in-memory Connect transport", () => {
     const bad = await refusal(
       inventory.reserveStock({
         reservationId: reservationId(),
-        lines: [{ sku, quantity: 1 }, { sku: "", quantity: 1 }, { sku, quantity: 0 }],
+        lines: [
+          { sku, quantity: 1 },
+          { sku: "", quantity: 1 },
+          { sku, quantity: 0 },
+        ],
         ttl: { seconds: 25n * 3600n },
       }),
     );

@@ -15,7 +15,12 @@ describe("inventory main process", () => {
   let client: GrpcClient<typeof InventoryService>;
   beforeAll(async () => {
     database = await createTestDatabase("inventory_main");
-    service = new ServiceProcess("inventory", { envPrefix: "INVENTORY", main, cwd: process.cwd(), env: { HOST: "127.0.0.1", INVENTORY_DATABASE_URL: database.url, INVENTORY_EXPIRY_SWEEP_MS: "50" } });
+    service = new ServiceProcess("inventory", {
+      envPrefix: "INVENTORY",
+      main,
+      cwd: process.cwd(),
+      env: { HOST: "127.0.0.1", INVENTORY_DATABASE_URL: database.url, INVENTORY_EXPIRY_SWEEP_MS: "50" },
+    });
     await service.start();
     client = createClient(InventoryService, service.target, { retry: false, breaker: false });
   });
@@ -33,7 +38,11 @@ describe("inventory main process", () => {
   it("gives the stock of an overdue hold back by itself, through the periodic sweep", async () => {
     const sku = "SKU-LMP-010";
     const before = (await client.getProduct({ sku })).product!.availableQuantity;
-    const { reservation } = await client.reserveStock({ reservationId: `main-${Date.now()}`, lines: [{ sku, quantity: 2 }], ttl: { nanos: 100_000_000 } });
+    const { reservation } = await client.reserveStock({
+      reservationId: `main-${Date.now()}`,
+      lines: [{ sku, quantity: 2 }],
+      ttl: { nanos: 100_000_000 },
+    });
     expect((await client.getProduct({ sku })).product!.availableQuantity).toBe(before - 2);
     const deadline = Date.now() + 5_000;
     let available = before - 2;

@@ -26,12 +26,26 @@ describe("InventoryService handlers", () => {
   });
 
   const ctx = (method: DescMethod) =>
-    createHandlerContext({ service: InventoryService, method, protocolName: "grpc", requestMethod: "POST", url: `/${InventoryService.typeName}/${method.name}` });
-  const fail = (promise: Promise<unknown>) => promise.then(() => expect.fail("expected an error"), (e: unknown) => ConnectError.from(e));
+    createHandlerContext({
+      service: InventoryService,
+      method,
+      protocolName: "grpc",
+      requestMethod: "POST",
+      url: `/${InventoryService.typeName}/${method.name}`,
+    });
+  const fail = (promise: Promise<unknown>) =>
+    promise.then(
+      () => expect.fail("expected an error"),
+      (e: unknown) => ConnectError.from(e),
+    );
   const fields = (error: unknown) => badRequest(error)?.fieldViolations.map((v) => v.field);
 
   it("returns NOT_FOUND with reason PRODUCT_NOT_FOUND for an unknown SKU", async () => {
-    const error = await fail(Promise.resolve(service.getProduct(create(GetProductRequestSchema, { sku: "SKU-NOPE-000" }), ctx(InventoryService.method.getProduct))));
+    const error = await fail(
+      Promise.resolve(
+        service.getProduct(create(GetProductRequestSchema, { sku: "SKU-NOPE-000" }), ctx(InventoryService.method.getProduct)),
+      ),
+    );
     expect(error.code).toBe(Code.NotFound);
     expect(errorInfo(error)?.reason).toBe("PRODUCT_NOT_FOUND");
   });
@@ -41,7 +55,10 @@ describe("InventoryService handlers", () => {
     let pageToken = "";
     let pages = 0;
     do {
-      const page = await service.listProducts(create(ListProductsRequestSchema, { pageSize: 5, pageToken }), ctx(InventoryService.method.listProducts));
+      const page = await service.listProducts(
+        create(ListProductsRequestSchema, { pageSize: 5, pageToken }),
+        ctx(InventoryService.method.listProducts),
+      );
       expect(page.products!.length).toBeLessThanOrEqual(5);
       seen.push(...page.products!.map((p) => p.sku!));
       pageToken = page.nextPageToken ?? "";
@@ -56,20 +73,31 @@ describe("InventoryService handlers", () => {
   it("caps the page size at 100 and uses 20 when none is given", async () => {
     const page = await service.listProducts(create(ListProductsRequestSchema, {}), ctx(InventoryService.method.listProducts));
     expect(page.products!.length).toBeLessThanOrEqual(20);
-    const capped = await service.listProducts(create(ListProductsRequestSchema, { pageSize: 1000 }), ctx(InventoryService.method.listProducts));
+    const capped = await service.listProducts(
+      create(ListProductsRequestSchema, { pageSize: 1000 }),
+      ctx(InventoryService.method.listProducts),
+    );
     expect(capped.products!.length).toBeLessThanOrEqual(100);
   });
 
   it("rejects a page token it did not issue and a negative page size with INVALID_ARGUMENT", async () => {
-    const token = await fail(Promise.resolve(service.listProducts(create(ListProductsRequestSchema, { pageToken: "%%not-a-token" }), ctx(InventoryService.method.listProducts))));
+    const token = await fail(
+      Promise.resolve(
+        service.listProducts(create(ListProductsRequestSchema, { pageToken: "%%not-a-token" }), ctx(InventoryService.method.listProducts)),
+      ),
+    );
     expect(token.code).toBe(Code.InvalidArgument);
     expect(fields(token)).toEqual(["page_token"]);
-    const size = await fail(Promise.resolve(service.listProducts(create(ListProductsRequestSchema, { pageSize: -1 }), ctx(InventoryService.method.listProducts))));
+    const size = await fail(
+      Promise.resolve(service.listProducts(create(ListProductsRequestSchema, { pageSize: -1 }), ctx(InventoryService.method.listProducts))),
+    );
     expect(fields(size)).toEqual(["page_size"]);
   });
 
   it("rejects a reservation without id or lines, naming each field", async () => {
-    const error = await fail(Promise.resolve(service.reserveStock(create(ReserveStockRequestSchema, {}), ctx(InventoryService.method.reserveStock))));
+    const error = await fail(
+      Promise.resolve(service.reserveStock(create(ReserveStockRequestSchema, {}), ctx(InventoryService.method.reserveStock))),
+    );
     expect(error.code).toBe(Code.InvalidArgument);
     expect(fields(error)).toEqual(["reservation_id", "lines"]);
   });
@@ -108,9 +136,23 @@ describe("InventoryService handlers", () => {
   });
 
   it("rejects a restock of fewer than one unit and reports an unknown SKU as PRODUCT_NOT_FOUND", async () => {
-    const invalid = await fail(Promise.resolve(service.restockProduct(create(RestockProductRequestSchema, { sku: "SKU-MUG-001", quantity: 0 }), ctx(InventoryService.method.restockProduct))));
+    const invalid = await fail(
+      Promise.resolve(
+        service.restockProduct(
+          create(RestockProductRequestSchema, { sku: "SKU-MUG-001", quantity: 0 }),
+          ctx(InventoryService.method.restockProduct),
+        ),
+      ),
+    );
     expect(fields(invalid)).toEqual(["quantity"]);
-    const unknown = await fail(Promise.resolve(service.restockProduct(create(RestockProductRequestSchema, { sku: "SKU-NOPE-001", quantity: 1 }), ctx(InventoryService.method.restockProduct))));
+    const unknown = await fail(
+      Promise.resolve(
+        service.restockProduct(
+          create(RestockProductRequestSchema, { sku: "SKU-NOPE-001", quantity: 1 }),
+          ctx(InventoryService.method.restockProduct),
+        ),
+      ),
+    );
     expect(errorInfo(unknown)?.reason).toBe("PRODUCT_NOT_FOUND");
   });
 });

@@ -14,7 +14,11 @@ describe("InventoryService over the wire", () => {
   let client: GrpcClient<typeof InventoryService>;
   beforeAll(async () => {
     handle = await engines[0]!.open();
-    const config = loadServiceConfig("inventory", { port: 0, adminPort: 0 }, { HOST: "127.0.0.1", LOG_LEVEL: "silent", HANDLE_SIGNALS: "false" });
+    const config = loadServiceConfig(
+      "inventory",
+      { port: 0, adminPort: 0 },
+      { HOST: "127.0.0.1", LOG_LEVEL: "silent", HANDLE_SIGNALS: "false" },
+    );
     const store = new InventoryStore(handle.db);
     server = await serve(config, [service(InventoryService, createInventoryService({ store, defaultTtlMs: 60_000 }))], {
       readiness: { database: () => handle.db.ping() },
@@ -49,7 +53,9 @@ describe("InventoryService over the wire", () => {
 
   it("carries OUT_OF_STOCK with short_skus and PRODUCT_NOT_FOUND across the wire", async () => {
     const sku = await addProduct(handle.db, 0);
-    const short = await client.reserveStock({ reservationId: reservationId(), lines: [{ sku, quantity: 1 }] }).catch((e: unknown) => ConnectError.from(e));
+    const short = await client
+      .reserveStock({ reservationId: reservationId(), lines: [{ sku, quantity: 1 }] })
+      .catch((e: unknown) => ConnectError.from(e));
     expect(short).toBeInstanceOf(ConnectError);
     expect((short as ConnectError).code).toBe(Code.FailedPrecondition);
     expect(errorInfo(short)?.metadata["short_skus"]).toBe(sku);

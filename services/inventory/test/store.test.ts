@@ -37,10 +37,20 @@ describe.each(engines)("InventoryStore on $engine", ({ open }) => {
     const a = await addProduct(handle.db, 10, 1999n);
     const b = await addProduct(handle.db, 5, 250n);
     const id = reservationId();
-    const reservation = await store.reserve(id, [{ sku: b, quantity: 2 }, { sku: a, quantity: 3 }], HOUR);
+    const reservation = await store.reserve(
+      id,
+      [
+        { sku: b, quantity: 2 },
+        { sku: a, quantity: 3 },
+      ],
+      HOUR,
+    );
     expect(reservation.state).toBe(ReservationState.HELD);
     expect(reservation.lines.map((l) => [l.sku, l.quantity, l.unitPrice?.amountMinor])).toEqual(
-      [[a, 3, 1999n], [b, 2, 250n]].sort((x, y) => String(x[0]).localeCompare(String(y[0]))),
+      [
+        [a, 3, 1999n],
+        [b, 2, 250n],
+      ].sort((x, y) => String(x[0]).localeCompare(String(y[0]))),
     );
     expect(reservation.expireTime!.seconds - reservation.createTime!.seconds).toBeGreaterThanOrEqual(3599n);
     expect(await available(a)).toBe(7);
@@ -70,7 +80,15 @@ describe.each(engines)("InventoryStore on $engine", ({ open }) => {
     const scarce = await addProduct(handle.db, 1);
     const gone = await addProduct(handle.db, 0);
     const error = await store
-      .reserve(reservationId(), [{ sku: plenty, quantity: 5 }, { sku: scarce, quantity: 2 }, { sku: gone, quantity: 1 }], HOUR)
+      .reserve(
+        reservationId(),
+        [
+          { sku: plenty, quantity: 5 },
+          { sku: scarce, quantity: 2 },
+          { sku: gone, quantity: 1 },
+        ],
+        HOUR,
+      )
       .catch((e: unknown) => e);
     expect(ConnectError.from(error).code).toBe(Code.FailedPrecondition);
     const info = errorInfo(error);
@@ -82,7 +100,16 @@ describe.each(engines)("InventoryStore on $engine", ({ open }) => {
 
   it("refuses an unknown SKU with NOT_FOUND reason PRODUCT_NOT_FOUND and holds nothing", async () => {
     const sku = await addProduct(handle.db, 10);
-    const error = await store.reserve(reservationId(), [{ sku, quantity: 1 }, { sku: "SKU-NOPE-999", quantity: 1 }], HOUR).catch((e: unknown) => e);
+    const error = await store
+      .reserve(
+        reservationId(),
+        [
+          { sku, quantity: 1 },
+          { sku: "SKU-NOPE-999", quantity: 1 },
+        ],
+        HOUR,
+      )
+      .catch((e: unknown) => e);
     expect(ConnectError.from(error).code).toBe(Code.NotFound);
     expect(errorInfo(error)?.reason).toBe("PRODUCT_NOT_FOUND");
     expect(await available(sku)).toBe(10);
@@ -96,7 +123,9 @@ describe.each(engines)("InventoryStore on $engine", ({ open }) => {
     expect(committed.state).toBe(ReservationState.COMMITTED);
     expect((await store.commit(id)).state).toBe(ReservationState.COMMITTED);
     expect(await available(sku)).toBe(3);
-    const { rows } = await handle.db.query<{ on_hand: number; reserved: number }>("SELECT on_hand, reserved FROM products WHERE sku = $1", [sku]);
+    const { rows } = await handle.db.query<{ on_hand: number; reserved: number }>("SELECT on_hand, reserved FROM products WHERE sku = $1", [
+      sku,
+    ]);
     expect(rows[0]).toEqual({ on_hand: 3, reserved: 0 });
   });
 
@@ -161,13 +190,17 @@ describe.each(engines)("InventoryStore on $engine", ({ open }) => {
 
   it("never oversells: of 30 parallel reservations for the last 7 units exactly 7 win", async () => {
     const sku = await addProduct(handle.db, 7);
-    const results = await Promise.allSettled(Array.from({ length: 30 }, () => store.reserve(reservationId(), [{ sku, quantity: 1 }], HOUR)));
+    const results = await Promise.allSettled(
+      Array.from({ length: 30 }, () => store.reserve(reservationId(), [{ sku, quantity: 1 }], HOUR)),
+    );
     const won = results.filter((r) => r.status === "fulfilled");
     const lost = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
     expect(won).toHaveLength(7);
     for (const r of lost) expect(errorInfo(r.reason)?.reason).toBe("OUT_OF_STOCK");
     expect(await available(sku)).toBe(0);
-    const { rows } = await handle.db.query<{ on_hand: number; reserved: number }>("SELECT on_hand, reserved FROM products WHERE sku = $1", [sku]);
+    const { rows } = await handle.db.query<{ on_hand: number; reserved: number }>("SELECT on_hand, reserved FROM products WHERE sku = $1", [
+      sku,
+    ]);
     expect(rows[0]).toEqual({ on_hand: 7, reserved: 7 });
   });
 
@@ -176,7 +209,19 @@ describe.each(engines)("InventoryStore on $engine", ({ open }) => {
     const b = await addProduct(handle.db, 10);
     const results = await Promise.allSettled(
       Array.from({ length: 20 }, (_, i) =>
-        store.reserve(reservationId(), i % 2 ? [{ sku: a, quantity: 1 }, { sku: b, quantity: 1 }] : [{ sku: b, quantity: 1 }, { sku: a, quantity: 1 }], HOUR),
+        store.reserve(
+          reservationId(),
+          i % 2
+            ? [
+                { sku: a, quantity: 1 },
+                { sku: b, quantity: 1 },
+              ]
+            : [
+                { sku: b, quantity: 1 },
+                { sku: a, quantity: 1 },
+              ],
+          HOUR,
+        ),
       ),
     );
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(10);

@@ -26,7 +26,15 @@ export function logChannelProvider(logger: Logger): ChannelProvider {
     name: "log",
     async send(n) {
       logger.info(
-        { event: "notification.sent", provider: "log", notificationId: n.notificationId, commandId: n.commandId, channel: n.channel, recipient: n.recipient, subject: n.subject },
+        {
+          event: "notification.sent",
+          provider: "log",
+          notificationId: n.notificationId,
+          commandId: n.commandId,
+          channel: n.channel,
+          recipient: n.recipient,
+          subject: n.subject,
+        },
         n.body,
       );
     },

@@ -28,7 +28,9 @@ const CHANNELS: Partial<Record<NotificationChannel, ChannelName>> = {
  * crash between the provider's success and the commit — the provider gets the command id as
  * its idempotency key for that case. The consumer acks only after this resolves (committed).
  */
-export function createCommandHandler(deps: CommandHandlerDeps): (command: SendNotificationCommand, delivery: DeliveryInfo) => Promise<void> {
+export function createCommandHandler(
+  deps: CommandHandlerDeps,
+): (command: SendNotificationCommand, delivery: DeliveryInfo) => Promise<void> {
   return async (command, delivery) => {
     const log = deps.logger.child({ commandId: command.commandId, attempt: delivery.attempts + 1 });
     const channel = CHANNELS[command.channel];
@@ -51,10 +53,21 @@ export function createCommandHandler(deps: CommandHandlerDeps): (command: SendNo
         userId: command.userId,
       });
       if (!claimed) return false;
-      await deps.provider.send({ notificationId, commandId: command.commandId, channel, recipient: command.recipient, subject: rendered.subject, body: rendered.body });
+      await deps.provider.send({
+        notificationId,
+        commandId: command.commandId,
+        channel,
+        recipient: command.recipient,
+        subject: rendered.subject,
+        body: rendered.body,
+      });
       return true;
     });
-    if (sent) log.info({ event: "notification.delivered", notificationId, template: command.template, orderId: command.orderId }, "notification delivered");
+    if (sent)
+      log.info(
+        { event: "notification.delivered", notificationId, template: command.template, orderId: command.orderId },
+        "notification delivered",
+      );
     else log.info({ event: "notification.duplicate" }, "command already delivered; skipped");
   };
 }

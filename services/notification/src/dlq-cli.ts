@@ -29,7 +29,8 @@ const connection = connectMessaging({
 const dlq = deadLetterQueue(connection, topology);
 
 function decode(letter: DeadLetter): string {
-  if (letter.type !== SendNotificationCommandSchema.typeName) return `(undecodable: type ${letter.type ?? "none"}) ${letter.body.subarray(0, 200).toString("hex")}`;
+  if (letter.type !== SendNotificationCommandSchema.typeName)
+    return `(undecodable: type ${letter.type ?? "none"}) ${letter.body.subarray(0, 200).toString("hex")}`;
   try {
     return toJsonString(SendNotificationCommandSchema, fromBinary(SendNotificationCommandSchema, letter.body), { prettySpaces: 2 });
   } catch {
@@ -55,7 +56,10 @@ async function main(): Promise<number> {
       if (letters.length === 0) return 0;
       const widths = [4, 28, 8, 24, 60];
       console.log(row(["#", "COMMAND ID", "ATTEMPTS", "FAILED AT", "ERROR"], widths));
-      for (const l of letters) console.log(row([`#${l.position}`, l.messageId ?? "-", String(l.attempts), l.failedAt ?? "-", (l.error ?? "-").replace(/\s+/g, " ")], widths));
+      for (const l of letters)
+        console.log(
+          row([`#${l.position}`, l.messageId ?? "-", String(l.attempts), l.failedAt ?? "-", (l.error ?? "-").replace(/\s+/g, " ")], widths),
+        );
       return 0;
     }
     case "show": {
@@ -65,7 +69,9 @@ async function main(): Promise<number> {
         console.error(`no message "${arg}" in ${topology.deadLetterQueue}`);
         return 1;
       }
-      console.log(`position:   #${letter.position}\ncommand id: ${letter.messageId ?? "-"}\ntype:       ${letter.type ?? "-"}\nattempts:   ${letter.attempts}\nfailed at:  ${letter.failedAt ?? "-"}\nerror:      ${letter.error ?? "-"}`);
+      console.log(
+        `position:   #${letter.position}\ncommand id: ${letter.messageId ?? "-"}\ntype:       ${letter.type ?? "-"}\nattempts:   ${letter.attempts}\nfailed at:  ${letter.failedAt ?? "-"}\nerror:      ${letter.error ?? "-"}`,
+      );
       const headers = Object.fromEntries(Object.entries(letter.headers).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString("utf8") : v]));
       console.log(`headers:    ${JSON.stringify(headers)}\nbody:\n${decode(letter)}`);
       return 0;

@@ -23,7 +23,14 @@ const amqp = connectMessaging({
   declare: (channel) => declareTopology(channel, topology),
 });
 registerQueueMetrics(amqp, topology); // main, retry and DLQ depths on /metrics
-const consumer = startNotificationConsumer({ connection: amqp, topology, store, provider: logChannelProvider(logger), logger, prefetch: config.prefetch });
+const consumer = startNotificationConsumer({
+  connection: amqp,
+  topology,
+  store,
+  provider: logChannelProvider(logger),
+  logger,
+  prefetch: config.prefetch,
+});
 
 const server = await serve(config.service, [service(NotificationService, createNotificationService({ store }))], {
   logger,

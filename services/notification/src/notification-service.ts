@@ -39,7 +39,13 @@ export function createNotificationService(deps: { store: NotificationStore }): S
     async listNotifications(req, ctx) {
       const userId = callerId(ctx);
       const page = listPages.read(req, [userId ?? "", req.orderId, req.recipient]);
-      const deliveries = await deps.store.listDeliveries({ userId, orderId: req.orderId, recipient: req.recipient, limit: page.fetch, afterSeq: page.after });
+      const deliveries = await deps.store.listDeliveries({
+        userId,
+        orderId: req.orderId,
+        recipient: req.recipient,
+        limit: page.fetch,
+        afterSeq: page.after,
+      });
       const { items, nextPageToken } = page.finish(deliveries, (delivery) => delivery.seq);
       return { notifications: items.map(toNotification), nextPageToken };
     },

@@ -18,7 +18,9 @@ let conn: ChannelModel;
 
 async function dlq(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [cli, ...args], { env: { ...process.env, AMQP_URL: scope.url, AMQP_PREFIX: scope.prefix, LOG_LEVEL: "error" } });
+    const { stdout, stderr } = await run(process.execPath, [cli, ...args], {
+      env: { ...process.env, AMQP_URL: scope.url, AMQP_PREFIX: scope.prefix, LOG_LEVEL: "error" },
+    });
     return { stdout, stderr, code: 0 };
   } catch (err) {
     const e = err as { stdout: string; stderr: string; code: number };
@@ -30,9 +32,27 @@ beforeAll(async () => {
   conn = await connect(scope.url);
   const ch = await conn.createConfirmChannel();
   await declareTopology(ch, topology);
-  const body = Buffer.from(toBinary(SendNotificationCommandSchema, create(SendNotificationCommandSchema, { commandId: "cmd-dead", channel: NotificationChannel.EMAIL, recipient: "ada@example.com", template: "order_confirmed" })));
-  ch.publish(topology.deadLetterExchange, "", body, { type: SendNotificationCommandSchema.typeName, messageId: "cmd-dead", headers: { "x-attempts": 4, "x-error": "smtp 451 try later", "x-failed-at": "2026-01-01T00:00:00.000Z" } });
-  ch.publish(topology.deadLetterExchange, "", Buffer.from("garbage"), { type: "nope.v1.Nope", messageId: "junk", headers: { "x-attempts": 1, "x-error": "unknown message type" } });
+  const body = Buffer.from(
+    toBinary(
+      SendNotificationCommandSchema,
+      create(SendNotificationCommandSchema, {
+        commandId: "cmd-dead",
+        channel: NotificationChannel.EMAIL,
+        recipient: "ada@example.com",
+        template: "order_confirmed",
+      }),
+    ),
+  );
+  ch.publish(topology.deadLetterExchange, "", body, {
+    type: SendNotificationCommandSchema.typeName,
+    messageId: "cmd-dead",
+    headers: { "x-attempts": 4, "x-error": "smtp 451 try later", "x-failed-at": "2026-01-01T00:00:00.000Z" },
+  });
+  ch.publish(topology.deadLetterExchange, "", Buffer.from("garbage"), {
+    type: "nope.v1.Nope",
+    messageId: "junk",
+    headers: { "x-attempts": 1, "x-error": "unknown message type" },
+  });
   await ch.waitForConfirms();
   await ch.close();
 });

@@ -50,7 +50,10 @@ beforeAll(async () => {
   for (let i = 1; i <= 3; i += 1) await send(`bob-${i}`, "bob", "bob@example.com", `ord_bob_${i}`, "order_rejected");
 
   const impl = createNotificationService({ store });
-  notifications = createClient(NotificationService, createRouterTransport(({ service }) => service(NotificationService, impl)));
+  notifications = createClient(
+    NotificationService,
+    createRouterTransport(({ service }) => service(NotificationService, impl)),
+  );
 });
 
 afterAll(async () => {

@@ -25,7 +25,16 @@ let publisher: Publisher;
 
 beforeAll(async () => {
   child = spawn(process.execPath, [fileURLToPath(new URL("../dist/main.js", import.meta.url))], {
-    env: { ...process.env, NOTIFICATION_PORT: "0", NOTIFICATION_ADMIN_PORT: "0", NOTIFICATION_DATA_DIR: "", AMQP_URL: scope.url, AMQP_PREFIX: scope.prefix, NOTIFICATION_RETRY_DELAYS_MS: "100", LOG_LEVEL: "info" },
+    env: {
+      ...process.env,
+      NOTIFICATION_PORT: "0",
+      NOTIFICATION_ADMIN_PORT: "0",
+      NOTIFICATION_DATA_DIR: "",
+      AMQP_URL: scope.url,
+      AMQP_PREFIX: scope.prefix,
+      NOTIFICATION_RETRY_DELAYS_MS: "100",
+      LOG_LEVEL: "info",
+    },
     stdio: ["ignore", "pipe", "inherit"],
   });
   ports = await new Promise((resolve, reject) => {
@@ -39,7 +48,12 @@ beforeAll(async () => {
     child.once("exit", (code) => reject(new Error(`notification exited with ${code}`)));
   });
   client = createClient(NotificationService, `127.0.0.1:${ports.port}`);
-  connection = connectMessaging({ url: scope.url, connectionName: scope.connectionName, logger, declare: (ch) => declareTopology(ch, topology) });
+  connection = connectMessaging({
+    url: scope.url,
+    connectionName: scope.connectionName,
+    logger,
+    declare: (ch) => declareTopology(ch, topology),
+  });
   await connection.waitForConnect(10_000);
   publisher = createPublisher(connection, { exchange: topology.exchange, logger });
 }, 60_000);
@@ -73,7 +87,10 @@ describe("notification service process", () => {
       userId: "grace",
     });
     const published = Date.now();
-    await publisher.publishMessage(SendNotificationCommandSchema, command, { messageId: command.commandId, routingKey: topology.routingKey });
+    await publisher.publishMessage(SendNotificationCommandSchema, command, {
+      messageId: command.commandId,
+      routingKey: topology.routingKey,
+    });
     const listed = await waitFor(async () => {
       const res = await client.listNotifications({ orderId: "ord_e2e" }, { headers: { "x-user-id": "grace" } });
       return res.notifications.length > 0 ? res : undefined;
@@ -82,7 +99,9 @@ describe("notification service process", () => {
     expect(listed.notifications[0]!.template).toBe("order_confirmed");
     expect(listed.notifications[0]!.body).toContain("42.00 EUR");
 
-    const err = await client.getNotification({ notificationId: listed.notifications[0]!.notificationId }, { headers: { "x-user-id": "mallory" } }).catch((e: unknown) => e);
+    const err = await client
+      .getNotification({ notificationId: listed.notifications[0]!.notificationId }, { headers: { "x-user-id": "mallory" } })
+      .catch((e: unknown) => e);
     expect((err as ConnectError).code).toBe(Code.NotFound);
     expect(errorInfo(err)?.reason).toBe("NOTIFICATION_NOT_FOUND");
   });

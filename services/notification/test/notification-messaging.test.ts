@@ -1,6 +1,9 @@
 import { create } from "@bufbuild/protobuf";
 import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
-import { SendNotificationCommandSchema, type SendNotificationCommand } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
+import {
+  SendNotificationCommandSchema,
+  type SendNotificationCommand,
+} from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
 import type { Database } from "@shop/platform/database";
 import {
   connectMessaging,
@@ -78,7 +81,13 @@ async function deliveriesFor(commandId: string): Promise<number> {
 beforeAll(async () => {
   db = await notificationTestDatabase();
   store = createNotificationStore(db);
-  connection = connectMessaging({ url: scope.url, connectionName: scope.connectionName, logger, declare: (ch) => declareTopology(ch, topology), reconnect: { initialDelayMs: 50, maxDelayMs: 1_000 } });
+  connection = connectMessaging({
+    url: scope.url,
+    connectionName: scope.connectionName,
+    logger,
+    declare: (ch) => declareTopology(ch, topology),
+    reconnect: { initialDelayMs: 50, maxDelayMs: 1_000 },
+  });
   await connection.waitForConnect(10_000);
   publisher = createPublisher(connection, { exchange: topology.exchange, logger });
   consumer = startNotificationConsumer({ connection, topology, store, provider, logger, prefetch: 32 });
@@ -148,8 +157,18 @@ describe("notification commands over RabbitMQ", () => {
   });
 
   it("dead-letters a garbage body at once with the error in headers, and keeps consuming", async () => {
-    await publisher.publish({ routingKey: topology.routingKey, type: SendNotificationCommandSchema.typeName, messageId: "c-garbage", body: new Uint8Array([0xff, 0xff, 0xff, 0x0f, 0x08]) });
-    await publisher.publish({ routingKey: topology.routingKey, type: "shop.unknown.v1.Nope", messageId: "c-unknown-type", body: new Uint8Array([1]) });
+    await publisher.publish({
+      routingKey: topology.routingKey,
+      type: SendNotificationCommandSchema.typeName,
+      messageId: "c-garbage",
+      body: new Uint8Array([0xff, 0xff, 0xff, 0x0f, 0x08]),
+    });
+    await publisher.publish({
+      routingKey: topology.routingKey,
+      type: "shop.unknown.v1.Nope",
+      messageId: "c-unknown-type",
+      body: new Uint8Array([1]),
+    });
     await publish(command("c-after-garbage"));
     await waitFor(() => store.deliveryForCommand("c-after-garbage"));
     const dlq = deadLetterQueue(connection, topology);
@@ -181,7 +200,14 @@ describe("notification commands over RabbitMQ", () => {
     const placing = (async () => {
       // ~4 s of orders, so the connections drop while orders are still being placed and published
       for (const id of ids) {
-        await orders.transaction((tx) => enqueueOutbox(tx, { schema: SendNotificationCommandSchema, message: command(id), messageId: id, routingKey: topology.routingKey }));
+        await orders.transaction((tx) =>
+          enqueueOutbox(tx, {
+            schema: SendNotificationCommandSchema,
+            message: command(id),
+            messageId: id,
+            routingKey: topology.routingKey,
+          }),
+        );
         placed += 1;
         await new Promise((r) => setTimeout(r, 8));
       }

@@ -3,7 +3,17 @@ import { create } from "@bufbuild/protobuf";
 import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
 import { openDatabase, type Database } from "@shop/platform/database";
-import { connectMessaging, createPublisher, declareTopology, enqueueOutbox, OUTBOX_TABLE_SQL, startOutboxRelay, type Consumer, type MessagingConnection, type Publisher } from "@shop/platform/messaging";
+import {
+  connectMessaging,
+  createPublisher,
+  declareTopology,
+  enqueueOutbox,
+  OUTBOX_TABLE_SQL,
+  startOutboxRelay,
+  type Consumer,
+  type MessagingConnection,
+  type Publisher,
+} from "@shop/platform/messaging";
 import { createTestDatabase, type TestDatabase } from "@shop/platform/testing/postgres";
 import { rabbitTestScope } from "@shop/platform/testing/rabbitmq";
 import { pino } from "pino";
@@ -37,7 +47,12 @@ beforeAll(async () => {
   testDb = await createTestDatabase("notification");
   db = await openDatabase({ url: testDb.url, migrationsDir: fileURLToPath(new URL("../migrations", import.meta.url)) });
   store = createNotificationStore(db);
-  connection = connectMessaging({ url: scope.url, connectionName: scope.connectionName, logger, declare: (ch) => declareTopology(ch, topology) });
+  connection = connectMessaging({
+    url: scope.url,
+    connectionName: scope.connectionName,
+    logger,
+    declare: (ch) => declareTopology(ch, topology),
+  });
   await connection.waitForConnect(10_000);
   publisher = createPublisher(connection, { exchange: topology.exchange, logger });
   consumer = startNotificationConsumer({ connection, topology, store, provider, logger, prefetch: 32 });
@@ -54,11 +69,23 @@ afterAll(async () => {
 
 describe("notification consumer on PostgreSQL", () => {
   it("sends a command once even when 20 copies are in flight concurrently (the unique key serialises them)", async () => {
-    const cmd = create(SendNotificationCommandSchema, { commandId: "pg-dup", channel: NotificationChannel.SMS, recipient: "+15550100", template: "order_cancelled", parameters: { order_id: "ord_pg" }, orderId: "ord_pg", userId: "u1" });
+    const cmd = create(SendNotificationCommandSchema, {
+      commandId: "pg-dup",
+      channel: NotificationChannel.SMS,
+      recipient: "+15550100",
+      template: "order_cancelled",
+      parameters: { order_id: "ord_pg" },
+      orderId: "ord_pg",
+      userId: "u1",
+    });
     const others = Array.from({ length: 30 }, (_, i) => create(SendNotificationCommandSchema, { ...cmd, commandId: `pg-${i}` }));
     await Promise.all([
-      ...Array.from({ length: 20 }, () => publisher.publishMessage(SendNotificationCommandSchema, cmd, { messageId: cmd.commandId, routingKey: topology.routingKey })),
-      ...others.map((o) => publisher.publishMessage(SendNotificationCommandSchema, o, { messageId: o.commandId, routingKey: topology.routingKey })),
+      ...Array.from({ length: 20 }, () =>
+        publisher.publishMessage(SendNotificationCommandSchema, cmd, { messageId: cmd.commandId, routingKey: topology.routingKey }),
+      ),
+      ...others.map((o) =>
+        publisher.publishMessage(SendNotificationCommandSchema, o, { messageId: o.commandId, routingKey: topology.routingKey }),
+      ),
     ]);
     await waitFor(async () => {
       const { rows } = await db.query<{ n: string | number }>("select count(*) as n from deliveries");
@@ -76,14 +103,28 @@ describe("notification consumer on PostgreSQL", () => {
   it("relays outbox rows from PostgreSQL and marks them published, keeping an unroutable one pending", async () => {
     for (const statement of OUTBOX_TABLE_SQL.split(";").filter((sql) => sql.trim())) await db.query(statement);
     for (let i = 0; i < 10; i += 1) {
-      const cmd = create(SendNotificationCommandSchema, { commandId: `pg-outbox-${i}`, channel: NotificationChannel.EMAIL, recipient: "x@example.com", template: "order_confirmed" });
-      await db.transaction((tx) => enqueueOutbox(tx, { schema: SendNotificationCommandSchema, message: cmd, messageId: cmd.commandId, routingKey: i === 3 ? "no.route" : topology.routingKey }));
+      const cmd = create(SendNotificationCommandSchema, {
+        commandId: `pg-outbox-${i}`,
+        channel: NotificationChannel.EMAIL,
+        recipient: "x@example.com",
+        template: "order_confirmed",
+      });
+      await db.transaction((tx) =>
+        enqueueOutbox(tx, {
+          schema: SendNotificationCommandSchema,
+          message: cmd,
+          messageId: cmd.commandId,
+          routingKey: i === 3 ? "no.route" : topology.routingKey,
+        }),
+      );
     }
     const registry = new Registry();
     const relay = startOutboxRelay({ db, publisher, logger, intervalMs: 20, registry });
-    await waitFor(async () => (await store.deliveryForCommand("pg-outbox-9")) && (await relay.backlog()).count === 1 ? true : undefined);
+    await waitFor(async () => ((await store.deliveryForCommand("pg-outbox-9")) && (await relay.backlog()).count === 1 ? true : undefined));
     await relay.stop();
-    const { rows } = await db.query<{ message_id: string; last_error: string | null }>("select message_id, last_error from outbox where published_at is null");
+    const { rows } = await db.query<{ message_id: string; last_error: string | null }>(
+      "select message_id, last_error from outbox where published_at is null",
+    );
     expect(rows.map((r) => r.message_id)).toEqual(["pg-outbox-3"]);
     expect(rows[0]!.last_error).toMatch(/^unroutable/);
     expect(await registry.getSingleMetricAsString("outbox_backlog")).toMatch(/outbox_backlog 1$/m);

@@ -8,7 +8,10 @@ import {
   NotificationService,
   type ListNotificationsRequest,
 } from "@shop/contracts/shop/notification/v1/notification_service_pb";
-import { SendNotificationCommandSchema, type SendNotificationCommand } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
+import {
+  SendNotificationCommandSchema,
+  type SendNotificationCommand,
+} from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
 import { errorInfo } from "@shop/platform";
 import { pino } from "pino";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -35,10 +38,18 @@ function ctx(userId?: string): HandlerContext {
 
 const list = async (init: MessageInitShape<typeof ListNotificationsRequestSchema>, context: HandlerContext) =>
   service.listNotifications(create(ListNotificationsRequestSchema, init), context);
-const get = async (notificationId: string | undefined, context: HandlerContext) => service.getNotification(create(GetNotificationRequestSchema, { notificationId: notificationId ?? "" }), context);
+const get = async (notificationId: string | undefined, context: HandlerContext) =>
+  service.getNotification(create(GetNotificationRequestSchema, { notificationId: notificationId ?? "" }), context);
 
 const command = (id: string, init: Omit<MessageInitShape<typeof SendNotificationCommandSchema>, "$typeName">) =>
-  create(SendNotificationCommandSchema, { commandId: id, channel: NotificationChannel.EMAIL, template: "order_confirmed", recipient: "ada@example.com", userId: "ada", ...init });
+  create(SendNotificationCommandSchema, {
+    commandId: id,
+    channel: NotificationChannel.EMAIL,
+    template: "order_confirmed",
+    recipient: "ada@example.com",
+    userId: "ada",
+    ...init,
+  });
 
 beforeAll(async () => {
   store = createNotificationStore(await notificationTestDatabase());
@@ -46,7 +57,16 @@ beforeAll(async () => {
   const info = { messageId: undefined, attempts: 0, redelivered: false, headers: {} };
   for (let i = 1; i <= 5; i += 1) await handle(command(`ada-${i}`, { orderId: `ord_${i}`, parameters: { order_id: `ord_${i}` } }), info);
   await handle(command("ada-cancel-1", { orderId: "ord_1", template: "order_cancelled", parameters: { order_id: "ord_1" } }), info);
-  await handle(command("bob-1", { userId: "bob", recipient: "bob@example.com", orderId: "ord_9", template: "order_rejected", parameters: { order_id: "ord_9", reason: "out of stock" } }), info);
+  await handle(
+    command("bob-1", {
+      userId: "bob",
+      recipient: "bob@example.com",
+      orderId: "ord_9",
+      template: "order_rejected",
+      parameters: { order_id: "ord_9", reason: "out of stock" },
+    }),
+    info,
+  );
   service = createNotificationService({ store });
 });
 
@@ -62,7 +82,7 @@ describe("NotificationService", () => {
 
   it("returns NOT_FOUND with reason NOTIFICATION_NOT_FOUND for another user's notification", async () => {
     const [bobs] = (await list({ pageSize: 1, pageToken: "", orderId: "", recipient: "" }, ctx("bob"))).notifications!;
-    const err = await (get(bobs!.notificationId, ctx("ada"))).catch((e: unknown) => e);
+    const err = await get(bobs!.notificationId, ctx("ada")).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConnectError);
     expect((err as ConnectError).code).toBe(Code.NotFound);
     expect(errorInfo(err)?.reason).toBe("NOTIFICATION_NOT_FOUND");
@@ -85,7 +105,7 @@ describe("NotificationService", () => {
   });
 
   it("rejects a page token it did not issue with INVALID_ARGUMENT", async () => {
-    const err = await (list({ pageSize: 0, pageToken: "bogus", orderId: "", recipient: "" }, ctx("ada"))).catch((e: unknown) => e);
+    const err = await list({ pageSize: 0, pageToken: "bogus", orderId: "", recipient: "" }, ctx("ada")).catch((e: unknown) => e);
     expect((err as ConnectError).code).toBe(Code.InvalidArgument);
   });
 });

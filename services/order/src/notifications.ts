@@ -54,5 +54,10 @@ export function formatMoney(money: Money): string {
  * the command id as message id (the notification service de-duplicates by it).
  */
 export function notificationMessage(command: SendNotificationCommand): OutboxMessage<typeof SendNotificationCommandSchema> {
-  return { schema: SendNotificationCommandSchema, message: command, messageId: command.commandId, routingKey: SendNotificationCommandSchema.typeName };
+  return {
+    schema: SendNotificationCommandSchema,
+    message: command,
+    messageId: command.commandId,
+    routingKey: SendNotificationCommandSchema.typeName,
+  };
 }

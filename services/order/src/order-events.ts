@@ -21,5 +21,4 @@ export class OrderEvents {
       if (set.size === 0) this.listeners.delete(orderId);
     };
   }
-
 }

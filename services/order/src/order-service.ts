@@ -3,7 +3,16 @@ import { equals } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { OrderSchema, OrderStatus, type Order } from "@shop/contracts/shop/order/v1/order_pb";
 import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
-import { AsyncQueue, alreadyExists, failedPrecondition, invalidArgument, notFound, pagination, unauthenticated, unavailable } from "@shop/platform";
+import {
+  AsyncQueue,
+  alreadyExists,
+  failedPrecondition,
+  invalidArgument,
+  notFound,
+  pagination,
+  unauthenticated,
+  unavailable,
+} from "@shop/platform";
 import type { OrderEvents } from "./order-events.js";
 import { requestHash, validateCreateOrder } from "./order-validation.js";
 import type { OrderSaga } from "./saga.js";
@@ -26,7 +35,9 @@ const listPages = pagination<OrderPageKey>({
   key: {
     encode: (key) => [key.createdAt, key.orderId],
     decode: ([createdAt, orderId]) =>
-      createdAt !== undefined && orderId !== undefined && isPostgresTimestamp(createdAt) && ORDER_ID.test(orderId) ? { createdAt, orderId } : undefined,
+      createdAt !== undefined && orderId !== undefined && isPostgresTimestamp(createdAt) && ORDER_ID.test(orderId)
+        ? { createdAt, orderId }
+        : undefined,
   },
 });
 const ORDER_ID = /^ord_[0-9a-f-]{36}$/;
@@ -95,9 +106,14 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
       await store.beginCancellation(orderId, reason || "cancelled by customer");
       const driven = (await saga.drive(orderId)) ?? record;
       if (driven.order.status !== OrderStatus.CANCELLED) {
-        throw unavailable("CANCELLATION_PENDING", "the cancellation is recorded and will complete when payment and inventory answer", 2000, {
-          order_id: orderId,
-        });
+        throw unavailable(
+          "CANCELLATION_PENDING",
+          "the cancellation is recorded and will complete when payment and inventory answer",
+          2000,
+          {
+            order_id: orderId,
+          },
+        );
       }
       return { order: driven.order };
     },
@@ -106,7 +122,10 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
       const changes = new AsyncQueue<Order>(ctx.signal);
       const unsubscribe = events.subscribe(orderId, (order) => changes.push(order));
       const poll = setInterval(() => {
-        store.get(orderId).then((record) => record && changes.push(record.order), () => {});
+        store.get(orderId).then(
+          (record) => record && changes.push(record.order),
+          () => {},
+        );
       }, deps.watchPollMs);
       try {
         let current = (await callersOrder(orderId, ctx)).order;

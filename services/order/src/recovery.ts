@@ -11,7 +11,11 @@ export interface RecoveryLoop {
  * Drives unfinished orders forward (or compensates them) at start-up and every `intervalMs`:
  * orders a crashed process left half-way, and orders whose dependency was down.
  */
-export function startRecovery(deps: { store: OrderStore; saga: OrderSaga; logger: Logger }, intervalMs: number, batchSize = 50): RecoveryLoop {
+export function startRecovery(
+  deps: { store: OrderStore; saga: OrderSaga; logger: Logger },
+  intervalMs: number,
+  batchSize = 50,
+): RecoveryLoop {
   let running: Promise<number> | undefined;
   let stopped = false;
 

@@ -64,7 +64,10 @@ export class OrderSaga {
       const delay = Math.min(options.maxRetryDelayMs, 500 * 2 ** record.attempts) * (0.5 + Math.random() / 2);
       const reason = describe(error);
       await store.recordFailure(orderId, reason, new Date(Date.now() + delay));
-      logger.warn({ orderId, step: record.sagaStep, attempts: record.attempts + 1, err: reason, retryInMs: Math.round(delay) }, "saga step failed; will retry");
+      logger.warn(
+        { orderId, step: record.sagaStep, attempts: record.attempts + 1, err: reason, retryInMs: Math.round(delay) },
+        "saga step failed; will retry",
+      );
       return store.get(orderId);
     }
   }
@@ -111,7 +114,8 @@ export class OrderSaga {
       if (!isRefusal(error)) throw error;
       // All-or-nothing reservation: a refusal holds nothing, so there is nothing to give back.
       const info = errorInfo(error);
-      const reason = info?.reason === "OUT_OF_STOCK" ? `out of stock: ${info.metadata["short_skus"]}` : `cannot reserve stock: ${refusalText(error)}`;
+      const reason =
+        info?.reason === "OUT_OF_STOCK" ? `out of stock: ${info.metadata["short_skus"]}` : `cannot reserve stock: ${refusalText(error)}`;
       return this.advance(orderId, { step: "DONE", status: OrderStatus.REJECTED, reason });
     }
   }

@@ -127,7 +127,16 @@ export class OrderStore {
         `INSERT INTO orders (order_id, user_id, request_id, request_hash, email, card_token, status, saga_step, next_attempt_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'RESERVING', now() + ($8::text || ' milliseconds')::interval)
          ON CONFLICT (user_id, request_id) DO NOTHING`,
-        [order.orderId, order.userId, order.requestId, order.requestHash, order.email, order.cardToken, OrderStatus[OrderStatus.PENDING], String(order.recoveryGraceMs)],
+        [
+          order.orderId,
+          order.userId,
+          order.requestId,
+          order.requestHash,
+          order.email,
+          order.cardToken,
+          OrderStatus[OrderStatus.PENDING],
+          String(order.recoveryGraceMs),
+        ],
       );
       if (inserted.rowCount === 0) return false;
       for (const [lineNo, item] of order.items.entries()) {
@@ -171,10 +180,10 @@ export class OrderStore {
            ORDER BY created_at DESC, order_id DESC LIMIT $4`,
           [userId, after.createdAt, after.orderId, limit],
         )
-      : await this.db.query<ListedRow>(`SELECT ${columns} FROM orders WHERE user_id = $1 ORDER BY created_at DESC, order_id DESC LIMIT $2`, [
-          userId,
-          limit,
-        ]);
+      : await this.db.query<ListedRow>(
+          `SELECT ${columns} FROM orders WHERE user_id = $1 ORDER BY created_at DESC, order_id DESC LIMIT $2`,
+          [userId, limit],
+        );
     const records = await withLines(this.db, rows);
     return records.map((record, i) => ({ record, key: { createdAt: rows[i]!.created_key, orderId: record.order.orderId } }));
   }
@@ -261,7 +270,9 @@ export class OrderStore {
 async function withLines(q: Queryable, rows: OrderRow[]): Promise<OrderRecord[]> {
   if (rows.length === 0) return [];
   const ids = rows.map((row) => row.order_id);
-  const { rows: lines } = await q.query<LineRow>(`SELECT * FROM order_lines WHERE order_id = ANY($1::text[]) ORDER BY order_id, line_no`, [ids]);
+  const { rows: lines } = await q.query<LineRow>(`SELECT * FROM order_lines WHERE order_id = ANY($1::text[]) ORDER BY order_id, line_no`, [
+    ids,
+  ]);
   return rows.map((row) => ({
     order: toOrder(
       row,

@@ -23,7 +23,12 @@ export interface DomainMesh {
 
 /** Starts the four services; `orderEnv` tunes the order service (timeouts, lease). */
 export async function startDomainMesh(orderEnv: Record<string, string> = {}): Promise<DomainMesh> {
-  const dbs = await Promise.all([createTestDatabase("order_e2e"), createTestDatabase("order_e2e"), createTestDatabase("order_e2e"), createTestDatabase("order_e2e")]);
+  const dbs = await Promise.all([
+    createTestDatabase("order_e2e"),
+    createTestDatabase("order_e2e"),
+    createTestDatabase("order_e2e"),
+    createTestDatabase("order_e2e"),
+  ]);
   const [inventoryDb, paymentDb, notificationDb, orderDb] = dbs as [(typeof dbs)[0], (typeof dbs)[0], (typeof dbs)[0], (typeof dbs)[0]];
   const rabbit = rabbitTestScope("test-order");
   const amqpPrefix = rabbit.prefix;

@@ -12,7 +12,10 @@ const confirmed = create(OrderSchema, {
   email: "alice@example.com",
   status: OrderStatus.CONFIRMED,
   total: { currencyCode: "EUR", amountMinor: 2599n },
-  lines: [{ sku: "SKU-A", quantity: 2 }, { sku: "SKU-B", quantity: 1 }],
+  lines: [
+    { sku: "SKU-A", quantity: 2 },
+    { sku: "SKU-B", quantity: 1 },
+  ],
 });
 
 describe("order notifications", () => {

@@ -154,7 +154,10 @@ beforeAll(async () => {
     options: SAGA,
   });
   const impl = createOrderService({ store, saga, events, watchPollMs: 50, recoveryGraceMs: SAGA.leaseMs });
-  orders = createClient(OrderService, createRouterTransport(({ service }) => service(OrderService, impl)));
+  orders = createClient(
+    OrderService,
+    createRouterTransport(({ service }) => service(OrderService, impl)),
+  );
 });
 
 afterAll(async () => {
@@ -276,7 +279,10 @@ describe("CreateOrder runs the saga over the real inventory and payment handlers
     const { userId, options } = newCaller();
     const mug = await addProduct(10, 1250n);
     const cap = await addProduct(4, 399n);
-    const request = orderOf([{ sku: mug, quantity: 2 }, { sku: cap, quantity: 1 }]);
+    const request = orderOf([
+      { sku: mug, quantity: 2 },
+      { sku: cap, quantity: 1 },
+    ]);
 
     const order = await place(request, options);
 
@@ -302,7 +308,13 @@ describe("CreateOrder runs the saga over the real inventory and payment handlers
     const plenty = await addProduct(5);
     const scarce = await addProduct(1);
 
-    const order = await place(orderOf([{ sku: plenty, quantity: 2 }, { sku: scarce, quantity: 2 }]), options);
+    const order = await place(
+      orderOf([
+        { sku: plenty, quantity: 2 },
+        { sku: scarce, quantity: 2 },
+      ]),
+      options,
+    );
 
     expect(order.status).toBe(OrderStatus.REJECTED);
     expect(order.statusReason).toBe(`out of stock: ${scarce}`);
@@ -394,7 +406,11 @@ describe("CreateOrder runs the saga over the real inventory and payment handlers
   it("returns INVALID_ARGUMENT with a field violation for every bad field, and stores nothing", async () => {
     const { options } = newCaller();
     const sku = await addProduct(3);
-    const items = [{ sku, quantity: 0 }, { sku: "", quantity: 1 }, { sku, quantity: 101 }];
+    const items = [
+      { sku, quantity: 0 },
+      { sku: "", quantity: 1 },
+      { sku, quantity: 101 },
+    ];
     const error = await refusal(orders.createOrder({ requestId: "", items, cardToken: " ", email: "not-an-address" }, options));
     expect(error.code).toBe(Code.InvalidArgument);
     expect(fields(error)).toEqual([
@@ -568,7 +584,10 @@ describe("ListOrders", () => {
   beforeAll(async () => {
     ada = newCaller();
     const bob = newCaller();
-    for (const [caller, count] of [[ada, ORDERS], [bob, 3]] as const) {
+    for (const [caller, count] of [
+      [ada, ORDERS],
+      [bob, 3],
+    ] as const) {
       for (let i = 0; i < count; i += 1) {
         const id = randomUUID();
         await store.insertPending({
@@ -689,7 +708,10 @@ describe("CancelOrder", () => {
     const rejected = await place(orderOf([{ sku, quantity: 1 }], "tok_declined"), options);
     expect([pending.status, rejected.status]).toEqual([OrderStatus.PENDING, OrderStatus.REJECTED]);
 
-    for (const [order, status] of [[pending, "PENDING"], [rejected, "REJECTED"]] as const) {
+    for (const [order, status] of [
+      [pending, "PENDING"],
+      [rejected, "REJECTED"],
+    ] as const) {
       const error = await refusal(orders.cancelOrder({ orderId: order.orderId }, options));
       expect(error.code).toBe(Code.FailedPrecondition);
       expect(errorInfo(error)?.reason).toBe("ORDER_NOT_CANCELLABLE");
@@ -727,7 +749,10 @@ describe("CancelOrder", () => {
   it("returns NOT_FOUND with reason ORDER_NOT_FOUND for an unknown order and for another caller's, cancelling nothing", async () => {
     const { options } = newCaller();
     const order = await place(orderOf([{ sku: await addProduct(2), quantity: 1 }]), options);
-    for (const [orderId, caller] of [[`ord_${randomUUID()}`, options], [order.orderId, newCaller().options]] as const) {
+    for (const [orderId, caller] of [
+      [`ord_${randomUUID()}`, options],
+      [order.orderId, newCaller().options],
+    ] as const) {
       const error = await refusal(orders.cancelOrder({ orderId }, caller));
       expect(error.code).toBe(Code.NotFound);
       expect(errorInfo(error)?.reason).toBe("ORDER_NOT_FOUND");
@@ -769,7 +794,10 @@ describe("WatchOrder", () => {
   it("never sends an older state of the order after a newer one when a slow poll read races a saga step", async () => {
     const slowStore = new StallingStore(orderDb);
     const impl = createOrderService({ store: slowStore, saga, events, watchPollMs: 20, recoveryGraceMs: SAGA.leaseMs });
-    const watching = createClient(OrderService, createRouterTransport(({ service }) => service(OrderService, impl)));
+    const watching = createClient(
+      OrderService,
+      createRouterTransport(({ service }) => service(OrderService, impl)),
+    );
     const { options } = newCaller();
     const reserve = interruptions.hold("ReserveStock");
     const authorize = interruptions.hold("AuthorizePayment");
@@ -861,7 +889,10 @@ describe("WatchOrder", () => {
   it("returns NOT_FOUND with reason ORDER_NOT_FOUND for an unknown order and for another caller's, holding no watch", async () => {
     const { options } = newCaller();
     const order = await place(orderOf([{ sku: await addProduct(2), quantity: 1 }]), options);
-    for (const [orderId, caller] of [[`ord_${randomUUID()}`, options], [order.orderId, newCaller().options]] as const) {
+    for (const [orderId, caller] of [
+      [`ord_${randomUUID()}`, options],
+      [order.orderId, newCaller().options],
+    ] as const) {
       const error = await refusal(watchAll(orderId, caller));
       expect(error.code).toBe(Code.NotFound);
       expect(errorInfo(error)?.reason).toBe("ORDER_NOT_FOUND");

@@ -272,7 +272,10 @@ describe("when the payment service stalls", () => {
     const before = await available(sku);
     mesh.payment.signal("SIGSTOP"); // the authorization call will hang, in flight
     const inFlight = orders.createOrder(order(sku, 2), alice).catch((e: unknown) => e);
-    await until(() => available(sku), (n) => n === before - 2); // stock reserved: the saga is past step one
+    await until(
+      () => available(sku),
+      (n) => n === before - 2,
+    ); // stock reserved: the saga is past step one
     await mesh.order.kill9();
     expect(await inFlight).toBeInstanceOf(ConnectError);
     mesh.payment.signal("SIGCONT"); // the authorization goes through; its answer has nobody to go to

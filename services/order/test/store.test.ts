@@ -8,7 +8,16 @@ const migrationsDir = fileURLToPath(new URL("../migrations", import.meta.url));
 
 function newOrder(recoveryGraceMs: number): NewOrder {
   const id = randomUUID();
-  return { orderId: `ord_${id}`, userId: "store-test", requestId: id, requestHash: "h", email: "a@example.com", cardToken: "tok_visa", items: [{ sku: "SKU-MUG-001", quantity: 1 }], recoveryGraceMs };
+  return {
+    orderId: `ord_${id}`,
+    userId: "store-test",
+    requestId: id,
+    requestHash: "h",
+    email: "a@example.com",
+    cardToken: "tok_visa",
+    items: [{ sku: "SKU-MUG-001", quantity: 1 }],
+    recoveryGraceMs,
+  };
 }
 
 describe.each(databaseEngines(migrationsDir, "order"))("order store on $engine", ({ open }) => {
@@ -50,7 +59,10 @@ describe.each(databaseEngines(migrationsDir, "order"))("order store on $engine",
     }
     // Microseconds apart, one millisecond: a key rounded to a JS Date would skip the two older ones.
     for (const [i, orderId] of ids.entries()) {
-      await handle.db.query("UPDATE orders SET created_at = $2::timestamptz WHERE order_id = $1", [orderId, `2026-01-01 00:00:00.00010${i + 1}+00`]);
+      await handle.db.query("UPDATE orders SET created_at = $2::timestamptz WHERE order_id = $1", [
+        orderId,
+        `2026-01-01 00:00:00.00010${i + 1}+00`,
+      ]);
     }
     const seen: string[] = [];
     let after: Awaited<ReturnType<OrderStore["list"]>>[number]["key"] | undefined;

@@ -131,7 +131,10 @@ export function createPaymentService(deps: PaymentDeps): ServiceImpl<typeof Paym
 }
 
 function refuse(record: PaymentRecord, reason: string, action: string): never {
-  throw failedPrecondition(reason, `cannot ${action} a ${record.state} payment`, { payment_id: record.payment.paymentId, state: record.state });
+  throw failedPrecondition(reason, `cannot ${action} a ${record.state} payment`, {
+    payment_id: record.payment.paymentId,
+    state: record.state,
+  });
 }
 
 /**
@@ -158,7 +161,8 @@ function validateAuthorization(request: AuthorizePaymentRequest): FieldViolation
   if (!request.cardToken) violations.push({ field: "card_token", description: "must be set, e.g. tok_visa" });
   if (!request.amount) violations.push({ field: "amount", description: "must be set" });
   else {
-    if (!CURRENCY.test(request.amount.currencyCode)) violations.push({ field: "amount.currency_code", description: "must be an ISO 4217 code such as EUR" });
+    if (!CURRENCY.test(request.amount.currencyCode))
+      violations.push({ field: "amount.currency_code", description: "must be an ISO 4217 code such as EUR" });
     if (request.amount.amountMinor <= 0n) violations.push({ field: "amount.amount_minor", description: "must be positive" });
   }
   return violations;

@@ -79,7 +79,12 @@ export class PaymentStore {
    * claim older than `staleAfterMs` (its owner died at the processor) is taken over, but only by
    * the same arguments; the processor's own idempotency key keeps that from holding twice.
    */
-  async claim(idempotencyKey: string, paymentId: string, args: AuthorizationArgs, staleAfterMs: number): Promise<{ claimed: boolean; record: PaymentRecord }> {
+  async claim(
+    idempotencyKey: string,
+    paymentId: string,
+    args: AuthorizationArgs,
+    staleAfterMs: number,
+  ): Promise<{ claimed: boolean; record: PaymentRecord }> {
     const { rows } = await this.db.query<PaymentRow>(
       `INSERT INTO payments (payment_id, idempotency_key, order_id, currency_code, amount_minor, card_token, state)
        VALUES ($1, $2, $3, $4, $5, $6, 'PENDING')
@@ -91,7 +96,15 @@ export class PaymentStore {
            AND payments.amount_minor = EXCLUDED.amount_minor
            AND payments.card_token = EXCLUDED.card_token
        RETURNING *`,
-      [paymentId, idempotencyKey, args.orderId, args.amount.currencyCode, args.amount.amountMinor.toString(), args.cardToken, String(staleAfterMs)],
+      [
+        paymentId,
+        idempotencyKey,
+        args.orderId,
+        args.amount.currencyCode,
+        args.amount.amountMinor.toString(),
+        args.cardToken,
+        String(staleAfterMs),
+      ],
     );
     if (rows[0]) return { claimed: true, record: toRecord(rows[0]) };
     const holder = await this.byKey(idempotencyKey);
@@ -103,11 +116,19 @@ export class PaymentStore {
    * Records the processor's answer on a PENDING claim. Undefined when the claim is no longer
    * PENDING: the key was voided meanwhile, and the caller must drop any hold it got.
    */
-  async settle(paymentId: string, outcome: { state: "AUTHORIZED"; processorRef: string } | { state: "DECLINED"; declineReason: string }): Promise<PaymentRecord | undefined> {
+  async settle(
+    paymentId: string,
+    outcome: { state: "AUTHORIZED"; processorRef: string } | { state: "DECLINED"; declineReason: string },
+  ): Promise<PaymentRecord | undefined> {
     const { rows } = await this.db.query<PaymentRow>(
       `UPDATE payments SET state = $2, processor_ref = $3, decline_reason = $4, created_at = now(), updated_at = now()
        WHERE payment_id = $1 AND state = 'PENDING' RETURNING *`,
-      [paymentId, outcome.state, outcome.state === "AUTHORIZED" ? outcome.processorRef : "", outcome.state === "DECLINED" ? outcome.declineReason : ""],
+      [
+        paymentId,
+        outcome.state,
+        outcome.state === "AUTHORIZED" ? outcome.processorRef : "",
+        outcome.state === "DECLINED" ? outcome.declineReason : "",
+      ],
     );
     return rows[0] && toRecord(rows[0]);
   }
@@ -122,7 +143,10 @@ export class PaymentStore {
    * change to make, or undefined for none; a throw rolls back. Undefined when there is no such
    * payment. A key target that is unknown is first recorded as a VOIDED tombstone.
    */
-  async change(target: PaymentTarget, decide: (record: PaymentRecord) => Promise<PaymentChange | undefined>): Promise<PaymentRecord | undefined> {
+  async change(
+    target: PaymentTarget,
+    decide: (record: PaymentRecord) => Promise<PaymentChange | undefined>,
+  ): Promise<PaymentRecord | undefined> {
     return this.db.transaction(async (tx) => {
       const row = "paymentId" in target ? await lockById(tx, target.paymentId) : await lockByKeyOrTombstone(tx, target.idempotencyKey);
       if (!row) return undefined;
@@ -139,7 +163,9 @@ export class PaymentStore {
 }
 
 async function lockById(tx: Queryable, paymentId: string): Promise<PaymentRow | undefined> {
-  const { rows } = await tx.query<PaymentRow>("SELECT * FROM payments WHERE payment_id = $1 AND state <> 'PENDING' FOR UPDATE", [paymentId]);
+  const { rows } = await tx.query<PaymentRow>("SELECT * FROM payments WHERE payment_id = $1 AND state <> 'PENDING' FOR UPDATE", [
+    paymentId,
+  ]);
   return rows[0];
 }
 

@@ -23,7 +23,10 @@ let impatient: Client<typeof PaymentService>;
 
 function clientFor(options: Partial<PaymentDeps>): Client<typeof PaymentService> {
   const impl = createPaymentService({ store, processor, ...options });
-  return createClient(PaymentService, createRouterTransport(({ service }) => service(PaymentService, impl)));
+  return createClient(
+    PaymentService,
+    createRouterTransport(({ service }) => service(PaymentService, impl)),
+  );
 }
 
 beforeAll(async () => {

@@ -15,7 +15,12 @@ describe("payment main process", () => {
   let client: GrpcClient<typeof PaymentService>;
   beforeAll(async () => {
     database = await createTestDatabase("payment_main");
-    service = new ServiceProcess("payment", { envPrefix: "PAYMENT", main, cwd: process.cwd(), env: { HOST: "127.0.0.1", PAYMENT_DATABASE_URL: database.url } });
+    service = new ServiceProcess("payment", {
+      envPrefix: "PAYMENT",
+      main,
+      cwd: process.cwd(),
+      env: { HOST: "127.0.0.1", PAYMENT_DATABASE_URL: database.url },
+    });
     await service.start();
     client = createClient(PaymentService, service.target, { retry: false, breaker: false });
   });
@@ -27,7 +32,12 @@ describe("payment main process", () => {
 
   it("authorizes and captures with its migrations applied", async () => {
     const key = `main-${Date.now()}`;
-    const { payment } = await client.authorizePayment({ idempotencyKey: key, orderId: key, amount: { currencyCode: "EUR", amountMinor: 999n }, cardToken: "tok_visa" });
+    const { payment } = await client.authorizePayment({
+      idempotencyKey: key,
+      orderId: key,
+      amount: { currencyCode: "EUR", amountMinor: 999n },
+      cardToken: "tok_visa",
+    });
     expect(payment?.state).toBe(PaymentState.AUTHORIZED);
     expect((await client.capturePayment({ paymentId: payment!.paymentId })).payment?.state).toBe(PaymentState.CAPTURED);
   });

@@ -1,6 +1,10 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createHandlerContext } from "@connectrpc/connect";
-import { AuthorizePaymentRequestSchema, PaymentService, VoidPaymentRequestSchema } from "@shop/contracts/shop/payment/v1/payment_service_pb";
+import {
+  AuthorizePaymentRequestSchema,
+  PaymentService,
+  VoidPaymentRequestSchema,
+} from "@shop/contracts/shop/payment/v1/payment_service_pb";
 import { badRequest } from "@shop/platform";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPaymentService } from "../src/payment-service.js";
@@ -22,8 +26,18 @@ describe("PaymentService validation", () => {
   });
 
   const ctx = (name: "authorizePayment" | "voidPayment") =>
-    createHandlerContext({ service: PaymentService, method: PaymentService.method[name], protocolName: "grpc", requestMethod: "POST", url: `/${name}` });
-  const fail = (result: unknown) => Promise.resolve(result).then(() => expect.fail("expected an error"), (e: unknown) => ConnectError.from(e));
+    createHandlerContext({
+      service: PaymentService,
+      method: PaymentService.method[name],
+      protocolName: "grpc",
+      requestMethod: "POST",
+      url: `/${name}`,
+    });
+  const fail = (result: unknown) =>
+    Promise.resolve(result).then(
+      () => expect.fail("expected an error"),
+      (e: unknown) => ConnectError.from(e),
+    );
   const fields = (error: unknown) => badRequest(error)?.fieldViolations.map((v) => v.field);
 
   it("rejects an empty authorization with INVALID_ARGUMENT naming every missing field", async () => {
@@ -34,7 +48,12 @@ describe("PaymentService validation", () => {
   });
 
   it("rejects a zero amount and a currency that is not an ISO 4217 code", async () => {
-    const request = create(AuthorizePaymentRequestSchema, { idempotencyKey: "k", orderId: "o", cardToken: "tok_visa", amount: { currencyCode: "eur", amountMinor: 0n } });
+    const request = create(AuthorizePaymentRequestSchema, {
+      idempotencyKey: "k",
+      orderId: "o",
+      cardToken: "tok_visa",
+      amount: { currencyCode: "eur", amountMinor: 0n },
+    });
     const error = await fail(payments.authorizePayment(request, ctx("authorizePayment")));
     expect(fields(error)).toEqual(["amount.currency_code", "amount.amount_minor"]);
     expect(processor.calls).toEqual([]);

@@ -15,7 +15,11 @@ describe("PaymentService over the wire", () => {
   let client: GrpcClient<typeof PaymentService>;
   beforeAll(async () => {
     handle = await engines[0]!.open();
-    const config = loadServiceConfig("payment", { port: 0, adminPort: 0 }, { HOST: "127.0.0.1", LOG_LEVEL: "silent", HANDLE_SIGNALS: "false" });
+    const config = loadServiceConfig(
+      "payment",
+      { port: 0, adminPort: 0 },
+      { HOST: "127.0.0.1", LOG_LEVEL: "silent", HANDLE_SIGNALS: "false" },
+    );
     const payments = createPaymentService({ store: new PaymentStore(handle.db), processor: new SimulatedCardProcessor() });
     server = await serve(config, [service(PaymentService, payments)], { readiness: { database: () => handle.db.ping() } });
     client = createClient(PaymentService, server.address, { retry: false, breaker: false });

@@ -32,20 +32,53 @@ describe.each(engines)("payments on $engine", ({ open }) => {
   });
 
   const ctx = (method: DescMethod) =>
-    createHandlerContext({ service: PaymentService, method, protocolName: "grpc", requestMethod: "POST", url: `/${PaymentService.typeName}/${method.name}` });
-  const fail = (promise: Promise<unknown>) => promise.then(() => expect.fail("expected an error"), (e: unknown) => ConnectError.from(e));
+    createHandlerContext({
+      service: PaymentService,
+      method,
+      protocolName: "grpc",
+      requestMethod: "POST",
+      url: `/${PaymentService.typeName}/${method.name}`,
+    });
+  const fail = (promise: Promise<unknown>) =>
+    promise.then(
+      () => expect.fail("expected an error"),
+      (e: unknown) => ConnectError.from(e),
+    );
 
   function authorize(key: string, cardToken = "tok_visa", amountMinor = 4999n) {
-    const request = create(AuthorizePaymentRequestSchema, { idempotencyKey: key, orderId: key, amount: { currencyCode: "EUR", amountMinor }, cardToken });
-    return Promise.resolve(payments.authorizePayment(request, ctx(PaymentService.method.authorizePayment))).then((r) => r.payment as Payment);
+    const request = create(AuthorizePaymentRequestSchema, {
+      idempotencyKey: key,
+      orderId: key,
+      amount: { currencyCode: "EUR", amountMinor },
+      cardToken,
+    });
+    return Promise.resolve(payments.authorizePayment(request, ctx(PaymentService.method.authorizePayment))).then(
+      (r) => r.payment as Payment,
+    );
   }
-  const capture = (paymentId: string) => Promise.resolve(payments.capturePayment(create(CapturePaymentRequestSchema, { paymentId }), ctx(PaymentService.method.capturePayment))).then((r) => r.payment as Payment);
-  const voidById = (paymentId: string) => Promise.resolve(payments.voidPayment(create(VoidPaymentRequestSchema, { paymentId }), ctx(PaymentService.method.voidPayment))).then((r) => r.payment as Payment);
+  const capture = (paymentId: string) =>
+    Promise.resolve(
+      payments.capturePayment(create(CapturePaymentRequestSchema, { paymentId }), ctx(PaymentService.method.capturePayment)),
+    ).then((r) => r.payment as Payment);
+  const voidById = (paymentId: string) =>
+    Promise.resolve(payments.voidPayment(create(VoidPaymentRequestSchema, { paymentId }), ctx(PaymentService.method.voidPayment))).then(
+      (r) => r.payment as Payment,
+    );
   const voidByKey = (idempotencyKey: string) =>
-    Promise.resolve(payments.voidPayment(create(VoidPaymentRequestSchema, { idempotencyKey }), ctx(PaymentService.method.voidPayment))).then((r) => r.payment as Payment);
+    Promise.resolve(
+      payments.voidPayment(create(VoidPaymentRequestSchema, { idempotencyKey }), ctx(PaymentService.method.voidPayment)),
+    ).then((r) => r.payment as Payment);
   const refund = (paymentId: string) =>
-    Promise.resolve(payments.refundPayment(create(RefundPaymentRequestSchema, { paymentId, reason: "order cancelled by customer" }), ctx(PaymentService.method.refundPayment))).then((r) => r.payment as Payment);
-  const get = (paymentId: string) => Promise.resolve(payments.getPayment(create(GetPaymentRequestSchema, { paymentId }), ctx(PaymentService.method.getPayment))).then((r) => r.payment as Payment);
+    Promise.resolve(
+      payments.refundPayment(
+        create(RefundPaymentRequestSchema, { paymentId, reason: "order cancelled by customer" }),
+        ctx(PaymentService.method.refundPayment),
+      ),
+    ).then((r) => r.payment as Payment);
+  const get = (paymentId: string) =>
+    Promise.resolve(payments.getPayment(create(GetPaymentRequestSchema, { paymentId }), ctx(PaymentService.method.getPayment))).then(
+      (r) => r.payment as Payment,
+    );
 
   it("authorizes tok_visa, and the same key returns the same payment without a second authorization", async () => {
     const key = uniqueKey();
@@ -114,7 +147,9 @@ describe.each(engines)("payments on $engine", ({ open }) => {
     expect((await refund(payment.paymentId)).state).toBe(PaymentState.REFUNDED);
     expect((await refund(payment.paymentId)).state).toBe(PaymentState.REFUNDED);
     expect(processor.count("refund")).toBeGreaterThanOrEqual(1);
-    const { rows } = await handle.db.query<{ refund_reason: string }>("SELECT refund_reason FROM payments WHERE payment_id = $1", [payment.paymentId]);
+    const { rows } = await handle.db.query<{ refund_reason: string }>("SELECT refund_reason FROM payments WHERE payment_id = $1", [
+      payment.paymentId,
+    ]);
     expect(rows[0]?.refund_reason).toBe("order cancelled by customer");
   });
 

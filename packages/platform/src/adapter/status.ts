@@ -28,9 +28,7 @@ export function toWireStatus(error: unknown): WireStatus {
   }
   if (error.details.length > 0) {
     const details: Any[] = error.details.map((d) =>
-      "desc" in d
-        ? anyPack(d.desc, create(d.desc, d.value))
-        : create(AnySchema, { typeUrl: TYPE_URL_PREFIX + d.type, value: d.value }),
+      "desc" in d ? anyPack(d.desc, create(d.desc, d.value)) : create(AnySchema, { typeUrl: TYPE_URL_PREFIX + d.type, value: d.value }),
     );
     const status = create(StatusSchema, { code: error.code, message: error.rawMessage, details });
     metadata.set(STATUS_DETAILS_KEY, Buffer.from(toBinary(StatusSchema, status)));
@@ -48,7 +46,9 @@ export function fromServiceError(error: Partial<StatusObject> & Partial<ServiceE
     try {
       const status = fromBinary(StatusSchema, raw);
       for (const any of status.details) {
-        const type = any.typeUrl.startsWith(TYPE_URL_PREFIX) ? any.typeUrl.slice(TYPE_URL_PREFIX.length) : any.typeUrl.slice(any.typeUrl.lastIndexOf("/") + 1);
+        const type = any.typeUrl.startsWith(TYPE_URL_PREFIX)
+          ? any.typeUrl.slice(TYPE_URL_PREFIX.length)
+          : any.typeUrl.slice(any.typeUrl.lastIndexOf("/") + 1);
         details.push({ type, value: any.value });
       }
     } catch {

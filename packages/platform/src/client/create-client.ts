@@ -1,4 +1,11 @@
-import type { DescMethod, DescMethodServerStreaming, DescMethodUnary, DescService, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import type {
+  DescMethod,
+  DescMethodServerStreaming,
+  DescMethodUnary,
+  DescService,
+  MessageInitShape,
+  MessageShape,
+} from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Client, Metadata, credentials, type CallOptions as GrpcCallOptions, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
 import { SpanKind, SpanStatusCode, context, propagation, trace, type Context, type TextMapSetter } from "@opentelemetry/api";
@@ -51,12 +58,12 @@ export interface ClientOptions {
   implicitContext?: boolean;
 }
 
-type UnaryMethod<M> = M extends DescMethodUnary<infer I, infer O>
-  ? (init: MessageInitShape<I>, options?: CallOptions) => Promise<MessageShape<O>>
-  : never;
-type StreamMethod<M> = M extends DescMethodServerStreaming<infer I, infer O>
-  ? (init: MessageInitShape<I>, options?: CallOptions) => AsyncIterable<MessageShape<O>>
-  : never;
+type UnaryMethod<M> =
+  M extends DescMethodUnary<infer I, infer O> ? (init: MessageInitShape<I>, options?: CallOptions) => Promise<MessageShape<O>> : never;
+type StreamMethod<M> =
+  M extends DescMethodServerStreaming<infer I, infer O>
+    ? (init: MessageInitShape<I>, options?: CallOptions) => AsyncIterable<MessageShape<O>>
+    : never;
 
 /** A typed promise client: one function per unary or server-streaming method, plus `close()`. */
 export type GrpcClient<S extends DescService> = {
@@ -118,7 +125,13 @@ export function createClient<S extends DescService>(service: S, target: string, 
     }),
   );
   const breaker = options.breaker === false ? undefined : breakerFor(target, options.breaker ?? {});
-  const settings: MethodSettings = { channel, target, breaker, defaultTimeoutMs: options.defaultTimeoutMs ?? 5_000, logger: options.logger };
+  const settings: MethodSettings = {
+    channel,
+    target,
+    breaker,
+    defaultTimeoutMs: options.defaultTimeoutMs ?? 5_000,
+    logger: options.logger,
+  };
   const client: Record<string, unknown> = { close: () => channel.close() };
   for (const method of service.methods) {
     if (method.methodKind === "unary") client[method.localName] = unaryMethod(method, settings);
@@ -140,10 +153,19 @@ function prepare(method: DescMethod, settings: MethodSettings, options: CallOpti
   const active = options?.context ?? context.active();
   const incoming = incomingCallIn(active);
   const metadata = requestMetadata(options?.headers, incoming?.call.metadata);
-  const span = platformTracer().startSpan(`${method.parent.typeName}/${method.name}`, {
-    kind: SpanKind.CLIENT,
-    attributes: { "rpc.system": "grpc", "rpc.service": method.parent.typeName, "rpc.method": method.name, "server.address": settings.target },
-  }, active);
+  const span = platformTracer().startSpan(
+    `${method.parent.typeName}/${method.name}`,
+    {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        "rpc.system": "grpc",
+        "rpc.service": method.parent.typeName,
+        "rpc.method": method.name,
+        "server.address": settings.target,
+      },
+    },
+    active,
+  );
   propagation.inject(trace.setSpan(active, span), metadata, metadataSetter);
   const callOptions: GrpcCallOptions = {};
   if (timeoutMs !== undefined) callOptions.deadline = Date.now() + timeoutMs;
@@ -171,17 +193,28 @@ function unaryMethod(method: DescMethod, settings: MethodSettings) {
     return new Promise((resolve, reject) => {
       const signal = options?.signal;
       const onAbort = () => call.cancel();
-      const call = channel.makeUnaryRequest(path, serialize, deserialize, init, metadata, callOptions, (error: ServiceError | null, response?: unknown) => {
-        signal?.removeEventListener("abort", onAbort);
-        const code = error ? error.code : 0;
-        metrics.record(code, (performance.now() - started) / 1000);
-        endSpan(span, code);
-        if (error) {
-          const connectError = fromServiceError(error);
-          logger?.debug({ target: settings.target, method: path, code: codeName(code), message: connectError.rawMessage }, "outgoing rpc failed");
-          reject(connectError);
-        } else resolve(response);
-      });
+      const call = channel.makeUnaryRequest(
+        path,
+        serialize,
+        deserialize,
+        init,
+        metadata,
+        callOptions,
+        (error: ServiceError | null, response?: unknown) => {
+          signal?.removeEventListener("abort", onAbort);
+          const code = error ? error.code : 0;
+          metrics.record(code, (performance.now() - started) / 1000);
+          endSpan(span, code);
+          if (error) {
+            const connectError = fromServiceError(error);
+            logger?.debug(
+              { target: settings.target, method: path, code: codeName(code), message: connectError.rawMessage },
+              "outgoing rpc failed",
+            );
+            reject(connectError);
+          } else resolve(response);
+        },
+      );
       if (signal) {
         if (signal.aborted) call.cancel();
         else signal.addEventListener("abort", onAbort, { once: true });

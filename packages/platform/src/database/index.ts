@@ -27,11 +27,17 @@ export async function openDatabase(config: DatabaseConfig, logger?: Logger): Pro
   const db = config.url ? await openPostgres(config.url) : await openPglite(config.dataDir);
   try {
     const applied = await migrate(db, config.migrationsDir);
-    logger?.info({ event: "database.ready", database: where, migrationsApplied: applied.length, elapsedMs: Date.now() - started }, "database ready");
+    logger?.info(
+      { event: "database.ready", database: where, migrationsApplied: applied.length, elapsedMs: Date.now() - started },
+      "database ready",
+    );
   } catch (error) {
     await db.close();
     if ((error as { code?: string }).code === "3D000") {
-      throw new Error(`${(error as Error).message} on ${where}: create it, or point the service's <SERVICE>_DATABASE_URL at one that exists`, { cause: error });
+      throw new Error(
+        `${(error as Error).message} on ${where}: create it, or point the service's <SERVICE>_DATABASE_URL at one that exists`,
+        { cause: error },
+      );
     }
     throw error;
   }

@@ -6,7 +6,9 @@ import type { MigrationTarget } from "./migrations.js";
 // than with pg.types.setTypeParser, which would change every pg user in the process.
 const INT8_OID = 20;
 const parseInt8 = (value: string) => BigInt(value);
-const typeParser = { getTypeParser: (oid: number, format?: "text" | "binary") => (oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format)) };
+const typeParser = {
+  getTypeParser: (oid: number, format?: "text" | "binary") => (oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format)),
+};
 
 /** A PostgreSQL database through a `pg` connection pool. */
 export async function openPostgres(url: string, poolSize = 10): Promise<Database & MigrationTarget> {

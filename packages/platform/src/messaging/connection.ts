@@ -85,25 +85,30 @@ export function connectMessaging(options: MessagingConnectionOptions): Messaging
     },
   });
 
-  void recovering.then((rec) => {
-    rec.on("connect", (fresh: ChannelModel) => {
-      model = fresh;
-      log.info({ event: "amqp.connected" }, "connected to broker");
-      for (const waiter of connectWaiters.splice(0)) waiter.resolve();
-      for (const keeper of channels) keeper.open(fresh);
-    });
-    rec.on("disconnect", (err: Error) => {
-      model = undefined;
-      log.warn({ event: "amqp.disconnected", err: err.message }, "lost broker connection");
-    });
-    rec.on("connect-failed", (err: Error) => log.warn({ event: "amqp.connect_failed", err: err.message }, "broker connection attempt failed"));
-    rec.on("reconnect-scheduled", (info: { attempt: number; delay: number }) =>
-      log.info({ event: "amqp.reconnect_scheduled", attempt: info.attempt, delayMs: info.delay }, "reconnecting"),
-    );
-    rec.on("error", (err: Error) => log.warn({ event: "amqp.connection_error", err: err.message }, "connection error"));
-    rec.on("blocked", (reason: string) => log.warn({ event: "amqp.blocked", reason }, "broker blocked publishing"));
-    rec.on("unblocked", () => log.info({ event: "amqp.unblocked" }, "broker unblocked publishing"));
-  }, (err: Error) => log.error({ event: "amqp.connect_invalid", err: err.message }, "cannot start connecting (bad AMQP_URL?)"));
+  void recovering.then(
+    (rec) => {
+      rec.on("connect", (fresh: ChannelModel) => {
+        model = fresh;
+        log.info({ event: "amqp.connected" }, "connected to broker");
+        for (const waiter of connectWaiters.splice(0)) waiter.resolve();
+        for (const keeper of channels) keeper.open(fresh);
+      });
+      rec.on("disconnect", (err: Error) => {
+        model = undefined;
+        log.warn({ event: "amqp.disconnected", err: err.message }, "lost broker connection");
+      });
+      rec.on("connect-failed", (err: Error) =>
+        log.warn({ event: "amqp.connect_failed", err: err.message }, "broker connection attempt failed"),
+      );
+      rec.on("reconnect-scheduled", (info: { attempt: number; delay: number }) =>
+        log.info({ event: "amqp.reconnect_scheduled", attempt: info.attempt, delayMs: info.delay }, "reconnecting"),
+      );
+      rec.on("error", (err: Error) => log.warn({ event: "amqp.connection_error", err: err.message }, "connection error"));
+      rec.on("blocked", (reason: string) => log.warn({ event: "amqp.blocked", reason }, "broker blocked publishing"));
+      rec.on("unblocked", () => log.info({ event: "amqp.unblocked" }, "broker unblocked publishing"));
+    },
+    (err: Error) => log.error({ event: "amqp.connect_invalid", err: err.message }, "cannot start connecting (bad AMQP_URL?)"),
+  );
 
   class ChannelKeeper implements ManagedChannel<ConfirmChannel> {
     private ch: ConfirmChannel | undefined;

@@ -78,7 +78,12 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
   const registry = options.registry ?? metricsRegistry;
   const handled =
     (registry.getSingleMetric("amqp_messages_handled_total") as Counter<"queue" | "outcome"> | undefined) ??
-    new Counter({ name: "amqp_messages_handled_total", help: "Deliveries settled by outcome: ack, retry, dead_letter", labelNames: ["queue", "outcome"], registers: [registry] });
+    new Counter({
+      name: "amqp_messages_handled_total",
+      help: "Deliveries settled by outcome: ack, retry, dead_letter",
+      labelNames: ["queue", "outcome"],
+      registers: [registry],
+    });
   const count = (outcome: "ack" | "retry" | "dead_letter") => handled.inc({ queue: topology.mainQueue, outcome });
 
   // Forwards are mandatory: a retry queue or DLX that vanished must not swallow the message.
@@ -101,7 +106,10 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
           // The retry/DLQ forward failed (broker refused it, or the channel died). Hand the
           // message back after a pause rather than hold its prefetch slot; if the channel is
           // gone the broker has requeued it already.
-          log.error({ event: "amqp.delivery_failed", err: err.message, messageId: msg.properties.messageId }, "delivery not settled; requeueing after a pause");
+          log.error(
+            { event: "amqp.delivery_failed", err: err.message, messageId: msg.properties.messageId },
+            "delivery not settled; requeueing after a pause",
+          );
           await new Promise((r) => setTimeout(r, 1_000));
           try {
             if (channel.current() === ch) ch.nack(msg, false, true);
@@ -127,14 +135,21 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
       if (msg.properties.type !== schema.typeName) throw new Error(`unknown message type "${String(msg.properties.type ?? "")}"`);
       message = fromBinary(schema, msg.content);
     } catch (err) {
-      log.error({ event: "amqp.undecodable", messageId, type: msg.properties.type, err: (err as Error).message }, "cannot decode; dead-lettering at once");
+      log.error(
+        { event: "amqp.undecodable", messageId, type: msg.properties.type, err: (err as Error).message },
+        "cannot decode; dead-lettering at once",
+      );
       await forward(ch, msg, "", topology.deadLetterExchange, headers, attempts + 1, err as Error);
       count("dead_letter");
       return;
     }
 
     const parent = extractTraceContext(headers);
-    const span = tracer.startSpan(`${topology.mainQueue} process`, { kind: SpanKind.CONSUMER, attributes: { "messaging.system": "rabbitmq", "messaging.message.id": messageId ?? "" } }, parent);
+    const span = tracer.startSpan(
+      `${topology.mainQueue} process`,
+      { kind: SpanKind.CONSUMER, attributes: { "messaging.system": "rabbitmq", "messaging.message.id": messageId ?? "" } },
+      parent,
+    );
     try {
       await context.with(trace.setSpan(parent, span), () =>
         options.handle(message, { messageId, attempts, redelivered: msg.fields.redelivered, headers }),
@@ -146,7 +161,10 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
       span.end();
       const attempt = attempts + 1;
       if (attempt >= maxAttempts || err instanceof UnprocessableMessageError) {
-        log.error({ event: "amqp.dead_lettered", messageId, attempt, err: (err as Error).message }, "handler failed on the last attempt; to the DLQ");
+        log.error(
+          { event: "amqp.dead_lettered", messageId, attempt, err: (err as Error).message },
+          "handler failed on the last attempt; to the DLQ",
+        );
         await forward(ch, msg, "", topology.deadLetterExchange, headers, attempt, err as Error);
         count("dead_letter");
         return;
@@ -157,7 +175,10 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
         count("dead_letter");
         return;
       }
-      log.warn({ event: "amqp.retry_scheduled", messageId, attempt, delayMs: tier.delayMs, err: (err as Error).message }, "handler failed; retrying later");
+      log.warn(
+        { event: "amqp.retry_scheduled", messageId, attempt, delayMs: tier.delayMs, err: (err as Error).message },
+        "handler failed; retrying later",
+      );
       await forward(ch, msg, tier.name, "", headers, attempt, err as Error);
       count("retry");
       return;
@@ -167,7 +188,15 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
   }
 
   /** Republishes (confirmed) to a retry queue or the DLX, then acks the original on its own channel. */
-  async function forward(ch: ConfirmChannel, msg: ConsumeMessage, routingKey: string, exchange: string, headers: AmqpHeaders, attempt: number, err: Error): Promise<void> {
+  async function forward(
+    ch: ConfirmChannel,
+    msg: ConsumeMessage,
+    routingKey: string,
+    exchange: string,
+    headers: AmqpHeaders,
+    attempt: number,
+    err: Error,
+  ): Promise<void> {
     const forwardId = `${++forwardSeq}`;
     const props: Options.Publish = {
       type: msg.properties.type,

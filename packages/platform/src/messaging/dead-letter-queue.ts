@@ -50,7 +50,8 @@ export function deadLetterQueue(connection: MessagingConnection, topology: Topol
     return out;
   }
 
-  const matches = (letter: DeadLetter, id: string) => (id.startsWith("#") ? letter.position === Number(id.slice(1)) : letter.messageId === id);
+  const matches = (letter: DeadLetter, id: string) =>
+    id.startsWith("#") ? letter.position === Number(id.slice(1)) : letter.messageId === id;
 
   return {
     list: (limit = 1_000) => withChannel(async (ch) => (await browse(ch, limit)).map((b) => b.letter)),
@@ -60,7 +61,12 @@ export function deadLetterQueue(connection: MessagingConnection, topology: Topol
         let replayed = 0;
         for (const { letter, raw } of await browse(ch, 100_000)) {
           if (id !== "all" && !matches(letter, id)) continue;
-          const headers: AmqpHeaders = { ...letter.headers, [ATTEMPTS_HEADER]: 0, "x-replayed-at": new Date().toISOString(), "x-last-error": letter.error ?? "" };
+          const headers: AmqpHeaders = {
+            ...letter.headers,
+            [ATTEMPTS_HEADER]: 0,
+            "x-replayed-at": new Date().toISOString(),
+            "x-last-error": letter.error ?? "",
+          };
           delete headers[ERROR_HEADER];
           delete headers["x-death"];
           delete headers["x-delivery-count"];

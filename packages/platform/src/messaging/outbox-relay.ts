@@ -121,12 +121,25 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       if (reason === "unroutable" || reason === "nacked") {
         const failures = (parked.get(String(row.id))?.failures ?? 0) + 1;
         parked.set(String(row.id), { failures, until: Date.now() + Math.min(60_000, intervalMs * 2 ** Math.min(failures, 16)) });
-        log.error({ event: "outbox.alarm", alarm: true, reason, outboxId: String(row.id), messageId: row.message_id, routingKey: row.routing_key, err: err.message }, "outbox row not accepted by the broker; kept pending");
+        log.error(
+          {
+            event: "outbox.alarm",
+            alarm: true,
+            reason,
+            outboxId: String(row.id),
+            messageId: row.message_id,
+            routingKey: row.routing_key,
+            err: err.message,
+          },
+          "outbox row not accepted by the broker; kept pending",
+        );
       } else brokerDown = true;
       await db.query(`update outbox set attempts = attempts + 1, last_error = $2 where id = $1`, [row.id, `${reason}: ${err.message}`]);
     }
     if (acked.length > 0) {
-      await db.query(`update outbox set published_at = now(), attempts = attempts + 1, last_error = null where id = any($1::bigint[])`, [acked]);
+      await db.query(`update outbox set published_at = now(), attempts = attempts + 1, last_error = null where id = any($1::bigint[])`, [
+        acked,
+      ]);
     }
     return { published: acked.length, fetched: rows.length, brokerDown };
   }

@@ -44,6 +44,12 @@ export async function enqueueOutbox<Desc extends DescMessage>(tx: Queryable, msg
   await tx.query(
     `insert into outbox (message_id, message_type, routing_key, payload, headers)
      values ($1, $2, $3, $4, $5::jsonb) on conflict (message_id) do nothing`,
-    [msg.messageId, msg.schema.typeName, msg.routingKey, toBinary(msg.schema, msg.message), JSON.stringify(injectTraceHeaders(msg.headers))],
+    [
+      msg.messageId,
+      msg.schema.typeName,
+      msg.routingKey,
+      toBinary(msg.schema, msg.message),
+      JSON.stringify(injectTraceHeaders(msg.headers)),
+    ],
   );
 }

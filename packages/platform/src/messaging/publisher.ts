@@ -92,7 +92,11 @@ export function createPublisher(connection: MessagingConnection, options: Publis
       throw new PublishError("not_connected", (err as Error).message);
     }
     const pending = inFlight.get(ch) ?? [];
-    const entry: InFlight = { messageId: message.messageId, routingKey: message.routingKey, exchange: message.exchange ?? options.exchange };
+    const entry: InFlight = {
+      messageId: message.messageId,
+      routingKey: message.routingKey,
+      exchange: message.exchange ?? options.exchange,
+    };
     pending.push(entry);
     await new Promise<void>((resolve, reject) => {
       const done = (err: unknown) => {
@@ -100,9 +104,18 @@ export function createPublisher(connection: MessagingConnection, options: Publis
         if (i >= 0) pending.splice(i, 1);
         if (err) {
           const closed = ch !== channel.current() || /closed/i.test(String((err as Error)?.message ?? err));
-          reject(closed ? new PublishError("channel_closed", "channel closed before the broker confirmed") : new PublishError("nacked", "broker nacked the message"));
+          reject(
+            closed
+              ? new PublishError("channel_closed", "channel closed before the broker confirmed")
+              : new PublishError("nacked", "broker nacked the message"),
+          );
         } else if (entry.returned) {
-          reject(new PublishError("unroutable", `unroutable: ${entry.returned} (exchange "${entry.exchange}", routing key "${entry.routingKey}")`));
+          reject(
+            new PublishError(
+              "unroutable",
+              `unroutable: ${entry.returned} (exchange "${entry.exchange}", routing key "${entry.routingKey}")`,
+            ),
+          );
         } else resolve();
       };
       try {

@@ -78,7 +78,11 @@ const destinations = new WeakMap<Logger, DestinationStream>();
  * A JSON-lines pino logger named after the component; level from `LOG_LEVEL` (default info).
  * Writes to standard output, batched, unless given another destination.
  */
-export function createLogger(name: string, level: string = process.env.LOG_LEVEL ?? "info", destination: DestinationStream = batchedStdout()): Logger {
+export function createLogger(
+  name: string,
+  level: string = process.env.LOG_LEVEL ?? "info",
+  destination: DestinationStream = batchedStdout(),
+): Logger {
   const logger = pino({ name, level: level.toLowerCase(), base: { pid: process.pid } }, destination);
   destinations.set(logger, destination);
   return logger;

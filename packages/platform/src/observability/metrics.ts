@@ -52,7 +52,13 @@ class RpcMetricFamily {
       name: histogramName,
       help: histogramHelp,
       type: "histogram",
-      get: async () => ({ name: histogramName, help: histogramHelp, type: "histogram", aggregator: "sum", values: family.histogramValues(histogramName) }),
+      get: async () => ({
+        name: histogramName,
+        help: histogramHelp,
+        type: "histogram",
+        aggregator: "sum",
+        values: family.histogramValues(histogramName),
+      }),
       reset: () => undefined,
     } as unknown as Metric);
   }
@@ -132,9 +138,23 @@ export function recordBreakerRejection(target: string): void {
 }
 
 const CODE_NAMES = [
-  "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
-  "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-  "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+  "OK",
+  "CANCELLED",
+  "UNKNOWN",
+  "INVALID_ARGUMENT",
+  "DEADLINE_EXCEEDED",
+  "NOT_FOUND",
+  "ALREADY_EXISTS",
+  "PERMISSION_DENIED",
+  "RESOURCE_EXHAUSTED",
+  "FAILED_PRECONDITION",
+  "ABORTED",
+  "OUT_OF_RANGE",
+  "UNIMPLEMENTED",
+  "INTERNAL",
+  "UNAVAILABLE",
+  "DATA_LOSS",
+  "UNAUTHENTICATED",
 ];
 
 /** The canonical upper-case name of a gRPC status code. */

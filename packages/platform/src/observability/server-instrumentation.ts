@@ -1,4 +1,15 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace, type Context, type Span, type SpanOptions, type TextMapGetter, type Tracer } from "@opentelemetry/api";
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  propagation,
+  trace,
+  type Context,
+  type Span,
+  type SpanOptions,
+  type TextMapGetter,
+  type Tracer,
+} from "@opentelemetry/api";
 import type { Metadata } from "@grpc/grpc-js";
 import type { DescMethod } from "@bufbuild/protobuf";
 import { pino, type Logger } from "pino";
@@ -137,7 +148,8 @@ class ServerCallScope implements CallScope {
     observed.metrics.record(code, elapsedMs / 1000);
     const durationMs = Math.round(elapsedMs * 1000) / 1000;
     const { traceId } = span.spanContext();
-    if (error !== undefined) observed.log.error({ code: codeName(code), durationMs, traceId, err: error }, "rpc failed with an unexpected error");
+    if (error !== undefined)
+      observed.log.error({ code: codeName(code), durationMs, traceId, err: error }, "rpc failed with an unexpected error");
     else if (code !== 0) observed.log.warn({ code: codeName(code), durationMs, traceId }, "rpc failed");
     else if (observed.okLine) observed.okLine(durationMs, traceId);
     else observed.log[observed.okLevel]({ code: "OK", durationMs, traceId }, "rpc");

@@ -60,7 +60,9 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       res.writeHead(live ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify({ status: live ? "ok" : "unhealthy" }));
     } else if (path === "/readyz") {
       const ready = probes.ready();
-      res.writeHead(ready ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify({ status: ready ? "ready" : "not ready" }));
+      res
+        .writeHead(ready ? 200 : 503, { "content-type": "application/json" })
+        .end(JSON.stringify({ status: ready ? "ready" : "not ready" }));
     } else {
       res.writeHead(404).end();
     }

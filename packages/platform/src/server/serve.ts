@@ -119,7 +119,12 @@ export async function serve(config: ServiceConfig, services: ServiceRegistration
   const port = await bind(server, `${config.host.includes(":") ? `[${config.host}]` : config.host}:${config.port}`);
   let admin: AdminServer;
   try {
-    admin = await startAdminServer({ host: config.host, port: config.adminPort, probes: { live: () => true, ready: () => ready && !draining }, logger });
+    admin = await startAdminServer({
+      host: config.host,
+      port: config.adminPort,
+      probes: { live: () => true, ready: () => ready && !draining },
+      logger,
+    });
   } catch (error) {
     server.forceShutdown();
     throw error;

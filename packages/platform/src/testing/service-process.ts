@@ -52,7 +52,13 @@ export class ServiceProcess {
     const { envPrefix, main, cwd, env = {}, readyTimeoutMs = 60_000 } = this.options;
     const child = spawn(process.execPath, [main], {
       cwd,
-      env: { ...process.env, LOG_LEVEL: "info", ...env, [`${envPrefix}_PORT`]: `${this.port}`, [`${envPrefix}_ADMIN_PORT`]: `${this.adminPort}` },
+      env: {
+        ...process.env,
+        LOG_LEVEL: "info",
+        ...env,
+        [`${envPrefix}_PORT`]: `${this.port}`,
+        [`${envPrefix}_ADMIN_PORT`]: `${this.adminPort}`,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.child = child;
@@ -73,13 +79,18 @@ export class ServiceProcess {
       });
     });
     const exited = new Promise<never>((_, reject) =>
-      child.once("exit", (code, signal) => reject(new Error(`${this.name} exited with ${code ?? signal} before it was ready:\n${this.recentOutput()}`))),
+      child.once("exit", (code, signal) =>
+        reject(new Error(`${this.name} exited with ${code ?? signal} before it was ready:\n${this.recentOutput()}`)),
+      ),
     );
     exited.catch(() => {});
     const deadline = Date.now() + readyTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${this.name} did not listen within ${readyTimeoutMs} ms:\n${this.recentOutput()}`)), readyTimeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`${this.name} did not listen within ${readyTimeoutMs} ms:\n${this.recentOutput()}`)),
+        readyTimeoutMs,
+      );
     });
     try {
       await Promise.race([listening, exited, timedOut]);
@@ -87,8 +98,12 @@ export class ServiceProcess {
       clearTimeout(timer);
     }
     while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`${this.name} exited with ${child.exitCode} before it was ready:\n${this.recentOutput()}`);
-      const ready = await fetch(`http://127.0.0.1:${this.adminPort}/readyz`).then((r) => r.ok, () => false);
+      if (child.exitCode !== null)
+        throw new Error(`${this.name} exited with ${child.exitCode} before it was ready:\n${this.recentOutput()}`);
+      const ready = await fetch(`http://127.0.0.1:${this.adminPort}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ready) return;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
