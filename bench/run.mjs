@@ -8,9 +8,9 @@
 // BENCH_GATEWAY_CONCURRENCY (1,16,64), BENCH_E2E_CONCURRENCY (1,4,16), BENCH_E2E_SECONDS (5),
 // BENCH_FOOTPRINT_REPEATS (2), BENCH_PGLITE_REPEATS (1), BENCH_UNARY_TARGETS (platform,platform-propagating,connect,grpc-js).
 import { loadavg } from "node:os";
-import { machineInfo } from "./src/machine.mjs";
 import { readLatest, writeLatest } from "./report/results-file.mjs";
 import { writeReport } from "./report/write-report.mjs";
+import { machineInfo } from "./src/machine.mjs";
 
 const ALL = ["platform", "gateway", "e2e", "messaging", "footprint"];
 const requested = process.argv.slice(2).filter((a) => !a.startsWith("-"));
@@ -53,7 +53,7 @@ const RUNNERS = {
 
 const latest = readLatest();
 const machine = machineInfo();
-const command = `node bench/run.mjs${requested.length ? " " + requested.join(" ") : ""}`;
+const command = `node bench/run.mjs${requested.length ? ` ${requested.join(" ")}` : ""}`;
 const began = Date.now();
 const failures = [];
 console.log(`bench: parts ${parts.join(", ")}; ${JSON.stringify(config)}; load average ${machine.loadAverageAtStart.join(" ")}`);

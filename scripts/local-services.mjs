@@ -79,11 +79,16 @@ function postgresStart() {
   return versions[0] ? ["pg_ctlcluster", "--skip-systemctl-redirect", versions[0], "main", "start"] : undefined;
 }
 
-function reachable(host, port) {
+/** Whether a TCP connection to host:port opens within 2 s. */
+export function reachable(host, port) {
   return new Promise((resolve) => {
     const socket = connect({ host: host.replace(/^\[|\]$/g, ""), port, timeout: 2000 });
-    socket.on("connect", () => (socket.destroy(), resolve(true)));
-    socket.on("error", () => resolve(false));
-    socket.on("timeout", () => (socket.destroy(), resolve(false)));
+    const answer = (open) => {
+      socket.destroy();
+      resolve(open);
+    };
+    socket.on("connect", () => answer(true));
+    socket.on("error", () => answer(false));
+    socket.on("timeout", () => answer(false));
   });
 }

@@ -3,9 +3,9 @@
 // on Ctrl-C stops them all gracefully (SIGTERM, they drain in-flight calls).
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { connect } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { reachable } from "./local-services.mjs";
 import { logLineFormatter, parseRecord } from "./start/log-format.mjs";
 import { startupProgress } from "./start/progress.mjs";
 
@@ -52,7 +52,7 @@ const children = services.map((service, i) => {
         const message = parseRecord(line)?.msg;
         if (typeof message === "string") progress.step(service.name, message);
       }
-      if (lines.length > 0) progress.print(lines.map((line) => prefix + format(line) + "\n").join(""));
+      if (lines.length > 0) progress.print(lines.map((line) => `${prefix + format(line)}\n`).join(""));
     });
   }
   child.on("exit", (code, signal) => {
@@ -81,7 +81,7 @@ const deadline = Date.now() + 180_000; // a first start initialises four embedde
 let waiting = services;
 while (waiting.length > 0 && !stopping) {
   const answers = await Promise.all(waiting.map((service) => ready(service.adminPort)));
-  waiting.forEach((service, i) => answers[i] && progress.ready(service.name));
+  for (const [i, service] of waiting.entries()) if (answers[i]) progress.ready(service.name);
   waiting = waiting.filter((_, i) => !answers[i]);
   if (waiting.length === 0 || stopping) break;
   if (Date.now() > deadline) {
@@ -95,25 +95,24 @@ if (!stopping) {
   progress.stop();
   console.log(`
 The mesh is up (every service SERVING):
-${services.map((s) => `  ${s.name.padEnd(12)} gRPC ${s.name === "gateway" ? "http" : "h2c"}://localhost:${s.port}   admin http://localhost:${s.adminPort}/metrics`).join("\n")}
+${services.map(listeningLine).join("\n")}
 
 Try it (no local protos needed, the services serve reflection):
   npx buf curl --protocol grpc --http2-prior-knowledge --list-methods http://localhost:50052
-  npx buf curl --protocol grpc --http2-prior-knowledge --data '{"pageSize": 3}' http://localhost:50052/shop.inventory.v1.InventoryService/ListProducts
+  npx buf curl --protocol grpc --http2-prior-knowledge --data '{"pageSize": 3}' \\
+    http://localhost:50052/shop.inventory.v1.InventoryService/ListProducts
   npx buf curl --protocol grpc --http2-prior-knowledge -H 'x-user-id: alice' \\
-    --data '{"requestId": "'$(node -p 'crypto.randomUUID()')'", "items": [{"sku": "SKU-MUG-001", "quantity": 1}], "cardToken": "tok_visa", "email": "alice@example.com"}' \\
+    --data '{"requestId": "'$(node -p 'crypto.randomUUID()')'", "items": [{"sku": "SKU-MUG-001", "quantity": 1}],
+             "cardToken": "tok_visa", "email": "alice@example.com"}' \\
     http://localhost:50051/shop.order.v1.OrderService/CreateOrder
 ${existsSync(join(root, "gateway/dist/main.js")) ? "  open http://localhost:8080 for the storefront\n" : ""}
 Ctrl-C stops everything.`);
 }
 
-function reachable(host, port) {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port, timeout: 2000 });
-    socket.on("connect", () => (socket.destroy(), resolve(true)));
-    socket.on("error", () => resolve(false));
-    socket.on("timeout", () => (socket.destroy(), resolve(false)));
-  });
+/** "  order        gRPC h2c://localhost:50051   admin http://localhost:9051/metrics" */
+function listeningLine(service) {
+  const scheme = service.name === "gateway" ? "http" : "h2c";
+  return `  ${service.name.padEnd(12)} gRPC ${scheme}://localhost:${service.port}   admin http://localhost:${service.adminPort}/metrics`;
 }
 
 async function ready(port) {

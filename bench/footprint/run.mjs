@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { healthStatus } from "../src/grpc-probe.mjs";
 import { SERVICES, startMesh } from "../src/mesh.mjs";
-import { treeRssMiB, processTree } from "../src/processes.mjs";
+import { processTree, treeRssMiB } from "../src/processes.mjs";
 import { spread } from "../src/stats.mjs";
 
 const NAMES = [...SERVICES, "gateway"];

@@ -1,8 +1,9 @@
 // Part 2: the same GetProduct through the gateway — Connect JSON over HTTP/1.1, REST
 // GET /v1/products/{sku} over HTTP/1.1, and gRPC over h2c — vs gRPC straight to the inventory
 // service (its own PostgreSQL database, the real handler and store). Same h2load for all.
+
+import { BENCH_SKU, bodyFile, GET_PRODUCT_PATH, grpcFrameFile } from "../src/grpc-frame.mjs";
 import { assertGrpcOk } from "../src/grpc-probe.mjs";
-import { BENCH_SKU, GET_PRODUCT_PATH, bodyFile, grpcFrameFile } from "../src/grpc-frame.mjs";
 import { h2load } from "../src/h2load.mjs";
 import { startMesh } from "../src/mesh.mjs";
 import { processTree } from "../src/processes.mjs";

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { randomBytes } from "node:crypto";
 // Messaging throughput: commands/s through the whole notification pipeline
 //   outbox row (PGlite) -> relay (confirms + mandatory) -> RabbitMQ quorum queue
 //   -> consumer (decode, dedupe insert + log-less provider, commit) -> ack
@@ -7,14 +8,16 @@
 //   node bench/messaging/run.mjs            (after `npx tsc -b services/notification`)
 //   BENCH_N=20000 BENCH_PREFETCH=64 node bench/messaging/run.mjs
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { openDatabase } from "@shop/platform/database";
 import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
+import { notificationTopology } from "@shop/notification/config";
+import { startNotificationConsumer } from "@shop/notification/consumer";
+import { createNotificationStore } from "@shop/notification/store";
+import { openDatabase } from "@shop/platform/database";
 import {
   connectMessaging,
   createPublisher,
@@ -27,9 +30,6 @@ import { rabbitTestScope } from "@shop/platform/testing/rabbitmq";
 import amqp from "amqplib";
 import { pino } from "pino";
 import { Registry } from "prom-client";
-import { startNotificationConsumer } from "@shop/notification/consumer";
-import { createNotificationStore } from "@shop/notification/store";
-import { notificationTopology } from "@shop/notification/config";
 
 const N = Number(process.env.BENCH_N ?? 5000);
 const PREFETCH = Number(process.env.BENCH_PREFETCH ?? 64);

@@ -27,7 +27,7 @@ function product(sku) {
 }
 
 function ready(port) {
-  process.stderr.write(JSON.stringify({ port }) + "\n");
+  process.stderr.write(`${JSON.stringify({ port })}\n`);
 }
 
 /** Exits normally on SIGTERM, so `node --cpu-prof` writes its profile (bench/report/profile.mjs). */

@@ -7,8 +7,8 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { BENCH_SKU, bodyFile, GET_PRODUCT_PATH, grpcFrameFile } from "../src/grpc-frame.mjs";
 import { assertGrpcOk } from "../src/grpc-probe.mjs";
-import { BENCH_SKU, GET_PRODUCT_PATH, bodyFile, grpcFrameFile } from "../src/grpc-frame.mjs";
 import { h2load } from "../src/h2load.mjs";
 import { startMesh } from "../src/mesh.mjs";
 import { UNARY_TARGETS } from "../src/unary.mjs";
@@ -98,7 +98,7 @@ const md = [
 ].join("\n");
 writeFileSync(
   join(RESULTS_DIR, `profile-${target}${target === "gateway" ? `-${variant}` : ""}.json`),
-  JSON.stringify({ label, result, profile: biggest, summary }, null, 2) + "\n",
+  `${JSON.stringify({ label, result, profile: biggest, summary }, null, 2)}\n`,
 );
 writeFileSync(join(RESULTS_DIR, `profile-${target}${target === "gateway" ? `-${variant}` : ""}.md`), md);
 console.log(md);

@@ -2,9 +2,9 @@
 // the results section of bench/README.md (between the bench:results markers).
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { spread } from "../src/stats.mjs";
 import { num, range, ratioRange } from "./format.mjs";
 import { RESULTS_DIR } from "./results-file.mjs";
-import { spread } from "../src/stats.mjs";
 import { latencyChart } from "./svg-chart.mjs";
 
 const ORDER = ["platform", "gateway", "e2e", "messaging", "footprint"];

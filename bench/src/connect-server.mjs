@@ -24,5 +24,5 @@ const handler = connectNodeAdapter({
   },
 });
 const server = http2.createServer(handler);
-server.listen(0, "127.0.0.1", () => process.stderr.write(JSON.stringify({ port: server.address().port }) + "\n"));
+server.listen(0, "127.0.0.1", () => process.stderr.write(`${JSON.stringify({ port: server.address().port })}\n`));
 process.on("SIGTERM", () => server.close(() => process.exit(0)));

@@ -1,7 +1,8 @@
 // One gRPC call over raw HTTP/2 before a load run: h2load only sees HTTP 200, while a gRPC error
 // travels in the grpc-status trailer, so every target is checked to answer OK with a message.
-import http2 from "node:http2";
+
 import { readFileSync } from "node:fs";
+import http2 from "node:http2";
 
 /** Sends the frame in `frameFile` (a path or a Buffer) to `path` on `port`; resolves to { grpcStatus, grpcMessage, responseBytes }. */
 export function grpcProbe(port, path, frameFile) {

@@ -4,9 +4,9 @@ import { execFile } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { scratch } from "./grpc-frame.mjs";
 import { cpuSeconds } from "./processes.mjs";
 import { quantile } from "./stats.mjs";
-import { scratch } from "./grpc-frame.mjs";
 
 const run = promisify(execFile);
 export const H2LOAD = process.env.H2LOAD ?? "/usr/bin/h2load";

@@ -3,8 +3,8 @@
 // @connectrpc/connect-node server vs a bare @grpc/grpc-js server, all answering the same message,
 // each its own process, loaded by the same h2load with a prebuilt gRPC frame, rounds interleaved.
 import { fileURLToPath } from "node:url";
-import { assertGrpcOk } from "./grpc-probe.mjs";
 import { GET_PRODUCT_PATH, grpcFrameFile } from "./grpc-frame.mjs";
+import { assertGrpcOk } from "./grpc-probe.mjs";
 import { h2load } from "./h2load.mjs";
 import { startPortServer } from "./processes.mjs";
 import { sweep } from "./sweep.mjs";

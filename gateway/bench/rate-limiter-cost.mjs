@@ -44,7 +44,15 @@ if (cluster.isPrimary) {
         const primaryCpu = process.cpuUsage();
         const reports = await Promise.all(workers.map((worker) => next(worker, "result")));
         const used = process.cpuUsage(primaryCpu);
-        await Promise.all(workers.map((worker) => new Promise((resolve) => (worker.once("exit", resolve), worker.kill()))));
+        await Promise.all(
+          workers.map(
+            (worker) =>
+              new Promise((resolve) => {
+                worker.once("exit", resolve);
+                worker.kill();
+              }),
+          ),
+        );
         const calls = reports.reduce((sum, r) => sum + r.calls, 0);
         const cpuUs = reports.reduce((sum, r) => sum + r.cpuUs, 0) + used.user + used.system;
         // Little's law: calls in flight over both workers / calls per second = mean time per call.

@@ -1,8 +1,8 @@
 import { fileURLToPath } from "node:url";
 import type { DescService } from "@bufbuild/protobuf";
 import { ConfigError, envInteger, loadServiceConfig } from "@shop/platform";
-import { catalogueService, SERVICE_CATALOGUE } from "./surface/service-catalogue.js";
 import { hasPublicMethod } from "./surface/public-surface.js";
+import { catalogueService, SERVICE_CATALOGUE } from "./surface/service-catalogue.js";
 
 /** Development-only HS256 secret; documented in gateway/README.md. Never use it outside a laptop. */
 export const DEV_JWT_SECRET = "shop-mesh-dev-secret-change-me-0123456789";

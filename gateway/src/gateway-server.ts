@@ -1,21 +1,21 @@
 import { setMaxListeners } from "node:events";
-import { createContextValues, type ConnectRouter } from "@connectrpc/connect";
+import { type ConnectRouter, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { notFound, type Logger } from "@shop/platform";
-import { createTokenVerifier } from "./edge/token-verifier.js";
+import { type Logger, notFound } from "@shop/platform";
 import type { GatewayConfig } from "./config.js";
-import { registerPublicMethods, remoteAddressKey } from "./surface/connect-routes.js";
-import { decideCors } from "./http/cors.js";
 import { serveDevToken } from "./dev/dev-token-endpoint.js";
 import { createEdge } from "./edge/edge.js";
-import { writeNotFound, type NodeRequest, type NodeResponse } from "./http/error-response.js";
-import { publicMethods, type PublicMethod } from "./surface/public-surface.js";
 import { createRateLimiter, type RateLimitStore } from "./edge/rate-limiter.js";
-import { registerPublicReflection } from "./surface/public-reflection.js";
+import { createTokenVerifier } from "./edge/token-verifier.js";
+import { decideCors } from "./http/cors.js";
+import { type NodeRequest, type NodeResponse, writeNotFound } from "./http/error-response.js";
+import { listenDualProtocol } from "./http/listener.js";
+import { createStaticFiles } from "./http/static-files.js";
 import { serveRest } from "./rest/rest-handler.js";
 import { createRestRouteTable } from "./rest/route-table.js";
-import { createStaticFiles } from "./http/static-files.js";
-import { listenDualProtocol } from "./http/listener.js";
+import { registerPublicMethods, remoteAddressKey } from "./surface/connect-routes.js";
+import { registerPublicReflection } from "./surface/public-reflection.js";
+import { type PublicMethod, publicMethods } from "./surface/public-surface.js";
 import { createUpstreams, type UpstreamClientFactory } from "./upstreams.js";
 
 /** A listening gateway. */

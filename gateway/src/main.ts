@@ -4,7 +4,7 @@ import cluster from "node:cluster";
 import { ConfigError, createLogger } from "@shop/platform";
 import { runPrimary } from "./cluster/primary.js";
 import { runWorker } from "./cluster/worker.js";
-import { loadGatewayConfig, type GatewayConfig } from "./config.js";
+import { type GatewayConfig, loadGatewayConfig } from "./config.js";
 
 let config: GatewayConfig;
 try {

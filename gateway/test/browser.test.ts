@@ -3,12 +3,12 @@
 // its notification; a tok_declined card shows the rejection. Screenshots go to test-results/browser/.
 import { execFile } from "node:child_process";
 import { mkdir } from "node:fs/promises";
-import { promisify } from "node:util";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { promisify } from "node:util";
+import { type Browser, chromium, type Page } from "playwright-core";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { repoRoot, startMesh, type Mesh } from "./mesh.js";
+import { type Mesh, repoRoot, startMesh } from "./mesh.js";
 
 const shots = join(repoRoot, "test-results", "browser");
 let mesh: Mesh;
@@ -37,7 +37,7 @@ async function signedInShopper(name: string): Promise<Page> {
   await page.getByRole("button", { name: "Sign in" }).click();
   try {
     await page.locator("#current-user", { hasText: name }).waitFor({ timeout: 10_000 });
-  } catch (error) {
+  } catch (_error) {
     await page.screenshot({ path: join(shots, `failed-sign-in-${name}.png`), fullPage: true });
     throw new Error(`sign-in failed; page says: ${await page.locator("#error").textContent()}\n${mesh.logs()}`);
   }

@@ -3,8 +3,8 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { ConfigError } from "@shop/platform";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
+import { ConfigError } from "@shop/platform";
 import { describe, expect, it } from "vitest";
 import { loadGatewayConfig, upstreamVariable } from "../src/config.js";
 import { repoRoot } from "./mesh.js";

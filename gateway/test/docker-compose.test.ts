@@ -3,8 +3,8 @@
 // images are not built and nothing is started.
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { repoRoot } from "./mesh.js";
 
 const run = promisify(execFile);

@@ -8,11 +8,11 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
-import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { loadGatewayConfig } from "../src/config.js";
-import { SERVICE_CATALOGUE } from "../src/surface/service-catalogue.js";
 import { publicMethods as publicMethodsOf } from "../src/surface/public-surface.js";
+import { SERVICE_CATALOGUE } from "../src/surface/service-catalogue.js";
 import { repoRoot } from "./mesh.js";
 
 interface EnvoyRoute {

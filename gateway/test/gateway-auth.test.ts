@@ -1,10 +1,10 @@
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
+import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
 import { errorInfo } from "@shop/platform";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startGatewayFixture, type GatewayFixture } from "./harness.js";
+import { type GatewayFixture, startGatewayFixture } from "./harness.js";
 import { signToken, unsecuredToken } from "./tokens.js";
 
 let fx: GatewayFixture;

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { brotliCompressSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startGatewayFixture, type GatewayFixture } from "./harness.js";
+import { type GatewayFixture, startGatewayFixture } from "./harness.js";
 
 const INDEX = "<!doctype html><title>shop</title>";
 const SCRIPT = `console.log(${JSON.stringify("x".repeat(2000))})`;

@@ -3,7 +3,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { retryInfo } from "@shop/platform";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startGatewayFixture, type GatewayFixture } from "./harness.js";
+import { type GatewayFixture, startGatewayFixture } from "./harness.js";
 import { signToken } from "./tokens.js";
 
 let fx: GatewayFixture;

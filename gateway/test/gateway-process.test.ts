@@ -3,8 +3,8 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { describe, expect, it } from "vitest";
 import { ServiceProcess } from "@shop/platform/testing/service-process";
+import { describe, expect, it } from "vitest";
 import { repoRoot } from "./mesh.js";
 import { startStubInventory } from "./stub-inventory.js";
 

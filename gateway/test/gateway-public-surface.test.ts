@@ -1,11 +1,11 @@
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
-import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
-import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
-import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
 import { ServerReflection } from "@shop/contracts/grpc/reflection/v1/reflection_pb";
+import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
+import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
+import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startGatewayFixture, type GatewayFixture } from "./harness.js";
+import { type GatewayFixture, startGatewayFixture } from "./harness.js";
 import { signToken } from "./tokens.js";
 
 let fx: GatewayFixture;

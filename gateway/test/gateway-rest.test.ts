@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startGatewayFixture, type GatewayFixture } from "./harness.js";
+import { type GatewayFixture, startGatewayFixture } from "./harness.js";
 import { signToken } from "./tokens.js";
 
 let fx: GatewayFixture;

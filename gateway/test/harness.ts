@@ -3,13 +3,13 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { createClient, createLogger, loadServiceConfig, notFound, serve, service, type RunningServer } from "@shop/platform";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
 import { OrderSchema, OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
 import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
-import { loadGatewayConfig, type GatewayConfig } from "../src/config.js";
-import { startGateway, type RunningGateway } from "../src/gateway-server.js";
+import { createClient, createLogger, loadServiceConfig, notFound, type RunningServer, serve, service } from "@shop/platform";
+import { type GatewayConfig, loadGatewayConfig } from "../src/config.js";
+import { type RunningGateway, startGateway } from "../src/gateway-server.js";
 import type { UpstreamClient } from "../src/upstreams.js";
 
 /** What an upstream saw of one call. */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { compilePathTemplate } from "../src/rest/path-template.js";
 import { loadGatewayConfig } from "../src/config.js";
-import { publicMethods } from "../src/surface/public-surface.js";
+import { compilePathTemplate } from "../src/rest/path-template.js";
 import { createRestRouteTable } from "../src/rest/route-table.js";
+import { publicMethods } from "../src/surface/public-surface.js";
 
 describe("path templates", () => {
   it("binds variables, decodes them, and keeps a :verb suffix literal", () => {

@@ -12,6 +12,7 @@ describe("npm start's log lines", () => {
 
   it("prints one human line on a terminal, without the pid or the name the prefix already shows", () => {
     const text = logLineFormatter("inventory", { pretty: true })(record({ event: "ready", msg: "all dependencies ready: SERVING" }));
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the ANSI colour codes are what it strips
     const plain = text.replace(/\x1b\[[0-9;]*m/g, "");
     expect(plain).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: all dependencies ready: SERVING \{"event":"ready"\}$/);
     expect(text).toContain("\x1b["); // in colour

@@ -1,4 +1,4 @@
-import { OrderStatus, type Order } from "@shop/contracts/shop/order/v1/order_pb";
+import { type Order, OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
 
 /** A shopper-facing name for an order's status. */
 export function statusLabel(status: OrderStatus): string {

@@ -1,5 +1,5 @@
 import cluster from "node:cluster";
-import { startAdminServer, type Logger } from "@shop/platform";
+import { type Logger, startAdminServer } from "@shop/platform";
 import { AggregatorRegistry } from "prom-client";
 import type { GatewayConfig } from "../config.js";
 import { serveSharedRateLimits } from "../edge/rate-limiter.js";

@@ -1,5 +1,5 @@
 import cluster from "node:cluster";
-import { createClient, initTracing, metricsRegistry, startAdminServer, type AdminServer, type Logger } from "@shop/platform";
+import { type AdminServer, createClient, initTracing, type Logger, metricsRegistry, startAdminServer } from "@shop/platform";
 import { AggregatorRegistry } from "prom-client";
 import type { GatewayConfig } from "../config.js";
 import { startGateway } from "../gateway-server.js";

@@ -1,9 +1,9 @@
 import type { Message } from "@bufbuild/protobuf";
 import { resourceExhausted, unauthenticated } from "@shop/platform";
 import type { PublicMethod } from "../surface/public-surface.js";
-import type { TokenVerifier } from "./token-verifier.js";
-import type { RateLimiter } from "./rate-limiter.js";
 import type { Upstreams } from "../upstreams.js";
+import type { RateLimiter } from "./rate-limiter.js";
+import type { TokenVerifier } from "./token-verifier.js";
 import { callerTraceContext } from "./trace-context.js";
 
 /** One call crossing the edge, whichever protocol (Connect, gRPC-Web, gRPC, REST) carried it. */

@@ -1,11 +1,11 @@
+import type { Logger } from "@shop/platform";
 import {
+  type RateLimiterAbstract,
   RateLimiterCluster,
   RateLimiterClusterMaster,
   RateLimiterMemory,
   RateLimiterRes,
-  type RateLimiterAbstract,
 } from "rate-limiter-flexible";
-import type { Logger } from "@shop/platform";
 import type { GatewayConfig } from "../config.js";
 
 /** The outcome of asking the limiter for one call. */

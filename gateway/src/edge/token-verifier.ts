@@ -1,6 +1,6 @@
-import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from "jose";
-import type { GatewayConfig } from "../config.js";
 import { unauthenticated } from "@shop/platform";
+import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify } from "jose";
+import type { GatewayConfig } from "../config.js";
 
 /** Checks bearer tokens; resolves to the verified subject or throws UNAUTHENTICATED. */
 export interface TokenVerifier {

@@ -1,4 +1,4 @@
-import { propagation, ROOT_CONTEXT, type Context } from "@opentelemetry/api";
+import { type Context, propagation, ROOT_CONTEXT } from "@opentelemetry/api";
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 

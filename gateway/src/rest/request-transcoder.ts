@@ -1,4 +1,4 @@
-import { fromJson, type DescField, type DescMessage, type JsonObject, type JsonValue, type Message } from "@bufbuild/protobuf";
+import { type DescField, type DescMessage, fromJson, type JsonObject, type JsonValue, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { RestMatch } from "./route-table.js";
 
@@ -15,7 +15,8 @@ function assign(target: JsonObject, message: DescMessage, path: string, value: J
   const key = field.jsonName;
   if (rest.length > 0) {
     if (field.fieldKind !== "message") throw new ConnectError(`${source} "${path}" does not name a message field`, Code.InvalidArgument);
-    const child = (target[key] ??= {}) as JsonObject;
+    target[key] ??= {};
+    const child = target[key] as JsonObject;
     assign(child, field.message, rest.join("."), value, source);
     return;
   }

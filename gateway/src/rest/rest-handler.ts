@@ -1,11 +1,11 @@
-import { toJson, type Message } from "@bufbuild/protobuf";
+import { type Message, toJson } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { errorToJson } from "@connectrpc/connect/protocol-connect";
 import type { Edge, EdgeCall } from "../edge/edge.js";
-import { writeConnectErrorJson, type NodeRequest, type NodeResponse } from "../http/error-response.js";
+import { type NodeRequest, type NodeResponse, writeConnectErrorJson } from "../http/error-response.js";
 import { readBody } from "../http/request-body.js";
-import type { RestMatch } from "./route-table.js";
 import { transcodeRequest } from "./request-transcoder.js";
+import type { RestMatch } from "./route-table.js";
 
 /** Deadline a REST caller may ask for, in the `grpc-timeout`-free world of curl: `X-Timeout-Ms`. */
 function restTimeout(req: NodeRequest): number | undefined {

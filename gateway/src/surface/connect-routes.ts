@@ -1,5 +1,5 @@
 import type { Message } from "@bufbuild/protobuf";
-import { createContextKey, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import { type ConnectRouter, createContextKey, type HandlerContext } from "@connectrpc/connect";
 import type { Edge, EdgeCall } from "../edge/edge.js";
 import type { PublicMethod } from "./public-surface.js";
 

@@ -1,4 +1,4 @@
-import { clone, createRegistry, toBinary, type DescFile, type DescService } from "@bufbuild/protobuf";
+import { clone, createRegistry, type DescFile, type DescService, toBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { ServerReflection } from "@shop/contracts/grpc/reflection/v1/reflection_pb";
@@ -21,9 +21,9 @@ function publicDescriptors(methods: readonly PublicMethod[]) {
   const visit = (file: DescFile): void => {
     if (files.has(file.name)) return;
     files.set(file.name, file);
-    file.dependencies.forEach(visit);
+    for (const dependency of file.dependencies) visit(dependency);
   };
-  services.forEach((service) => visit(service.file));
+  for (const service of services) visit(service.file);
   const encoded = new Map<string, Uint8Array>();
   for (const [name, file] of files) {
     const proto = clone(FileDescriptorProtoSchema, file.proto);
@@ -41,7 +41,7 @@ function publicDescriptors(methods: readonly PublicMethod[]) {
     const walk = (fileName: string): void => {
       if (order.includes(fileName)) return;
       order.push(fileName);
-      files.get(fileName)?.dependencies.forEach((dep) => walk(dep.name));
+      for (const dependency of files.get(fileName)?.dependencies ?? []) walk(dependency.name);
     };
     walk(name);
     return order.map((fileName) => encoded.get(fileName)).filter((bytes): bytes is Uint8Array => bytes !== undefined);

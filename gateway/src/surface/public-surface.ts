@@ -1,4 +1,4 @@
-import { getOption, hasOption, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { type DescMethod, type DescService, getOption, hasOption } from "@bufbuild/protobuf";
 import { http } from "@shop/contracts/google/api/annotations_pb";
 import type { HttpRule } from "@shop/contracts/google/api/http_pb";
 

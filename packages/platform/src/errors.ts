@@ -2,14 +2,14 @@ import { create, type DescMessage, type MessageShape } from "@bufbuild/protobuf"
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
+  type BadRequest,
   BadRequest_FieldViolationSchema,
   BadRequestSchema,
+  type ErrorInfo,
   ErrorInfoSchema,
   ResourceInfoSchema,
-  RetryInfoSchema,
-  type BadRequest,
-  type ErrorInfo,
   type RetryInfo,
+  RetryInfoSchema,
 } from "@shop/contracts/google/rpc/error_details_pb";
 
 /** The `google.rpc.ErrorInfo` domain of every error this mesh raises. */

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openDatabase, type Database } from "../src/database/index.js";
+import { type Database, openDatabase } from "../src/database/index.js";
 import { createTestDatabase, type TestDatabase } from "../src/testing/postgres.js";
 
 const migrationsDir = mkdtempSync(join(tmpdir(), "shop-migrations-"));

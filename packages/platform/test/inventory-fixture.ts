@@ -1,6 +1,6 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
-import { loadServiceConfig, notFound, serve, type RunningServer, type ServeOptions, type ServiceRegistration } from "../src/index.js";
+import { loadServiceConfig, notFound, type RunningServer, type ServeOptions, type ServiceRegistration, serve } from "../src/index.js";
 
 /** A tiny in-memory InventoryService: SKU-1 exists, "boom" throws an unexpected error. */
 export function testInventory(

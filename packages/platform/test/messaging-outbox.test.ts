@@ -3,24 +3,24 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
-import { connect, type ChannelModel } from "amqplib";
+import { type ChannelModel, connect } from "amqplib";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../src/database/database.js";
+import { openDatabase } from "../src/database/index.js";
 import {
+  commandTopology,
   connectMessaging,
   createPublisher,
-  enqueueOutbox,
-  commandTopology,
   declareTopology,
-  OUTBOX_TABLE_SQL,
-  startOutboxRelay,
+  enqueueOutbox,
   type MessagingConnection,
+  OUTBOX_TABLE_SQL,
   type Publisher,
+  startOutboxRelay,
 } from "../src/messaging/index.js";
 import { rabbitTestScope } from "../src/testing/rabbitmq.js";
-import { openDatabase } from "../src/database/index.js";
 
 /** An in-memory PGlite database with just the outbox table, made the way a service makes its own. */
 async function memoryDatabase(sql: string): Promise<Database> {

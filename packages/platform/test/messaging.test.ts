@@ -1,21 +1,21 @@
 import { create } from "@bufbuild/protobuf";
-import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
 import { context, trace } from "@opentelemetry/api";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
-import { connect, type ChannelModel } from "amqplib";
+import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
+import { type ChannelModel, connect } from "amqplib";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  commandTopology,
   connectMessaging,
   createPublisher,
   declareTopology,
-  commandTopology,
+  type MessagingConnection,
   PublishError,
+  type Publisher,
   registerQueueMetrics,
   startConsumer,
-  type MessagingConnection,
-  type Publisher,
 } from "../src/messaging/index.js";
 import { rabbitTestScope } from "../src/testing/rabbitmq.js";
 

@@ -1,8 +1,8 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import { trace } from "@opentelemetry/api";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient, initTracing, type GrpcClient, type RunningServer } from "../src/index.js";
+import { createClient, type GrpcClient, initTracing, type RunningServer } from "../src/index.js";
 import { inventoryRegistration, startServer } from "./inventory-fixture.js";
 
 interface Seen {

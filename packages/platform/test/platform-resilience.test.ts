@@ -1,7 +1,7 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient, invalidArgument, unavailable, type RunningServer } from "../src/index.js";
+import { createClient, invalidArgument, type RunningServer, unavailable } from "../src/index.js";
 import { inventoryRegistration, startServer } from "./inventory-fixture.js";
 
 describe("resilient clients", () => {

@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT, TraceFlags, trace, type SpanContext } from "@opentelemetry/api";
+import { ROOT_CONTEXT, type SpanContext, TraceFlags, trace } from "@opentelemetry/api";
 import { TraceState } from "@opentelemetry/core";
 import { AlwaysOffSampler, BasicTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { describe, expect, it } from "vitest";

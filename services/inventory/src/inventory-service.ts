@@ -1,6 +1,6 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
-import { invalidArgument, notFound, pagination, type FieldViolation } from "@shop/platform";
+import { type FieldViolation, invalidArgument, notFound, pagination } from "@shop/platform";
 import type { InventoryStore } from "./store.js";
 
 /** What the inventory handlers need. */

@@ -1,8 +1,8 @@
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { createLogger, serve, service } from "@shop/platform";
 import { openDatabase } from "@shop/platform/database";
-import { loadInventoryConfig } from "./inventory-config.js";
 import { startExpirySweep } from "./expiry-sweep.js";
+import { loadInventoryConfig } from "./inventory-config.js";
 import { createInventoryService } from "./inventory-service.js";
 import { InventoryStore } from "./store.js";
 

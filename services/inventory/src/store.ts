@@ -1,14 +1,14 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { ProductSchema, type Product } from "@shop/contracts/shop/inventory/v1/product_pb";
+import { type Product, ProductSchema } from "@shop/contracts/shop/inventory/v1/product_pb";
 import {
+  type Reservation,
   ReservationLineSchema,
   ReservationSchema,
   ReservationState,
-  type Reservation,
 } from "@shop/contracts/shop/inventory/v1/reservation_pb";
-import type { Database, Queryable } from "@shop/platform/database";
 import { alreadyExists, failedPrecondition, notFound } from "@shop/platform";
+import type { Database, Queryable } from "@shop/platform/database";
 
 /** A product and quantity to hold. */
 export interface StockLine {

@@ -1,9 +1,9 @@
 import { fileURLToPath } from "node:url";
-import { Code, ConnectError, createClient, createRouterTransport, type Client } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { ReservationState } from "@shop/contracts/shop/inventory/v1/reservation_pb";
 import { badRequest, errorInfo } from "@shop/platform";
-import { openDatabase, type Database } from "@shop/platform/database";
+import { type Database, openDatabase } from "@shop/platform/database";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInventoryService } from "../src/inventory-service.js";
 import { InventoryStore } from "../src/store.js";
@@ -108,7 +108,7 @@ describe("GetProduct through an in-memory Connect transport", () => {
     expect(error.code).toBe(Code.NotFound);
     expect(errorInfo(error)?.reason).toBe("PRODUCT_NOT_FOUND");
     expect(errorInfo(error)?.domain).toBe("shop.mesh");
-    expect(errorInfo(error)?.metadata["sku"]).toBe("SKU-NOPE-404");
+    expect(errorInfo(error)?.metadata.sku).toBe("SKU-NOPE-404");
   });
 
   it("returns INVALID_ARGUMENT with a sku field violation when no SKU is given", async () => {
@@ -221,7 +221,7 @@ describe("ReserveStock through an in-memory Connect transport", () => {
     const error = await refusal(inventory.reserveStock({ reservationId: id, lines: [{ sku, quantity: 2 }] }));
     expect(error.code).toBe(Code.AlreadyExists);
     expect(errorInfo(error)?.reason).toBe("RESERVATION_ID_REUSED");
-    expect(errorInfo(error)?.metadata["reservation_id"]).toBe(id);
+    expect(errorInfo(error)?.metadata.reservation_id).toBe(id);
     expect(await available(sku)).toBe(3);
   });
 
@@ -239,7 +239,7 @@ describe("ReserveStock through an in-memory Connect transport", () => {
     );
     expect(error.code).toBe(Code.FailedPrecondition);
     expect(errorInfo(error)?.reason).toBe("OUT_OF_STOCK");
-    expect(errorInfo(error)?.metadata["short_skus"]).toBe(scarce);
+    expect(errorInfo(error)?.metadata.short_skus).toBe(scarce);
     expect(await available(plenty)).toBe(10);
     expect(await available(scarce)).toBe(1);
   });
@@ -315,7 +315,7 @@ describe("CommitReservation through an in-memory Connect transport", () => {
     await new Promise((resolve) => setTimeout(resolve, 60));
     const error = await refusal(inventory.commitReservation({ reservationId: id }));
     expect(error.code).toBe(Code.FailedPrecondition);
-    expect(errorInfo(error)?.metadata["state"]).toBe("EXPIRED");
+    expect(errorInfo(error)?.metadata.state).toBe("EXPIRED");
     expect(await available(sku)).toBe(3);
   });
 
@@ -383,7 +383,7 @@ describe("RestockProduct through an in-memory Connect transport", () => {
     const error = await refusal(inventory.restockProduct({ sku, quantity: 2147483647 }));
     expect(error.code).toBe(Code.FailedPrecondition);
     expect(errorInfo(error)?.reason).toBe("STOCK_LIMIT_EXCEEDED");
-    expect(errorInfo(error)?.metadata["sku"]).toBe(sku);
+    expect(errorInfo(error)?.metadata.sku).toBe(sku);
     expect(await available(sku)).toBe(2);
     expect((await inventory.restockProduct({ sku, quantity: 2147483645 })).product?.availableQuantity).toBe(2147483647);
   });

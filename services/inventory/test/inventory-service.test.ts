@@ -11,7 +11,7 @@ import { badRequest, errorInfo } from "@shop/platform";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInventoryService } from "../src/inventory-service.js";
 import { InventoryStore } from "../src/store.js";
-import { addProduct, engines, reservationId, type EngineDatabase } from "./engines.js";
+import { addProduct, type EngineDatabase, engines, reservationId } from "./engines.js";
 
 /** The handlers called directly, on an in-memory PGlite database. */
 describe("InventoryService handlers", () => {
@@ -123,7 +123,7 @@ describe("InventoryService handlers", () => {
     const error = await fail(Promise.resolve(service.reserveStock(request, ctx(InventoryService.method.reserveStock))));
     expect(error.code).toBe(Code.FailedPrecondition);
     expect(errorInfo(error)?.reason).toBe("OUT_OF_STOCK");
-    expect(errorInfo(error)?.metadata["short_skus"]).toBe(sku);
+    expect(errorInfo(error)?.metadata.short_skus).toBe(sku);
   });
 
   it("holds for the default 15 minutes when no TTL is given", async () => {

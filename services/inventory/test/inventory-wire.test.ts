@@ -1,11 +1,11 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { ReservationState } from "@shop/contracts/shop/inventory/v1/reservation_pb";
-import { createClient, errorInfo, loadServiceConfig, serve, service, type GrpcClient, type RunningServer } from "@shop/platform";
+import { createClient, errorInfo, type GrpcClient, loadServiceConfig, type RunningServer, serve, service } from "@shop/platform";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInventoryService } from "../src/inventory-service.js";
 import { InventoryStore } from "../src/store.js";
-import { addProduct, engines, reservationId, type EngineDatabase } from "./engines.js";
+import { addProduct, type EngineDatabase, engines, reservationId } from "./engines.js";
 
 /** A real grpc-js server on an ephemeral port, called through the platform's client. */
 describe("InventoryService over the wire", () => {
@@ -58,7 +58,7 @@ describe("InventoryService over the wire", () => {
       .catch((e: unknown) => ConnectError.from(e));
     expect(short).toBeInstanceOf(ConnectError);
     expect((short as ConnectError).code).toBe(Code.FailedPrecondition);
-    expect(errorInfo(short)?.metadata["short_skus"]).toBe(sku);
+    expect(errorInfo(short)?.metadata.short_skus).toBe(sku);
     const missing = await client.getProduct({ sku: "SKU-NOPE-404" }).catch((e: unknown) => ConnectError.from(e));
     expect((missing as ConnectError).code).toBe(Code.NotFound);
     expect(errorInfo(missing)?.reason).toBe("PRODUCT_NOT_FOUND");

@@ -3,7 +3,7 @@ import { ReservationState } from "@shop/contracts/shop/inventory/v1/reservation_
 import { errorInfo } from "@shop/platform";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InventoryStore } from "../src/store.js";
-import { addProduct, engines, reservationId, type EngineDatabase } from "./engines.js";
+import { addProduct, type EngineDatabase, engines, reservationId } from "./engines.js";
 
 const HOUR = 3_600_000;
 
@@ -93,7 +93,7 @@ describe.each(engines)("InventoryStore on $engine", ({ open }) => {
     expect(ConnectError.from(error).code).toBe(Code.FailedPrecondition);
     const info = errorInfo(error);
     expect(info?.reason).toBe("OUT_OF_STOCK");
-    expect(info?.metadata["short_skus"]?.split(",").sort()).toEqual([scarce, gone].sort());
+    expect(info?.metadata.short_skus?.split(",").sort()).toEqual([scarce, gone].sort());
     expect(await available(plenty)).toBe(10);
     expect(await available(scarce)).toBe(1);
   });

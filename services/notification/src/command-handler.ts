@@ -1,10 +1,10 @@
-import type { DeliveryInfo } from "@shop/platform/messaging";
-import { UnprocessableMessageError } from "@shop/platform/messaging";
 import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
 import type { SendNotificationCommand } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
 import type { Logger } from "@shop/platform";
+import type { DeliveryInfo } from "@shop/platform/messaging";
+import { UnprocessableMessageError } from "@shop/platform/messaging";
 import type { ChannelName, ChannelProvider } from "./channel-provider.js";
-import { newNotificationId, type NotificationStore } from "./store.js";
+import { type NotificationStore, newNotificationId } from "./store.js";
 import { renderTemplate } from "./templates.js";
 
 /** What the command handler needs. */

@@ -1,6 +1,6 @@
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
-import { startConsumer, type Consumer, type MessagingConnection, type Topology } from "@shop/platform/messaging";
 import type { Logger } from "@shop/platform";
+import { type Consumer, type MessagingConnection, startConsumer, type Topology } from "@shop/platform/messaging";
 import type { ChannelProvider } from "./channel-provider.js";
 import { createCommandHandler } from "./command-handler.js";
 import type { NotificationStore } from "./store.js";

@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
 import { loadServiceConfig, type ServiceConfig } from "@shop/platform";
-import { loadDatabaseConfig, type DatabaseConfig } from "@shop/platform/database";
+import { type DatabaseConfig, loadDatabaseConfig } from "@shop/platform/database";
 import { commandTopology, loadConsumerConfig, loadMessagingConfig, type MessagingConfig, type Topology } from "@shop/platform/messaging";
 
 /** The command exchange other services publish SendNotificationCommand to. */

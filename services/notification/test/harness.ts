@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { openDatabase, type Database } from "@shop/platform/database";
+import { type Database, openDatabase } from "@shop/platform/database";
 import { OUTBOX_TABLE_SQL } from "@shop/platform/messaging";
 
 /** The notification service's database, in memory (PGlite), with its real migrations applied. */

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient, createRouterTransport, type Client } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
-import { NotificationService, type ListNotificationsRequest } from "@shop/contracts/shop/notification/v1/notification_service_pb";
+import { type ListNotificationsRequest, NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
 import { badRequest, createLogger, errorInfo } from "@shop/platform";
 import type { Database } from "@shop/platform/database";

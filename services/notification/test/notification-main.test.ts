@@ -1,7 +1,7 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
 import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
@@ -10,8 +10,8 @@ import { connectMessaging, createPublisher, declareTopology, type MessagingConne
 import { rabbitTestScope } from "@shop/platform/testing/rabbitmq";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitFor } from "./harness.js";
 import { notificationTopology } from "../src/notification-config.js";
+import { waitFor } from "./harness.js";
 
 const logger = pino({ level: "silent" });
 const scope = rabbitTestScope("test-ntfmain");

@@ -1,20 +1,20 @@
 import { create } from "@bufbuild/protobuf";
 import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
 import {
-  SendNotificationCommandSchema,
   type SendNotificationCommand,
+  SendNotificationCommandSchema,
 } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
 import type { Database } from "@shop/platform/database";
 import {
+  type Consumer,
   connectMessaging,
   createPublisher,
   deadLetterQueue,
-  enqueueOutbox,
   declareTopology,
-  startOutboxRelay,
-  type Consumer,
+  enqueueOutbox,
   type MessagingConnection,
   type Publisher,
+  startOutboxRelay,
 } from "@shop/platform/messaging";
 import { rabbitTestScope } from "@shop/platform/testing/rabbitmq";
 import { pino } from "pino";
@@ -22,9 +22,9 @@ import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChannelProvider, OutgoingNotification } from "../src/channel-provider.js";
 import { startNotificationConsumer } from "../src/consumer.js";
+import { notificationTopology } from "../src/notification-config.js";
 import { createNotificationStore, type NotificationStore } from "../src/store.js";
 import { notificationTestDatabase, outboxTestDatabase, waitFor } from "./harness.js";
-import { notificationTopology } from "../src/notification-config.js";
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
 const scope = rabbitTestScope("test-notify");

@@ -2,17 +2,17 @@ import { fileURLToPath } from "node:url";
 import { create } from "@bufbuild/protobuf";
 import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
-import { openDatabase, type Database } from "@shop/platform/database";
+import { type Database, openDatabase } from "@shop/platform/database";
 import {
+  type Consumer,
   connectMessaging,
   createPublisher,
   declareTopology,
   enqueueOutbox,
-  OUTBOX_TABLE_SQL,
-  startOutboxRelay,
-  type Consumer,
   type MessagingConnection,
+  OUTBOX_TABLE_SQL,
   type Publisher,
+  startOutboxRelay,
 } from "@shop/platform/messaging";
 import { createTestDatabase, type TestDatabase } from "@shop/platform/testing/postgres";
 import { rabbitTestScope } from "@shop/platform/testing/rabbitmq";
@@ -21,9 +21,9 @@ import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChannelProvider, OutgoingNotification } from "../src/channel-provider.js";
 import { startNotificationConsumer } from "../src/consumer.js";
+import { notificationTopology } from "../src/notification-config.js";
 import { createNotificationStore, type NotificationStore } from "../src/store.js";
 import { waitFor } from "./harness.js";
-import { notificationTopology } from "../src/notification-config.js";
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
 const scope = rabbitTestScope("test-ntfpg");

@@ -1,17 +1,13 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { Code, ConnectError, createHandlerContext, type HandlerContext } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, createHandlerContext, type HandlerContext } from "@connectrpc/connect";
 import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
 import {
   GetNotificationRequestSchema,
   ListNotificationsRequestSchema,
   NotificationService,
-  type ListNotificationsRequest,
 } from "@shop/contracts/shop/notification/v1/notification_service_pb";
-import {
-  SendNotificationCommandSchema,
-  type SendNotificationCommand,
-} from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
+import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
 import { errorInfo } from "@shop/platform";
 import { pino } from "pino";
 import { beforeAll, describe, expect, it } from "vitest";

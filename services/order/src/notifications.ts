@@ -1,11 +1,11 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
-import { OrderStatus, type Order } from "@shop/contracts/shop/order/v1/order_pb";
 import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
 import {
-  SendNotificationCommandSchema,
   type SendNotificationCommand,
+  SendNotificationCommandSchema,
 } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
+import { type Order, OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
 import type { Money } from "@shop/contracts/shop/type/v1/money_pb";
 import type { OutboxMessage } from "@shop/platform/messaging";
 

@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { envInteger, loadServiceConfig, type ServiceConfig } from "@shop/platform";
-import { loadDatabaseConfig, type DatabaseConfig } from "@shop/platform/database";
+import { type DatabaseConfig, loadDatabaseConfig } from "@shop/platform/database";
 import { loadMessagingConfig, type MessagingConfig } from "@shop/platform/messaging";
 
 /** Everything the order service reads from the environment, once, at start-up. */

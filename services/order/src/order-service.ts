@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { equals } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { OrderSchema, OrderStatus, type Order } from "@shop/contracts/shop/order/v1/order_pb";
+import { type Order, OrderSchema, OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
 import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
 import {
   AsyncQueue,

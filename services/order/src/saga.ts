@@ -2,9 +2,9 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
-import type { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
 import { PaymentState } from "@shop/contracts/shop/payment/v1/payment_pb";
-import { MoneySchema, type Money } from "@shop/contracts/shop/type/v1/money_pb";
+import type { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
+import { type Money, MoneySchema } from "@shop/contracts/shop/type/v1/money_pb";
 import { errorInfo, type GrpcClient, type Logger } from "@shop/platform";
 import { enqueueOutbox } from "@shop/platform/messaging";
 import { notificationFor, notificationMessage } from "./notifications.js";
@@ -115,7 +115,7 @@ export class OrderSaga {
       // All-or-nothing reservation: a refusal holds nothing, so there is nothing to give back.
       const info = errorInfo(error);
       const reason =
-        info?.reason === "OUT_OF_STOCK" ? `out of stock: ${info.metadata["short_skus"]}` : `cannot reserve stock: ${refusalText(error)}`;
+        info?.reason === "OUT_OF_STOCK" ? `out of stock: ${info.metadata.short_skus}` : `cannot reserve stock: ${refusalText(error)}`;
       return this.advance(orderId, { step: "DONE", status: OrderStatus.REJECTED, reason });
     }
   }

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { OrderLineSchema, OrderSchema, OrderStatus, type Order } from "@shop/contracts/shop/order/v1/order_pb";
-import { MoneySchema, type Money } from "@shop/contracts/shop/type/v1/money_pb";
+import { type Order, OrderLineSchema, OrderSchema, OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
+import { type Money, MoneySchema } from "@shop/contracts/shop/type/v1/money_pb";
 import type { Database, Queryable } from "@shop/platform/database";
 
 /**

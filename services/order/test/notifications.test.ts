@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { create } from "@bufbuild/protobuf";
-import { OrderSchema, OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
 import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
+import { OrderSchema, OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
 import { OUTBOX_TABLE_SQL } from "@shop/platform/messaging";
 import { describe, expect, it } from "vitest";
 import { formatMoney, notificationFor } from "../src/notifications.js";

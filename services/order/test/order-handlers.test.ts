@@ -2,15 +2,15 @@ import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { equals, fromBinary } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient, createRouterTransport, type Client, type Interceptor } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient, createRouterTransport, type Interceptor } from "@connectrpc/connect";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
-import { OrderSchema, OrderStatus, type Order } from "@shop/contracts/shop/order/v1/order_pb";
-import { OrderService, type CreateOrderRequest } from "@shop/contracts/shop/order/v1/order_service_pb";
+import { type Order, OrderSchema, OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
+import { type CreateOrderRequest, OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
 import { PaymentState } from "@shop/contracts/shop/payment/v1/payment_pb";
 import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
 import { badRequest, createLogger, errorInfo, retryInfo } from "@shop/platform";
-import { openDatabase, type Database, type Queryable } from "@shop/platform/database";
+import { type Database, openDatabase, type Queryable } from "@shop/platform/database";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInventoryService } from "../../inventory/src/inventory-service.js";
 import { InventoryStore } from "../../inventory/src/store.js";
@@ -21,7 +21,7 @@ import type { SagaSettings } from "../src/order-config.js";
 import { OrderEvents } from "../src/order-events.js";
 import { createOrderService } from "../src/order-service.js";
 import { OrderSaga } from "../src/saga.js";
-import { OrderStore, type OrderRecord } from "../src/store.js";
+import { type OrderRecord, OrderStore } from "../src/store.js";
 
 /**
  * The order handlers over their real store on an in-memory PGlite database, called through a
@@ -468,7 +468,7 @@ describe("CreateOrder is idempotent by request_id", () => {
       const error = await refusal(orders.createOrder(variant, options));
       expect(error.code).toBe(Code.AlreadyExists);
       expect(errorInfo(error)?.reason).toBe("REQUEST_ID_REUSED");
-      expect(errorInfo(error)?.metadata["order_id"]).toBe(first.orderId);
+      expect(errorInfo(error)?.metadata.order_id).toBe(first.orderId);
     }
     expect((await orders.listOrders({}, options)).orders).toHaveLength(1);
     expect(await available(sku)).toBe(9);
@@ -537,7 +537,7 @@ describe("the outbox", () => {
     const rows = await outboxOf(order.orderId);
     expect(rows.map((row) => row.message_id)).toEqual([`${order.orderId}.order_rejected`]);
     expect(rows[0]!.created_at).toEqual(await updatedAt(order.orderId));
-    expect(fromBinary(SendNotificationCommandSchema, rows[0]!.payload).parameters["reason"]).toBe(order.statusReason);
+    expect(fromBinary(SendNotificationCommandSchema, rows[0]!.payload).parameters.reason).toBe(order.statusReason);
   });
 });
 
@@ -731,7 +731,7 @@ describe("CancelOrder", () => {
       const error = await refusal(orders.cancelOrder({ orderId: order.orderId }, options));
       expect(error.code).toBe(Code.Unavailable);
       expect(errorInfo(error)?.reason).toBe("CANCELLATION_PENDING");
-      expect(errorInfo(error)?.metadata["order_id"]).toBe(order.orderId);
+      expect(errorInfo(error)?.metadata.order_id).toBe(order.orderId);
       expect(retryInfo(error)?.retryDelay?.seconds).toBe(2n);
       expect((await orders.getOrder({ orderId: order.orderId }, options)).order?.status).toBe(OrderStatus.CONFIRMED);
       expect(await available(sku)).toBe(3);

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { databaseEngines, type EngineDatabase } from "@shop/platform/testing/postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OrderStore, type NewOrder } from "../src/store.js";
+import { type NewOrder, OrderStore } from "../src/store.js";
 
 const migrationsDir = fileURLToPath(new URL("../migrations", import.meta.url));
 

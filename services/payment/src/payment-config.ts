@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { loadServiceConfig, type ServiceConfig } from "@shop/platform";
-import { loadDatabaseConfig, type DatabaseConfig } from "@shop/platform/database";
+import { type DatabaseConfig, loadDatabaseConfig } from "@shop/platform/database";
 
 /** Everything the payment service reads from the environment, once, at start-up. */
 export interface PaymentConfig {

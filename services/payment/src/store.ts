@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { PaymentSchema, PaymentState, type Payment } from "@shop/contracts/shop/payment/v1/payment_pb";
+import { type Payment, PaymentSchema, PaymentState } from "@shop/contracts/shop/payment/v1/payment_pb";
 import type { Money } from "@shop/contracts/shop/type/v1/money_pb";
 import type { Database, Queryable } from "@shop/platform/database";
 

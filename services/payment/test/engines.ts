@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import type { Money } from "@shop/contracts/shop/type/v1/money_pb";
 import { databaseEngines, type EngineDatabase } from "@shop/platform/testing/postgres";
-import { SimulatedCardProcessor, type AuthorizationOutcome, type AuthorizationRequest, type CardProcessor } from "../src/processor.js";
+import { type AuthorizationOutcome, type AuthorizationRequest, type CardProcessor, SimulatedCardProcessor } from "../src/processor.js";
 
 export const migrationsDir = fileURLToPath(new URL("../migrations", import.meta.url));
 
@@ -40,7 +40,7 @@ export class RecordingProcessor implements CardProcessor {
     return this.inner.authorize(request);
   }
 
-  async capture(reference: string, amount: Money): Promise<void> {
+  async capture(reference: string, _amount: Money): Promise<void> {
     this.calls.push(`capture:${reference}`);
     return this.inner.capture();
   }
@@ -50,7 +50,7 @@ export class RecordingProcessor implements CardProcessor {
     return this.inner.void();
   }
 
-  async refund(reference: string, amount: Money): Promise<void> {
+  async refund(reference: string, _amount: Money): Promise<void> {
     this.calls.push(`refund:${reference}`);
     return this.inner.refund();
   }

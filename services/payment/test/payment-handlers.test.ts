@@ -1,8 +1,8 @@
-import { Code, ConnectError, createClient, createRouterTransport, type Client } from "@connectrpc/connect";
-import { PaymentState, type Payment } from "@shop/contracts/shop/payment/v1/payment_pb";
+import { type Client, Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
+import { type Payment, PaymentState } from "@shop/contracts/shop/payment/v1/payment_pb";
 import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
 import { badRequest, errorInfo, retryInfo } from "@shop/platform";
-import { openDatabase, type Database } from "@shop/platform/database";
+import { type Database, openDatabase } from "@shop/platform/database";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPaymentService, type PaymentDeps } from "../src/payment-service.js";
 import { PaymentStore } from "../src/store.js";
@@ -119,7 +119,7 @@ describe("AuthorizePayment through an in-memory Connect transport", () => {
       const error = await refusal(payments.authorizePayment(request));
       expect(error.code).toBe(Code.AlreadyExists);
       expect(errorInfo(error)?.reason).toBe("IDEMPOTENCY_KEY_REUSED");
-      expect(errorInfo(error)?.metadata["payment_id"]).toBe(payment?.paymentId);
+      expect(errorInfo(error)?.metadata.payment_id).toBe(payment?.paymentId);
     }
     expect(callsFor("authorize", key)).toBe(1);
   });
@@ -191,14 +191,14 @@ describe("CapturePayment through an in-memory Connect transport", () => {
     const voided = await authorize();
     await payments.voidPayment({ paymentId: voided.paymentId });
     const afterVoid = await refusal(payments.capturePayment({ paymentId: voided.paymentId }));
-    expect(errorInfo(afterVoid)?.metadata["state"]).toBe("VOIDED");
+    expect(errorInfo(afterVoid)?.metadata.state).toBe("VOIDED");
   });
 
   it("returns NOT_FOUND with reason PAYMENT_NOT_FOUND for an unknown payment", async () => {
     const error = await refusal(payments.capturePayment({ paymentId: "pay_unknown" }));
     expect(error.code).toBe(Code.NotFound);
     expect(errorInfo(error)?.reason).toBe("PAYMENT_NOT_FOUND");
-    expect(errorInfo(error)?.metadata["payment_id"]).toBe("pay_unknown");
+    expect(errorInfo(error)?.metadata.payment_id).toBe("pay_unknown");
   });
 
   it("returns INVALID_ARGUMENT with a payment_id field violation when none is given", async () => {
@@ -243,7 +243,7 @@ describe("VoidPayment through an in-memory Connect transport", () => {
     const error = await refusal(payments.voidPayment({ paymentId }));
     expect(error.code).toBe(Code.FailedPrecondition);
     expect(errorInfo(error)?.reason).toBe("PAYMENT_NOT_VOIDABLE");
-    expect(errorInfo(error)?.metadata["state"]).toBe("CAPTURED");
+    expect(errorInfo(error)?.metadata.state).toBe("CAPTURED");
   });
 
   it("returns NOT_FOUND with reason PAYMENT_NOT_FOUND for an unknown payment id", async () => {
@@ -275,7 +275,7 @@ describe("RefundPayment through an in-memory Connect transport", () => {
     const error = await refusal(payments.refundPayment({ paymentId }));
     expect(error.code).toBe(Code.FailedPrecondition);
     expect(errorInfo(error)?.reason).toBe("PAYMENT_NOT_REFUNDABLE");
-    expect(errorInfo(error)?.metadata["state"]).toBe("AUTHORIZED");
+    expect(errorInfo(error)?.metadata.state).toBe("AUTHORIZED");
   });
 
   it("returns NOT_FOUND with reason PAYMENT_NOT_FOUND for an unknown payment", async () => {

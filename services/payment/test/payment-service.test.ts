@@ -9,7 +9,7 @@ import { badRequest } from "@shop/platform";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPaymentService } from "../src/payment-service.js";
 import { PaymentStore } from "../src/store.js";
-import { engines, RecordingProcessor, type EngineDatabase } from "./engines.js";
+import { type EngineDatabase, engines, RecordingProcessor } from "./engines.js";
 
 /** Input validation of the handlers, called directly: nothing invalid reaches the store or the processor. */
 describe("PaymentService validation", () => {

@@ -1,12 +1,12 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { PaymentState } from "@shop/contracts/shop/payment/v1/payment_pb";
 import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
-import { createClient, errorInfo, loadServiceConfig, serve, service, type GrpcClient, type RunningServer } from "@shop/platform";
+import { createClient, errorInfo, type GrpcClient, loadServiceConfig, type RunningServer, serve, service } from "@shop/platform";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPaymentService } from "../src/payment-service.js";
 import { SimulatedCardProcessor } from "../src/processor.js";
 import { PaymentStore } from "../src/store.js";
-import { engines, uniqueKey, type EngineDatabase } from "./engines.js";
+import { type EngineDatabase, engines, uniqueKey } from "./engines.js";
 
 /** A real grpc-js server on an ephemeral port, called through the platform's client. */
 describe("PaymentService over the wire", () => {

@@ -1,6 +1,6 @@
 import { create, type DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, createHandlerContext } from "@connectrpc/connect";
-import { PaymentState, type Payment } from "@shop/contracts/shop/payment/v1/payment_pb";
+import { type Payment, PaymentState } from "@shop/contracts/shop/payment/v1/payment_pb";
 import {
   AuthorizePaymentRequestSchema,
   CapturePaymentRequestSchema,
@@ -13,7 +13,7 @@ import { errorInfo } from "@shop/platform";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPaymentService } from "../src/payment-service.js";
 import { PaymentStore } from "../src/store.js";
-import { engines, RecordingProcessor, uniqueKey, type EngineDatabase } from "./engines.js";
+import { type EngineDatabase, engines, RecordingProcessor, uniqueKey } from "./engines.js";
 
 /** The payment handlers with their real store and the simulated processor, on both engines. */
 describe.each(engines)("payments on $engine", ({ open }) => {
@@ -197,7 +197,7 @@ describe.each(engines)("payments on $engine", ({ open }) => {
   it("takes over an authorization whose caller died at the processor, once its claim is stale", async () => {
     const key = uniqueKey();
     const amount = { $typeName: "shop.type.v1.Money" as const, currencyCode: "EUR", amountMinor: 4999n };
-    const { claimed } = await store.claim(key, "pay_dead_caller_" + key, { orderId: key, amount, cardToken: "tok_visa" }, 300);
+    const { claimed } = await store.claim(key, `pay_dead_caller_${key}`, { orderId: key, amount, cardToken: "tok_visa" }, 300);
     expect(claimed).toBe(true);
     const payment = await authorize(key);
     expect(payment.state).toBe(PaymentState.AUTHORIZED);

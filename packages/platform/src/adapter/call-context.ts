@@ -1,5 +1,5 @@
-import { context, createContextKey, type Context } from "@opentelemetry/api";
 import type { ServerUnaryCall, ServerWritableStream } from "@grpc/grpc-js";
+import { type Context, context, createContextKey } from "@opentelemetry/api";
 
 /** A grpc-js server call that can be the `parent` of outgoing calls. */
 export type ServerSurfaceCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;

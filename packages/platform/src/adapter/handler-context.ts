@@ -1,5 +1,5 @@
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, type ContextValues, createContextValues, type HandlerContext } from "@connectrpc/connect";
 import { Metadata } from "@grpc/grpc-js";
 import type { ServerSurfaceCall } from "./call-context.js";
 import { metadataToHeaders } from "./status.js";
@@ -48,19 +48,23 @@ export class GrpcHandlerContext implements HandlerContext {
   };
 
   get requestHeader(): Headers {
-    return (this.requestHeaderValue ??= metadataToHeaders(this.call.metadata));
+    this.requestHeaderValue ??= metadataToHeaders(this.call.metadata);
+    return this.requestHeaderValue;
   }
 
   get responseHeader(): Headers {
-    return (this.responseHeaderValue ??= new Headers());
+    this.responseHeaderValue ??= new Headers();
+    return this.responseHeaderValue;
   }
 
   get responseTrailer(): Headers {
-    return (this.responseTrailerValue ??= new Headers());
+    this.responseTrailerValue ??= new Headers();
+    return this.responseTrailerValue;
   }
 
   get values(): ContextValues {
-    return (this.valuesValue ??= createContextValues());
+    this.valuesValue ??= createContextValues();
+    return this.valuesValue;
   }
 
   /** Response headers the handler set, as metadata to send; undefined when none were set. */

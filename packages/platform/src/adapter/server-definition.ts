@@ -1,18 +1,18 @@
-import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { create, type DescMessage, type DescMethod, type DescService, fromBinary, isMessage, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import {
   status as GrpcStatus,
-  type sendUnaryData,
   type ServerUnaryCall,
   type ServerWritableStream,
   type ServiceDefinition,
+  type sendUnaryData,
   type UntypedHandleCall,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { context } from "@opentelemetry/api";
 import type { CallScope, MethodInstrumentation, ServerInstrumentation } from "../observability/server-instrumentation.js";
 import { contextPropagationEnabled } from "../observability/tracing.js";
-import { withIncomingCall, type ServerSurfaceCall } from "./call-context.js";
+import { type ServerSurfaceCall, withIncomingCall } from "./call-context.js";
 import { GrpcHandlerContext } from "./handler-context.js";
 import { toWireStatus } from "./status.js";
 

@@ -1,7 +1,7 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { AnySchema, anyPack, type Any } from "@bufbuild/protobuf/wkt";
+import { type Any, AnySchema, anyPack } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { Metadata, status as GrpcStatus, type ServiceError, type StatusObject } from "@grpc/grpc-js";
+import { status as GrpcStatus, Metadata, type ServiceError, type StatusObject } from "@grpc/grpc-js";
 import { StatusSchema } from "@shop/contracts/google/rpc/status_pb";
 
 /** The trailer carrying a binary `google.rpc.Status` with the error details. */

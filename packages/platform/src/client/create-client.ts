@@ -7,8 +7,8 @@ import type {
   MessageShape,
 } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { Client, Metadata, credentials, type CallOptions as GrpcCallOptions, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
-import { SpanKind, SpanStatusCode, context, propagation, trace, type Context, type TextMapSetter } from "@opentelemetry/api";
+import { type ChannelOptions, Client, credentials, type CallOptions as GrpcCallOptions, Metadata, type ServiceError } from "@grpc/grpc-js";
+import { type Context, context, propagation, SpanKind, SpanStatusCode, type TextMapSetter, trace } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { incomingCallIn } from "../adapter/call-context.js";
 import { deserializerFor, methodPath, serializerFor } from "../adapter/server-definition.js";
@@ -16,7 +16,7 @@ import { fromServiceError } from "../adapter/status.js";
 import { clientMethodMetrics, codeName } from "../observability/metrics.js";
 import { enableContextPropagation, initTracing, platformTracer } from "../observability/tracing.js";
 import { channelOptions, DEFAULT_RETRY, type RetryOptions } from "./channel-options.js";
-import { createTargetBreaker, DEFAULT_BREAKER, type BreakerOptions, type TargetBreaker } from "./circuit-breaker.js";
+import { type BreakerOptions, createTargetBreaker, DEFAULT_BREAKER, type TargetBreaker } from "./circuit-breaker.js";
 
 /** Per-call options of a client method. */
 export interface CallOptions {
@@ -84,7 +84,10 @@ const breakers = new Map<string, TargetBreaker>();
 /** One breaker per target, shared by every client of that target in the process. */
 function breakerFor(target: string, options: Partial<BreakerOptions>): TargetBreaker {
   let breaker = breakers.get(target);
-  if (!breaker) breakers.set(target, (breaker = createTargetBreaker(target, { ...DEFAULT_BREAKER, ...options })));
+  if (!breaker) {
+    breaker = createTargetBreaker(target, { ...DEFAULT_BREAKER, ...options });
+    breakers.set(target, breaker);
+  }
   return breaker;
 }
 

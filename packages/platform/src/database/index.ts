@@ -7,9 +7,9 @@ import { migrate } from "./migrations.js";
 import { openPglite } from "./pglite.js";
 import { openPostgres } from "./postgres.js";
 
+export { type DatabasePaths, describeDatabase, loadDatabaseConfig } from "./config.js";
 export type { Database, DatabaseConfig, Queryable, QueryResult } from "./database.js";
-export { migrate, migrationFiles, type MigrationTarget } from "./migrations.js";
-export { loadDatabaseConfig, describeDatabase, type DatabasePaths } from "./config.js";
+export { type MigrationTarget, migrate, migrationFiles } from "./migrations.js";
 
 /**
  * Opens a service's own database — PostgreSQL when `config.url` is set, embedded PGlite

@@ -1,6 +1,6 @@
-import { PGlite, types, type Transaction } from "@electric-sql/pglite";
 import { mkdirSync } from "node:fs";
-import type { Database, QueryResult, Queryable } from "./database.js";
+import { PGlite, type Transaction, types } from "@electric-sql/pglite";
+import type { Database, Queryable, QueryResult } from "./database.js";
 import type { MigrationTarget } from "./migrations.js";
 
 /** int8 comes back as bigint on both engines (money is int64 minor units). */

@@ -1,5 +1,5 @@
 import pg from "pg";
-import type { Database, QueryResult, Queryable } from "./database.js";
+import type { Database, Queryable, QueryResult } from "./database.js";
 import type { MigrationTarget } from "./migrations.js";
 
 // int8 comes back as bigint on both engines (money is int64 minor units). Set per query rather

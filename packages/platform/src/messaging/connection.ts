@@ -1,5 +1,5 @@
-import { connect } from "amqplib";
 import type { Channel, ChannelModel, ConfirmChannel, RecoveringChannelModel } from "amqplib";
+import { connect } from "amqplib";
 import type { Logger } from "pino";
 
 /** How to reach the broker and how to come back after losing it. */

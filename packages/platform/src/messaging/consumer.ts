@@ -1,13 +1,13 @@
-import { fromBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
-import { context, trace, SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { type DescMessage, fromBinary, type MessageShape } from "@bufbuild/protobuf";
+import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { ConfirmChannel, ConsumeMessage, Options } from "amqplib";
 import type { Logger } from "pino";
-import { metricsRegistry } from "../observability/metrics.js";
 import { Counter, type Registry } from "prom-client";
-import type { MessagingConnection } from "./connection.js";
+import { metricsRegistry } from "../observability/metrics.js";
 import { enableContextPropagation } from "../observability/tracing.js";
+import type { MessagingConnection } from "./connection.js";
 import type { Topology } from "./topology.js";
-import { extractTraceContext, type AmqpHeaders } from "./trace-headers.js";
+import { type AmqpHeaders, extractTraceContext } from "./trace-headers.js";
 
 /** Headers the consumer writes when it gives up on a message or schedules a retry. */
 export const ATTEMPTS_HEADER = "x-attempts";

@@ -1,32 +1,32 @@
+export { type ConsumerConfig, loadConsumerConfig, loadMessagingConfig, type MessagingConfig } from "./config.js";
 export {
-  commandTopology,
-  declareTopology,
-  declareExchange,
-  DEFAULT_RETRY_DELAYS_MS,
-  type Topology,
-  type CommandTopologyOptions,
-} from "./topology.js";
-export {
+  type ChannelSetup,
   connectMessaging,
+  type ManagedChannel,
   type MessagingConnection,
   type MessagingConnectionOptions,
-  type ManagedChannel,
-  type ChannelSetup,
 } from "./connection.js";
-export { createPublisher, PublishError, type Publisher, type PublisherOptions, type PublishFailure, type RawPublish } from "./publisher.js";
 export {
-  startConsumer,
-  UnprocessableMessageError,
   ATTEMPTS_HEADER,
-  ERROR_HEADER,
-  FAILED_AT_HEADER,
   type Consumer,
   type ConsumerOptions,
   type DeliveryInfo,
+  ERROR_HEADER,
+  FAILED_AT_HEADER,
+  startConsumer,
+  UnprocessableMessageError,
 } from "./consumer.js";
+export { type DeadLetter, type DeadLetterQueue, deadLetterQueue } from "./dead-letter-queue.js";
 export { enqueueOutbox, OUTBOX_TABLE_SQL, type OutboxMessage } from "./outbox.js";
-export { startOutboxRelay, type OutboxRelay, type OutboxRelayOptions, type OutboxBacklog } from "./outbox-relay.js";
-export { injectTraceHeaders, extractTraceContext, type AmqpHeaders } from "./trace-headers.js";
-export { deadLetterQueue, type DeadLetter, type DeadLetterQueue } from "./dead-letter-queue.js";
+export { type OutboxBacklog, type OutboxRelay, type OutboxRelayOptions, startOutboxRelay } from "./outbox-relay.js";
+export { createPublisher, PublishError, type Publisher, type PublisherOptions, type PublishFailure, type RawPublish } from "./publisher.js";
 export { registerQueueMetrics } from "./queue-metrics.js";
-export { loadMessagingConfig, loadConsumerConfig, type MessagingConfig, type ConsumerConfig } from "./config.js";
+export {
+  type CommandTopologyOptions,
+  commandTopology,
+  DEFAULT_RETRY_DELAYS_MS,
+  declareExchange,
+  declareTopology,
+  type Topology,
+} from "./topology.js";
+export { type AmqpHeaders, extractTraceContext, injectTraceHeaders } from "./trace-headers.js";

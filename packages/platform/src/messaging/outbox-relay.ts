@@ -1,7 +1,7 @@
-import { Gauge, type Registry } from "prom-client";
 import type { Logger } from "pino";
-import { metricsRegistry } from "../observability/metrics.js";
+import { Gauge, type Registry } from "prom-client";
 import type { Database } from "../database/database.js";
+import { metricsRegistry } from "../observability/metrics.js";
 import { enableContextPropagation } from "../observability/tracing.js";
 import { PublishError, type Publisher } from "./publisher.js";
 import type { AmqpHeaders } from "./trace-headers.js";

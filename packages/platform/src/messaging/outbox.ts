@@ -1,7 +1,7 @@
-import { toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { type DescMessage, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import type { Queryable } from "../database/database.js";
 import { enableContextPropagation } from "../observability/tracing.js";
-import { injectTraceHeaders, type AmqpHeaders } from "./trace-headers.js";
+import { type AmqpHeaders, injectTraceHeaders } from "./trace-headers.js";
 
 /**
  * The outbox table, as a migration: a service that publishes through the outbox puts this in

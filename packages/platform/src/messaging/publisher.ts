@@ -1,9 +1,9 @@
-import { toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { type DescMessage, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import type { ConfirmChannel, Message } from "amqplib";
 import type { Logger } from "pino";
-import type { MessagingConnection, ManagedChannel } from "./connection.js";
 import { enableContextPropagation } from "../observability/tracing.js";
-import { injectTraceHeaders, type AmqpHeaders } from "./trace-headers.js";
+import type { ManagedChannel, MessagingConnection } from "./connection.js";
+import { type AmqpHeaders, injectTraceHeaders } from "./trace-headers.js";
 
 /** Why the broker did not take a message. */
 export type PublishFailure = "unroutable" | "nacked" | "channel_closed" | "not_connected";

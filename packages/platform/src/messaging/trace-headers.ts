@@ -1,4 +1,4 @@
-import { context, propagation, type Context } from "@opentelemetry/api";
+import { type Context, context, propagation } from "@opentelemetry/api";
 
 /** AMQP message headers as amqplib reads and writes them. */
 export type AmqpHeaders = Record<string, unknown>;

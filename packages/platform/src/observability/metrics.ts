@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from "prom-client";
 
 /** The process's Prometheus registry: RPC metrics (server and client) and process metrics. */
 export const metricsRegistry = new Registry();
@@ -40,12 +40,11 @@ class RpcMetricFamily {
   private readonly byKey = new Map<string, RpcSeries>();
 
   constructor(counterName: string, counterHelp: string, histogramName: string, histogramHelp: string) {
-    const family = this;
     metricsRegistry.registerMetric({
       name: counterName,
       help: counterHelp,
       type: "counter",
-      get: async () => ({ name: counterName, help: counterHelp, type: "counter", aggregator: "sum", values: family.counterValues() }),
+      get: async () => ({ name: counterName, help: counterHelp, type: "counter", aggregator: "sum", values: this.counterValues() }),
       reset: () => undefined,
     } as unknown as Metric);
     metricsRegistry.registerMetric({
@@ -57,7 +56,7 @@ class RpcMetricFamily {
         help: histogramHelp,
         type: "histogram",
         aggregator: "sum",
-        values: family.histogramValues(histogramName),
+        values: this.histogramValues(histogramName),
       }),
       reset: () => undefined,
     } as unknown as Metric);

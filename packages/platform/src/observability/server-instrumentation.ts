@@ -1,20 +1,20 @@
+import type { DescMethod } from "@bufbuild/protobuf";
+import type { Metadata } from "@grpc/grpc-js";
 import {
-  ROOT_CONTEXT,
-  SpanKind,
-  SpanStatusCode,
-  propagation,
-  trace,
   type Context,
+  propagation,
+  ROOT_CONTEXT,
   type Span,
+  SpanKind,
   type SpanOptions,
+  SpanStatusCode,
   type TextMapGetter,
   type Tracer,
+  trace,
 } from "@opentelemetry/api";
-import type { Metadata } from "@grpc/grpc-js";
-import type { DescMethod } from "@bufbuild/protobuf";
-import { pino, type Logger } from "pino";
+import { type Logger, pino } from "pino";
 import { plainDestinationOf } from "./logger.js";
-import { codeName, serverMethodMetrics, type MethodMetrics } from "./metrics.js";
+import { codeName, type MethodMetrics, serverMethodMetrics } from "./metrics.js";
 import { platformTracer } from "./tracing.js";
 
 /** Reads W3C trace headers out of gRPC metadata. */
@@ -134,7 +134,8 @@ class ServerCallScope implements CallScope {
   }
 
   get context(): Context {
-    return (this.contextValue ??= trace.setSpan(this.parent, this.span));
+    this.contextValue ??= trace.setSpan(this.parent, this.span);
+    return this.contextValue;
   }
 
   end(code: number, error?: unknown): void {

@@ -1,4 +1,4 @@
-import { TraceFlags, context, trace, type Context, type Span, type SpanOptions, type Tracer } from "@opentelemetry/api";
+import { type Context, context, type Span, type SpanOptions, TraceFlags, type Tracer, trace } from "@opentelemetry/api";
 import { RandomIdGenerator } from "@opentelemetry/sdk-trace-node";
 
 /**

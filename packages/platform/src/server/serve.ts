@@ -1,6 +1,6 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { Server, ServerCredentials, status as GrpcStatus, type ServerWritableStream } from "@grpc/grpc-js";
+import { status as GrpcStatus, Server, ServerCredentials, type ServerWritableStream } from "@grpc/grpc-js";
 import { Health } from "@shop/contracts/grpc/health/v1/health_pb";
 import { ServerReflection as ReflectionV1 } from "@shop/contracts/grpc/reflection/v1/reflection_pb";
 import { ServerReflection as ReflectionV1Alpha } from "@shop/contracts/grpc/reflection/v1alpha/reflection_pb";
@@ -10,7 +10,7 @@ import type { ServiceConfig } from "../config.js";
 import { createLogger } from "../observability/logger.js";
 import { createServerInstrumentation } from "../observability/server-instrumentation.js";
 import { initTracing, shutdownTracing } from "../observability/tracing.js";
-import { startAdminServer, type AdminServer } from "./admin.js";
+import { type AdminServer, startAdminServer } from "./admin.js";
 import { createHealthService, HealthState, ServingStatus } from "./health.js";
 import { addReflection } from "./reflection.js";
 

@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { openDatabase, type Database } from "../database/index.js";
+import { type Database, openDatabase } from "../database/index.js";
 
 /** The local test server (trust auth); TEST_DATABASE_ADMIN_URL overrides. */
-const ADMIN_URL = process.env["TEST_DATABASE_ADMIN_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
 /** A PostgreSQL database of its own for one test run. */
 export interface TestDatabase {
