@@ -1,9 +1,10 @@
 import { fileURLToPath } from "node:url";
-import { type Client, Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
+import { type Client, Code, createClient, createRouterTransport } from "@connectrpc/connect";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { ReservationState } from "@shop/contracts/shop/inventory/v1/reservation_pb";
 import { badRequest, errorInfo } from "@shop/platform";
 import { type Database, openDatabase } from "@shop/platform/database";
+import { refusal } from "@shop/platform/testing/errors";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInventoryService } from "../src/inventory-service.js";
 import { InventoryStore } from "../src/store.js";
@@ -57,17 +58,6 @@ function reservationId(): string {
 
 async function available(sku: string): Promise<number | undefined> {
   return (await inventory.getProduct({ sku })).product?.availableQuantity;
-}
-
-/** The ConnectError a call fails with; fails the test when it succeeds. */
-async function refusal(call: Promise<unknown>): Promise<ConnectError> {
-  return call.then(
-    () => expect.fail("expected the call to be refused"),
-    (error: unknown) => {
-      expect(error).toBeInstanceOf(ConnectError);
-      return error as ConnectError;
-    },
-  );
 }
 
 const fields = (error: unknown) => badRequest(error)?.fieldViolations.map((violation) => violation.field);

@@ -1,10 +1,11 @@
 import { create } from "@bufbuild/protobuf";
-import { type Client, Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
+import { type Client, Code, createClient, createRouterTransport } from "@connectrpc/connect";
 import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
 import { type ListNotificationsRequest, NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
 import { badRequest, createLogger, errorInfo } from "@shop/platform";
 import type { Database } from "@shop/platform/database";
+import { refusal } from "@shop/platform/testing/errors";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { logChannelProvider } from "../src/channel-provider.js";
 import { createCommandHandler } from "../src/command-handler.js";
@@ -59,17 +60,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await db?.close();
 });
-
-/** The ConnectError a call fails with; fails the test when it succeeds. */
-async function refusal(call: Promise<unknown>): Promise<ConnectError> {
-  return call.then(
-    () => expect.fail("expected the call to be refused"),
-    (error: unknown) => {
-      expect(error).toBeInstanceOf(ConnectError);
-      return error as ConnectError;
-    },
-  );
-}
 
 const fields = (error: unknown) => badRequest(error)?.fieldViolations.map((violation) => violation.field);
 

@@ -11,6 +11,7 @@ import { PaymentState } from "@shop/contracts/shop/payment/v1/payment_pb";
 import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
 import { badRequest, createLogger, errorInfo, retryInfo } from "@shop/platform";
 import { type Database, openDatabase, type Queryable } from "@shop/platform/database";
+import { refusal } from "@shop/platform/testing/errors";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInventoryService } from "../../inventory/src/inventory-service.js";
 import { InventoryStore } from "../../inventory/src/store.js";
@@ -230,17 +231,6 @@ async function updatedAt(orderId: string): Promise<Date | undefined> {
 /** Moves an order's creation back an hour, past the saga's pending timeout. */
 async function age(orderId: string): Promise<void> {
   await orderDb.query("UPDATE orders SET created_at = created_at - interval '1 hour' WHERE order_id = $1", [orderId]);
-}
-
-/** The ConnectError a call fails with; fails the test when it succeeds. */
-async function refusal(call: Promise<unknown>): Promise<ConnectError> {
-  return call.then(
-    () => expect.fail("expected the call to be refused"),
-    (error: unknown) => {
-      expect(error).toBeInstanceOf(ConnectError);
-      return error as ConnectError;
-    },
-  );
 }
 
 const fields = (error: unknown) => badRequest(error)?.fieldViolations.map((violation) => violation.field);

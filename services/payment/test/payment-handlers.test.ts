@@ -1,8 +1,9 @@
-import { type Client, Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
+import { type Client, Code, createClient, createRouterTransport } from "@connectrpc/connect";
 import { type Payment, PaymentState } from "@shop/contracts/shop/payment/v1/payment_pb";
 import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
 import { badRequest, errorInfo, retryInfo } from "@shop/platform";
 import { type Database, openDatabase } from "@shop/platform/database";
+import { refusal } from "@shop/platform/testing/errors";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPaymentService, type PaymentDeps } from "../src/payment-service.js";
 import { PaymentStore } from "../src/store.js";
@@ -51,17 +52,6 @@ async function authorize(cardToken = "tok_visa", key = uniqueKey()): Promise<Pay
   const { payment } = await payments.authorizePayment(authorizationFor(key, cardToken));
   expect(payment).toBeDefined();
   return payment!;
-}
-
-/** The ConnectError a call fails with; fails the test when it succeeds. */
-async function refusal(call: Promise<unknown>): Promise<ConnectError> {
-  return call.then(
-    () => expect.fail("expected the call to be refused"),
-    (error: unknown) => {
-      expect(error).toBeInstanceOf(ConnectError);
-      return error as ConnectError;
-    },
-  );
 }
 
 const fields = (error: unknown) => badRequest(error)?.fieldViolations.map((violation) => violation.field);
