@@ -16,6 +16,7 @@ COPY services/payment/package.json services/payment/
 COPY services/notification/package.json services/notification/
 COPY gateway/package.json gateway/
 COPY web/package.json web/
+COPY bench/package.json bench/
 COPY scripts scripts
 RUN npm ci --no-audit --no-fund
 COPY . .

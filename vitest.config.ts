@@ -4,7 +4,13 @@ import { defineConfig } from "vitest/config";
 // so they get generous timeouts; files run in parallel across the machine's two cores.
 export default defineConfig({
   test: {
-    include: ["packages/*/test/**/*.test.ts", "services/*/test/**/*.test.ts", "gateway/test/**/*.test.ts", "web/test/**/*.test.ts"],
+    include: [
+      "packages/*/test/**/*.test.ts",
+      "services/*/test/**/*.test.ts",
+      "gateway/test/**/*.test.ts",
+      "web/test/**/*.test.ts",
+      "scripts/test/**/*.test.ts",
+    ],
     globalSetup: ["./vitest.global-setup.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,

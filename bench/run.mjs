@@ -53,7 +53,7 @@ const RUNNERS = {
 
 const latest = readLatest();
 const machine = machineInfo();
-const command = `node bench/run.mjs${requested.length ? " " + requested.join(" ") : ""}`;
+const command = `node bench/run.mjs${requested.length ? ` ${requested.join(" ")}` : ""}`;
 const began = Date.now();
 const failures = [];
 console.log(`bench: parts ${parts.join(", ")}; ${JSON.stringify(config)}; load average ${machine.loadAverageAtStart.join(" ")}`);

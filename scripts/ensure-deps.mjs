@@ -11,9 +11,11 @@ const installed = join(root, "node_modules", ".package-lock.json");
 
 const fresh = existsSync(installed) && statSync(installed).mtimeMs >= statSync(lockfile).mtimeMs;
 if (!fresh) {
-  // `npm install`, not `npm ci`: npm leaves other platforms' optional binaries (buf's) out of the
-  // lockfile, which `npm ci` refuses; install still follows the lockfile for everything it holds.
-  const command = "npm install";
+  // A fresh clone gets `npm ci`: exactly the committed lockfile, never rewritten, so the clone stays clean, and an
+  // incomplete lockfile fails here, loudly, instead of being patched on one machine (scripts/check-lockfile.mjs).
+  // An existing node_modules older than the lockfile (after a pull) gets `npm install`: it changes only what
+  // differs, where `npm ci` would delete node_modules and download everything again.
+  const command = existsSync(join(root, "node_modules")) ? "npm install" : "npm ci";
   console.log(`[deps] ${command} (dependencies missing or older than package-lock.json)`);
   execSync(`${command} --no-audit --no-fund`, { cwd: root, stdio: "inherit" });
 }

@@ -1,14 +1,18 @@
 // `npm start` (after the build): checks RabbitMQ, starts every service as its own process with
-// prefixed logs, waits until each one is ready, prints how to call the mesh, and on Ctrl-C
-// stops them all gracefully (SIGTERM, they drain in-flight calls).
+// prefixed logs, shows what each one is doing until it is ready, prints how to call the mesh, and
+// on Ctrl-C stops them all gracefully (SIGTERM, they drain in-flight calls).
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { connect } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { reachable } from "./local-services.mjs";
+import { logLineFormatter, parseRecord } from "./start/log-format.mjs";
+import { startupProgress } from "./start/progress.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const colors = [36, 33, 35, 32, 34];
+// A person at a terminal gets colour and pino-pretty's lines; a pipe or a file gets the services' JSON lines.
+const tty = Boolean(process.stdout.isTTY);
 
 /** Start order matters only for readability: dependencies first. */
 const services = [
@@ -29,19 +33,31 @@ or point AMQP_URL at yours.`);
   process.exit(1);
 }
 
+const progress = startupProgress(
+  services.map((service) => service.name),
+  { tty },
+);
 const children = services.map((service, i) => {
   const child = spawn(process.execPath, [join(root, service.main)], { cwd: root, env: process.env, stdio: ["ignore", "pipe", "pipe"] });
-  const prefix = `\x1b[${colors[i % colors.length]}m${service.name.padEnd(12)}|\x1b[0m `;
+  const label = `${service.name.padEnd(12)}|`;
+  const prefix = tty ? `\x1b[${colors[i % colors.length]}m${label}\x1b[0m ` : `${label} `;
+  const format = logLineFormatter(service.name, { pretty: tty });
   for (const stream of [child.stdout, child.stderr]) {
     let buffered = "";
     stream.on("data", (chunk) => {
       const lines = (buffered + chunk).split("\n");
       buffered = lines.pop() ?? "";
-      for (const line of lines) process.stdout.write(prefix + line + "\n");
+      // The latest message a service logged is its current step (opening the database, listening, SERVING…).
+      for (const line of lines) {
+        const message = parseRecord(line)?.msg;
+        if (typeof message === "string") progress.step(service.name, message);
+      }
+      if (lines.length > 0) progress.print(lines.map((line) => `${prefix + format(line)}\n`).join(""));
     });
   }
   child.on("exit", (code, signal) => {
-    console.log(`${prefix}exited (${signal ?? code})`);
+    progress.step(service.name, `exited (${signal ?? code})`);
+    progress.print(`${prefix}exited (${signal ?? code})\n`);
     if (!stopping) shutdown(1);
   });
   return child;
@@ -51,6 +67,7 @@ let stopping = false;
 function shutdown(exitCode = 0) {
   if (stopping) return;
   stopping = true;
+  progress.stop();
   console.log("\nstopping the mesh…");
   for (const child of children) if (child.exitCode === null) child.kill("SIGTERM");
   Promise.all(children.map((child) => (child.exitCode === null ? new Promise((resolve) => child.on("exit", resolve)) : null))).then(() =>
@@ -61,44 +78,46 @@ process.on("SIGINT", () => shutdown(0));
 process.on("SIGTERM", () => shutdown(0));
 
 const deadline = Date.now() + 180_000; // a first start initialises four embedded databases
-for (const service of services) {
-  while (!(await ready(service.adminPort))) {
-    if (stopping) break;
-    if (Date.now() > deadline) {
-      console.error(`${service.name} did not become ready within 180 s`);
-      shutdown(1);
-      break;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
+let waiting = services;
+while (waiting.length > 0 && !stopping) {
+  const answers = await Promise.all(waiting.map((service) => ready(service.adminPort)));
+  for (const [i, service] of waiting.entries()) if (answers[i]) progress.ready(service.name);
+  waiting = waiting.filter((_, i) => !answers[i]);
+  if (waiting.length === 0 || stopping) break;
+  if (Date.now() > deadline) {
+    progress.print(`${waiting.map((service) => service.name).join(", ")} did not become ready within 180 s\n`);
+    shutdown(1);
+    break;
   }
+  await new Promise((resolve) => setTimeout(resolve, 250));
 }
 if (!stopping) {
+  progress.stop();
   console.log(`
 The mesh is up (every service SERVING):
-${services.map((s) => `  ${s.name.padEnd(12)} gRPC ${s.name === "gateway" ? "http" : "h2c"}://localhost:${s.port}   admin http://localhost:${s.adminPort}/metrics`).join("\n")}
+${services.map(listeningLine).join("\n")}
 
 Try it (no local protos needed, the services serve reflection):
   npx buf curl --protocol grpc --http2-prior-knowledge --list-methods http://localhost:50052
-  npx buf curl --protocol grpc --http2-prior-knowledge --data '{"pageSize": 3}' http://localhost:50052/shop.inventory.v1.InventoryService/ListProducts
+  npx buf curl --protocol grpc --http2-prior-knowledge --data '{"pageSize": 3}' \\
+    http://localhost:50052/shop.inventory.v1.InventoryService/ListProducts
   npx buf curl --protocol grpc --http2-prior-knowledge -H 'x-user-id: alice' \\
-    --data '{"requestId": "'$(node -p 'crypto.randomUUID()')'", "items": [{"sku": "SKU-MUG-001", "quantity": 1}], "cardToken": "tok_visa", "email": "alice@example.com"}' \\
+    --data '{"requestId": "'$(node -p 'crypto.randomUUID()')'", "items": [{"sku": "SKU-MUG-001", "quantity": 1}],
+             "cardToken": "tok_visa", "email": "alice@example.com"}' \\
     http://localhost:50051/shop.order.v1.OrderService/CreateOrder
 ${existsSync(join(root, "gateway/dist/main.js")) ? "  open http://localhost:8080 for the storefront\n" : ""}
 Ctrl-C stops everything.`);
 }
 
-function reachable(host, port) {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port, timeout: 2000 });
-    socket.on("connect", () => (socket.destroy(), resolve(true)));
-    socket.on("error", () => resolve(false));
-    socket.on("timeout", () => (socket.destroy(), resolve(false)));
-  });
+/** "  order        gRPC h2c://localhost:50051   admin http://localhost:9051/metrics" */
+function listeningLine(service) {
+  const scheme = service.name === "gateway" ? "http" : "h2c";
+  return `  ${service.name.padEnd(12)} gRPC ${scheme}://localhost:${service.port}   admin http://localhost:${service.adminPort}/metrics`;
 }
 
 async function ready(port) {
   try {
-    const response = await fetch(`http://127.0.0.1:${port}/readyz`);
+    const response = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) });
     return response.ok;
   } catch {
     return false;

@@ -79,7 +79,7 @@ const elapsed = (performance.now() - t0) / 1000;
 place.close?.();
 const confirmed = statuses[CONFIRMED] ?? 0;
 process.stdout.write(
-  JSON.stringify({
+  `${JSON.stringify({
     orders: latencies.length,
     confirmed,
     statuses,
@@ -91,6 +91,6 @@ process.stdout.write(
     maxMs: quantile(latencies, 1),
     startedAt,
     endedAt: Date.now(),
-  }) + "\n",
+  })}\n`,
 );
 process.exit(0);

@@ -14,6 +14,9 @@ import { fileURLToPath } from "node:url";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
+import { notificationTopology } from "@shop/notification/config";
+import { startNotificationConsumer } from "@shop/notification/consumer";
+import { createNotificationStore } from "@shop/notification/store";
 import { openDatabase } from "@shop/platform/database";
 import {
   connectMessaging,
@@ -27,9 +30,6 @@ import { rabbitTestScope } from "@shop/platform/testing/rabbitmq";
 import amqp from "amqplib";
 import { pino } from "pino";
 import { Registry } from "prom-client";
-import { startNotificationConsumer } from "../../services/notification/dist/consumer.js";
-import { notificationTopology } from "../../services/notification/dist/notification-config.js";
-import { createNotificationStore } from "../../services/notification/dist/store.js";
 
 const N = Number(process.env.BENCH_N ?? 5000);
 const PREFETCH = Number(process.env.BENCH_PREFETCH ?? 64);

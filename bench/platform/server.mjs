@@ -10,24 +10,12 @@ import {
   GetProductResponseSchema,
   InventoryService,
 } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
+import { product } from "../src/product.mjs";
 
 const kind = process.argv[2];
 
-/** The same answer everywhere: a product built from the request, as a real handler would. */
-function product(sku) {
-  return {
-    product: {
-      sku,
-      name: "Enamel mug",
-      description: "A sturdy enamel mug.",
-      price: { currencyCode: "EUR", amountMinor: 1250n },
-      availableQuantity: 7,
-    },
-  };
-}
-
 function ready(port) {
-  process.stderr.write(JSON.stringify({ port }) + "\n");
+  process.stderr.write(`${JSON.stringify({ port })}\n`);
 }
 
 /** Exits normally on SIGTERM, so `node --cpu-prof` writes its profile (bench/report/profile.mjs). */

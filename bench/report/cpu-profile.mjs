@@ -18,7 +18,7 @@ export function summarize(profile, top = 25) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const dt = profile.timeDeltas ?? [];
   const selfUs = new Map();
-  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (dt[i] ?? 0)));
+  for (const [i, id] of profile.samples.entries()) selfUs.set(id, (selfUs.get(id) ?? 0) + (dt[i] ?? 0));
   const frames = new Map();
   const origins = new Map();
   let total = 0;

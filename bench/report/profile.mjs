@@ -98,7 +98,7 @@ const md = [
 ].join("\n");
 writeFileSync(
   join(RESULTS_DIR, `profile-${target}${target === "gateway" ? `-${variant}` : ""}.json`),
-  JSON.stringify({ label, result, profile: biggest, summary }, null, 2) + "\n",
+  `${JSON.stringify({ label, result, profile: biggest, summary }, null, 2)}\n`,
 );
 writeFileSync(join(RESULTS_DIR, `profile-${target}${target === "gateway" ? `-${variant}` : ""}.md`), md);
 console.log(md);

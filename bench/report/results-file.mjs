@@ -15,5 +15,5 @@ export function readLatest() {
 /** Writes the results (BigInt-free JSON, NaN as null). */
 export function writeLatest(latest) {
   mkdirSync(RESULTS_DIR, { recursive: true });
-  writeFileSync(FILE, JSON.stringify(latest, (_, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2) + "\n");
+  writeFileSync(FILE, `${JSON.stringify(latest, (_, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2)}\n`);
 }

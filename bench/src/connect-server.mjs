@@ -4,19 +4,7 @@
 import http2 from "node:http2";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
-
-/** The answer bench/platform/server.mjs gives, field for field. */
-function product(sku) {
-  return {
-    product: {
-      sku,
-      name: "Enamel mug",
-      description: "A sturdy enamel mug.",
-      price: { currencyCode: "EUR", amountMinor: 1250n },
-      availableQuantity: 7,
-    },
-  };
-}
+import { product } from "./product.mjs";
 
 const handler = connectNodeAdapter({
   routes(router) {
@@ -24,5 +12,5 @@ const handler = connectNodeAdapter({
   },
 });
 const server = http2.createServer(handler);
-server.listen(0, "127.0.0.1", () => process.stderr.write(JSON.stringify({ port: server.address().port }) + "\n"));
+server.listen(0, "127.0.0.1", () => process.stderr.write(`${JSON.stringify({ port: server.address().port })}\n`));
 process.on("SIGTERM", () => server.close(() => process.exit(0)));

@@ -1,8 +1,29 @@
 import { fileURLToPath } from "node:url";
-import { ConfigError, envInteger } from "@shop/platform";
+import type { DescService } from "@bufbuild/protobuf";
+import { ConfigError, envInteger, loadServiceConfig, type MeshTlsConfig } from "@shop/platform";
+import { hasPublicMethod } from "./surface/public-surface.js";
+import { catalogueService, SERVICE_CATALOGUE } from "./surface/service-catalogue.js";
 
 /** Development-only HS256 secret; documented in gateway/README.md. Never use it outside a laptop. */
 export const DEV_JWT_SECRET = "shop-mesh-dev-secret-change-me-0123456789";
+
+/** The services fronted when GATEWAY_FRONTED_SERVICES is unset: every one with a public method. */
+const DEFAULT_FRONTED_SERVICES = [
+  "shop.order.v1.OrderService",
+  "shop.inventory.v1.InventoryService",
+  "shop.notification.v1.NotificationService",
+];
+
+/** Callers without a token may browse the product catalogue, nothing else, unless GATEWAY_ANONYMOUS_SERVICES says so. */
+const DEFAULT_ANONYMOUS_SERVICES = ["shop.inventory.v1.InventoryService"];
+
+/** Local defaults of the upstream variables: each service's own port on this machine (ARCHITECTURE.md). */
+const DEFAULT_UPSTREAM_TARGETS: Record<string, string> = {
+  ORDER_URL: "127.0.0.1:50051",
+  INVENTORY_URL: "127.0.0.1:50052",
+  PAYMENT_URL: "127.0.0.1:50053",
+  NOTIFICATION_URL: "127.0.0.1:50054",
+};
 
 /** Everything the gateway reads from the environment, once, at start-up. */
 export interface GatewayConfig {
@@ -12,9 +33,18 @@ export interface GatewayConfig {
   /** Admin HTTP/1.1 port: /healthz, /readyz, /metrics. */
   adminPort: number;
   logLevel: string;
+  /** How long in-flight calls may drain after SIGTERM before their connections are closed. */
+  shutdownGraceMs: number;
+  /** The gateway's own mesh certificate: it calls every upstream over mTLS as `spiffe://<trust domain>/gateway`. */
+  tls: MeshTlsConfig;
   /** node:cluster workers sharing the public port; 1 runs in-process. */
   workers: number;
-  upstreams: { order: string; inventory: string; notification: string };
+  /** The services whose annotated methods the gateway exposes (GATEWAY_FRONTED_SERVICES). */
+  frontedServices: readonly DescService[];
+  /** Full names of fronted services whose public methods need no token (GATEWAY_ANONYMOUS_SERVICES). */
+  anonymousServices: readonly string[];
+  /** grpc-js target of each fronted service, by full name, from its `<NAME>_URL` (see {@link upstreamVariable}). */
+  upstreams: Readonly<Record<string, string>>;
   jwt: {
     /** HS256 secret; ignored when jwksUrl is set. */
     secret: string;
@@ -72,23 +102,87 @@ function list(env: NodeJS.ProcessEnv, key: string, fallback: string[]): string[]
     .filter(Boolean);
 }
 
-/** Reads the gateway's config from `GATEWAY_*`, `*_URL`, `HOST` and `LOG_LEVEL`; throws naming a bad variable. */
+/** The variable that names a service's upstream: `shop.order.v1.OrderService` -> `ORDER_URL`, `ReadModelService` -> `READ_MODEL_URL`. */
+export function upstreamVariable(service: DescService): string {
+  return `${upstreamWorkload(service).replace(/-/g, "_").toUpperCase()}_URL`;
+}
+
+/** The workload that serves a service, as its mesh certificate names it: `OrderService` -> `order`, `ReadModelService` -> `read-model`. */
+export function upstreamWorkload(service: DescService): string {
+  const base = service.name.replace(/Service$/, "");
+  return base.replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCase();
+}
+
+function frontedServices(env: NodeJS.ProcessEnv): DescService[] {
+  const names = [...new Set(list(env, "GATEWAY_FRONTED_SERVICES", DEFAULT_FRONTED_SERVICES))];
+  if (names.length === 0) throw new GatewayConfigError("GATEWAY_FRONTED_SERVICES must name at least one service");
+  return names.map((name) => {
+    const service = catalogueService(name);
+    if (!service) {
+      const known = SERVICE_CATALOGUE.map((s) => s.typeName).join(", ");
+      throw new GatewayConfigError(`GATEWAY_FRONTED_SERVICES names "${name}", which is not a service this gateway knows (${known})`);
+    }
+    if (!hasPublicMethod(service)) {
+      throw new GatewayConfigError(`GATEWAY_FRONTED_SERVICES names "${name}", which has no google.api.http method: nothing to front`);
+    }
+    return service;
+  });
+}
+
+function anonymousServices(env: NodeJS.ProcessEnv, fronted: readonly DescService[]): string[] {
+  const isFronted = (name: string) => fronted.some((service) => service.typeName === name);
+  // Unset: the default, for the services that are fronted. Set, even to "" (no anonymous access): exactly that.
+  if (env.GATEWAY_ANONYMOUS_SERVICES === undefined) return DEFAULT_ANONYMOUS_SERVICES.filter(isFronted);
+  const names = list(env, "GATEWAY_ANONYMOUS_SERVICES", []);
+  for (const name of names) {
+    if (!isFronted(name)) {
+      const frontedNames = fronted.map((service) => service.typeName).join(", ");
+      throw new GatewayConfigError(`GATEWAY_ANONYMOUS_SERVICES names "${name}", which is not fronted (fronted: ${frontedNames})`);
+    }
+  }
+  return names;
+}
+
+function upstreamTargets(env: NodeJS.ProcessEnv, fronted: readonly DescService[]): Record<string, string> {
+  const targets: Record<string, string> = {};
+  for (const service of fronted) {
+    const variable = upstreamVariable(service);
+    const target = env[variable] || DEFAULT_UPSTREAM_TARGETS[variable];
+    if (target === undefined) {
+      throw new GatewayConfigError(`${variable} must be set: the grpc-js target of ${service.typeName}, which the gateway fronts`);
+    }
+    if (/\s/.test(target)) {
+      throw new GatewayConfigError(`${variable} must be a grpc-js target such as "dns:///host:port", got "${target}"`);
+    }
+    targets[service.typeName] = target;
+  }
+  return targets;
+}
+
+/**
+ * Reads the gateway's config from `GATEWAY_*`, `*_URL` and the platform's common variables (`HOST`,
+ * `LOG_LEVEL`, `SHUTDOWN_GRACE_MS`); throws naming a bad variable.
+ */
 export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  // GATEWAY_PORT, GATEWAY_ADMIN_PORT, HOST, LOG_LEVEL and SHUTDOWN_GRACE_MS mean what they mean for every service.
+  const certRoot = fileURLToPath(new URL("../../.certs", import.meta.url));
+  const common = loadServiceConfig("gateway", { port: 8080, adminPort: 9080, certRoot }, env);
   const secret = env.GATEWAY_JWT_SECRET || DEV_JWT_SECRET;
   if (Buffer.byteLength(secret) < 32) throw new GatewayConfigError("GATEWAY_JWT_SECRET must be at least 32 bytes for HS256");
   const jwksUrl = env.GATEWAY_JWKS_URL || undefined;
   if (jwksUrl !== undefined && !URL.canParse(jwksUrl)) throw new GatewayConfigError(`GATEWAY_JWKS_URL is not a URL: "${jwksUrl}"`);
+  const fronted = frontedServices(env);
   return {
-    host: env.HOST || "0.0.0.0",
-    port: integer(env, "GATEWAY_PORT", 8080),
-    adminPort: integer(env, "GATEWAY_ADMIN_PORT", 9080),
-    logLevel: (env.LOG_LEVEL || "info").toLowerCase(),
+    host: common.host,
+    port: common.port,
+    adminPort: common.adminPort,
+    logLevel: common.logLevel,
+    shutdownGraceMs: common.shutdownGraceMs,
+    tls: common.tls,
     workers: integer(env, "GATEWAY_WORKERS", 2, 1),
-    upstreams: {
-      order: env.ORDER_URL || "127.0.0.1:50051",
-      inventory: env.INVENTORY_URL || "127.0.0.1:50052",
-      notification: env.NOTIFICATION_URL || "127.0.0.1:50054",
-    },
+    frontedServices: fronted,
+    anonymousServices: anonymousServices(env, fronted),
+    upstreams: upstreamTargets(env, fronted),
     jwt: {
       secret,
       jwksUrl,

@@ -1,22 +1,21 @@
+import { setMaxListeners } from "node:events";
 import { type ConnectRouter, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
-import type { Logger } from "pino";
-import { createTokenVerifier } from "./auth.js";
+import { type Logger, notFound } from "@shop/platform";
 import type { GatewayConfig } from "./config.js";
-import { registerPublicMethods, remoteAddressKey } from "./connect-routes.js";
-import { decideCors } from "./cors.js";
-import { serveDevToken } from "./dev-token-endpoint.js";
-import { createEdge } from "./edge.js";
-import { notPublicError } from "./edge-errors.js";
-import { type NodeRequest, type NodeResponse, writeNotFound } from "./error-response.js";
-import { listenDualProtocol } from "./listener.js";
-import { type PublicMethod, publicMethods } from "./public-surface.js";
-import { createRateLimiter } from "./rate-limiter.js";
-import { registerPublicReflection } from "./reflection.js";
-import { serveRest } from "./rest-handler.js";
-import { createRestRouteTable } from "./rest-routes.js";
-import { serveStatic } from "./static-files.js";
+import { serveDevToken } from "./dev/dev-token-endpoint.js";
+import { createEdge } from "./edge/edge.js";
+import { createRateLimiter, type RateLimitStore } from "./edge/rate-limiter.js";
+import { createTokenVerifier } from "./edge/token-verifier.js";
+import { decideCors } from "./http/cors.js";
+import { type NodeRequest, type NodeResponse, writeNotFound } from "./http/error-response.js";
+import { listenDualProtocol } from "./http/listener.js";
+import { createStaticFiles } from "./http/static-files.js";
+import { serveRest } from "./rest/rest-handler.js";
+import { createRestRouteTable } from "./rest/route-table.js";
+import { registerPublicMethods, remoteAddressKey } from "./surface/connect-routes.js";
+import { registerPublicReflection } from "./surface/public-reflection.js";
+import { type PublicMethod, publicMethods } from "./surface/public-surface.js";
 import { createUpstreams, type UpstreamClientFactory } from "./upstreams.js";
 
 /** A listening gateway. */
@@ -32,6 +31,13 @@ export interface GatewayDeps {
   /** The platform's `createClient` (grpc-js, typed by the descriptors). */
   clientFactory: UpstreamClientFactory;
   logger: Logger;
+  /** "cluster" in a node:cluster worker: the rate limit is counted in the primary, shared by all workers. */
+  rateLimitStore: RateLimitStore;
+}
+
+/** NOT_FOUND for a path outside the public surface: internal methods are indistinguishable from unknown ones. */
+function notPublic(path: string) {
+  return notFound("METHOD_NOT_PUBLIC", { type: "method", name: path.split("?")[0] ?? path });
 }
 
 // `/package.Service/Method`: a dotted (package-qualified) service name, then the method.
@@ -43,17 +49,21 @@ const RPC_PATH = /^\/[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+\/[A-Za-z_]\w*$/;
  * token endpoint and the storefront; every other path is NOT_FOUND and never reaches a service.
  */
 export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Promise<RunningGateway> {
-  const methods = publicMethods();
+  const methods = publicMethods(config.frontedServices);
   const restRoutes = createRestRouteTable(methods);
   const upstreams = createUpstreams(config.upstreams, deps.clientFactory);
   const edge = createEdge({
     verifier: createTokenVerifier(config.jwt),
-    limiter: createRateLimiter(config.rateLimit),
+    limiter: createRateLimiter(config.rateLimit, deps.rateLimitStore, deps.logger),
     upstreams,
     limits: config.limits,
-    anonymousServices: new Set([InventoryService.typeName]),
+    anonymousServices: new Set(config.anonymousServices),
   });
+  const staticFiles = createStaticFiles(config.webRoot, deps.logger);
   const shutdown = new AbortController();
+  // connect-node links every in-flight call's signal to this one (a listener each): more than ten
+  // concurrent calls are normal here, not the leak Node's default warning assumes.
+  setMaxListeners(0, shutdown.signal);
   const connectHandler = connectNodeAdapter({
     routes(router: ConnectRouter) {
       registerPublicMethods(router, methods, edge);
@@ -63,7 +73,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     maxTimeoutMs: config.limits.streamMaxTimeoutMs,
     shutdownSignal: shutdown.signal,
     contextValues: (req) => createContextValues().set(remoteAddressKey, req.socket.remoteAddress ?? "unknown"),
-    fallback: (req, res) => writeNotFound(req, res, notPublicError(req.url ?? "")),
+    fallback: (req, res) => writeNotFound(req, res, notPublic(req.url ?? "")),
   });
 
   async function handle(req: NodeRequest, res: NodeResponse): Promise<void> {
@@ -90,8 +100,8 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       connectHandler(req as never, res as never);
       return;
     }
-    if ((method === "GET" || method === "HEAD") && (await serveStatic(config.webRoot, url.pathname, req, res))) return;
-    writeNotFound(req, res, notPublicError(url.pathname));
+    if ((method === "GET" || method === "HEAD") && staticFiles(req, res)) return;
+    writeNotFound(req, res, notPublic(url.pathname));
   }
 
   const listener = await listenDualProtocol(config.host, config.port, config.limits, (req, res) => {

@@ -1,6 +1,5 @@
 import type { DescService, Message } from "@bufbuild/protobuf";
 import type { Context } from "@opentelemetry/api";
-import type { GatewayConfig } from "./config.js";
 
 /** Per-call options the gateway sets on every forwarded call. */
 export interface UpstreamCallOptions {
@@ -27,22 +26,16 @@ export interface Upstreams {
   close(): void;
 }
 
-const TARGET_BY_SERVICE: Record<string, keyof GatewayConfig["upstreams"]> = {
-  "shop.order.v1.OrderService": "order",
-  "shop.inventory.v1.InventoryService": "inventory",
-  "shop.notification.v1.NotificationService": "notification",
-};
-
-/** Creates (lazily) one client per fronted service at its configured `*_URL`. */
-export function createUpstreams(targets: GatewayConfig["upstreams"], factory: UpstreamClientFactory): Upstreams {
+/** Creates (lazily) one client per fronted service at its target (by full name, from its `<NAME>_URL`). */
+export function createUpstreams(targets: Readonly<Record<string, string>>, factory: UpstreamClientFactory): Upstreams {
   const clients = new Map<string, UpstreamClient>();
   return {
     method(service, localName) {
       let client = clients.get(service.typeName);
       if (!client) {
-        const key = TARGET_BY_SERVICE[service.typeName];
-        if (!key) throw new Error(`no upstream configured for ${service.typeName}`);
-        client = factory(service, targets[key]);
+        const target = targets[service.typeName];
+        if (target === undefined) throw new Error(`no upstream configured for ${service.typeName}`);
+        client = factory(service, target);
         clients.set(service.typeName, client);
       }
       const fn = client[localName];

@@ -37,7 +37,7 @@ async function signedInShopper(name: string): Promise<Page> {
   await page.getByRole("button", { name: "Sign in" }).click();
   try {
     await page.locator("#current-user", { hasText: name }).waitFor({ timeout: 10_000 });
-  } catch (error) {
+  } catch (_error) {
     await page.screenshot({ path: join(shots, `failed-sign-in-${name}.png`), fullPage: true });
     throw new Error(`sign-in failed; page says: ${await page.locator("#error").textContent()}\n${mesh.logs()}`);
   }

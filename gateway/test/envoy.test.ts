@@ -10,7 +10,9 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { FRONTED_SERVICES, publicMethods } from "../src/public-surface.js";
+import { loadGatewayConfig } from "../src/config.js";
+import { publicMethods as publicMethodsOf } from "../src/surface/public-surface.js";
+import { SERVICE_CATALOGUE } from "../src/surface/service-catalogue.js";
 import { repoRoot } from "./mesh.js";
 
 interface EnvoyRoute {
@@ -41,6 +43,9 @@ const CLUSTER_OF: Record<string, string> = {
   "shop.notification.v1.NotificationService": "notification",
 };
 
+/** The surface of the Node gateway with its default configuration, which envoy.yaml mirrors. */
+const publicMethods = () => publicMethodsOf(loadGatewayConfig({}).frontedServices);
+
 describe("envoy.yaml against the contracts", () => {
   it("routes every annotated method, to its service's cluster", async () => {
     const { routes } = await envoyConfig();
@@ -56,7 +61,7 @@ describe("envoy.yaml against the contracts", () => {
     const publicPaths = new Set(publicMethods().map((m) => m.path));
     const routed = routes.filter((r) => r.route).map((r) => r.match.path);
     expect(routed.every((path) => path !== undefined && publicPaths.has(path))).toBe(true);
-    const internal = FRONTED_SERVICES.flatMap((s) => s.methods.map((m) => `/${s.typeName}/${m.name}`)).filter((p) => !publicPaths.has(p));
+    const internal = SERVICE_CATALOGUE.flatMap((s) => s.methods.map((m) => `/${s.typeName}/${m.name}`)).filter((p) => !publicPaths.has(p));
     expect(internal).toContain("/shop.inventory.v1.InventoryService/ReserveStock");
     expect(internal).toContain("/shop.payment.v1.PaymentService/GetPayment");
     for (const path of internal) expect(routed).not.toContain(path);

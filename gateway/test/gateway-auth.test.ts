@@ -83,3 +83,28 @@ describe("gateway JWT auth", () => {
     expect(fx.calls.at(-1)).toMatchObject({ method: "GetProduct", userId: null });
   });
 });
+
+describe("policy from the environment", () => {
+  let only: GatewayFixture;
+  beforeAll(async () => {
+    only = await startGatewayFixture({ GATEWAY_FRONTED_SERVICES: "shop.inventory.v1.InventoryService", GATEWAY_ANONYMOUS_SERVICES: "" });
+  });
+  afterAll(() => only?.close());
+
+  it("asks for a token for product reads when GATEWAY_ANONYMOUS_SERVICES is empty", async () => {
+    const anonymous = await fetch(`${only.baseUrl}/v1/products/SKU-1`);
+    expect(anonymous.status).toBe(401);
+    const token = await signToken(only.config.jwt);
+    expect((await fetch(`${only.baseUrl}/v1/products/SKU-1`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+  });
+
+  it("exposes nothing of a service left out of GATEWAY_FRONTED_SERVICES", async () => {
+    const token = await signToken(only.config.jwt);
+    const before = only.calls.length;
+    expect((await fetch(`${only.baseUrl}/v1/orders`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(404);
+    const orders = createClient(OrderService, createConnectTransport({ baseUrl: only.baseUrl, httpVersion: "1.1" }));
+    const error = await failure(() => orders.listOrders({}, { headers: { authorization: `Bearer ${token}` } }));
+    expect(error.code).toBe(Code.NotFound);
+    expect(only.calls.length).toBe(before);
+  });
+});

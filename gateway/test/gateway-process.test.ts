@@ -6,6 +6,7 @@ import { promisify } from "node:util";
 import { ServiceProcess } from "@shop/platform/testing/service-process";
 import { describe, expect, it } from "vitest";
 import { repoRoot } from "./mesh.js";
+import { startStubInventory } from "./stub-inventory.js";
 
 describe("gateway process", () => {
   it("serves from two cluster workers, aggregates their metrics on the admin port, and exits 0 on SIGTERM", async () => {
@@ -24,21 +25,70 @@ describe("gateway process", () => {
         const response = await fetch(`${gateway.url}/v1/products`, { headers: { connection: "close" } });
         expect(response.status).toBe(503);
       }
-      const metrics = await (await fetch(`http://127.0.0.1:${gateway.adminPort}/metrics`)).text();
+      const admin = `http://127.0.0.1:${gateway.adminPort}`;
+      const metricsResponse = await fetch(`${admin}/metrics`);
+      expect(metricsResponse.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+      const metrics = await metricsResponse.text();
       const handled = metrics.match(/^grpc_client_handled_total\{[^}]*grpc_method="ListProducts"[^}]*grpc_code="UNAVAILABLE"\} (\d+)/m);
       expect(Number(handled?.[1])).toBe(3);
+      // The platform's admin server: JSON probes, GET and HEAD only.
+      const health = await fetch(`${admin}/healthz`);
+      expect(health.headers.get("content-type")).toBe("application/json");
+      expect(await health.json()).toEqual({ status: "ok" });
+      expect(await (await fetch(`${admin}/readyz`)).json()).toEqual({ status: "ready" });
+      expect((await fetch(`${admin}/readyz`, { method: "POST" })).status).toBe(405);
       expect(await gateway.stop()).toBe(0);
     } finally {
       await gateway.kill9();
     }
   }, 40_000);
 
+  it("counts one rate limit for all workers: two workers together allow the burst once, not twice", async () => {
+    const inventory = await startStubInventory();
+    const gateway = new ServiceProcess("gateway", {
+      envPrefix: "GATEWAY",
+      main: join(repoRoot, "gateway/dist/main.js"),
+      cwd: repoRoot,
+      // A window of 10 calls per 10 s: the requests below fit in one window.
+      env: {
+        GATEWAY_WORKERS: "2",
+        HOST: "127.0.0.1",
+        INVENTORY_URL: inventory.target,
+        GATEWAY_RATE_LIMIT_BURST: "10",
+        GATEWAY_RATE_LIMIT_PER_SECOND: "1",
+      },
+      readyTimeoutMs: 20_000,
+    });
+    try {
+      await gateway.start();
+      const statuses: number[] = [];
+      // A new connection per request: the primary hands connections to the workers in turn.
+      for (let i = 0; i < 30; i++) {
+        const response = await fetch(`${gateway.url}/v1/products/SKU-1`, { headers: { connection: "close" } });
+        statuses.push(response.status);
+        await response.arrayBuffer();
+      }
+      expect(statuses.filter((status) => status === 200)).toHaveLength(10);
+      expect(statuses.filter((status) => status === 429)).toHaveLength(20);
+      // The allowed calls came from both workers (one upstream connection each), so each worker
+      // alone would have allowed more than it did.
+      expect(inventory.callerPorts).toHaveLength(10);
+      expect(new Set(inventory.callerPorts).size).toBe(2);
+      expect(await gateway.stop()).toBe(0);
+    } finally {
+      await gateway.kill9();
+      await inventory.close();
+    }
+  }, 40_000);
+
   it("prints a development token with `token-cli <user>` and refuses a bad user name", async () => {
     const run = promisify(execFile);
-    const { stdout } = await run(process.execPath, [join(repoRoot, "gateway/dist/token-cli.js"), "ivan"]);
+    const { stdout } = await run(process.execPath, [join(repoRoot, "gateway/dist/dev/token-cli.js"), "ivan"]);
     const claims = JSON.parse(Buffer.from(stdout.trim().split(".")[1] as string, "base64url").toString()) as Record<string, unknown>;
     expect(claims).toMatchObject({ sub: "ivan", iss: "shop-mesh-dev", aud: "shop-gateway" });
-    const bad = await run(process.execPath, [join(repoRoot, "gateway/dist/token-cli.js"), "not valid"]).catch((e: { code: number }) => e);
+    const bad = await run(process.execPath, [join(repoRoot, "gateway/dist/dev/token-cli.js"), "not valid"]).catch(
+      (e: { code: number }) => e,
+    );
     expect((bad as { code: number }).code).toBe(2);
   });
 });

@@ -7,8 +7,8 @@ import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_se
 import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
 import { OrderSchema, OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
 import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
-import { createClient, loadServiceConfig, notFound, type RunningServer, serve, service } from "@shop/platform";
-import { pino } from "pino";
+import { createClient, createLogger, loadServiceConfig, notFound, openAccess, type RunningServer, serve, service } from "@shop/platform";
+import { callingAs, testCertificatesDir } from "@shop/platform/testing/certificates";
 import { type GatewayConfig, loadGatewayConfig } from "../src/config.js";
 import { type RunningGateway, startGateway } from "../src/gateway-server.js";
 import type { UpstreamClient } from "../src/upstreams.js";
@@ -110,7 +110,11 @@ function fakeServices(calls: SeenCall[]) {
       return { notifications: [] };
     },
   };
-  return [service(InventoryService, inventory), service(OrderService, orders), service(NotificationService, notifications)];
+  return [
+    service(InventoryService, inventory, openAccess(InventoryService)),
+    service(OrderService, orders, openAccess(OrderService)),
+    service(NotificationService, notifications, openAccess(NotificationService)),
+  ];
 }
 
 /** A gateway in front of recording upstreams. */
@@ -127,7 +131,7 @@ export interface GatewayFixture {
 export async function startGatewayFixture(env: Record<string, string> = {}): Promise<GatewayFixture> {
   const calls: SeenCall[] = [];
   const upstreamConfig = {
-    ...loadServiceConfig("order", { port: 0, adminPort: 0 }, { HOST: "127.0.0.1", LOG_LEVEL: "silent" }),
+    ...loadServiceConfig("order", { port: 0, adminPort: 0, certRoot: testCertificatesDir() }, { HOST: "127.0.0.1", LOG_LEVEL: "silent" }),
     handleSignals: false,
   };
   const upstream = await serve(upstreamConfig, fakeServices(calls));
@@ -146,8 +150,11 @@ export async function startGatewayFixture(env: Record<string, string> = {}): Pro
   });
   const gateway = await startGateway(config, {
     // As in main.ts: the edge passes each call's trace context explicitly, no AsyncLocalStorage.
-    clientFactory: (svc, t) => createClient(svc, t, { retry: false, breaker: false, implicitContext: false }) as unknown as UpstreamClient,
-    logger: pino({ level: "silent" }),
+    // Over mTLS as the gateway; the one recording upstream serves all three services, so no server identity is pinned.
+    clientFactory: (svc, t) =>
+      createClient(svc, t, { ...callingAs("gateway"), retry: false, breaker: false, implicitContext: false }) as unknown as UpstreamClient,
+    logger: createLogger("gateway", "silent"),
+    rateLimitStore: "process",
   });
   return {
     gateway,

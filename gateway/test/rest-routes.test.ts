@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { compilePathTemplate } from "../src/path-template.js";
-import { publicMethods } from "../src/public-surface.js";
-import { createRestRouteTable } from "../src/rest-routes.js";
+import { loadGatewayConfig } from "../src/config.js";
+import { compilePathTemplate } from "../src/rest/path-template.js";
+import { createRestRouteTable } from "../src/rest/route-table.js";
+import { publicMethods } from "../src/surface/public-surface.js";
 
 describe("path templates", () => {
   it("binds variables, decodes them, and keeps a :verb suffix literal", () => {
@@ -19,7 +20,7 @@ describe("path templates", () => {
 });
 
 describe("the REST route table from the annotations", () => {
-  const table = createRestRouteTable(publicMethods());
+  const table = createRestRouteTable(publicMethods(loadGatewayConfig({}).frontedServices));
 
   it("routes each annotated verb and path to its method, :watch before the plain order path", () => {
     const route = (verb: string, path: string) => {

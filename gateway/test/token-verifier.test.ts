@@ -4,8 +4,9 @@ import type { AddressInfo } from "node:net";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTokenVerifier, issueDevToken } from "../src/auth.js";
 import { loadGatewayConfig } from "../src/config.js";
+import { issueDevToken } from "../src/dev/dev-tokens.js";
+import { createTokenVerifier } from "../src/edge/token-verifier.js";
 import { signToken } from "./tokens.js";
 
 const jwt = loadGatewayConfig({}).jwt;

@@ -18,7 +18,9 @@ function scratchTree(): string {
   return dir;
 }
 const scratchDirs: string[] = [];
-afterAll(() => scratchDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+afterAll(() => {
+  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
+});
 
 async function breaking(dir: string): Promise<{ ok: boolean; output: string }> {
   try {

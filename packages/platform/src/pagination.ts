@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { DescMethod } from "@bufbuild/protobuf";
 import { invalidArgument } from "./errors.js";
 
 /** The `page_size` / `page_token` pair every List request carries (AIP-158). */
@@ -42,6 +43,8 @@ export interface Pagination<Key> {
 
 /** Options of {@link pagination}. */
 export interface PaginationOptions<Key> {
+  /** The List method: a token is valid for this method only. */
+  method: DescMethod;
   key: PageKeyCodec<Key>;
   /** Page size when the request says 0; default 20. */
   defaultSize?: number;
@@ -56,7 +59,8 @@ const MAX_TOKEN_LENGTH = 1_024;
 /**
  * Paging for one List method, with one opaque page-token format for the whole mesh: base64url of
  * `["p1", <scope digest>, ...key]`. The key is the last item's sort key (keyset pagination: stable
- * under inserts, no offsets), the digest binds the token to the caller and the query.
+ * under inserts, no offsets), the digest binds the token to the method, the caller and the query.
+ * A token is accepted only if the codec would write it again exactly as it came.
  */
 export function pagination<Key>(options: PaginationOptions<Key>): Pagination<Key> {
   const defaultSize = options.defaultSize ?? 20;
@@ -65,7 +69,7 @@ export function pagination<Key>(options: PaginationOptions<Key>): Pagination<Key
     read({ pageSize, pageToken }, scope = []) {
       if (pageSize < 0) throw invalidArgument([{ field: "page_size", description: "must not be negative" }]);
       const size = Math.min(pageSize || defaultSize, maxSize);
-      const digest = scopeDigest(scope);
+      const digest = scopeDigest([`${options.method.parent.typeName}/${options.method.name}`, ...scope]);
       const after = pageToken === "" ? undefined : decodeToken(pageToken, digest, options.key);
       return {
         size,
@@ -103,6 +107,7 @@ function decodeToken<Key>(token: string, digest: string, codec: PageKeyCodec<Key
   const key = parts.slice(2);
   if (!key.every((part): part is string => typeof part === "string")) throw refuse();
   const decoded = codec.decode(key);
-  if (decoded === undefined) throw refuse();
+  // What the codec accepts it must write back the same: no extra parts, no second spelling of a key.
+  if (decoded === undefined || JSON.stringify(codec.encode(decoded)) !== JSON.stringify(key)) throw refuse();
   return decoded;
 }

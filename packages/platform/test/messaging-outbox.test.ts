@@ -68,14 +68,7 @@ async function drainMainQueue(): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  connection = connectMessaging({
-    url: scope.url,
-    connectionName: scope.connectionName,
-    logger,
-    declare: (ch) => declareTopology(ch, topology),
-  });
-  await connection.waitForConnect(10_000);
-  publisher = createPublisher(connection, { exchange: topology.exchange, logger });
+  ({ connection, publisher } = await scope.connectTo(topology, logger));
   raw = await connect(scope.url);
 });
 

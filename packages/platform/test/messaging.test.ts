@@ -8,8 +8,6 @@ import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   commandTopology,
-  connectMessaging,
-  createPublisher,
   declareTopology,
   type MessagingConnection,
   PublishError,
@@ -52,15 +50,7 @@ async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, t
 }
 
 beforeAll(async () => {
-  connection = connectMessaging({
-    url: scope.url,
-    connectionName: scope.connectionName,
-    logger,
-    declare: (ch) => declareTopology(ch, topology),
-    reconnect: { initialDelayMs: 50, maxDelayMs: 500 },
-  });
-  await connection.waitForConnect(10_000);
-  publisher = createPublisher(connection, { exchange: topology.exchange, logger });
+  ({ connection, publisher } = await scope.connectTo(topology, logger, { initialDelayMs: 50, maxDelayMs: 500 }));
   raw = await connect(scope.url);
 });
 

@@ -1,9 +1,12 @@
 import { Code, type ConnectError } from "@connectrpc/connect";
+import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
+import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
 import { describe, expect, it } from "vitest";
 import { badRequest, pagination } from "../src/index.js";
 
 /** A List over the numbers 1..n, keyed by the number (as a real method keys by its sort columns). */
 const pages = pagination<number>({
+  method: InventoryService.method.listProducts,
   key: { encode: (n) => [String(n)], decode: ([n]) => (n !== undefined && /^\d{1,6}$/.test(n) ? Number(n) : undefined) },
   defaultSize: 3,
   maxSize: 5,
@@ -72,7 +75,7 @@ describe("pagination", () => {
     const { nextPageToken } = list(numbers, 2, "");
     const [, digest] = JSON.parse(Buffer.from(nextPageToken, "base64url").toString()) as [string, string];
     expect(list(numbers, 2, forge(["p1", digest, "9"])).items).toEqual([10, 11]); // a well-formed key in scope is just a position
-    for (const token of [
+    const tokens = [
       "bogus!",
       "e30",
       forge(["p1", digest, "1e9"]),
@@ -80,10 +83,24 @@ describe("pagination", () => {
       forge(["p0", digest, "1"]),
       forge({}),
       "A".repeat(5_000),
-    ]) {
+    ];
+    // Keys the codec reads but would never write: an extra part, a second spelling of 9.
+    tokens.push(forge(["p1", digest, "9", "extra"]), forge(["p1", digest, "09"]));
+    for (const token of tokens) {
       const error = refusal(() => pages.read({ pageSize: 2, pageToken: token }, ["ada"]));
       expect(error.code, token.slice(0, 20)).toBe(Code.InvalidArgument);
       expect(error.rawMessage).toContain("page_token");
     }
+  });
+
+  it("refuses a token issued by another List method, even one paging the same way", () => {
+    const other = pagination<number>({
+      method: NotificationService.method.listNotifications,
+      key: { encode: (n) => [String(n)], decode: ([n]) => Number(n) },
+    });
+    const token = other.read({ pageSize: 1, pageToken: "" }, ["ada"]).finish([1, 2], (n) => n).nextPageToken;
+    expect(token).not.toBe("");
+    const error = refusal(() => pages.read({ pageSize: 1, pageToken: token }, ["ada"]));
+    expect(error.code).toBe(Code.InvalidArgument);
   });
 });

@@ -8,6 +8,7 @@ import {
   InventoryService,
 } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pythonWithGrpc } from "../../../scripts/python-grpc.mjs";
 import { createClient, type RunningServer } from "../src/index.js";
 import { callingAs, testCertificateFiles } from "../src/testing/certificates.js";
 import { inventoryRegistration, startServer } from "./inventory-fixture.js";
@@ -77,7 +78,9 @@ describe("wire compatibility with clients we did not write", () => {
       "except grpc.RpcError as e:",
       "    print(e.code().name, e.details())",
     ].join("\n");
-    const { stdout } = await run("/usr/bin/python3", ["-c", script], { timeout: 20_000 });
+    // The interpreter scripts/ensure-tools.mjs checked (Debian's /usr/bin/python3 or the python3 on PATH).
+    const python = (await pythonWithGrpc()) ?? "/usr/bin/python3";
+    const { stdout } = await run(python, ["-c", script], { timeout: 20_000 });
     const [hex, status] = stdout.trim().split("\n");
     const response = fromBinary(GetProductResponseSchema, Buffer.from(hex ?? "", "hex"));
     expect(response.product?.name).toBe("Enamel mug");

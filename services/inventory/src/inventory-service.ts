@@ -1,5 +1,5 @@
 import type { ServiceImpl } from "@connectrpc/connect";
-import type { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
+import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { type FieldViolation, invalidArgument, notFound, pagination } from "@shop/platform";
 import type { InventoryStore } from "./store.js";
 
@@ -10,8 +10,11 @@ export interface InventoryDeps {
   defaultTtlMs: number;
 }
 
-/** ListProducts pages by SKU. */
-const listPages = pagination<string>({ key: { encode: (sku) => [sku], decode: ([sku]) => (sku ? sku : undefined) } });
+/** ListProducts pages by SKU. A SKU from a token is caller input: PostgreSQL text cannot hold NUL. */
+const listPages = pagination<string>({
+  method: InventoryService.method.listProducts,
+  key: { encode: (sku) => [sku], decode: ([sku]) => (sku && !sku.includes("\u0000") ? sku : undefined) },
+});
 const MAX_TTL_MS = 24 * 60 * 60 * 1000;
 
 /** The InventoryService handlers. */

@@ -155,13 +155,18 @@ export class InventoryStore {
     return expired;
   }
 
-  /** Adds units to a product's stock on hand. */
+  /**
+   * Adds units to a product's stock on hand; undefined for an unknown SKU. A restock that would take
+   * on_hand past what its INTEGER column holds is refused, rather than failing inside PostgreSQL.
+   */
   async restock(sku: string, quantity: number): Promise<Product | undefined> {
-    const { rows } = await this.db.query<ProductRow>("UPDATE products SET on_hand = on_hand + $2 WHERE sku = $1 RETURNING *", [
-      sku,
-      quantity,
-    ]);
-    return rows[0] && toProduct(rows[0]);
+    const { rows } = await this.db.query<ProductRow>(
+      "UPDATE products SET on_hand = on_hand + $2 WHERE sku = $1 AND on_hand <= 2147483647 - $2 RETURNING *",
+      [sku, quantity],
+    );
+    if (rows[0]) return toProduct(rows[0]);
+    if (!(await this.product(sku))) return undefined;
+    throw failedPrecondition("STOCK_LIMIT_EXCEEDED", `${sku} cannot hold ${quantity} more units`, { sku });
   }
 
   /** Ends a reservation: `reserved` units are unreserved, `on_hand` units restocked. */

@@ -123,7 +123,7 @@ describe("InventoryService handlers", () => {
     const error = await fail(Promise.resolve(service.reserveStock(request, ctx(InventoryService.method.reserveStock))));
     expect(error.code).toBe(Code.FailedPrecondition);
     expect(errorInfo(error)?.reason).toBe("OUT_OF_STOCK");
-    expect(errorInfo(error)?.metadata["short_skus"]).toBe(sku);
+    expect(errorInfo(error)?.metadata.short_skus).toBe(sku);
   });
 
   it("holds for the default 15 minutes when no TTL is given", async () => {

@@ -60,7 +60,7 @@ describe("InventoryService over the wire", () => {
       .catch((e: unknown) => ConnectError.from(e));
     expect(short).toBeInstanceOf(ConnectError);
     expect((short as ConnectError).code).toBe(Code.FailedPrecondition);
-    expect(errorInfo(short)?.metadata["short_skus"]).toBe(sku);
+    expect(errorInfo(short)?.metadata.short_skus).toBe(sku);
     const missing = await client.getProduct({ sku: "SKU-NOPE-404" }).catch((e: unknown) => ConnectError.from(e));
     expect((missing as ConnectError).code).toBe(Code.NotFound);
     expect(errorInfo(missing)?.reason).toBe("PRODUCT_NOT_FOUND");

@@ -93,7 +93,7 @@ describe.each(engines)("InventoryStore on $engine", ({ open }) => {
     expect(ConnectError.from(error).code).toBe(Code.FailedPrecondition);
     const info = errorInfo(error);
     expect(info?.reason).toBe("OUT_OF_STOCK");
-    expect(info?.metadata["short_skus"]?.split(",").sort()).toEqual([scarce, gone].sort());
+    expect(info?.metadata.short_skus?.split(",").sort()).toEqual([scarce, gone].sort());
     expect(await available(plenty)).toBe(10);
     expect(await available(scarce)).toBe(1);
   });

@@ -69,9 +69,15 @@ async function main(): Promise<number> {
         console.error(`no message "${arg}" in ${topology.deadLetterQueue}`);
         return 1;
       }
-      console.log(
-        `position:   #${letter.position}\ncommand id: ${letter.messageId ?? "-"}\ntype:       ${letter.type ?? "-"}\nattempts:   ${letter.attempts}\nfailed at:  ${letter.failedAt ?? "-"}\nerror:      ${letter.error ?? "-"}`,
-      );
+      const fields = [
+        ["position", `#${letter.position}`],
+        ["command id", letter.messageId ?? "-"],
+        ["type", letter.type ?? "-"],
+        ["attempts", String(letter.attempts)],
+        ["failed at", letter.failedAt ?? "-"],
+        ["error", letter.error ?? "-"],
+      ];
+      console.log(fields.map(([name, value]) => `${`${name}:`.padEnd(12)}${value}`).join("\n"));
       const headers = Object.fromEntries(Object.entries(letter.headers).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString("utf8") : v]));
       console.log(`headers:    ${JSON.stringify(headers)}\nbody:\n${decode(letter)}`);
       return 0;

@@ -2,18 +2,24 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { type Notification, NotificationChannel, NotificationSchema } from "@shop/contracts/shop/notification/v1/notification_pb";
-import type { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
+import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
 import { endUser, invalidArgument, notFound, pagination } from "@shop/platform";
 import type { ChannelName } from "./channel-provider.js";
 import type { Delivery, NotificationStore } from "./store.js";
 
 /** ListNotifications pages by delivery sequence, newest first. */
 const listPages = pagination<bigint>({
-  key: {
-    encode: (seq) => [seq.toString()],
-    decode: ([seq]) => (seq !== undefined && /^[1-9]\d{0,18}$/.test(seq) ? BigInt(seq) : undefined),
-  },
+  method: NotificationService.method.listNotifications,
+  key: { encode: (seq) => [seq.toString()], decode: ([seq]) => deliverySeq(seq) },
 });
+const MAX_BIGINT = 2n ** 63n - 1n;
+
+/** A delivery sequence number from a page token: a positive bigint, never more than the column holds. */
+function deliverySeq(text: string | undefined): bigint | undefined {
+  if (text === undefined || !/^[1-9]\d{0,18}$/.test(text)) return undefined;
+  const seq = BigInt(text);
+  return seq <= MAX_BIGINT ? seq : undefined;
+}
 
 const CHANNEL_ENUM: Record<ChannelName, NotificationChannel> = {
   email: NotificationChannel.EMAIL,

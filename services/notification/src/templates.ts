@@ -11,7 +11,9 @@ type Template = (p: Readonly<Record<string, string>>) => RenderedNotification;
 const TEMPLATES: Readonly<Record<string, Template>> = {
   order_confirmed: (p) => ({
     subject: `Your order ${p.order_id ?? ""} is confirmed`,
-    body: `Thank you! Your order ${p.order_id ?? ""} is confirmed${p.total ? ` (total ${p.total})` : ""}. We will let you know when it ships.`,
+    body:
+      `Thank you! Your order ${p.order_id ?? ""} is confirmed${p.total ? ` (total ${p.total})` : ""}. ` +
+      "We will let you know when it ships.",
   }),
   order_rejected: (p) => ({
     subject: `Your order ${p.order_id ?? ""} could not be placed`,

@@ -83,8 +83,9 @@ describe("dlq CLI", () => {
     expect(stdout).toContain("replayed 1 message(s)");
     const ch = await conn.createChannel();
     const msg = await ch.get(topology.mainQueue, { noAck: true });
-    expect(msg && msg.properties.messageId).toBe("cmd-dead");
-    expect(msg && msg.properties.headers?.["x-attempts"]).toBe(0);
+    if (!msg) throw new Error("the replayed message is not in the main queue");
+    expect(msg.properties.messageId).toBe("cmd-dead");
+    expect(msg.properties.headers?.["x-attempts"]).toBe(0);
     await ch.close();
     expect((await dlq("list")).stdout).toContain("1 message(s)");
   });

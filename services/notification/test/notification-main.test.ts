@@ -6,7 +6,7 @@ import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notifi
 import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
 import { createClient, errorInfo, type GrpcClient } from "@shop/platform";
-import { connectMessaging, createPublisher, declareTopology, type MessagingConnection, type Publisher } from "@shop/platform/messaging";
+import type { MessagingConnection, Publisher } from "@shop/platform/messaging";
 import { callingAs } from "@shop/platform/testing/certificates";
 import { rabbitTestScope } from "@shop/platform/testing/rabbitmq";
 import { pino } from "pino";
@@ -49,14 +49,7 @@ beforeAll(async () => {
     child.once("exit", (code) => reject(new Error(`notification exited with ${code}`)));
   });
   client = createClient(NotificationService, `127.0.0.1:${ports.port}`, callingAs("gateway", "notification"));
-  connection = connectMessaging({
-    url: scope.url,
-    connectionName: scope.connectionName,
-    logger,
-    declare: (ch) => declareTopology(ch, topology),
-  });
-  await connection.waitForConnect(10_000);
-  publisher = createPublisher(connection, { exchange: topology.exchange, logger });
+  ({ connection, publisher } = await scope.connectTo(topology, logger));
 }, 60_000);
 
 afterAll(async () => {

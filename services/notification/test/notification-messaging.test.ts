@@ -7,10 +7,7 @@ import {
 import type { Database } from "@shop/platform/database";
 import {
   type Consumer,
-  connectMessaging,
-  createPublisher,
   deadLetterQueue,
-  declareTopology,
   enqueueOutbox,
   type MessagingConnection,
   type Publisher,
@@ -81,15 +78,7 @@ async function deliveriesFor(commandId: string): Promise<number> {
 beforeAll(async () => {
   db = await notificationTestDatabase();
   store = createNotificationStore(db);
-  connection = connectMessaging({
-    url: scope.url,
-    connectionName: scope.connectionName,
-    logger,
-    declare: (ch) => declareTopology(ch, topology),
-    reconnect: { initialDelayMs: 50, maxDelayMs: 1_000 },
-  });
-  await connection.waitForConnect(10_000);
-  publisher = createPublisher(connection, { exchange: topology.exchange, logger });
+  ({ connection, publisher } = await scope.connectTo(topology, logger, { initialDelayMs: 50, maxDelayMs: 1_000 }));
   consumer = startNotificationConsumer({ connection, topology, store, provider, logger, prefetch: 32 });
   await waitFor(() => consumer.isConsuming());
 });

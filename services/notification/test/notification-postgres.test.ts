@@ -5,9 +5,6 @@ import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification
 import { type Database, openDatabase } from "@shop/platform/database";
 import {
   type Consumer,
-  connectMessaging,
-  createPublisher,
-  declareTopology,
   enqueueOutbox,
   type MessagingConnection,
   OUTBOX_TABLE_SQL,
@@ -47,14 +44,7 @@ beforeAll(async () => {
   testDb = await createTestDatabase("notification");
   db = await openDatabase({ url: testDb.url, migrationsDir: fileURLToPath(new URL("../migrations", import.meta.url)) });
   store = createNotificationStore(db);
-  connection = connectMessaging({
-    url: scope.url,
-    connectionName: scope.connectionName,
-    logger,
-    declare: (ch) => declareTopology(ch, topology),
-  });
-  await connection.waitForConnect(10_000);
-  publisher = createPublisher(connection, { exchange: topology.exchange, logger });
+  ({ connection, publisher } = await scope.connectTo(topology, logger));
   consumer = startNotificationConsumer({ connection, topology, store, provider, logger, prefetch: 32 });
 });
 

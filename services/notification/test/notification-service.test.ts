@@ -8,10 +8,7 @@ import {
   ListNotificationsRequestSchema,
   NotificationService,
 } from "@shop/contracts/shop/notification/v1/notification_service_pb";
-import {
-  type SendNotificationCommand,
-  SendNotificationCommandSchema,
-} from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
+import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
 import { errorInfo } from "@shop/platform";
 import { pino } from "pino";
 import { beforeAll, describe, expect, it } from "vitest";

@@ -13,8 +13,8 @@ export class OrderEvents {
 
   /** Calls `listener` on each change of the order until the returned function is called. */
   subscribe(orderId: string, listener: Listener): () => void {
-    let set = this.listeners.get(orderId);
-    if (!set) this.listeners.set(orderId, (set = new Set()));
+    const set = this.listeners.get(orderId) ?? new Set();
+    this.listeners.set(orderId, set);
     set.add(listener);
     return () => {
       set.delete(listener);

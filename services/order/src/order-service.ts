@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { equals } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { type Order, OrderSchema, OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
-import type { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
+import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
 import { AsyncQueue, alreadyExists, endUser, failedPrecondition, invalidArgument, notFound, pagination, unavailable } from "@shop/platform";
 import type { OrderEvents } from "./order-events.js";
 import { requestHash, validateCreateOrder } from "./order-validation.js";
@@ -22,6 +22,7 @@ export interface OrderServiceDeps {
 
 /** ListOrders pages by (creation time, order id), newest first. */
 const listPages = pagination<OrderPageKey>({
+  method: OrderService.method.listOrders,
   key: {
     encode: (key) => [key.createdAt, key.orderId],
     decode: ([createdAt, orderId]) =>
@@ -122,7 +123,8 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
         yield { order: current };
         if (isSettled(current)) return;
         for await (const next of changes) {
-          if (equals(OrderSchema, next, current)) continue;
+          // A poll's read can be overtaken by a change published while it was in flight: never step back.
+          if (equals(OrderSchema, next, current) || updatedBefore(next, current)) continue;
           current = next;
           yield { order: current };
           if (isSettled(current)) return;
@@ -140,7 +142,26 @@ function isSettled(order: Order): boolean {
   return order.status !== OrderStatus.PENDING;
 }
 
-/** A timestamp as PostgreSQL prints `timestamptz::text`, e.g. `2026-11-29 20:21:33.123456+00`. */
+/** True when `a` is an older state of the order than `b` (two states of one millisecond are not ordered). */
+function updatedBefore(a: Order, b: Order): boolean {
+  const [x, y] = [a.updateTime, b.updateTime];
+  return x !== undefined && y !== undefined && (x.seconds < y.seconds || (x.seconds === y.seconds && x.nanos < y.nanos));
+}
+
+const POSTGRES_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.\d{1,6})?[+-](\d{2})(?::(\d{2}))?(?::(\d{2}))?$/;
+
+/**
+ * A timestamp as PostgreSQL prints `timestamptz::text`, e.g. `2026-11-29 20:21:33.123456+00`, naming
+ * a real date and time: a page token is caller input, and one PostgreSQL cannot cast (February 30th,
+ * hour 99, offset +99) would fail the query instead of being refused.
+ */
 function isPostgresTimestamp(text: string): boolean {
-  return /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2}){0,2}$/.test(text);
+  const match = POSTGRES_TIMESTAMP.exec(text);
+  if (!match) return false;
+  const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, offsetHours = 0, offsetMinutes = 0, offsetSeconds = 0] = match
+    .slice(1)
+    .map((part) => Number(part ?? 0));
+  const date = new Date(Date.UTC(year, month - 1, day));
+  const realDate = year >= 1000 && date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+  return realDate && hour < 24 && minute < 60 && second < 60 && offsetHours <= 15 && offsetMinutes < 60 && offsetSeconds < 60;
 }

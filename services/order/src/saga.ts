@@ -12,11 +12,17 @@ import type { SagaSettings } from "./order-config.js";
 import type { OrderEvents } from "./order-events.js";
 import type { OrderChange, OrderRecord, OrderStore, PricedLine } from "./store.js";
 
+/** The inventory calls the saga makes: a platform client fits, and so does any client with these methods. */
+export type SagaInventory = Pick<GrpcClient<typeof InventoryService>, "reserveStock" | "commitReservation" | "releaseReservation">;
+
+/** The payment calls the saga makes. */
+export type SagaPayment = Pick<GrpcClient<typeof PaymentService>, "authorizePayment" | "capturePayment" | "voidPayment" | "refundPayment">;
+
 /** What the saga needs: its store, the two services it orchestrates, and where changes go. */
 export interface SagaDeps {
   store: OrderStore;
-  inventory: GrpcClient<typeof InventoryService>;
-  payment: GrpcClient<typeof PaymentService>;
+  inventory: SagaInventory;
+  payment: SagaPayment;
   events: OrderEvents;
   logger: Logger;
   options: SagaSettings;
@@ -109,7 +115,7 @@ export class OrderSaga {
       // All-or-nothing reservation: a refusal holds nothing, so there is nothing to give back.
       const info = errorInfo(error);
       const reason =
-        info?.reason === "OUT_OF_STOCK" ? `out of stock: ${info.metadata["short_skus"]}` : `cannot reserve stock: ${refusalText(error)}`;
+        info?.reason === "OUT_OF_STOCK" ? `out of stock: ${info.metadata.short_skus}` : `cannot reserve stock: ${refusalText(error)}`;
       return this.advance(orderId, { step: "DONE", status: OrderStatus.REJECTED, reason });
     }
   }

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
-import { OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
+import { type Order, OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
 import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
 import { PaymentState } from "@shop/contracts/shop/payment/v1/payment_pb";
 import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
@@ -252,7 +252,7 @@ describe("when the payment service stalls", () => {
   it("WatchOrder streams PENDING, then CONFIRMED once recovery finishes the order", async () => {
     const sku = productFor(7);
     mesh.payment.signal("SIGSTOP");
-    let placed;
+    let placed: Order | undefined;
     try {
       ({ order: placed } = await orders.createOrder(order(sku, 1), alice));
     } finally {

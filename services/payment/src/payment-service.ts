@@ -1,9 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { PaymentState } from "@shop/contracts/shop/payment/v1/payment_pb";
 import type { AuthorizePaymentRequest, PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
 import { alreadyExists, type FieldViolation, failedPrecondition, invalidArgument, notFound, unavailable } from "@shop/platform";
-import type { CardProcessor } from "./processor.js";
+import type { AuthorizationOutcome, CardProcessor } from "./processor.js";
 import { newPaymentId, type PaymentChange, type PaymentRecord, type PaymentStore, type PaymentTarget } from "./store.js";
 
 /** What the payment handlers need. */
@@ -55,7 +54,7 @@ export function createPaymentService(deps: PaymentDeps): ServiceImpl<typeof Paym
         continue;
       }
       const paymentId = record.payment.paymentId;
-      let outcome;
+      let outcome: AuthorizationOutcome;
       try {
         outcome = await processor.authorize({ idempotencyKey: request.idempotencyKey, cardToken: request.cardToken, amount: args.amount });
       } catch (error) {

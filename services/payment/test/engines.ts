@@ -40,7 +40,7 @@ export class RecordingProcessor implements CardProcessor {
     return this.inner.authorize(request);
   }
 
-  async capture(reference: string, amount: Money): Promise<void> {
+  async capture(reference: string, _amount: Money): Promise<void> {
     this.calls.push(`capture:${reference}`);
     return this.inner.capture();
   }
@@ -50,7 +50,7 @@ export class RecordingProcessor implements CardProcessor {
     return this.inner.void();
   }
 
-  async refund(reference: string, amount: Money): Promise<void> {
+  async refund(reference: string, _amount: Money): Promise<void> {
     this.calls.push(`refund:${reference}`);
     return this.inner.refund();
   }

@@ -197,7 +197,7 @@ describe.each(engines)("payments on $engine", ({ open }) => {
   it("takes over an authorization whose caller died at the processor, once its claim is stale", async () => {
     const key = uniqueKey();
     const amount = { $typeName: "shop.type.v1.Money" as const, currencyCode: "EUR", amountMinor: 4999n };
-    const { claimed } = await store.claim(key, "pay_dead_caller_" + key, { orderId: key, amount, cardToken: "tok_visa" }, 300);
+    const { claimed } = await store.claim(key, `pay_dead_caller_${key}`, { orderId: key, amount, cardToken: "tok_visa" }, 300);
     expect(claimed).toBe(true);
     const payment = await authorize(key);
     expect(payment.state).toBe(PaymentState.AUTHORIZED);

@@ -48,19 +48,23 @@ export class GrpcHandlerContext implements HandlerContext {
   };
 
   get requestHeader(): Headers {
-    return (this.requestHeaderValue ??= metadataToHeaders(this.call.metadata));
+    this.requestHeaderValue ??= metadataToHeaders(this.call.metadata);
+    return this.requestHeaderValue;
   }
 
   get responseHeader(): Headers {
-    return (this.responseHeaderValue ??= new Headers());
+    this.responseHeaderValue ??= new Headers();
+    return this.responseHeaderValue;
   }
 
   get responseTrailer(): Headers {
-    return (this.responseTrailerValue ??= new Headers());
+    this.responseTrailerValue ??= new Headers();
+    return this.responseTrailerValue;
   }
 
   get values(): ContextValues {
-    return (this.valuesValue ??= createContextValues());
+    this.valuesValue ??= createContextValues();
+    return this.valuesValue;
   }
 
   /** Response headers the handler set, as metadata to send; undefined when none were set. */

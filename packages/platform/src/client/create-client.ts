@@ -99,7 +99,10 @@ const breakers = new Map<string, TargetBreaker>();
 /** One breaker per target, shared by every client of that target in the process. */
 function breakerFor(target: string, options: Partial<BreakerOptions>): TargetBreaker {
   let breaker = breakers.get(target);
-  if (!breaker) breakers.set(target, (breaker = createTargetBreaker(target, { ...DEFAULT_BREAKER, ...options })));
+  if (!breaker) {
+    breaker = createTargetBreaker(target, { ...DEFAULT_BREAKER, ...options });
+    breakers.set(target, breaker);
+  }
   return breaker;
 }
 

@@ -134,7 +134,8 @@ class ServerCallScope implements CallScope {
   }
 
   get context(): Context {
-    return (this.contextValue ??= trace.setSpan(this.parent, this.span));
+    this.contextValue ??= trace.setSpan(this.parent, this.span);
+    return this.contextValue;
   }
 
   end(code: number, error?: unknown): void {

@@ -47,8 +47,8 @@ export class HealthState {
     const changes = new AsyncQueue<ServingStatus>(signal, this.closed.signal);
     changes.push(this.statuses.get(service) ?? ServingStatus.SERVICE_UNKNOWN);
     const listener: Listener = (status) => changes.push(status);
-    let set = this.listeners.get(service);
-    if (!set) this.listeners.set(service, (set = new Set()));
+    const set = this.listeners.get(service) ?? new Set();
+    this.listeners.set(service, set);
     set.add(listener);
     try {
       yield* changes;

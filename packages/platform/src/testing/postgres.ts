@@ -3,7 +3,7 @@ import pg from "pg";
 import { type Database, openDatabase } from "../database/index.js";
 
 /** The local test server (trust auth); TEST_DATABASE_ADMIN_URL overrides. */
-const ADMIN_URL = process.env["TEST_DATABASE_ADMIN_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
 /** A PostgreSQL database of its own for one test run. */
 export interface TestDatabase {

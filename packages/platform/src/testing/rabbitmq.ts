@@ -2,6 +2,10 @@ import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import { connect } from "amqplib";
+import type { Logger } from "pino";
+import { connectMessaging, type MessagingConnection, type MessagingConnectionOptions } from "../messaging/connection.js";
+import { createPublisher, type Publisher } from "../messaging/publisher.js";
+import { declareTopology, type Topology } from "../messaging/topology.js";
 
 const run = promisify(execFile);
 
@@ -19,6 +23,15 @@ export interface RabbitTestScope {
   closeConnectionsFromBroker(): Promise<number>;
   /** Deletes every queue and exchange whose name starts with the prefix. */
   cleanup(): Promise<void>;
+  /**
+   * A connection of this scope that declares `topology`, once connected, and a confirm publisher
+   * to its exchange: what most messaging tests start from.
+   */
+  connectTo(
+    topology: Topology,
+    logger: Logger,
+    reconnect?: MessagingConnectionOptions["reconnect"],
+  ): Promise<{ connection: MessagingConnection; publisher: Publisher }>;
 }
 
 /** A fresh scope with a random prefix; call `cleanup()` in afterAll. */
@@ -28,6 +41,17 @@ export function rabbitTestScope(label = "test"): RabbitTestScope {
     url: TEST_AMQP_URL,
     prefix,
     connectionName: `${prefix}conn`,
+    async connectTo(topology, logger, reconnect) {
+      const connection = connectMessaging({
+        url: TEST_AMQP_URL,
+        connectionName: `${prefix}conn`,
+        logger,
+        declare: (channel) => declareTopology(channel, topology),
+        ...(reconnect ? { reconnect } : {}),
+      });
+      await connection.waitForConnect(10_000);
+      return { connection, publisher: createPublisher(connection, { exchange: topology.exchange, logger }) };
+    },
     async closeConnectionsFromBroker() {
       const pids = (await listConnections()).filter((c) => c.clientProperties.includes(`"${prefix}`)).map((c) => c.pid);
       for (const pid of pids) await run("rabbitmqctl", ["-q", "close_connection", pid, "test"]);

@@ -21,18 +21,17 @@ function publicDescriptors(methods: readonly PublicMethod[]) {
   const visit = (file: DescFile): void => {
     if (files.has(file.name)) return;
     files.set(file.name, file);
-    file.dependencies.forEach(visit);
+    for (const dependency of file.dependencies) visit(dependency);
   };
-  services.forEach((service) => visit(service.file));
+  for (const service of services) visit(service.file);
   const encoded = new Map<string, Uint8Array>();
   for (const [name, file] of files) {
     const proto = clone(FileDescriptorProtoSchema, file.proto);
     for (const service of proto.service) {
       service.method = service.method.filter((method) => publicPaths.has(`${file.proto.package}.${service.name}.${method.name}`));
     }
-    proto.service = proto.service.filter((service) =>
-      services.some((s: DescService) => s.typeName === `${file.proto.package}.${service.name}`),
-    );
+    const isFronted = (name: string) => services.some((s: DescService) => s.typeName === `${file.proto.package}.${name}`);
+    proto.service = proto.service.filter((service) => isFronted(service.name));
     encoded.set(name, toBinary(FileDescriptorProtoSchema, proto));
   }
   const registry = createRegistry(...files.values());
@@ -42,7 +41,7 @@ function publicDescriptors(methods: readonly PublicMethod[]) {
     const walk = (fileName: string): void => {
       if (order.includes(fileName)) return;
       order.push(fileName);
-      files.get(fileName)?.dependencies.forEach((dep) => walk(dep.name));
+      for (const dependency of files.get(fileName)?.dependencies ?? []) walk(dependency.name);
     };
     walk(name);
     return order.map((fileName) => encoded.get(fileName)).filter((bytes): bytes is Uint8Array => bytes !== undefined);
@@ -62,6 +61,10 @@ export function registerPublicReflection(router: ConnectRouter, methods: readonl
   const view = publicDescriptors(methods);
   const listed = view.services; // the public services only: reflection describes what callers may call
   const notFound = (what: string) => ({ case: "errorResponse" as const, value: { errorCode: 5, errorMessage: `${what} not found` } });
+  const descriptors = (file: string) => ({
+    case: "fileDescriptorResponse" as const,
+    value: { fileDescriptorProto: view.withDependencies(file) },
+  });
   function answer(request: ReflectionRequest) {
     const { case: kind, value } = request.messageRequest;
     switch (kind) {
@@ -69,15 +72,11 @@ export function registerPublicReflection(router: ConnectRouter, methods: readonl
         return { case: "listServicesResponse" as const, value: { service: listed.map((name) => ({ name })) } };
       case "fileByFilename": {
         const name = String(value);
-        return view.files.has(name)
-          ? { case: "fileDescriptorResponse" as const, value: { fileDescriptorProto: view.withDependencies(name) } }
-          : notFound(name);
+        return view.files.has(name) ? descriptors(name) : notFound(name);
       }
       case "fileContainingSymbol": {
         const file = view.fileOfSymbol(String(value));
-        return file
-          ? { case: "fileDescriptorResponse" as const, value: { fileDescriptorProto: view.withDependencies(file) } }
-          : notFound(String(value));
+        return file ? descriptors(file) : notFound(String(value));
       }
       case "allExtensionNumbersOfType":
         return { case: "allExtensionNumbersResponse" as const, value: { baseTypeName: String(value), extensionNumber: [] } };

@@ -1,8 +1,8 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { issueDevToken, isValidUserName } from "./auth.js";
-import type { GatewayConfig } from "./config.js";
-import { type NodeRequest, type NodeResponse, writeConnectErrorJson } from "./error-response.js";
-import { readBody } from "./request-body.js";
+import type { GatewayConfig } from "../config.js";
+import { type NodeRequest, type NodeResponse, writeConnectErrorJson } from "../http/error-response.js";
+import { readBody } from "../http/request-body.js";
+import { issueDevToken, isValidUserName } from "./dev-tokens.js";
 
 /**
  * POST /dev/token `{"user":"alice"}` -> `{"token","expiresAt"}`: a development sign-in for the

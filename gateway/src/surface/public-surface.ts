@@ -1,10 +1,6 @@
 import { type DescMethod, type DescService, getOption, hasOption } from "@bufbuild/protobuf";
 import { http } from "@shop/contracts/google/api/annotations_pb";
 import type { HttpRule } from "@shop/contracts/google/api/http_pb";
-import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
-import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
-import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
-import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
 
 /** The REST binding of one public method, as its `google.api.http` annotation states it. */
 export interface RestBinding {
@@ -24,9 +20,6 @@ export interface PublicMethod {
   bindings: RestBinding[];
 }
 
-/** Every service the gateway fronts; PaymentService has no annotated method, so contributes nothing. */
-export const FRONTED_SERVICES: readonly DescService[] = [OrderService, InventoryService, NotificationService, PaymentService];
-
 function bindingOf(rule: HttpRule): RestBinding | undefined {
   const { case: kind, value } = rule.pattern;
   const verb = ({ get: "GET", post: "POST", put: "PUT", patch: "PATCH", delete: "DELETE" } as const)[kind as string];
@@ -34,8 +27,13 @@ function bindingOf(rule: HttpRule): RestBinding | undefined {
   return { verb, pattern: value, body: rule.body };
 }
 
-/** The methods that carry a `google.api.http` annotation — the gateway's whole public surface. */
-export function publicMethods(services: readonly DescService[] = FRONTED_SERVICES): PublicMethod[] {
+/** Whether any method of the service carries a `google.api.http` annotation (else fronting it exposes nothing). */
+export function hasPublicMethod(service: DescService): boolean {
+  return service.methods.some((method) => hasOption(method, http));
+}
+
+/** The methods of the fronted services that carry a `google.api.http` annotation — the gateway's whole public surface. */
+export function publicMethods(services: readonly DescService[]): PublicMethod[] {
   const result: PublicMethod[] = [];
   for (const service of services) {
     for (const method of service.methods) {

@@ -1,10 +1,10 @@
 import type { Message } from "@bufbuild/protobuf";
-import type { TokenVerifier } from "./auth.js";
-import { rateLimitedError, unauthenticatedError } from "./edge-errors.js";
-import type { PublicMethod } from "./public-surface.js";
+import { resourceExhausted, unauthenticated } from "@shop/platform";
+import type { PublicMethod } from "../surface/public-surface.js";
+import type { Upstreams } from "../upstreams.js";
 import type { RateLimiter } from "./rate-limiter.js";
+import type { TokenVerifier } from "./token-verifier.js";
 import { callerTraceContext } from "./trace-context.js";
-import type { Upstreams } from "./upstreams.js";
 
 /** One call crossing the edge, whichever protocol (Connect, gRPC-Web, gRPC, REST) carried it. */
 export interface EdgeCall {
@@ -42,10 +42,10 @@ export function createEdge(deps: EdgeDeps): Edge {
   async function admit(call: EdgeCall, maxTimeoutMs: number) {
     const user = await deps.verifier.verify(call.authorization);
     if (user === undefined && !deps.anonymousServices.has(call.method.service.typeName)) {
-      throw unauthenticatedError("MISSING_TOKEN", "this method needs a bearer token (Authorization: Bearer <token>)");
+      throw unauthenticated("MISSING_TOKEN", "this method needs a bearer token (Authorization: Bearer <token>)");
     }
-    const decision = deps.limiter.take(user !== undefined ? `user:${user}` : `ip:${call.remoteAddress}`);
-    if (!decision.allowed) throw rateLimitedError(decision.retryAfterMs);
+    const decision = await deps.limiter.take(user !== undefined ? `user:${user}` : `ip:${call.remoteAddress}`);
+    if (!decision.allowed) throw resourceExhausted("RATE_LIMITED", "rate limit exceeded; retry later", decision.retryAfterMs);
     // Only the verified subject becomes x-user-id: whatever the caller sent is never copied.
     // traceparent is injected by the platform client from `context`: the caller's trace, or a new one.
     const headers: Record<string, string> = {};

@@ -1,6 +1,6 @@
-import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify, SignJWT } from "jose";
-import type { GatewayConfig } from "./config.js";
-import { unauthenticatedError } from "./edge-errors.js";
+import { unauthenticated } from "@shop/platform";
+import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify } from "jose";
+import type { GatewayConfig } from "../config.js";
 
 /** Checks bearer tokens; resolves to the verified subject or throws UNAUTHENTICATED. */
 export interface TokenVerifier {
@@ -19,7 +19,7 @@ export function createTokenVerifier(jwt: GatewayConfig["jwt"]): TokenVerifier {
     async verify(authorization) {
       if (authorization === null || authorization === "") return undefined;
       const found = /^Bearer\s+([A-Za-z0-9_\-.]+)\s*$/i.exec(authorization);
-      if (!found) throw unauthenticatedError("MALFORMED_AUTHORIZATION", 'the Authorization header must be "Bearer <token>"');
+      if (!found) throw unauthenticated("MALFORMED_AUTHORIZATION", 'the Authorization header must be "Bearer <token>"');
       try {
         const { payload } = await jwtVerify(found[1] as string, key as Uint8Array, {
           algorithms,
@@ -32,33 +32,9 @@ export function createTokenVerifier(jwt: GatewayConfig["jwt"]): TokenVerifier {
         return payload.sub;
       } catch (error) {
         const code = (error as { code?: string }).code;
-        if (code === "ERR_JWT_EXPIRED") throw unauthenticatedError("TOKEN_EXPIRED", "the token has expired");
-        throw unauthenticatedError("INVALID_TOKEN", "the token is not valid for this gateway");
+        if (code === "ERR_JWT_EXPIRED") throw unauthenticated("TOKEN_EXPIRED", "the token has expired");
+        throw unauthenticated("INVALID_TOKEN", "the token is not valid for this gateway");
       }
     },
   };
-}
-
-/** Mints an HS256 development token for `user` with the gateway's issuer, audience and lifetime. */
-export async function issueDevToken(
-  jwt: GatewayConfig["jwt"],
-  user: string,
-  now = Date.now(),
-): Promise<{ token: string; expiresAt: Date }> {
-  const issuedAt = Math.floor(now / 1000);
-  const expires = issuedAt + jwt.devTokenTtlSeconds;
-  const token = await new SignJWT({})
-    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-    .setSubject(user)
-    .setIssuer(jwt.issuer)
-    .setAudience(jwt.audience)
-    .setIssuedAt(issuedAt)
-    .setExpirationTime(expires)
-    .sign(new TextEncoder().encode(jwt.secret));
-  return { token, expiresAt: new Date(expires * 1000) };
-}
-
-/** A user name the dev endpoints accept: 1-64 letters, digits, `.`, `_`, `-`, `@`. */
-export function isValidUserName(user: unknown): user is string {
-  return typeof user === "string" && /^[A-Za-z0-9._@-]{1,64}$/.test(user);
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
+import { loadGatewayConfig } from "../config.js";
 // `npm run token -- <user>`: prints a development JWT for <user> signed with GATEWAY_JWT_SECRET
 // (or the documented development default), so curl / buf curl can call the gateway.
-import { issueDevToken, isValidUserName } from "./auth.js";
-import { loadGatewayConfig } from "./config.js";
+import { issueDevToken, isValidUserName } from "./dev-tokens.js";
 
 const user = process.argv[2];
 if (!isValidUserName(user)) {

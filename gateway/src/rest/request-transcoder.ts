@@ -1,6 +1,6 @@
 import { type DescField, type DescMessage, fromJson, type JsonObject, type JsonValue, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { RestMatch } from "./rest-routes.js";
+import type { RestMatch } from "./route-table.js";
 
 /** Finds a field by its proto name or its JSON (lowerCamel) name. */
 function fieldNamed(message: DescMessage, name: string): DescField | undefined {
@@ -15,7 +15,8 @@ function assign(target: JsonObject, message: DescMessage, path: string, value: J
   const key = field.jsonName;
   if (rest.length > 0) {
     if (field.fieldKind !== "message") throw new ConnectError(`${source} "${path}" does not name a message field`, Code.InvalidArgument);
-    const child = (target[key] ??= {}) as JsonObject;
+    target[key] ??= {};
+    const child = target[key] as JsonObject;
     assign(child, field.message, rest.join("."), value, source);
     return;
   }
@@ -52,8 +53,9 @@ export function transcodeRequest(match: RestMatch, query: URLSearchParams, body:
       throw new ConnectError("request body is not valid JSON", Code.InvalidArgument);
     }
     if (bodyRule === "*") {
-      if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed))
+      if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
         throw new ConnectError("request body must be a JSON object", Code.InvalidArgument);
+      }
       Object.assign(json, parsed);
     } else {
       assign(json, input, bodyRule, parsed, "body field");

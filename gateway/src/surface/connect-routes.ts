@@ -1,6 +1,6 @@
 import type { Message } from "@bufbuild/protobuf";
 import { type ConnectRouter, createContextKey, type HandlerContext } from "@connectrpc/connect";
-import type { Edge, EdgeCall } from "./edge.js";
+import type { Edge, EdgeCall } from "../edge/edge.js";
 import type { PublicMethod } from "./public-surface.js";
 
 /** The caller's socket address, put into each Connect call's context by the adapter. */

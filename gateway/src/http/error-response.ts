@@ -32,21 +32,14 @@ export function writeConnectErrorJson(res: NodeResponse, error: unknown, extraHe
  */
 export function writeNotFound(req: NodeRequest, res: NodeResponse, error: ConnectError): void {
   const contentType = req.headers["content-type"] ?? "";
+  const status = { "grpc-status": String(Code.NotFound), "grpc-message": encodeURIComponent(error.rawMessage) };
   if (/^application\/grpc-web/.test(contentType)) {
-    res.writeHead(200, {
-      "content-type": contentType,
-      "grpc-status": String(Code.NotFound),
-      "grpc-message": encodeURIComponent(error.rawMessage),
-    });
+    res.writeHead(200, { "content-type": contentType, ...status });
     res.end();
     return;
   }
   if (/^application\/grpc/.test(contentType)) {
-    res.writeHead(200, {
-      "content-type": "application/grpc",
-      "grpc-status": String(Code.NotFound),
-      "grpc-message": encodeURIComponent(error.rawMessage),
-    });
+    res.writeHead(200, { "content-type": "application/grpc", ...status });
     res.end();
     return;
   }

@@ -1,5 +1,5 @@
+import type { PublicMethod, RestBinding } from "../surface/public-surface.js";
 import { compilePathTemplate, type PathTemplate } from "./path-template.js";
-import type { PublicMethod, RestBinding } from "./public-surface.js";
 
 /** One REST route: a verb and path template bound to a public method. */
 export interface RestRoute {

@@ -1,11 +1,11 @@
 import { type Message, toJson } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { errorToJson } from "@connectrpc/connect/protocol-connect";
-import type { Edge, EdgeCall } from "./edge.js";
-import { type NodeRequest, type NodeResponse, writeConnectErrorJson } from "./error-response.js";
-import { readBody } from "./request-body.js";
-import type { RestMatch } from "./rest-routes.js";
-import { transcodeRequest } from "./rest-transcoder.js";
+import type { Edge, EdgeCall } from "../edge/edge.js";
+import { type NodeRequest, type NodeResponse, writeConnectErrorJson } from "../http/error-response.js";
+import { readBody } from "../http/request-body.js";
+import { transcodeRequest } from "./request-transcoder.js";
+import type { RestMatch } from "./route-table.js";
 
 /** Deadline a REST caller may ask for, in the `grpc-timeout`-free world of curl: `X-Timeout-Ms`. */
 function restTimeout(req: NodeRequest): number | undefined {

@@ -1,0 +1,98 @@
+// What the gateway reads from the environment: the fronted services, who may call them without a
+// token, and where each one runs — policy in config, validated at start-up with the variable named.
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
+import { ConfigError } from "@shop/platform";
+import { describe, expect, it } from "vitest";
+import { loadGatewayConfig, upstreamVariable } from "../src/config.js";
+import { repoRoot } from "./mesh.js";
+
+const ORDER = "shop.order.v1.OrderService";
+const INVENTORY = "shop.inventory.v1.InventoryService";
+const NOTIFICATION = "shop.notification.v1.NotificationService";
+const PAYMENT = "shop.payment.v1.PaymentService";
+
+function configError(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    loadGatewayConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`loadGatewayConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe("fronted services (GATEWAY_FRONTED_SERVICES)", () => {
+  it("defaults to every service with a public method: order, inventory and notification, not payment", () => {
+    expect(loadGatewayConfig({}).frontedServices.map((s) => s.typeName)).toEqual([ORDER, INVENTORY, NOTIFICATION]);
+  });
+
+  it("fronts only the services listed", () => {
+    const config = loadGatewayConfig({ GATEWAY_FRONTED_SERVICES: ` ${INVENTORY} ` });
+    expect(config.frontedServices).toEqual([InventoryService]);
+    expect(Object.keys(config.upstreams)).toEqual([INVENTORY]);
+  });
+
+  it("refuses a name that is not a service of the contracts, one with nothing public, and an empty list", () => {
+    expect(configError({ GATEWAY_FRONTED_SERVICES: "shop.order.v1.OrderServce" }).message).toMatch(
+      /^GATEWAY_FRONTED_SERVICES names "shop\.order\.v1\.OrderServce", which is not a service/,
+    );
+    expect(configError({ GATEWAY_FRONTED_SERVICES: `${ORDER},${PAYMENT}` }).message).toMatch(
+      /^GATEWAY_FRONTED_SERVICES names "shop\.payment\.v1\.PaymentService", which has no google\.api\.http method/,
+    );
+    expect(configError({ GATEWAY_FRONTED_SERVICES: "" }).message).toMatch(/^GATEWAY_FRONTED_SERVICES must name at least one service/);
+  });
+});
+
+describe("anonymous services (GATEWAY_ANONYMOUS_SERVICES)", () => {
+  it("defaults to the product catalogue, and to nothing when the catalogue is not fronted", () => {
+    expect(loadGatewayConfig({}).anonymousServices).toEqual([INVENTORY]);
+    expect(loadGatewayConfig({ GATEWAY_FRONTED_SERVICES: ORDER }).anonymousServices).toEqual([]);
+  });
+
+  it("takes a list of fronted services, or none when set empty", () => {
+    const both = loadGatewayConfig({ GATEWAY_ANONYMOUS_SERVICES: `${INVENTORY},${NOTIFICATION}` });
+    expect(both.anonymousServices).toEqual([INVENTORY, NOTIFICATION]);
+    expect(loadGatewayConfig({ GATEWAY_ANONYMOUS_SERVICES: "" }).anonymousServices).toEqual([]);
+  });
+
+  it("refuses a service that is not fronted", () => {
+    expect(configError({ GATEWAY_ANONYMOUS_SERVICES: PAYMENT }).message).toMatch(
+      /^GATEWAY_ANONYMOUS_SERVICES names "shop\.payment\.v1\.PaymentService", which is not fronted/,
+    );
+    const notFronted = configError({ GATEWAY_FRONTED_SERVICES: ORDER, GATEWAY_ANONYMOUS_SERVICES: INVENTORY });
+    expect(notFronted.message).toMatch(/^GATEWAY_ANONYMOUS_SERVICES/);
+  });
+});
+
+describe("upstream targets (<NAME>_URL)", () => {
+  it("names each service's variable after the service: OrderService -> ORDER_URL", () => {
+    expect(loadGatewayConfig({}).frontedServices.map(upstreamVariable)).toEqual(["ORDER_URL", "INVENTORY_URL", "NOTIFICATION_URL"]);
+    expect(upstreamVariable({ name: "ReadModelService" } as Parameters<typeof upstreamVariable>[0])).toBe("READ_MODEL_URL");
+  });
+
+  it("reads each fronted service's target, with each service's local port as the default", () => {
+    const defaults = { [ORDER]: "127.0.0.1:50051", [INVENTORY]: "127.0.0.1:50052", [NOTIFICATION]: "127.0.0.1:50054" };
+    expect(loadGatewayConfig({}).upstreams).toEqual(defaults);
+    expect(loadGatewayConfig({ ORDER_URL: "dns:///order:50051" }).upstreams[ORDER]).toBe("dns:///order:50051");
+  });
+
+  it("refuses a target with white space in it", () => {
+    expect(configError({ INVENTORY_URL: "127.0.0.1: 50052" }).message).toMatch(/^INVENTORY_URL must be a grpc-js target/);
+  });
+});
+
+describe("start-up with invalid config", () => {
+  it("stops the gateway process with exit code 1 and a message naming the variable", async () => {
+    const run = promisify(execFile);
+    const env = { ...process.env, GATEWAY_ANONYMOUS_SERVICES: PAYMENT, GATEWAY_PORT: "0", GATEWAY_ADMIN_PORT: "0" };
+    const failed = await run(process.execPath, [join(repoRoot, "gateway/dist/main.js")], { env, timeout: 10_000 }).then(
+      () => undefined,
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(failed?.code).toBe(1);
+    expect(failed?.stderr).toMatch(/^gateway: GATEWAY_ANONYMOUS_SERVICES names "shop\.payment\.v1\.PaymentService"/);
+  });
+});
