@@ -1,6 +1,6 @@
 /** Everything the platform needs to run one service process. */
 export interface ServiceConfig {
-  /** Service name, e.g. `inventory`; `<NAME>_PORT` and `<NAME>_ADMIN_PORT` are read from its upper case. */
+  /** Service name, e.g. `billing`; `<NAME>_PORT` and `<NAME>_ADMIN_PORT` are read from its upper case. */
   name: string;
   /** Interface the gRPC and admin servers bind to. */
   host: string;
@@ -64,7 +64,7 @@ export function envIntegerList(env: NodeJS.ProcessEnv, key: string, fallback: re
   return values;
 }
 
-/** The environment-variable prefix of a service: `order` -> `ORDER`, `read-model` -> `READ_MODEL`. */
+/** The environment-variable prefix of a service: `billing` -> `BILLING`, `read-model` -> `READ_MODEL`. */
 export function envPrefix(name: string): string {
   return name.toUpperCase().replace(/[^A-Z0-9]+/g, "_");
 }
