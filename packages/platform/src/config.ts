@@ -5,7 +5,7 @@ export { ConfigError, envInteger, envIntegerList, envPrefix } from "./env.js";
 
 /** Everything the platform needs to run one service process. */
 export interface ServiceConfig {
-  /** Service name, e.g. `inventory`; `<NAME>_PORT` and `<NAME>_ADMIN_PORT` are read from its upper case. */
+  /** Service name, e.g. `billing`; `<NAME>_PORT` and `<NAME>_ADMIN_PORT` are read from its upper case. */
   name: string;
   /** Interface the gRPC and admin servers bind to. */
   host: string;

@@ -34,7 +34,7 @@ export function envIntegerList(env: NodeJS.ProcessEnv, key: string, fallback: re
   return values;
 }
 
-/** The environment-variable prefix of a service: `order` -> `ORDER`, `read-model` -> `READ_MODEL`. */
+/** The environment-variable prefix of a service: `billing` -> `BILLING`, `read-model` -> `READ_MODEL`. */
 export function envPrefix(name: string): string {
   return name.toUpperCase().replace(/[^A-Z0-9]+/g, "_");
 }

@@ -14,7 +14,7 @@ export interface DatabasePaths {
  * Where a service's database is, read the same way for every service:
  * 1. `<SERVICE>_DATABASE_URL` — PostgreSQL, exactly this database;
  * 2. `DATABASE_URL` — PostgreSQL on that server, in the database named after the service
- *    (`order`, `inventory`, …; `-` becomes `_`), so services never share one by accident;
+ *    (`billing`, `read-model` as `read_model`, …), so services never share one by accident;
  * 3. otherwise embedded PGlite in `<SERVICE>_DATA_DIR` (`""` = in memory), else
  *    `<DATA_DIR or paths.dataRoot>/<service>`.
  * Throws {@link ConfigError} naming a variable that is not a postgres URL.

@@ -108,7 +108,7 @@ type OkLineWriter = (durationMs: number, traceId: string) => void;
 function okLineWriter(root: Logger, log: Logger, level: "info" | "debug"): OkLineWriter | undefined {
   const destination = plainDestinationOf(root);
   if (!destination) return undefined;
-  // pino's own serialized bindings of this child (`,"pid":1,"name":"inventory","service":…`).
+  // pino's own serialized bindings of this child (`,"pid":1,"name":"billing","service":…`).
   const bindings = (log as unknown as Record<symbol, string>)[pino.symbols.chindingsSym];
   const head = `{"level":${log.levels.values[level]},"time":`;
   const middle = `${bindings},"code":"OK","durationMs":`;

@@ -26,8 +26,8 @@ export function addReflection(server: Pick<Server, "addService">, services: Desc
   const files = filesOf(services).map((file) => Buffer.from(toBinary(FileDescriptorProtoSchema, file.proto)));
   const set = create(FileDescriptorSetSchema, { file: filesOf(services).map((file) => file.proto) });
   const packageDefinition = loadFileDescriptorSetFromBuffer(Buffer.from(toBinary(FileDescriptorSetSchema, set)));
-  // protobufjs re-serializes the descriptors it loaded, merging files (product.proto ends up inside
-  // inventory_service.proto), which leaves imports dangling and clients such as buf curl unable to
+  // protobufjs re-serializes the descriptors it loaded, merging files (a message file ends up inside
+  // the service file), which leaves imports dangling and clients such as buf curl unable to
   // link them. Reflection only reads `fileDescriptorProtos`, so hand it the exact generated files.
   for (const definition of Object.values(packageDefinition)) {
     if ("fileDescriptorProtos" in definition) definition.fileDescriptorProtos = files;

@@ -160,7 +160,7 @@ export async function serve(config: ServiceConfig, services: ServiceRegistration
       clearInterval(poller);
       logger.info({ event: "shutdown", inFlightStreams: streams.size, graceMs: config.shutdownGraceMs }, "shutting down: draining calls");
       health.setAll(ServingStatus.NOT_SERVING);
-      // Long-lived streams (WatchOrder, health Watch) would hold the drain open until the grace
+      // Long-lived streams (a watch of a resource, health Watch) would hold the drain open until the grace
       // period: end them now; UNAVAILABLE tells their clients to reconnect elsewhere.
       for (const call of streams) call.emit("error", { code: GrpcStatus.UNAVAILABLE, details: "server is shutting down" });
       health.close();
