@@ -4,7 +4,6 @@ import { Code, ConnectError, createHandlerContext, type HandlerContext } from "@
 import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
 import {
   GetNotificationRequestSchema,
-  type ListNotificationsRequest,
   ListNotificationsRequestSchema,
   NotificationService,
 } from "@shop/contracts/shop/notification/v1/notification_service_pb";

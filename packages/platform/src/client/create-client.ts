@@ -166,8 +166,8 @@ const trustDomains = new Map<string, string>();
 /** Plaintext, or mTLS presenting the workload's certificate (its trust domain read once per folder). */
 function channelCredentials(mesh: ClientOptions["mesh"]): ChannelCredentials {
   if (!mesh?.tls.enabled) return credentials.createInsecure();
-  let trustDomain = trustDomains.get(mesh.tls.dir);
-  if (!trustDomain) trustDomains.set(mesh.tls.dir, (trustDomain = readMeshIdentity(mesh.tls).id.trustDomain));
+  const trustDomain = trustDomains.get(mesh.tls.dir) ?? readMeshIdentity(mesh.tls).id.trustDomain;
+  trustDomains.set(mesh.tls.dir, trustDomain);
   return meshChannelCredentials(mesh.tls, trustDomain, mesh.server);
 }
 

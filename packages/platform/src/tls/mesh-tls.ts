@@ -109,8 +109,16 @@ export function meshCertificatesLoaded(tls: MeshTlsConfig): Promise<void> {
       provider.removeCaCertificateListener(onCa);
       reject(new ConfigError(`cannot read the mesh certificate, key or CA in ${tls.dir}`));
     };
-    const onIdentity = (update: unknown) => (update ? ((identity = true), settle()) : fail());
-    const onCa = (update: unknown) => (update ? ((ca = true), settle()) : fail());
+    const onIdentity = (update: unknown) => {
+      if (!update) return fail();
+      identity = true;
+      settle();
+    };
+    const onCa = (update: unknown) => {
+      if (!update) return fail();
+      ca = true;
+      settle();
+    };
     provider.addIdentityCertificateListener(onIdentity);
     provider.addCaCertificateListener(onCa);
   });
