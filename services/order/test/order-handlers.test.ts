@@ -418,10 +418,10 @@ describe("CreateOrder runs the saga over the real inventory and payment handlers
     expect(await available(sku)).toBe(3);
   });
 
-  it("returns UNAUTHENTICATED with reason MISSING_IDENTITY without an x-user-id header", async () => {
+  it("returns UNAUTHENTICATED with reason MISSING_USER without an x-user-id header", async () => {
     const error = await refusal(orders.createOrder(orderOf([{ sku: await addProduct(1), quantity: 1 }])));
     expect(error.code).toBe(Code.Unauthenticated);
-    expect(errorInfo(error)?.reason).toBe("MISSING_IDENTITY");
+    expect(errorInfo(error)?.reason).toBe("MISSING_USER");
   });
 });
 
