@@ -1,10 +1,12 @@
-// `npm start` (after the build): checks RabbitMQ, starts every service as its own process with
+// `npm start` (after the build): checks RabbitMQ, makes the development mesh certificates (mTLS
+// between the services; `.certs/`, git-ignored), starts every service as its own process with
 // prefixed logs, shows what each one is doing until it is ready, prints how to call the mesh, and
 // on Ctrl-C stops them all gracefully (SIGTERM, they drain in-flight calls).
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ensureCertificates } from "./certs.mjs";
 import { reachable } from "./local-services.mjs";
 import { logLineFormatter, parseRecord } from "./start/log-format.mjs";
 import { startupProgress } from "./start/progress.mjs";
@@ -32,6 +34,23 @@ Start one, then run npm start again:
 or point AMQP_URL at yours.`);
   process.exit(1);
 }
+
+// Every hop inside the mesh is mTLS: a CA and one certificate per workload, issued on the first
+// start and re-issued before they expire (checked now and every 6 hours; the services re-read their
+// files every minute, so a rotation needs no restart).
+const certificates = await ensureCertificates();
+if (certificates.newAuthority) console.log(`[certs] new development CA in ${join(certificates.dir, "ca")}`);
+if (certificates.issued.length > 0) console.log(`[certs] issued ${certificates.issued.join(", ")} in ${certificates.dir}`);
+const rotation = setInterval(
+  () => {
+    ensureCertificates().then(
+      ({ issued }) => issued.length > 0 && console.log(`[certs] re-issued ${issued.join(", ")}`),
+      (error) => console.error(`[certs] could not check the certificates: ${error.message}`),
+    );
+  },
+  6 * 60 * 60 * 1000,
+);
+rotation.unref();
 
 const progress = startupProgress(
   services.map((service) => service.name),
@@ -97,21 +116,22 @@ if (!stopping) {
 The mesh is up (every service SERVING):
 ${services.map(listeningLine).join("\n")}
 
-Try it (no local protos needed, the services serve reflection):
-  npx buf curl --protocol grpc --http2-prior-knowledge --list-methods http://localhost:50052
-  npx buf curl --protocol grpc --http2-prior-knowledge --data '{"pageSize": 3}' \\
-    http://localhost:50052/shop.inventory.v1.InventoryService/ListProducts
-  npx buf curl --protocol grpc --http2-prior-knowledge -H 'x-user-id: alice' \\
+Try it. Inside the mesh every call is mTLS: present a workload's certificate from .certs/ (here the
+gateway's, which may read the catalogue and act for a customer). No local protos needed: reflection.
+  MESH="--cacert .certs/gateway/ca.crt --cert .certs/gateway/tls.crt --key .certs/gateway/tls.key"
+  npx buf curl --protocol grpc $MESH --list-methods https://localhost:50052
+  npx buf curl --protocol grpc $MESH --data '{"pageSize": 3}' https://localhost:50052/shop.inventory.v1.InventoryService/ListProducts
+  npx buf curl --protocol grpc $MESH -H 'x-user-id: alice' \\
     --data '{"requestId": "'$(node -p 'crypto.randomUUID()')'", "items": [{"sku": "SKU-MUG-001", "quantity": 1}],
              "cardToken": "tok_visa", "email": "alice@example.com"}' \\
-    http://localhost:50051/shop.order.v1.OrderService/CreateOrder
+    https://localhost:50051/shop.order.v1.OrderService/CreateOrder
 ${existsSync(join(root, "gateway/dist/main.js")) ? "  open http://localhost:8080 for the storefront\n" : ""}
 Ctrl-C stops everything.`);
 }
 
-/** "  order        gRPC h2c://localhost:50051   admin http://localhost:9051/metrics" */
+/** "  order        gRPC https://localhost:50051 (mTLS)   admin http://localhost:9051/metrics" */
 function listeningLine(service) {
-  const scheme = service.name === "gateway" ? "http" : "h2c";
+  const scheme = service.name === "gateway" ? "http" : "https";
   return `  ${service.name.padEnd(12)} gRPC ${scheme}://localhost:${service.port}   admin http://localhost:${service.adminPort}/metrics`;
 }
 
