@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { DescService } from "@bufbuild/protobuf";
 import { ConfigError, envInteger, loadServiceConfig, type MeshTlsConfig } from "@shop/platform";
@@ -85,6 +86,32 @@ function integer(env: NodeJS.ProcessEnv, key: string, fallback: number, min = 0)
   return envInteger(env, key, fallback, { min });
 }
 
+/**
+ * The HS256 secret: GATEWAY_JWT_SECRET, or the contents of the file GATEWAY_JWT_SECRET_FILE names (a
+ * mounted Secret), else — outside production only — the public development secret. In production
+ * (`required`) a missing or development secret stops start-up, naming what to set.
+ */
+function jwtSecret(env: NodeJS.ProcessEnv, required: boolean): string {
+  const file = env.GATEWAY_JWT_SECRET_FILE;
+  let secret = env.GATEWAY_JWT_SECRET || undefined;
+  if (secret === undefined && file) {
+    try {
+      secret = readFileSync(file, "utf8").trim();
+    } catch (error) {
+      throw new GatewayConfigError(
+        `GATEWAY_JWT_SECRET_FILE names ${file}, which cannot be read (${(error as NodeJS.ErrnoException).code})`,
+      );
+    }
+  }
+  if (required && (secret === undefined || secret === DEV_JWT_SECRET)) {
+    throw new GatewayConfigError(
+      "NODE_ENV=production refuses the development JWT secret: set GATEWAY_JWT_SECRET (or GATEWAY_JWT_SECRET_FILE) " +
+        "to 32+ random bytes, or GATEWAY_JWKS_URL",
+    );
+  }
+  return secret ?? DEV_JWT_SECRET;
+}
+
 function flag(env: NodeJS.ProcessEnv, key: string, fallback: boolean): boolean {
   const raw = env[key];
   if (raw === undefined || raw === "") return fallback;
@@ -167,10 +194,15 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
   // GATEWAY_PORT, GATEWAY_ADMIN_PORT, HOST, LOG_LEVEL and SHUTDOWN_GRACE_MS mean what they mean for every service.
   const certRoot = fileURLToPath(new URL("../../.certs", import.meta.url));
   const common = loadServiceConfig("gateway", { port: 8080, adminPort: 9080, certRoot }, env);
-  const secret = env.GATEWAY_JWT_SECRET || DEV_JWT_SECRET;
-  if (Buffer.byteLength(secret) < 32) throw new GatewayConfigError("GATEWAY_JWT_SECRET must be at least 32 bytes for HS256");
+  const production = env.NODE_ENV === "production";
   const jwksUrl = env.GATEWAY_JWKS_URL || undefined;
   if (jwksUrl !== undefined && !URL.canParse(jwksUrl)) throw new GatewayConfigError(`GATEWAY_JWKS_URL is not a URL: "${jwksUrl}"`);
+  const secret = jwtSecret(env, production && jwksUrl === undefined);
+  if (Buffer.byteLength(secret) < 32) throw new GatewayConfigError("GATEWAY_JWT_SECRET must be at least 32 bytes for HS256");
+  const devTokens = flag(env, "GATEWAY_DEV_TOKENS", !production) && jwksUrl === undefined;
+  if (production && devTokens) {
+    throw new GatewayConfigError("GATEWAY_DEV_TOKENS=true is refused when NODE_ENV=production: /dev/token signs a token for anyone");
+  }
   const fronted = frontedServices(env);
   return {
     host: common.host,
@@ -191,7 +223,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
       audience: env.GATEWAY_JWT_AUDIENCE || "shop-gateway",
       devTokenTtlSeconds: integer(env, "GATEWAY_DEV_TOKEN_TTL_SECONDS", 3600, 1),
     },
-    devTokens: flag(env, "GATEWAY_DEV_TOKENS", true) && jwksUrl === undefined,
+    devTokens,
     corsOrigins: list(env, "GATEWAY_CORS_ORIGINS", ["http://localhost:5173"]),
     rateLimit: {
       burst: integer(env, "GATEWAY_RATE_LIMIT_BURST", 100, 1),

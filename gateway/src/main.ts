@@ -4,7 +4,7 @@ import cluster from "node:cluster";
 import { ConfigError, createLogger } from "@shop/platform";
 import { runPrimary } from "./cluster/primary.js";
 import { runWorker } from "./cluster/worker.js";
-import { type GatewayConfig, loadGatewayConfig } from "./config.js";
+import { DEV_JWT_SECRET, type GatewayConfig, loadGatewayConfig } from "./config.js";
 
 let config: GatewayConfig;
 try {
@@ -17,6 +17,12 @@ try {
   throw error;
 }
 const logger = createLogger("gateway", config.logLevel);
+if (cluster.isPrimary && config.jwt.jwksUrl === undefined && config.jwt.secret === DEV_JWT_SECRET) {
+  logger.warn(
+    { event: "development_secret" },
+    "verifying tokens with the public development secret: set GATEWAY_JWT_SECRET outside a laptop",
+  );
+}
 
 if (cluster.isPrimary && config.workers > 1) {
   await runPrimary(config, logger);

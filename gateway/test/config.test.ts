@@ -1,6 +1,8 @@
 // What the gateway reads from the environment: the fronted services, who may call them without a
 // token, and where each one runs — policy in config, validated at start-up with the variable named.
 import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
@@ -94,5 +96,52 @@ describe("start-up with invalid config", () => {
     );
     expect(failed?.code).toBe(1);
     expect(failed?.stderr).toMatch(/^gateway: GATEWAY_ANONYMOUS_SERVICES names "shop\.payment\.v1\.PaymentService"/);
+  });
+
+  it("refuses, in production, to start with the development secret or with development tokens on, saying what to set", async () => {
+    const run = promisify(execFile);
+    const start = (extra: Record<string, string>) =>
+      run(process.execPath, [join(repoRoot, "gateway/dist/main.js")], {
+        env: { ...process.env, NODE_ENV: "production", GATEWAY_PORT: "0", GATEWAY_ADMIN_PORT: "0", GATEWAY_JWT_SECRET: "", ...extra },
+        timeout: 10_000,
+      }).then(
+        () => undefined,
+        (error: { code: number; stderr: string }) => error,
+      );
+    const noSecret = await start({});
+    expect(noSecret?.code).toBe(1);
+    expect(noSecret?.stderr).toMatch(/^gateway: NODE_ENV=production refuses the development JWT secret: set GATEWAY_JWT_SECRET/);
+    const devSecret = await start({ GATEWAY_JWT_SECRET: "shop-mesh-dev-secret-change-me-0123456789" });
+    expect(devSecret?.stderr).toMatch(/refuses the development JWT secret/);
+    const devTokens = await start({ GATEWAY_JWT_SECRET: "x".repeat(40), GATEWAY_DEV_TOKENS: "true" });
+    expect(devTokens?.stderr).toMatch(/^gateway: GATEWAY_DEV_TOKENS=true is refused when NODE_ENV=production/);
+  });
+});
+
+describe("production mode (NODE_ENV=production)", () => {
+  const secret = "a-real-secret-of-more-than-32-bytes-0123456789";
+
+  it("turns the development sign-in off by default and takes the secret from the environment or a mounted file", () => {
+    expect(loadGatewayConfig({ NODE_ENV: "production", GATEWAY_JWT_SECRET: secret })).toMatchObject({ devTokens: false, jwt: { secret } });
+    expect(loadGatewayConfig({}).devTokens).toBe(true); // a laptop keeps it
+    const dir = mkdtempSync(join(tmpdir(), "gateway-secret-"));
+    writeFileSync(join(dir, "jwt"), `${secret}\n`);
+    expect(loadGatewayConfig({ NODE_ENV: "production", GATEWAY_JWT_SECRET_FILE: join(dir, "jwt") }).jwt.secret).toBe(secret);
+    rmSync(dir, { recursive: true });
+  });
+
+  it("refuses the development secret, a missing secret or file, and development tokens", () => {
+    expect(configError({ NODE_ENV: "production" }).message).toMatch(/refuses the development JWT secret/);
+    expect(configError({ NODE_ENV: "production", GATEWAY_JWT_SECRET: "shop-mesh-dev-secret-change-me-0123456789" }).message).toMatch(
+      /refuses the development JWT secret/,
+    );
+    expect(configError({ NODE_ENV: "production", GATEWAY_JWT_SECRET_FILE: "/nonexistent/jwt" }).message).toMatch(/GATEWAY_JWT_SECRET_FILE/);
+    expect(configError({ NODE_ENV: "production", GATEWAY_JWT_SECRET: secret, GATEWAY_DEV_TOKENS: "true" }).message).toMatch(
+      /GATEWAY_DEV_TOKENS=true is refused/,
+    );
+  });
+
+  it("needs no secret when tokens are verified against a JWKS", () => {
+    expect(loadGatewayConfig({ NODE_ENV: "production", GATEWAY_JWKS_URL: "https://issuer.example/jwks.json" }).devTokens).toBe(false);
   });
 });
