@@ -2,7 +2,8 @@
 // A closed-loop order placer in its own process: `concurrency` workers each place orders back to
 // back (a fresh request_id every time, one unit of a product, tok_visa) for `seconds`, through the
 // gateway (Connect JSON over HTTP/1.1 with a bearer token) or straight to the order service (gRPC
-// via the platform client, x-user-id). Prints one JSON line: counts by status, latencies, times.
+// via the platform client over mTLS as the gateway, x-user-id). Prints one JSON line: counts by
+// status, latencies, times.
 //   node bench/e2e/load.mjs '{"mode":"gateway","target":"http://127.0.0.1:8080","token":"…","user":"u","concurrency":4,"seconds":5,"skus":["SKU-MUG-001"]}'
 import { randomUUID } from "node:crypto";
 import { quantile } from "../src/stats.mjs";
@@ -33,7 +34,8 @@ async function directPlacer() {
   const { createClient } = await import("@shop/platform");
   const { OrderService } = await import("@shop/contracts/shop/order/v1/order_service_pb");
   const { OrderStatus } = await import("@shop/contracts/shop/order/v1/order_pb");
-  const client = createClient(OrderService, spec.target);
+  const { meshClientOptions } = await import("../src/mesh-clients.mjs");
+  const client = createClient(OrderService, spec.target, await meshClientOptions(spec.certsDir, "gateway", "order"));
   const options = { headers: { "x-user-id": spec.user } };
   const placer = async (sku) => {
     try {

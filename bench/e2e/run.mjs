@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import pg from "pg";
 import { startMesh } from "../src/mesh.mjs";
+import { meshClientOptions } from "../src/mesh-clients.mjs";
 import { cpuSeconds, processTree } from "../src/processes.mjs";
 import { spread } from "../src/stats.mjs";
 
@@ -32,7 +33,8 @@ const LABELS = { gateway: "CreateOrder via gateway (Connect JSON, HTTP/1.1, JWT)
 async function restock(mesh) {
   const { createClient } = await import("@shop/platform");
   const { InventoryService } = await import("@shop/contracts/shop/inventory/v1/inventory_service_pb");
-  const client = createClient(InventoryService, mesh.address("inventory"));
+  // Restocking is the operator's to do.
+  const client = createClient(InventoryService, mesh.address("inventory"), await meshClientOptions(mesh.certsDir, "operator", "inventory"));
   try {
     for (const sku of SKUS) await client.restockProduct({ sku, quantity: 1_000_000 });
   } finally {
@@ -99,6 +101,8 @@ export async function runEndToEnd({ concurrencies, seconds, repeats, log = conso
           const spec = {
             mode,
             target: mode === "gateway" ? mesh.gatewayUrl : mesh.address("order"),
+            // Straight to order over mTLS as the gateway, the one workload order answers.
+            certsDir: mesh.certsDir,
             token,
             user: pointUser,
             concurrency,

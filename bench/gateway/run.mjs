@@ -36,6 +36,9 @@ export async function runGateway({ seconds, repeats, concurrencies, perProcessEn
   const mesh = await startMesh({
     db: "postgres",
     names: ["inventory", "gateway"],
+    // h2load, the load on both sides, cannot present a client certificate: this part compares the
+    // hop itself, in plaintext on both sides (MESH_TLS=off). The e2e part runs with mTLS.
+    tls: false,
     env: {
       GATEWAY_WORKERS: workers,
       GATEWAY_RATE_LIMIT_BURST: "100000000",
@@ -71,7 +74,7 @@ export async function runGateway({ seconds, repeats, concurrencies, perProcessEn
     const series = await sweep({ ids, concurrencies, repeats, seconds, load, log: (m) => log(`  gateway: ${m}`) });
     return {
       title: "Gateway: GetProduct as Connect JSON / REST / gRPC through the gateway vs direct gRPC",
-      method: `inventory service with its own PostgreSQL database (real handler and store) and the gateway (GATEWAY_WORKERS=${workers}, rate limit lifted, LOG_LEVEL ${process.env.BENCH_LOG_LEVEL ?? "info"}) as processes; h2load one thread, HTTP/1.1 = one connection per in-flight request, h2c = up to 4 connections; ${seconds} s per point, ${repeats} interleaved repeats; server CPU = gateway + inventory processes (PostgreSQL not counted)`,
+      method: `inventory service with its own PostgreSQL database (real handler and store) and the gateway (GATEWAY_WORKERS=${workers}, rate limit lifted, LOG_LEVEL ${process.env.BENCH_LOG_LEVEL ?? "info"}) as processes, in plaintext (MESH_TLS=off: h2load cannot present a client certificate); h2load one thread, HTTP/1.1 = one connection per in-flight request, h2c = up to 4 connections; ${seconds} s per point, ${repeats} interleaved repeats; server CPU = gateway + inventory processes (PostgreSQL not counted)`,
       series: series.map((s) => ({ ...s, label: TARGETS[s.id] })),
       comparisons: ids.filter((id) => id !== "direct").map((id) => ({ subject: id, baseline: "direct" })),
     };

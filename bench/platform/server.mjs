@@ -27,14 +27,15 @@ function exitOnSigterm(close) {
 }
 
 if (kind === "platform" || kind === "platform-propagating") {
-  const { enableContextPropagation, loadServiceConfig, serve } = await import("@shop/platform");
+  const { enableContextPropagation, loadServiceConfig, openAccess, serve } = await import("@shop/platform");
   if (kind === "platform-propagating") enableContextPropagation();
+  // Plaintext, like the bare servers it is compared with: h2load cannot present a client certificate.
   const config = loadServiceConfig(
     "inventory",
-    { port: 0, adminPort: 0 },
-    { ...process.env, INVENTORY_PORT: "0", INVENTORY_ADMIN_PORT: "0", HOST: "127.0.0.1" },
+    { port: 0, adminPort: 0, certRoot: "" },
+    { ...process.env, INVENTORY_PORT: "0", INVENTORY_ADMIN_PORT: "0", HOST: "127.0.0.1", MESH_TLS: "off" },
   );
-  const server = await serve(config, [[InventoryService, { getProduct: ({ sku }) => product(sku) }]]);
+  const server = await serve(config, [[InventoryService, { getProduct: ({ sku }) => product(sku) }, openAccess(InventoryService)]]);
   ready(server.port);
 } else if (kind === "grpc-js" || kind === "grpc-js-no-channelz") {
   // A bare grpc-js server: same protobuf-es (de)serialization, no interceptors, no context.

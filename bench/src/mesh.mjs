@@ -1,7 +1,8 @@
 // Starts the real mesh for benchmarks, as gateway/test/mesh.ts does for tests: every service and the
 // gateway as `node <dist>/main.js` child processes on free loopback ports, each service with its
 // own throwaway PostgreSQL database (db: "postgres") or a fresh embedded PGlite data directory
-// (db: "pglite"), a unique RabbitMQ prefix; records each process's time from spawn to /readyz OK.
+// (db: "pglite"), a unique RabbitMQ prefix, and (tls: true, the default) its own mesh certificates,
+// so every hop is mTLS as in production; records each process's time from spawn to /readyz OK.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -9,6 +10,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createTestCertificates } from "@shop/platform/testing/certificates";
 import { createTestDatabase } from "@shop/platform/testing/postgres";
 import { rabbitTestScope } from "@shop/platform/testing/rabbitmq";
 import { stopChild } from "./processes.mjs";
@@ -41,7 +43,9 @@ export function assertBuilt(names) {
  * /readyz with 200. `env` is added to every process; `perProcessEnv[name]` to one, and `nodeArgs[name]`
  * are node flags for one (e.g. --cpu-prof). Returns { processes: {name: {child, port, adminPort, readyMs}}, coldStartMs,
  * databases, gatewayUrl, address(name), stop() }. `dataDir` (PGlite) reuses a directory a previous mesh
- * left, and is then kept; by default a fresh one is made and removed by stop().
+ * left, and is then kept; by default a fresh one is made and removed by stop(). `tls: false` runs
+ * the mesh in plaintext (MESH_TLS=off) for loads whose tool cannot present a client certificate (h2load).
+ * The result's `certsDir` holds the workload certificates (`<certsDir>/gateway/tls.crt`, …) for clients.
  */
 export async function startMesh(options = {}) {
   // Ports are picked before the processes start (each needs the others' addresses), so one can be
@@ -64,8 +68,10 @@ async function startMeshOnce({
   nodeArgs = {},
   timeoutMs = 240_000,
   dataDir: keptDataDir,
+  tls = true,
 } = {}) {
   assertBuilt(names);
+  const certificates = tls ? await createTestCertificates([...SERVICES, "gateway", "operator"]) : undefined;
   const dataDir = keptDataDir ?? (await mkdtemp(join(tmpdir(), "shop-bench-mesh-")));
   const rabbit = rabbitTestScope("bench");
   const ports = {};
@@ -81,6 +87,7 @@ async function startMeshOnce({
     PAYMENT_URL: address("payment"),
     NOTIFICATION_URL: address("notification"),
     OTEL_TRACES_EXPORTER: "none",
+    ...(certificates ? { CERTS_DIR: certificates.dir, MESH_TLS: "on" } : { MESH_TLS: "off" }),
     ...env,
   };
   for (const key of ["DATABASE_URL", "DATA_DIR", ...SERVICES.map((name) => `${name.toUpperCase()}_DATABASE_URL`)]) delete common[key];
@@ -102,6 +109,7 @@ async function startMeshOnce({
     await Promise.all(Object.values(databases).map((d) => d.drop().catch(() => undefined)));
     await rabbit.cleanup().catch(() => undefined);
     if (!keptDataDir) await rm(dataDir, { recursive: true, force: true });
+    await certificates?.remove();
   };
   const started = performance.now();
   try {
@@ -127,7 +135,8 @@ async function startMeshOnce({
     throw error;
   }
   const coldStartMs = performance.now() - started;
-  return { processes, coldStartMs, databases, address, gatewayUrl: `http://127.0.0.1:${ports.gateway.port}`, stop };
+  const certsDir = certificates?.dir;
+  return { processes, coldStartMs, databases, address, certsDir, gatewayUrl: `http://127.0.0.1:${ports.gateway.port}`, stop };
 }
 
 async function waitReady(name, proc, started, timeoutMs) {
