@@ -32,8 +32,12 @@ async function envoyConfig() {
   const manager = config.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
   const routes: EnvoyRoute[] = manager.route_config.virtual_hosts.flatMap((host: { routes: EnvoyRoute[] }) => host.routes);
   const filters: EnvoyFilter[] = manager.http_filters;
-  const clusters: { name: string; health_checks?: { grpc_health_check?: unknown }[]; outlier_detection?: unknown }[] =
-    config.static_resources.clusters;
+  const clusters: {
+    name: string;
+    health_checks?: { grpc_health_check?: unknown }[];
+    outlier_detection?: unknown;
+    transport_socket?: { typed_config: Record<string, unknown> };
+  }[] = config.static_resources.clusters;
   return { routes, filters, clusters };
 }
 
@@ -127,6 +131,40 @@ describe("envoy.yaml against the contracts", () => {
       expect(files).toContain("google/api/annotations.proto");
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("verifies tokens as the gateway does: a key from a mounted file, issuer, audience, an expiry and a subject required", async () => {
+    const { filters } = await envoyConfig();
+    const jwt = filters.find((f) => f.name === "envoy.filters.http.jwt_authn")?.typed_config as {
+      providers: Record<
+        string,
+        { issuer: string; audiences: string[]; require_expiration: boolean; subjects: unknown; local_jwks: Record<string, string> }
+      >;
+    };
+    const provider = jwt.providers.shop!;
+    expect(provider).toMatchObject({ issuer: "shop-mesh-dev", audiences: ["shop-gateway"], require_expiration: true });
+    expect(provider.subjects).toEqual({ safe_regex: { regex: ".+" } });
+    expect(provider.local_jwks).toEqual({ filename: "/etc/envoy/jwks/jwks.json" });
+  });
+
+  it("calls every cluster over mTLS as the gateway workload, accepting only that service's SPIFFE ID", async () => {
+    const { clusters } = await envoyConfig();
+    for (const cluster of clusters) {
+      const tls = cluster.transport_socket?.typed_config as {
+        common_tls_context: {
+          tls_certificates: { certificate_chain: { filename: string } }[];
+          validation_context: {
+            trusted_ca: { filename: string };
+            match_typed_subject_alt_names: { san_type: string; matcher: { exact: string } }[];
+          };
+        };
+      };
+      expect(tls.common_tls_context.tls_certificates[0]?.certificate_chain.filename, cluster.name).toBe("/etc/envoy/mesh-tls/tls.crt");
+      expect(tls.common_tls_context.validation_context.trusted_ca.filename).toBe("/etc/envoy/mesh-tls/ca.crt");
+      expect(tls.common_tls_context.validation_context.match_typed_subject_alt_names).toEqual([
+        { san_type: "URI", matcher: { exact: `spiffe://shop.mesh/${cluster.name}` } },
+      ]);
     }
   });
 });

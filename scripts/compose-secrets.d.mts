@@ -1,0 +1,10 @@
+/** RabbitMQ's rabbit_password_hashing_sha256 of `password`. */
+export declare function rabbitPasswordHash(password: string, salt?: Buffer): string;
+/** RabbitMQ definitions: the administrator, order and notification users with their permissions. */
+export declare function rabbitDefinitions(env: Record<string, string | undefined>): {
+  users: Array<{ name: string; password_hash: string; hashing_algorithm: string; tags: string[] }>;
+  vhosts: Array<{ name: string }>;
+  permissions: Array<{ user: string; vhost: string; configure: string; write: string; read: string }>;
+};
+/** A JWKS holding the HS256 secret. */
+export declare function hs256Jwks(secret: string): { keys: Array<{ kty: string; alg: string; k: string }> };

@@ -1,0 +1,104 @@
+// `npm run compose:secrets`: everything docker-compose.yml needs that must not be in the repository,
+// made once on this machine (all git-ignored) and kept on later runs:
+//   .env                                  random passwords and the gateway's JWT secret (compose reads it)
+//   .secrets/jwks.json                    the same JWT secret as a JWKS, for Envoy's jwt_authn
+//   .secrets/rabbitmq-definitions.json    RabbitMQ's users (an administrator, order, notification) with
+//                                         salted password hashes and permissions on their own names only
+//   .certs/                               the mesh's development CA and workload certificates (npm run certs)
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ensureCertificates } from "./certs.mjs";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const SECRET_VARIABLES = [
+  "GATEWAY_JWT_SECRET",
+  "POSTGRES_PASSWORD",
+  "ORDER_DB_PASSWORD",
+  "INVENTORY_DB_PASSWORD",
+  "PAYMENT_DB_PASSWORD",
+  "NOTIFICATION_DB_PASSWORD",
+  "RABBITMQ_ADMIN_PASSWORD",
+  "ORDER_AMQP_PASSWORD",
+  "NOTIFICATION_AMQP_PASSWORD",
+];
+
+/** The key=value lines of a .env file. */
+function readEnvFile(path) {
+  if (!existsSync(path)) return {};
+  const entries = readFileSync(path, "utf8")
+    .split("\n")
+    .map((line) => /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim()))
+    .filter(Boolean)
+    .map((match) => [match[1], match[2]]);
+  return Object.fromEntries(entries);
+}
+
+/** RabbitMQ's rabbit_password_hashing_sha256: base64(salt ‖ sha256(salt ‖ password)), 4-byte salt. */
+export function rabbitPasswordHash(password, salt = randomBytes(4)) {
+  const digest = createHash("sha256")
+    .update(Buffer.concat([salt, Buffer.from(password, "utf8")]))
+    .digest();
+  return Buffer.concat([salt, digest]).toString("base64");
+}
+
+/**
+ * The broker's users: an administrator for the management UI, and one user per workload that may
+ * touch only its own exchange and queues — order publishes to shop.notifications; notification
+ * declares, binds, consumes and forwards (retry tiers, DLQ) under shop.notifications.
+ */
+export function rabbitDefinitions(env) {
+  const user = (name, password, tags) => ({
+    name,
+    password_hash: rabbitPasswordHash(password),
+    hashing_algorithm: "rabbit_password_hashing_sha256",
+    tags,
+  });
+  const permission = (name, configure, write, read) => ({ user: name, vhost: "/", configure, write, read });
+  return {
+    users: [
+      user("admin", env.RABBITMQ_ADMIN_PASSWORD, ["administrator"]),
+      user("order", env.ORDER_AMQP_PASSWORD, []),
+      user("notification", env.NOTIFICATION_AMQP_PASSWORD, []),
+    ],
+    vhosts: [{ name: "/" }],
+    permissions: [
+      permission("admin", ".*", ".*", ".*"),
+      permission("order", "^shop\\.notifications$", "^shop\\.notifications$", "^$"),
+      permission(
+        "notification",
+        "^shop\\.notifications(\\..*)?$",
+        "^(shop\\.notifications(\\..*)?|amq\\.default)$",
+        "^shop\\.notifications(\\..*)?$",
+      ),
+    ],
+  };
+}
+
+/** A JWKS holding the HS256 secret, as Envoy's jwt_authn reads it. */
+export function hs256Jwks(secret) {
+  return { keys: [{ kty: "oct", alg: "HS256", k: Buffer.from(secret, "utf8").toString("base64url") }] };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const envPath = join(root, ".env");
+  const env = readEnvFile(envPath);
+  const made = SECRET_VARIABLES.filter((name) => !env[name]);
+  for (const name of made) env[name] = randomBytes(32).toString("base64url");
+  writeFileSync(
+    envPath,
+    `${Object.entries(env)
+      .map(([key, value]) => `${key}=${value}`)
+      .join("\n")}\n`,
+    { mode: 0o600 },
+  );
+  const secrets = join(root, ".secrets");
+  mkdirSync(secrets, { recursive: true, mode: 0o700 });
+  // Readable by the containers' own users (envoy, rabbitmq), like a mounted Secret; the folder stays private.
+  writeFileSync(join(secrets, "jwks.json"), JSON.stringify(hs256Jwks(env.GATEWAY_JWT_SECRET)), { mode: 0o644 });
+  writeFileSync(join(secrets, "rabbitmq-definitions.json"), JSON.stringify(rabbitDefinitions(env), null, 2), { mode: 0o644 });
+  const certificates = await ensureCertificates();
+  console.log(made.length > 0 ? `[compose] new secrets in .env: ${made.join(", ")}` : "[compose] .env already holds every secret");
+  console.log(`[compose] .secrets/jwks.json, .secrets/rabbitmq-definitions.json; certificates in ${certificates.dir}`);
+}
