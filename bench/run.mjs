@@ -12,7 +12,7 @@ import { readLatest, writeLatest } from "./report/results-file.mjs";
 import { writeReport } from "./report/write-report.mjs";
 import { machineInfo } from "./src/machine.mjs";
 
-const ALL = ["platform", "gateway", "e2e", "messaging", "footprint"];
+const ALL = ["platform", "tls", "gateway", "e2e", "messaging", "footprint"];
 const requested = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const unknown = requested.filter((p) => !ALL.includes(p));
 if (unknown.length > 0) {
@@ -31,6 +31,7 @@ const config = {
   concurrencies: list(process.env.BENCH_CONCURRENCY, "1,16,64,256").map(Number),
   unaryTargets: list(process.env.BENCH_UNARY_TARGETS, "platform,platform-propagating,connect,grpc-js"),
   gatewayConcurrencies: list(process.env.BENCH_GATEWAY_CONCURRENCY, "1,16,64").map(Number),
+  tlsConcurrencies: list(process.env.BENCH_TLS_CONCURRENCY, "1,64").map(Number),
   e2eConcurrencies: list(process.env.BENCH_E2E_CONCURRENCY, "1,4,16").map(Number),
   e2eSeconds: Number(process.env.BENCH_E2E_SECONDS ?? 5),
   footprintRepeats: Number(process.env.BENCH_FOOTPRINT_REPEATS ?? 2),
@@ -39,6 +40,8 @@ const config = {
 
 const RUNNERS = {
   platform: async () => (await import("./src/unary.mjs")).runUnary({ ...config, targets: config.unaryTargets }),
+  tls: async () =>
+    (await import("./tls/run.mjs")).runTls({ seconds: config.seconds, repeats: config.repeats, concurrencies: config.tlsConcurrencies }),
   gateway: async () => (await import("./gateway/run.mjs")).runGateway({ ...config, concurrencies: config.gatewayConcurrencies }),
   e2e: async () =>
     (await import("./e2e/run.mjs")).runEndToEnd({

@@ -1,7 +1,9 @@
-// One benchmark target per process: `node server.mjs platform|platform-propagating|grpc-js|grpc-js-no-channelz|http2`.
+// One benchmark target per process: `node server.mjs platform|platform-propagating|platform-mtls|grpc-js|grpc-js-no-channelz|grpc-js-mtls|http2`.
+// The -mtls kinds need CERTS_DIR (a folder of test certificates); grpc-js-no-channelz and -mtls run without channelz.
 // `platform-propagating` is the platform with async context propagation on, as in a service that
 // makes outgoing calls (order, the gateway): AsyncLocalStorage carries the incoming call and span.
 // Prints {"port":N} on stderr once listening (stdout carries the platform's JSON call logs). All three answer GetProduct with the same message.
+import { readFileSync } from "node:fs";
 import http2 from "node:http2";
 import { create, fromBinary, isMessage, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
@@ -37,10 +39,22 @@ if (kind === "platform" || kind === "platform-propagating") {
   );
   const server = await serve(config, [[InventoryService, { getProduct: ({ sku }) => product(sku) }, openAccess(InventoryService)]]);
   ready(server.port);
-} else if (kind === "grpc-js" || kind === "grpc-js-no-channelz") {
+} else if (kind === "platform-mtls") {
+  // The platform as a service runs it: mTLS (the inventory's certificate from CERTS_DIR) and the
+  // inventory's access table checked on every call (GetProduct: gateway, order).
+  const { loadServiceConfig, serve } = await import("@shop/platform");
+  const { inventoryAccess } = await import("@shop/inventory/access");
+  const config = loadServiceConfig(
+    "inventory",
+    { port: 0, adminPort: 0, certRoot: process.env.CERTS_DIR },
+    { ...process.env, INVENTORY_PORT: "0", INVENTORY_ADMIN_PORT: "0", HOST: "127.0.0.1", MESH_TLS: "on" },
+  );
+  const server = await serve(config, [[InventoryService, { getProduct: ({ sku }) => product(sku) }, inventoryAccess]]);
+  ready(server.port);
+} else if (kind === "grpc-js" || kind === "grpc-js-no-channelz" || kind === "grpc-js-mtls") {
   // A bare grpc-js server: same protobuf-es (de)serialization, no interceptors, no context.
   // `grpc-js-no-channelz` turns channelz off as the platform does, to show the interceptors' cost alone.
-  const server = new grpc.Server(kind === "grpc-js-no-channelz" ? { "grpc.enable_channelz": 0 } : {});
+  const server = new grpc.Server(kind === "grpc-js" ? {} : { "grpc.enable_channelz": 0 });
   const serialize = (schema) => (value) => {
     const bytes = toBinary(schema, isMessage(value, schema) ? value : create(schema, value));
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -59,7 +73,17 @@ if (kind === "platform" || kind === "platform-propagating") {
     },
     { getProduct: (call, callback) => callback(null, product(call.request.sku)) },
   );
-  server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, port) => {
+  // grpc-js-mtls: the same TLS as the platform's, client certificate required, no access check.
+  const dir = `${process.env.CERTS_DIR}/inventory`;
+  const credentials =
+    kind === "grpc-js-mtls"
+      ? grpc.ServerCredentials.createSsl(
+          readFileSync(`${dir}/ca.crt`),
+          [{ private_key: readFileSync(`${dir}/tls.key`), cert_chain: readFileSync(`${dir}/tls.crt`) }],
+          true,
+        )
+      : grpc.ServerCredentials.createInsecure();
+  server.bindAsync("127.0.0.1:0", credentials, (error, port) => {
     if (error) throw error;
     ready(port);
   });

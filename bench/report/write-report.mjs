@@ -7,7 +7,7 @@ import { num, range, ratioRange } from "./format.mjs";
 import { RESULTS_DIR } from "./results-file.mjs";
 import { latencyChart } from "./svg-chart.mjs";
 
-const ORDER = ["platform", "gateway", "e2e", "messaging", "footprint"];
+const ORDER = ["platform", "tls", "gateway", "e2e", "messaging", "footprint"];
 const README = fileURLToPath(new URL("../README.md", import.meta.url));
 const ROOT_README = fileURLToPath(new URL("../../README.md", import.meta.url));
 const START = "<!-- bench:results:start -->";

@@ -7,9 +7,9 @@ import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_
 import { type AccessPolicy, createClient, errorInfo } from "@shop/platform";
 import { callingAs } from "@shop/platform/testing/certificates";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inventoryAccess } from "../../inventory/src/access.js";
-import { notificationAccess } from "../../notification/src/access.js";
-import { paymentAccess } from "../../payment/src/access.js";
+import { inventoryAccess } from "@shop/inventory/access";
+import { notificationAccess } from "@shop/notification/access";
+import { paymentAccess } from "@shop/payment/access";
 import { orderAccess } from "../src/access.js";
 import { type DomainMesh, startDomainMesh } from "./mesh-harness.js";
 
