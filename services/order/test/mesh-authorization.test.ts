@@ -4,12 +4,12 @@ import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_se
 import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
 import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
 import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
-import { type AccessPolicy, createClient, errorInfo } from "@shop/platform";
-import { callingAs } from "@shop/platform/testing/certificates";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inventoryAccess } from "@shop/inventory/access";
 import { notificationAccess } from "@shop/notification/access";
 import { paymentAccess } from "@shop/payment/access";
+import { type AccessPolicy, createClient, errorInfo } from "@shop/platform";
+import { callingAs } from "@shop/platform/testing/certificates";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { orderAccess } from "../src/access.js";
 import { type DomainMesh, startDomainMesh } from "./mesh-harness.js";
 
