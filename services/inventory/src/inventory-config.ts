@@ -4,7 +4,10 @@ import { type DatabaseConfig, loadDatabaseConfig } from "@shop/platform/database
 
 /** Everything the inventory service reads from the environment, once, at start-up. */
 export interface InventoryConfig {
-  /** INVENTORY_PORT (50052), INVENTORY_ADMIN_PORT (9052), the mesh certificate in INVENTORY_TLS_DIR / `.certs/inventory`, and the platform's settings. */
+  /**
+   * INVENTORY_PORT (50052), INVENTORY_ADMIN_PORT (9052), the mesh certificate in INVENTORY_TLS_DIR / `.certs/inventory`,
+   * and the platform's settings.
+   */
   service: ServiceConfig;
   /** INVENTORY_DATABASE_URL, DATABASE_URL (database `inventory`), or PGlite in INVENTORY_DATA_DIR / `.data/inventory`. */
   database: DatabaseConfig;

@@ -11,7 +11,10 @@ export const NOTIFICATION_QUEUE = "shop.notifications.commands";
 
 /** Everything the notification service reads from the environment, once, at start-up. */
 export interface NotificationConfig {
-  /** NOTIFICATION_PORT (50054), NOTIFICATION_ADMIN_PORT (9054), the mesh certificate in NOTIFICATION_TLS_DIR / `.certs/notification`, and the platform's settings. */
+  /**
+   * NOTIFICATION_PORT (50054), NOTIFICATION_ADMIN_PORT (9054), the mesh certificate in NOTIFICATION_TLS_DIR / `.certs/notification`,
+   * and the platform's settings.
+   */
   service: ServiceConfig;
   /** NOTIFICATION_DATABASE_URL, DATABASE_URL (database `notification`), or PGlite in NOTIFICATION_DATA_DIR / `.data/notification`. */
   database: DatabaseConfig;

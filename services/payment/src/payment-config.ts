@@ -4,7 +4,10 @@ import { type DatabaseConfig, loadDatabaseConfig } from "@shop/platform/database
 
 /** Everything the payment service reads from the environment, once, at start-up. */
 export interface PaymentConfig {
-  /** PAYMENT_PORT (50053), PAYMENT_ADMIN_PORT (9053), the mesh certificate in PAYMENT_TLS_DIR / `.certs/payment`, and the platform's settings. */
+  /**
+   * PAYMENT_PORT (50053), PAYMENT_ADMIN_PORT (9053), the mesh certificate in PAYMENT_TLS_DIR / `.certs/payment`,
+   * and the platform's settings.
+   */
   service: ServiceConfig;
   /** PAYMENT_DATABASE_URL, DATABASE_URL (database `payment`), or PGlite in PAYMENT_DATA_DIR / `.data/payment`. */
   database: DatabaseConfig;

@@ -9,7 +9,6 @@ export async function refusal(call: Promise<unknown>): Promise<ConnectError> {
     if (error instanceof ConnectError) return error;
     throw new Error(`expected a ConnectError, got ${String(error)}`, { cause: error });
   }
-  throw new Error(
-    `expected the call to be refused, it answered ${JSON.stringify(outcome, (_key, value) => (typeof value === "bigint" ? `${value}n` : value))}`,
-  );
+  const answer = JSON.stringify(outcome, (_key, value) => (typeof value === "bigint" ? `${value}n` : value));
+  throw new Error(`expected the call to be refused, it answered ${answer}`);
 }
