@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { DescService } from "@bufbuild/protobuf";
 import { ConfigError, envInteger, loadServiceConfig, type MeshTlsConfig } from "@shop/platform";
+import { type ConsoleConfig, loadConsoleConfig } from "./console/console-config.js";
 import { hasPublicMethod } from "./surface/public-surface.js";
 import { catalogueService, SERVICE_CATALOGUE } from "./surface/service-catalogue.js";
 
@@ -75,6 +76,8 @@ export interface GatewayConfig {
   };
   /** Built storefront (web/dist); served at `/` when it exists. */
   webRoot: string;
+  /** The mesh console at /console on the admin port. */
+  console: ConsoleConfig;
 }
 
 /** Raised for a malformed variable; start-up stops with its message. */
@@ -239,5 +242,6 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
       maxConcurrentStreams: integer(env, "GATEWAY_MAX_CONCURRENT_STREAMS", 256, 1),
     },
     webRoot: env.GATEWAY_WEB_ROOT || fileURLToPath(new URL("../../web/dist", import.meta.url)),
+    console: loadConsoleConfig(env, production),
   };
 }

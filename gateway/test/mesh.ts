@@ -17,6 +17,10 @@ export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 /** The running mesh. */
 export interface Mesh {
   gatewayUrl: string;
+  /** Each process's admin port (`http://127.0.0.1:<port>`), by name: the four services and the gateway. */
+  adminUrls: Record<string, string>;
+  /** The run's RabbitMQ prefix (AMQP_PREFIX), before every queue and exchange name. */
+  amqpPrefix: string;
   /** Recent output of every process, for failure messages. */
   logs(): string;
   stop(): Promise<void>;
@@ -70,13 +74,21 @@ export async function startMesh(extraEnv: Record<string, string> = {}): Promise<
       startService("notification"),
     ]);
     const order = await startService("order", { INVENTORY_URL: inventory.target, PAYMENT_URL: payment.target });
+    const services = { inventory, payment, notification, order };
+    const adminUrl = (p: ServiceProcess) => `http://127.0.0.1:${p.adminPort}`;
     const gateway = await start("gateway", "gateway/dist/main.js", {
       ORDER_URL: order.target,
       INVENTORY_URL: inventory.target,
       PAYMENT_URL: payment.target,
       NOTIFICATION_URL: notification.target,
+      // The mesh console watches these admin ports (npm start's defaults are fixed ports).
+      GATEWAY_CONSOLE_SERVICES: Object.entries(services)
+        .map(([name, p]) => `${name}=${adminUrl(p)}`)
+        .join(","),
+      ...extraEnv,
     });
-    return { gatewayUrl: gateway.url, logs, stop };
+    const adminUrls = Object.fromEntries([...Object.entries(services), ["gateway", gateway] as const].map(([name, p]) => [name, adminUrl(p)]));
+    return { gatewayUrl: gateway.url, adminUrls, amqpPrefix: rabbit.prefix, logs, stop };
   } catch (error) {
     await stop();
     throw error;

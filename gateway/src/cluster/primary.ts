@@ -2,6 +2,7 @@ import cluster from "node:cluster";
 import { type Logger, startAdminServer } from "@shop/platform";
 import { AggregatorRegistry } from "prom-client";
 import type { GatewayConfig } from "../config.js";
+import { createMeshConsole } from "../console/console-server.js";
 import { serveSharedRateLimits } from "../edge/rate-limiter.js";
 
 /**
@@ -24,14 +25,11 @@ export async function runPrimary(config: GatewayConfig, logger: Logger): Promise
   // Before the first fork: each worker's limiter registers with the primary as it starts.
   serveSharedRateLimits();
   for (let i = 0; i < config.workers; i++) cluster.fork();
-  const admin = await startAdminServer({
-    host: config.host,
-    port: config.adminPort,
-    probes: { live: () => true, ready: () => listening > 0 && !stopping },
-    logger,
-    // The primary serves no calls itself: /metrics is every worker's registry, summed.
-    metrics: { contentType: aggregator.contentType, metrics: () => aggregator.clusterMetrics() },
-  });
+  const probes = { live: () => true, ready: () => listening > 0 && !stopping };
+  // The primary serves no calls itself: /metrics is every worker's registry, summed.
+  const metrics = { contentType: aggregator.contentType, metrics: () => aggregator.clusterMetrics() };
+  const meshConsole = createMeshConsole(config.console, { logger, gateway: { ready: probes.ready, metrics } });
+  const admin = await startAdminServer({ host: config.host, port: config.adminPort, probes, logger, metrics, routes: meshConsole.routes });
   // The workers share one port (port 0 = one the primary picks): announce it once the first listens.
   void firstListening.then((port) =>
     logger.info({ event: "listening", workers: config.workers, port, adminPort: admin.port }, "gateway primary started"),
@@ -52,6 +50,7 @@ export async function runPrimary(config: GatewayConfig, logger: Logger): Promise
       ),
     );
     await admin.close();
+    await meshConsole.close();
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));

@@ -2,6 +2,7 @@ import cluster from "node:cluster";
 import { type AdminServer, createClient, initTracing, type Logger, metricsRegistry, startAdminServer } from "@shop/platform";
 import { AggregatorRegistry } from "prom-client";
 import { type GatewayConfig, upstreamWorkload } from "../config.js";
+import { createMeshConsole, type MeshConsole } from "../console/console-server.js";
 import { startGateway } from "../gateway-server.js";
 import type { UpstreamClient } from "../upstreams.js";
 
@@ -28,13 +29,16 @@ export async function runWorker(config: GatewayConfig, logger: Logger): Promise<
   });
   let stopping = false;
   let admin: AdminServer | undefined;
+  let meshConsole: MeshConsole | undefined;
   if (cluster.isWorker) {
     // Constructing one installs the worker's reply listener; the primary's /metrics asks every worker.
     new AggregatorRegistry();
     AggregatorRegistry.setRegistries([metricsRegistry]);
   } else {
     const probes = { live: () => true, ready: () => !stopping };
-    admin = await startAdminServer({ host: config.host, port: config.adminPort, probes, logger });
+    const metrics = { contentType: metricsRegistry.contentType, metrics: () => metricsRegistry.metrics() };
+    meshConsole = createMeshConsole(config.console, { logger, gateway: { ready: probes.ready, metrics } });
+    admin = await startAdminServer({ host: config.host, port: config.adminPort, probes, logger, routes: meshConsole.routes });
     logger.info({ event: "listening", port: gateway.port, adminPort: admin.port }, "gateway started");
   }
   const stop = async (signal: string) => {
@@ -43,6 +47,7 @@ export async function runWorker(config: GatewayConfig, logger: Logger): Promise<
     logger.info({ signal }, "gateway worker draining");
     await gateway.close(config.shutdownGraceMs);
     await admin?.close();
+    await meshConsole?.close();
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));

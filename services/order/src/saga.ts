@@ -10,6 +10,7 @@ import { enqueueOutbox } from "@shop/platform/messaging";
 import { notificationFor, notificationMessage } from "./notifications.js";
 import type { SagaSettings } from "./order-config.js";
 import type { OrderEvents } from "./order-events.js";
+import { recordSagaOutcome } from "./saga-metrics.js";
 import type { OrderChange, OrderRecord, OrderStore, PricedLine } from "./store.js";
 
 /** The inventory calls the saga makes: a platform client fits, and so does any client with these methods. */
@@ -195,6 +196,7 @@ export class OrderSaga {
     });
     this.deps.events.publish(record.order);
     if (change.status !== undefined) {
+      recordSagaOutcome(change.status);
       this.deps.logger.info({ orderId, status: OrderStatus[change.status], reason: record.order.statusReason }, "order status changed");
     }
     return record;

@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { metricsRegistry } from "../observability/metrics.js";
@@ -17,6 +17,9 @@ export interface MetricsSource {
   metrics(): Promise<string>;
 }
 
+/** Extra routes of an admin server (e.g. an operator's console): answers and returns true, or returns false to leave the request. */
+export type AdminRoutes = (req: IncomingMessage, res: ServerResponse) => boolean;
+
 /** Options of {@link startAdminServer}. */
 export interface AdminServerOptions {
   host: string;
@@ -26,6 +29,8 @@ export interface AdminServerOptions {
   logger: Logger;
   /** Default: the platform's `metricsRegistry` (a process that aggregates others passes its own). */
   metrics?: MetricsSource;
+  /** Asked first for every request; its own paths may take any method and must guard themselves. */
+  routes?: AdminRoutes;
 }
 
 /** A started admin HTTP server. */
@@ -36,12 +41,13 @@ export interface AdminServer {
 
 /**
  * Starts the HTTP/1.1 admin server: `/metrics` (Prometheus), `/healthz` (liveness), `/readyz`
- * (readiness), each answering GET and HEAD only. It serves nothing that changes state.
+ * (readiness), each answering GET and HEAD only; it serves nothing that changes state itself (`routes` may).
  */
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   const { probes, logger } = options;
   const source = options.metrics ?? metricsRegistry;
   const server: Server = createServer((req, res) => {
+    if (options.routes?.(req, res)) return;
     const path = (req.url ?? "/").split("?")[0];
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.writeHead(405, { allow: "GET, HEAD" }).end();
