@@ -125,8 +125,15 @@ gateway's, which may read the catalogue and act for a customer). No local protos
     --data '{"requestId": "'$(node -p 'crypto.randomUUID()')'", "items": [{"sku": "SKU-MUG-001", "quantity": 1}],
              "cardToken": "tok_visa", "email": "alice@example.com"}' \\
     https://localhost:50051/shop.order.v1.OrderService/CreateOrder
-${existsSync(join(root, "gateway/dist/main.js")) ? "  open http://localhost:8080 for the storefront\n" : ""}
+${existsSync(join(root, "gateway/dist/main.js")) ? gatewayLines() : ""}
 Ctrl-C stops everything.`);
+}
+
+/** Where the storefront and the mesh console open. */
+function gatewayLines() {
+  const token = process.env.GATEWAY_OPERATOR_TOKEN ? "your GATEWAY_OPERATOR_TOKEN" : "shop-mesh-dev-operator-token";
+  return `  open http://localhost:8080 for the storefront
+  open http://127.0.0.1:9080/console/ for the mesh console (operator token: ${token})\n`;
 }
 
 /** "  order        gRPC https://localhost:50051 (mTLS)   admin http://localhost:9051/metrics" */

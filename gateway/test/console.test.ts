@@ -47,7 +47,11 @@ async function deadLetter(orderId: string): Promise<string> {
       type: SendNotificationCommandSchema.typeName,
       messageId: commandId,
       persistent: true,
-      headers: { [ATTEMPTS_HEADER]: 4, [ERROR_HEADER]: "provider down (put here by the test)", [FAILED_AT_HEADER]: new Date().toISOString() },
+      headers: {
+        [ATTEMPTS_HEADER]: 4,
+        [ERROR_HEADER]: "provider down (put here by the test)",
+        [FAILED_AT_HEADER]: new Date().toISOString(),
+      },
     });
     await channel.waitForConfirms();
   } finally {
@@ -123,7 +127,12 @@ describe("the mesh console in Chromium", () => {
     const created = await fetch(`${mesh.gatewayUrl}/v1/orders`, {
       method: "POST",
       headers: auth,
-      body: JSON.stringify({ requestId: `console-${Date.now()}`, items: [{ sku: products[0]?.sku, quantity: 1 }], cardToken: "tok_visa", email: "c@example.com" }),
+      body: JSON.stringify({
+        requestId: `console-${Date.now()}`,
+        items: [{ sku: products[0]?.sku, quantity: 1 }],
+        cardToken: "tok_visa",
+        email: "c@example.com",
+      }),
     });
     expect(created.status, await created.clone().text()).toBe(200);
 
@@ -135,6 +144,8 @@ describe("the mesh console in Chromium", () => {
       await page.getByRole("button", { name: "Open the console" }).click();
     });
     await step("overview", async () => {
+      await page.locator("#overview").waitFor();
+      expect(await page.getByLabel("Operator token").isHidden()).toBe(true);
       for (const name of ["order", "inventory", "payment", "notification", "gateway"]) {
         await page.locator(`#service-list li[data-service="${name}"] .health`, { hasText: "SERVING" }).waitFor({ timeout: 15_000 });
       }
@@ -170,7 +181,13 @@ describe("the mesh console in Chromium", () => {
       await row.getByRole("button", { name: "Show" }).click();
       await page.locator("#letter-body", { hasText: commandId }).waitFor();
       const decoded = JSON.parse((await page.locator("#letter-body").textContent()) ?? "") as Record<string, unknown>;
-      expect(decoded).toMatchObject({ commandId, channel: "NOTIFICATION_CHANNEL_EMAIL", recipient: `${user}@example.com`, orderId, userId: user });
+      expect(decoded).toMatchObject({
+        commandId,
+        channel: "NOTIFICATION_CHANNEL_EMAIL",
+        recipient: `${user}@example.com`,
+        orderId,
+        userId: user,
+      });
       await shot("04-dead-letter-decoded");
     });
     await step("replay", async () => {

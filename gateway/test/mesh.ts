@@ -87,7 +87,9 @@ export async function startMesh(extraEnv: Record<string, string> = {}): Promise<
         .join(","),
       ...extraEnv,
     });
-    const adminUrls = Object.fromEntries([...Object.entries(services), ["gateway", gateway] as const].map(([name, p]) => [name, adminUrl(p)]));
+    const adminUrls = Object.fromEntries(
+      [...Object.entries(services), ["gateway", gateway] as const].map(([name, p]) => [name, adminUrl(p)]),
+    );
     return { gatewayUrl: gateway.url, adminUrls, amqpPrefix: rabbit.prefix, logs, stop };
   } catch (error) {
     await stop();

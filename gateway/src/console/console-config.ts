@@ -7,7 +7,8 @@ import { loadMessagingConfig } from "@shop/platform/messaging";
 export const DEV_OPERATOR_TOKEN = "shop-mesh-dev-operator-token";
 
 /** The admin ports the console watches when GATEWAY_CONSOLE_SERVICES is unset: `npm start`'s (ARCHITECTURE.md). */
-const DEFAULT_SERVICES = "order=http://127.0.0.1:9051,inventory=http://127.0.0.1:9052,payment=http://127.0.0.1:9053,notification=http://127.0.0.1:9054";
+const DEFAULT_SERVICES =
+  "order=http://127.0.0.1:9051,inventory=http://127.0.0.1:9052,payment=http://127.0.0.1:9053,notification=http://127.0.0.1:9054";
 
 /** The mesh console served at /console on the gateway's admin port. */
 export interface ConsoleConfig {

@@ -74,9 +74,16 @@ export function createMeshConsole(config: ConsoleConfig, deps: MeshConsoleDeps):
   const { logger } = deps;
   const token = config.token;
   const overview = new MeshOverviewSource([...config.services, { name: "gateway", ...deps.gateway }]);
-  const deadLetters: DeadLetterConsole = deadLetterConsole({ url: config.amqpUrl, logger, connectionName: `gateway-console@${process.pid}` });
+  const deadLetters: DeadLetterConsole = deadLetterConsole({
+    url: config.amqpUrl,
+    logger,
+    connectionName: `gateway-console@${process.pid}`,
+  });
   const discovered = new Set<string>();
-  const page = existsSync(config.root) ? sirv(config.root, { etag: true, setHeaders: (res) => Object.entries(PAGE_HEADERS).forEach(([k, v]) => res.setHeader(k, v)) }) : undefined;
+  const setHeaders = (res: ServerResponse) => {
+    for (const [name, value] of Object.entries(PAGE_HEADERS)) res.setHeader(name, value);
+  };
+  const page = existsSync(config.root) ? sirv(config.root, { etag: true, setHeaders }) : undefined;
   if (token === undefined) logger.warn({ event: "console_off" }, "mesh console off: NODE_ENV=production and no GATEWAY_OPERATOR_TOKEN");
   if (!page) logger.warn({ root: config.root }, "no console build: /console serves only its API (npm run build -w @shop/web)");
 
@@ -142,9 +149,14 @@ export function createMeshConsole(config: ConsoleConfig, deps: MeshConsoleDeps):
     }
     if (path.startsWith("/console/api/")) {
       if (!tokenMatches(req.headers.authorization, token)) {
-        send(res, 401, { error: "an operator token is required: Authorization: Bearer <GATEWAY_OPERATOR_TOKEN>" }, {
-          "www-authenticate": 'Bearer realm="mesh console"',
-        });
+        send(
+          res,
+          401,
+          { error: "an operator token is required: Authorization: Bearer <GATEWAY_OPERATOR_TOKEN>" },
+          {
+            "www-authenticate": 'Bearer realm="mesh console"',
+          },
+        );
         return true;
       }
       api(req, path.slice("/console/api/".length)).then(

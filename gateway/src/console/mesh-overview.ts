@@ -3,9 +3,7 @@ import { parsePrometheusText, type Sample } from "./prometheus-text.js";
 import { type MethodCounters, type MethodStats, methodCounters, methodStats } from "./rpc-stats.js";
 
 /** A watched process: a service's admin URL, or the gateway itself (in-process). */
-export type WatchedProcess =
-  | { name: string; adminUrl: string }
-  | { name: string; ready: () => boolean; metrics: MetricsSource };
+export type WatchedProcess = { name: string; adminUrl: string } | { name: string; ready: () => boolean; metrics: MetricsSource };
 
 /** The health vocabulary of grpc.health.v1, plus UNREACHABLE when the admin port does not answer. */
 export type HealthStatus = "SERVING" | "NOT_SERVING" | "UNREACHABLE";
@@ -56,7 +54,14 @@ export class MeshOverviewSource {
     const scrape: Scrape = { at: now, methods: new Map() };
     const oldest = this.scrapes[0];
     const base = this.scrapes.filter((s) => now - s.at >= WINDOW_MS).at(-1) ?? (oldest && now - oldest.at >= 1_000 ? oldest : undefined);
-    const overview: MeshOverview = { sampledAt: new Date(now).toISOString(), windowSeconds: 0, services: [], methods: [], outbox: [], queues: [] };
+    const overview: MeshOverview = {
+      sampledAt: new Date(now).toISOString(),
+      windowSeconds: 0,
+      services: [],
+      methods: [],
+      outbox: [],
+      queues: [],
+    };
     overview.windowSeconds = base ? (now - base.at) / 1000 : 0;
     this.processes.forEach((process, i) => {
       const { status, detail, samples } = probes[i]!;

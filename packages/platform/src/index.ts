@@ -20,7 +20,14 @@ export { metricsRegistry } from "./observability/metrics.js";
 export { enableContextPropagation, initTracing } from "./observability/tracing.js";
 export { type Page, type PageKeyCodec, type PageRequest, type Pagination, type PaginationOptions, pagination } from "./pagination.js";
 export { type AccessPolicy, ANY_WORKLOAD, endUser, openAccess, peerIdentity, USER_HEADER, type Workloads } from "./server/access.js";
-export { type AdminProbes, type AdminRoutes, type AdminServer, type AdminServerOptions, type MetricsSource, startAdminServer } from "./server/admin.js";
+export {
+  type AdminProbes,
+  type AdminRoutes,
+  type AdminServer,
+  type AdminServerOptions,
+  type MetricsSource,
+  startAdminServer,
+} from "./server/admin.js";
 export { HealthState, ServingStatus } from "./server/health.js";
 export { type RunningServer, type ServeOptions, type ServiceRegistration, serve, service } from "./server/serve.js";
 export {

@@ -27,7 +27,8 @@ const cell = (text: string, className?: string) => el("td", { class: className }
 function renderOverview(overview: Overview): void {
   queues = overview.deadLetterQueues;
   byId("sampled-at").textContent = `sampled ${new Date(overview.sampledAt).toLocaleTimeString()}`;
-  byId("rpc-window").textContent = overview.windowSeconds > 0 ? `over the last ${overview.windowSeconds.toFixed(0)} s` : "totals since start";
+  byId("rpc-window").textContent =
+    overview.windowSeconds > 0 ? `over the last ${overview.windowSeconds.toFixed(0)} s` : "totals since start";
   byId("service-list").replaceChildren(
     ...overview.services.map((service) =>
       el(
@@ -39,7 +40,9 @@ function renderOverview(overview: Overview): void {
     ),
   );
   byId("outbox-rows").replaceChildren(
-    ...overview.outbox.map((o) => el("tr", {}, cell(o.service), cell(String(o.backlog), "num"), cell(`${number(o.oldestAgeSeconds, 1)} s`, "num"))),
+    ...overview.outbox.map((o) =>
+      el("tr", {}, cell(o.service), cell(String(o.backlog), "num"), cell(`${number(o.oldestAgeSeconds, 1)} s`, "num")),
+    ),
   );
   byId("queue-rows").replaceChildren(
     ...overview.queues.map((q) =>
