@@ -5,6 +5,7 @@ import { ConfigError, createLogger } from "@shop/platform";
 import { runPrimary } from "./cluster/primary.js";
 import { runWorker } from "./cluster/worker.js";
 import { DEV_JWT_SECRET, type GatewayConfig, loadGatewayConfig } from "./config.js";
+import { DEV_OPERATOR_TOKEN } from "./console/console-config.js";
 
 let config: GatewayConfig;
 try {
@@ -21,6 +22,13 @@ if (cluster.isPrimary && config.jwt.jwksUrl === undefined && config.jwt.secret =
   logger.warn(
     { event: "development_secret" },
     "verifying tokens with the public development secret: set GATEWAY_JWT_SECRET outside a laptop",
+  );
+}
+
+if (cluster.isPrimary && config.console.token === DEV_OPERATOR_TOKEN) {
+  logger.warn(
+    { event: "development_operator_token" },
+    "the mesh console opens with the public development token: set GATEWAY_OPERATOR_TOKEN",
   );
 }
 

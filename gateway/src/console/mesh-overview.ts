@@ -37,7 +37,10 @@ async function probe(process: WatchedProcess): Promise<{ status: HealthStatus; d
   const get = (path: string) => fetch(`${process.adminUrl}${path}`, { signal: AbortSignal.timeout(TIMEOUT_MS) });
   const [ready, metrics] = await Promise.allSettled([get("/readyz"), get("/metrics").then((r) => (r.ok ? r.text() : ""))]);
   const samples = metrics.status === "fulfilled" ? parsePrometheusText(metrics.value) : [];
-  if (ready.status === "rejected") return { status: "UNREACHABLE", detail: (ready.reason as Error).message, samples };
+  if (ready.status === "rejected") {
+    const error = ready.reason as Error & { cause?: { code?: string } };
+    return { status: "UNREACHABLE", detail: `${process.adminUrl}: ${error.cause?.code ?? error.message}`, samples };
+  }
   await ready.value.body?.cancel();
   return ready.value.ok ? { status: "SERVING", samples } : { status: "NOT_SERVING", detail: `/readyz ${ready.value.status}`, samples };
 }
