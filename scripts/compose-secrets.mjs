@@ -2,7 +2,7 @@
 // made once on this machine (all git-ignored) and kept on later runs:
 //   .env                                  random passwords and the gateway's JWT secret (compose reads it)
 //   .secrets/jwks.json                    the same JWT secret as a JWKS, for Envoy's jwt_authn
-//   .secrets/rabbitmq-definitions.json    RabbitMQ's users (an administrator, order, notification) with
+//   .secrets/rabbitmq-definitions.json    RabbitMQ's users (an administrator, order, notification, console) with
 //                                         salted password hashes and permissions on their own names only
 //   .certs/                               the mesh's development CA and workload certificates (npm run certs)
 import { createHash, randomBytes } from "node:crypto";
@@ -22,6 +22,7 @@ const SECRET_VARIABLES = [
   "RABBITMQ_ADMIN_PASSWORD",
   "ORDER_AMQP_PASSWORD",
   "NOTIFICATION_AMQP_PASSWORD",
+  "CONSOLE_AMQP_PASSWORD",
 ];
 
 /** The key=value lines of a .env file. */
@@ -46,7 +47,8 @@ export function rabbitPasswordHash(password, salt = randomBytes(4)) {
 /**
  * The broker's users: an administrator for the management UI, and one user per workload that may
  * touch only its own exchange and queues — order publishes to shop.notifications; notification
- * declares, binds, consumes and forwards (retry tiers, DLQ) under shop.notifications.
+ * declares, binds, consumes and forwards (retry tiers, DLQ) under shop.notifications; console (the
+ * gateway's mesh console) reads dead-letter queues and replays through the default exchange.
  */
 export function rabbitDefinitions(env) {
   const user = (name, password, tags) => ({
@@ -61,6 +63,7 @@ export function rabbitDefinitions(env) {
       user("admin", env.RABBITMQ_ADMIN_PASSWORD, ["administrator"]),
       user("order", env.ORDER_AMQP_PASSWORD, []),
       user("notification", env.NOTIFICATION_AMQP_PASSWORD, []),
+      user("console", env.CONSOLE_AMQP_PASSWORD, []),
     ],
     vhosts: [{ name: "/" }],
     permissions: [
@@ -72,6 +75,8 @@ export function rabbitDefinitions(env) {
         "^(shop\\.notifications(\\..*)?|amq\\.default)$",
         "^shop\\.notifications(\\..*)?$",
       ),
+      // List, show and purge a DLQ (basic.get, queue.purge: read); replay = publish to the main queue by name.
+      permission("console", "^$", "^amq\\.default$", "^shop\\..*\\.dlq$"),
     ],
   };
 }

@@ -24,6 +24,7 @@ const SECRETS = {
   RABBITMQ_ADMIN_PASSWORD: "test-rabbit-admin",
   ORDER_AMQP_PASSWORD: "test-order-amqp",
   NOTIFICATION_AMQP_PASSWORD: "test-notification-amqp",
+  CONSOLE_AMQP_PASSWORD: "test-console-amqp",
 };
 
 // An empty env file: a developer's own .env (npm run compose:secrets) must not change what the test sees.

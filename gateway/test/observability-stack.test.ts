@@ -119,6 +119,7 @@ describe("Prometheus's and Grafana's configs", () => {
       .filter(([name, s]) => s.environment?.ADMIN_PORT !== undefined && name !== "gateway")
       .map(([name, s]) => `${name}=http://${name}:${s.environment?.ADMIN_PORT}`);
     expect(watched.sort()).toEqual(expected.sort());
+    expect(services.gateway?.environment?.AMQP_URL).toMatch(/^amqp:\/\/console:placeholder-console_amqp_password@rabbitmq:5672$/);
   });
 
   it("provisions datasources on compose services, and the dashboard uses only those", () => {

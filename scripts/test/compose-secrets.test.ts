@@ -7,8 +7,10 @@ import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { commandTopology, connectMessaging, deadLetterQueue } from "@shop/platform/messaging";
 import { connect } from "amqplib";
 import { importJWK, jwtVerify, SignJWT } from "jose";
+import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { hs256Jwks, rabbitDefinitions } from "../compose-secrets.mjs";
 
@@ -20,6 +22,7 @@ describe("compose secrets", () => {
       RABBITMQ_ADMIN_PASSWORD: "a",
       ORDER_AMQP_PASSWORD: randomBytes(8).toString("hex"),
       NOTIFICATION_AMQP_PASSWORD: "n",
+      CONSOLE_AMQP_PASSWORD: "c",
     };
     const definitions = rabbitDefinitions(passwords);
     // Import only the order user, under a name of this test's own, on the shared local broker.
@@ -49,6 +52,64 @@ describe("compose secrets", () => {
       );
       expect(wrong?.message).toMatch(/ACCESS_REFUSED|PLAIN/);
     } finally {
+      await run("rabbitmqctl", ["-q", "delete_user", name]);
+    }
+  });
+
+  it("lets the console's broker user list, replay and purge a dead-letter queue, and nothing more", async () => {
+    const password = randomBytes(8).toString("hex");
+    const definitions = rabbitDefinitions({
+      RABBITMQ_ADMIN_PASSWORD: "a",
+      ORDER_AMQP_PASSWORD: "o",
+      NOTIFICATION_AMQP_PASSWORD: "n",
+      CONSOLE_AMQP_PASSWORD: password,
+    });
+    const name = `test-console-${randomBytes(4).toString("hex")}`;
+    const user = { ...definitions.users.find((u) => u.name === "console")!, name };
+    const permission = { ...definitions.permissions.find((p) => p.user === "console")!, user: name };
+    const dir = mkdtempSync(join(tmpdir(), "rabbit-defs-"));
+    chmodSync(dir, 0o755);
+    const file = join(dir, "definitions.json");
+    writeFileSync(file, JSON.stringify({ users: [user], permissions: [permission] }), { mode: 0o644 });
+    await run("rabbitmqctl", ["-q", "import_definitions", file]);
+    // A queue and its DLQ as the mesh names them (shop.<…> and shop.<…>.dlq), made by the test's own broker user.
+    const topology = commandTopology({ exchange: "", queue: `shop.${name}`, routingKey: "" });
+    const admin = await connect(process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672");
+    const setup = await admin.createConfirmChannel();
+    await setup.assertQueue(topology.mainQueue);
+    await setup.assertQueue(topology.deadLetterQueue);
+    const deadLetter = () => setup.sendToQueue(topology.deadLetterQueue, Buffer.from("x"), { messageId: randomBytes(4).toString("hex") });
+    const connection = connectMessaging({
+      url: `amqp://${name}:${password}@127.0.0.1:5672`,
+      connectionName: name,
+      logger: pino({ level: "silent" }),
+    });
+    try {
+      deadLetter();
+      await setup.waitForConfirms();
+      await connection.waitForConnect(10_000);
+      const dlq = deadLetterQueue(connection, topology);
+      expect(await dlq.list()).toHaveLength(1);
+      expect(await dlq.replay("all")).toBe(1);
+      expect((await setup.checkQueue(topology.mainQueue)).messageCount).toBe(1);
+      deadLetter();
+      await setup.waitForConfirms();
+      expect(await dlq.purge()).toBe(1);
+      // The main queue is not the console's to read.
+      const reader = await connect(`amqp://${name}:${password}@127.0.0.1:5672`);
+      const channel = await reader.createChannel();
+      channel.on("error", () => undefined);
+      const refused = await channel.get(topology.mainQueue).then(
+        () => undefined,
+        (error: Error) => error,
+      );
+      expect(refused?.message).toMatch(/ACCESS_REFUSED/);
+      await reader.close();
+    } finally {
+      await connection.close();
+      await setup.deleteQueue(topology.mainQueue);
+      await setup.deleteQueue(topology.deadLetterQueue);
+      await admin.close();
       await run("rabbitmqctl", ["-q", "delete_user", name]);
     }
   });
