@@ -50,7 +50,12 @@ describe("the schemas the manifests are checked against", () => {
 
   it("reject a CloudNativePG Cluster with a misspelt field or a bad instance count, as the operator's CRD does", async () => {
     const validate = await validatorFor("postgresql.cnpg.io/v1", "Cluster");
-    const cluster: K8sObject = { apiVersion: "postgresql.cnpg.io/v1", kind: "Cluster", metadata: { name: "x" }, spec: { instances: 1, storage: { size: "1Gi" } } };
+    const cluster: K8sObject = {
+      apiVersion: "postgresql.cnpg.io/v1",
+      kind: "Cluster",
+      metadata: { name: "x" },
+      spec: { instances: 1, storage: { size: "1Gi" } },
+    };
     expect(validate(cluster)).toEqual([]);
     expect(validate({ ...cluster, spec: { ...cluster.spec, instancez: 3 } })).toEqual([expect.stringContaining("additional properties")]);
     expect(validate({ ...cluster, spec: { ...cluster.spec, instances: 0 } })).not.toEqual([]);
@@ -58,7 +63,12 @@ describe("the schemas the manifests are checked against", () => {
 
   it("reject a RabbitmqCluster with a misspelt field", async () => {
     const validate = await validatorFor("rabbitmq.com/v1beta1", "RabbitmqCluster");
-    const cluster: K8sObject = { apiVersion: "rabbitmq.com/v1beta1", kind: "RabbitmqCluster", metadata: { name: "x" }, spec: { replicas: 3 } };
+    const cluster: K8sObject = {
+      apiVersion: "rabbitmq.com/v1beta1",
+      kind: "RabbitmqCluster",
+      metadata: { name: "x" },
+      spec: { replicas: 3 },
+    };
     expect(validate(cluster)).toEqual([]);
     expect(validate({ ...cluster, spec: { replica: 3 } })).not.toEqual([]);
   });

@@ -51,7 +51,9 @@ function crdValidator(group: string, version: string): ValidateFunction | undefi
   const key = `${group}/${version}`;
   let validate = crdValidators.get(key);
   if (!validate) {
-    const vendored = JSON.parse(readFileSync(join(repoRoot, "deploy/k8s/crd-schemas", file), "utf8")) as { versions: Record<string, object> };
+    const vendored = JSON.parse(readFileSync(join(repoRoot, "deploy/k8s/crd-schemas", file), "utf8")) as {
+      versions: Record<string, object>;
+    };
     const schema = vendored.versions[version];
     if (!schema) return undefined;
     validate = ajv.compile(strict(schema) as object);
