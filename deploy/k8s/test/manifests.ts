@@ -22,9 +22,9 @@ export interface K8sObject {
   stringData?: Record<string, string>;
 }
 
-/** `kubectl kustomize deploy/k8s/overlays/<overlay>`, parsed; rejects with kubectl's message when it fails. */
+/** `kubectl kustomize deploy/k8s/overlays/<overlay>` (KUBECTL, default /usr/bin/kubectl), parsed; rejects with kubectl's message when it fails. */
 export async function render(overlay: Overlay): Promise<K8sObject[]> {
-  const { stdout } = await run(process.env.KUBECTL ?? "kubectl", ["kustomize", `deploy/k8s/overlays/${overlay}`], {
+  const { stdout } = await run(process.env.KUBECTL ?? "/usr/bin/kubectl", ["kustomize", `deploy/k8s/overlays/${overlay}`], {
     cwd: repoRoot,
     maxBuffer: 64 * 1024 * 1024,
   });
