@@ -24,11 +24,21 @@ export interface K8sObject {
 
 /** `kubectl kustomize deploy/k8s/overlays/<overlay>` (KUBECTL, default /usr/bin/kubectl), parsed; rejects with kubectl's message when it fails. */
 export async function render(overlay: Overlay): Promise<K8sObject[]> {
-  const { stdout } = await run(process.env.KUBECTL ?? "/usr/bin/kubectl", ["kustomize", `deploy/k8s/overlays/${overlay}`], {
+  const kubectl = process.env.KUBECTL ?? "/usr/bin/kubectl";
+  const rendered = await run(kubectl, ["kustomize", `deploy/k8s/overlays/${overlay}`], {
     cwd: repoRoot,
     maxBuffer: 64 * 1024 * 1024,
+  }).catch(async (error: Error & { stderr?: string }) => {
+    // An old kubectl embeds a kustomize (v2 in kubectl 1.20) that cannot read these kustomizations: say which it is.
+    const version = await run(kubectl, ["version", "--client"]).then(
+      ({ stdout }) => stdout.trim().replace(/\n/g, ", "),
+      () => "unknown",
+    );
+    throw new Error(
+      `${kubectl} kustomize deploy/k8s/overlays/${overlay} failed (${version}; kustomize v4+ needed):\n${error.stderr ?? error.message}`,
+    );
   });
-  return parseAllDocuments(stdout).map((document) => document.toJS() as K8sObject);
+  return parseAllDocuments(rendered.stdout).map((document) => document.toJS() as K8sObject);
 }
 
 /** The one object of `kind` named `name`; throws naming what is missing. */
