@@ -10,6 +10,7 @@ export default defineConfig({
       "gateway/test/**/*.test.ts",
       "web/test/**/*.test.ts",
       "scripts/test/**/*.test.ts",
+      "deploy/k8s/test/**/*.test.ts",
     ],
     globalSetup: ["./vitest.global-setup.ts"],
     testTimeout: 30_000,

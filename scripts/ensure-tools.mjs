@@ -21,6 +21,8 @@ const tools = [
   { name: "Chromium", debianPackage: "chromium", find: () => findFile(process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", "CHROMIUM_PATH") },
   // gateway/test/docker-compose.test.ts runs `docker-compose config` from PATH.
   { name: "docker-compose", debianPackage: "docker-compose", find: () => (onPath("docker-compose") ? "found" : "missing") },
+  // deploy/k8s/test/manifests.ts renders the overlays with KUBECTL, default /usr/bin/kubectl (its kustomize must be v4+).
+  { name: "kubectl", debianPackage: "kubernetes-client", find: () => findFile(process.env.KUBECTL ?? "/usr/bin/kubectl", "KUBECTL") },
   // packages/platform/src/testing/rabbitmq.ts runs `rabbitmqctl` from PATH to list and close the tests' connections.
   { name: "rabbitmqctl", debianPackage: "rabbitmq-server", find: findRabbitmqctl },
 ];
