@@ -18,6 +18,7 @@ export * from "./errors.js";
 export { createLogger, type Logger } from "./observability/logger.js";
 export { metricsRegistry } from "./observability/metrics.js";
 export { enableContextPropagation, initTracing } from "./observability/tracing.js";
+export { installProcessHandlers, type ProcessHandlerOptions } from "./process-handlers.js";
 export { type Page, type PageKeyCodec, type PageRequest, type Pagination, type PaginationOptions, pagination } from "./pagination.js";
 export { type AccessPolicy, ANY_WORKLOAD, endUser, openAccess, peerIdentity, USER_HEADER, type Workloads } from "./server/access.js";
 export { type AdminProbes, type AdminServer, type AdminServerOptions, type MetricsSource, startAdminServer } from "./server/admin.js";
