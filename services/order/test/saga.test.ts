@@ -208,6 +208,36 @@ describe("CreateOrder runs the saga across real inventory, payment and order pro
   });
 });
 
+describe("what the processes log at info", () => {
+  it("never holds the customer's e-mail address, card token or message body, in any service, through a whole order", async () => {
+    const email = `private-${randomUUID()}@example.com`;
+    const { order: placed } = await orders.createOrder({ ...order(productFor(0), 1), email }, alice);
+    const { notifications: sent } = await until(
+      () => notifications.listNotifications({ orderId: placed?.orderId ?? "" }, alice),
+      (page) => page.notifications.length > 0,
+    );
+    const body = sent[0]?.body ?? "";
+    expect(body).toContain(placed?.orderId);
+    // The notification service logs the delivery after it is sent: its line marks the end of the order's logging.
+    await until(
+      async () => mesh.notification.output.join(""),
+      (text) => text.includes('"notification delivered"') && text.includes(placed?.orderId ?? "-"),
+    );
+
+    const processes = { order: mesh.order, inventory: mesh.inventory, payment: mesh.payment, notification: mesh.notification };
+    for (const [name, process] of Object.entries(processes)) {
+      const infoLines = process.output
+        .join("")
+        .split("\n")
+        .filter((line) => line.startsWith("{") && line.endsWith("}") && (JSON.parse(line) as { level: number }).level <= 30);
+      expect(infoLines.length, `${name} logged at info`).toBeGreaterThan(0);
+      for (const secret of [email, "tok_visa", body]) {
+        expect(infoLines.filter((line) => line.includes(secret)), `${name} logged "${secret}" at info`).toEqual([]);
+      }
+    }
+  });
+});
+
 describe("reading and cancelling orders", () => {
   it("shows a caller only their own orders, a page at a time", async () => {
     for (let i = 0; i < 3; i++) await orders.createOrder(order(productFor(5), 1), bob);
