@@ -19,6 +19,8 @@ export interface Mesh {
   gatewayUrl: string;
   /** Recent output of every process, for failure messages. */
   logs(): string;
+  /** Everything each process has printed so far, by process name. */
+  outputs(): Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -76,7 +78,8 @@ export async function startMesh(extraEnv: Record<string, string> = {}): Promise<
       PAYMENT_URL: payment.target,
       NOTIFICATION_URL: notification.target,
     });
-    return { gatewayUrl: gateway.url, logs, stop };
+    const outputs = () => Object.fromEntries(processes.map((p) => [p.name, p.output.join("")]));
+    return { gatewayUrl: gateway.url, logs, outputs, stop };
   } catch (error) {
     await stop();
     throw error;
