@@ -129,7 +129,10 @@ describe("the same mesh through the gateway, as curl and buf curl see it", () =>
     for (const [name, output] of Object.entries(mesh.outputs())) {
       const info = output.split("\n").filter((line) => line.startsWith("{") && line.endsWith("}") && JSON.parse(line).level <= 30);
       for (const secret of ["curl@example.com", "tok_visa", token]) {
-        expect(info.filter((line) => line.includes(secret)), `${name} logged "${secret.slice(0, 24)}" at info`).toEqual([]);
+        expect(
+          info.filter((line) => line.includes(secret)),
+          `${name} logged "${secret.slice(0, 24)}" at info`,
+        ).toEqual([]);
       }
     }
   }, 30_000);

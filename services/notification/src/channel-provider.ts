@@ -29,7 +29,13 @@ export function logChannelProvider(logger: Logger): ChannelProvider {
   return {
     name: "log",
     async send(n) {
-      const fields = { event: "notification.sent", provider: "log", notificationId: n.notificationId, commandId: n.commandId, channel: n.channel };
+      const fields = {
+        event: "notification.sent",
+        provider: "log",
+        notificationId: n.notificationId,
+        commandId: n.commandId,
+        channel: n.channel,
+      };
       logger.info(fields, "notification sent (log provider)");
       logger.debug({ ...fields, recipient: n.recipient, subject: n.subject, body: n.body }, "notification content (log provider)");
     },

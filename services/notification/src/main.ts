@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
-import { createLogger, installProcessHandlers, initTracing, serve, service } from "@shop/platform";
+import { createLogger, initTracing, installProcessHandlers, serve, service } from "@shop/platform";
 import { openDatabase } from "@shop/platform/database";
 import { connectMessaging, declareTopology, registerQueueMetrics } from "@shop/platform/messaging";
 import { notificationAccess } from "./access.js";

@@ -44,6 +44,8 @@ describe("order notifications", () => {
     const table = readFileSync(new URL("../migrations/002_outbox.sql", import.meta.url), "utf8");
     const claims = readFileSync(new URL("../migrations/004_outbox_claims.sql", import.meta.url), "utf8");
     expect(claims.slice(claims.indexOf("alter table"))).toBe(OUTBOX_CLAIMS_SQL);
-    expect(table.slice(table.indexOf("create table")) + OUTBOX_CLAIMS_SQL).toBe(OUTBOX_TABLE_SQL.slice(OUTBOX_TABLE_SQL.indexOf("create table")));
+    expect(table.slice(table.indexOf("create table")) + OUTBOX_CLAIMS_SQL).toBe(
+      OUTBOX_TABLE_SQL.slice(OUTBOX_TABLE_SQL.indexOf("create table")),
+    );
   });
 });

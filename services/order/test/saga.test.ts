@@ -232,7 +232,10 @@ describe("what the processes log at info", () => {
         .filter((line) => line.startsWith("{") && line.endsWith("}") && (JSON.parse(line) as { level: number }).level <= 30);
       expect(infoLines.length, `${name} logged at info`).toBeGreaterThan(0);
       for (const secret of [email, "tok_visa", body]) {
-        expect(infoLines.filter((line) => line.includes(secret)), `${name} logged "${secret}" at info`).toEqual([]);
+        expect(
+          infoLines.filter((line) => line.includes(secret)),
+          `${name} logged "${secret}" at info`,
+        ).toEqual([]);
       }
     }
   });
