@@ -303,7 +303,7 @@ describe("CreateOrder runs the saga over the real inventory and payment handlers
     expect(payment?.amount).toEqual(order.total);
   });
 
-  it("rejects an order for more than is in stock, naming the short SKU, and holds nothing", async () => {
+  it("rejects an order for more than is in stock as 'out of stock', and holds nothing", async () => {
     const { options } = newCaller();
     const plenty = await addProduct(5);
     const scarce = await addProduct(1);

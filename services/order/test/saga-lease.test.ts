@@ -30,7 +30,7 @@ import { OrderStore } from "../src/store.js";
  * that reach it.
  */
 const migrations = (name: string) => fileURLToPath(new URL(`../../${name}/migrations`, import.meta.url));
-const LEASE_MS = 600;
+const LEASE_MS = 1_500;
 
 /** The payment service, able to hold the next authorization until released, counting calls. */
 class SlowPayment {
