@@ -73,7 +73,45 @@ describe("every process of the mesh installs them", () => {
       await payment.stop();
       await db.drop();
     }
-  });
+  }, 60_000);
+
+  it("a gateway worker logs an uncaught exception at fatal and exits 1; its primary starts another", async () => {
+    const gateway = new ServiceProcess("gateway", {
+      envPrefix: "GATEWAY",
+      main: `${repoRoot}gateway/dist/main.js`,
+      cwd: repoRoot,
+      env: {
+        GATEWAY_WORKERS: "2",
+        HOST: "127.0.0.1",
+        INVENTORY_URL: "127.0.0.1:1",
+        OTEL_TRACES_EXPORTER: "none",
+        NODE_OPTIONS: `--import=${CRASH_ON_SIGNAL}`,
+      },
+    });
+    try {
+      await gateway.start();
+      const primary = jsonLines(gateway.output.join("")).find((line) => line.msg === "gateway primary started") as LogLine & {
+        pid: number;
+      };
+      const workers = readFileSync(`/proc/${primary.pid}/task/${primary.pid}/children`, "utf8").trim().split(/\s+/).map(Number);
+      expect(workers).toHaveLength(2);
+      process.kill(workers[0]!, "SIGUSR2");
+      await expect
+        .poll(() => jsonLines(gateway.output.join("")).find((line) => line.msg === "gateway worker exited; starting another"), {
+          timeout: 20_000,
+        })
+        .toMatchObject({ code: 1, worker: workers[0] });
+      const fatal = jsonLines(gateway.output.join("")).find((line) => line.level === 60) as LogLine & { pid: number };
+      expect(fatal).toMatchObject({
+        pid: workers[0],
+        event: "process.uncaught_exception",
+        err: { message: "injected crash: uncaught in a service" },
+      });
+      expect(await gateway.stop()).toBe(0);
+    } finally {
+      await gateway.kill9();
+    }
+  }, 60_000);
 
   it.each(["services/order", "services/inventory", "services/payment", "services/notification", "gateway"])(
     "%s/src/main.ts installs them right after making its logger (the gateway's primary and workers both run it)",
