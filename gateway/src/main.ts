@@ -1,7 +1,7 @@
 // The gateway process, wiring only: reads config once, then either supervises node:cluster workers
 // (cluster/primary.ts) or serves the public port itself (cluster/worker.ts; every worker runs this too).
 import cluster from "node:cluster";
-import { ConfigError, createLogger } from "@shop/platform";
+import { ConfigError, createLogger, installProcessHandlers } from "@shop/platform";
 import { runPrimary } from "./cluster/primary.js";
 import { runWorker } from "./cluster/worker.js";
 import { DEV_JWT_SECRET, type GatewayConfig, loadGatewayConfig } from "./config.js";
@@ -18,6 +18,7 @@ try {
   throw error;
 }
 const logger = createLogger("gateway", config.logLevel);
+installProcessHandlers(logger); // primary and every worker run this file
 if (cluster.isPrimary && config.jwt.jwksUrl === undefined && config.jwt.secret === DEV_JWT_SECRET) {
   logger.warn(
     { event: "development_secret" },

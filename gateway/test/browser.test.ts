@@ -124,6 +124,17 @@ describe("the same mesh through the gateway, as curl and buf curl see it", () =>
     expect(status).toBe("ORDER_STATUS_CONFIRMED");
     const list = (await (await fetch(`${mesh.gatewayUrl}/v1/orders`, { headers: auth })).json()) as { orders: { orderId: string }[] };
     expect(list.orders.map((o) => o.orderId)).toContain(order.orderId);
+
+    // Nothing of the customer's reaches a log line at info, in the gateway or any service.
+    for (const [name, output] of Object.entries(mesh.outputs())) {
+      const info = output.split("\n").filter((line) => line.startsWith("{") && line.endsWith("}") && JSON.parse(line).level <= 30);
+      for (const secret of ["curl@example.com", "tok_visa", token]) {
+        expect(
+          info.filter((line) => line.includes(secret)),
+          `${name} logged "${secret.slice(0, 24)}" at info`,
+        ).toEqual([]);
+      }
+    }
   }, 30_000);
 
   it("lists only public methods to buf curl and refuses internal ones", async () => {

@@ -23,6 +23,8 @@ export interface Mesh {
   amqpPrefix: string;
   /** Recent output of every process, for failure messages. */
   logs(): string;
+  /** Everything each process has printed so far, by process name. */
+  outputs(): Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -90,7 +92,8 @@ export async function startMesh(extraEnv: Record<string, string> = {}): Promise<
     const adminUrls = Object.fromEntries(
       [...Object.entries(services), ["gateway", gateway] as const].map(([name, p]) => [name, adminUrl(p)]),
     );
-    return { gatewayUrl: gateway.url, adminUrls, amqpPrefix: rabbit.prefix, logs, stop };
+    const outputs = () => Object.fromEntries(processes.map((p) => [p.name, p.output.join("")]));
+    return { gatewayUrl: gateway.url, adminUrls, amqpPrefix: rabbit.prefix, logs, outputs, stop };
   } catch (error) {
     await stop();
     throw error;

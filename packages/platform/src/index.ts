@@ -19,6 +19,7 @@ export { createLogger, type Logger } from "./observability/logger.js";
 export { metricsRegistry } from "./observability/metrics.js";
 export { enableContextPropagation, initTracing } from "./observability/tracing.js";
 export { type Page, type PageKeyCodec, type PageRequest, type Pagination, type PaginationOptions, pagination } from "./pagination.js";
+export { installProcessHandlers, type ProcessHandlerOptions } from "./process-handlers.js";
 export { type AccessPolicy, ANY_WORKLOAD, endUser, openAccess, peerIdentity, USER_HEADER, type Workloads } from "./server/access.js";
 export {
   type AdminProbes,

@@ -1,5 +1,5 @@
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
-import { createLogger, serve, service } from "@shop/platform";
+import { createLogger, installProcessHandlers, serve, service } from "@shop/platform";
 import { openDatabase } from "@shop/platform/database";
 import { inventoryAccess } from "./access.js";
 import { startExpirySweep } from "./expiry-sweep.js";
@@ -9,6 +9,7 @@ import { InventoryStore } from "./store.js";
 
 const config = loadInventoryConfig();
 const logger = createLogger(config.service.name, config.service.logLevel);
+installProcessHandlers(logger);
 const db = await openDatabase(config.database, logger);
 const store = new InventoryStore(db);
 

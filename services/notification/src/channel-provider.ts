@@ -20,23 +20,24 @@ export interface ChannelProvider {
   send(notification: OutgoingNotification): Promise<void>;
 }
 
-/** The default provider: writes each notification to the log instead of sending it. */
+/**
+ * The default provider: notes each notification in the log instead of sending it. At info it names
+ * the notification, never its recipient or body (personal data stays out of the logs a service
+ * ships); at debug (LOG_LEVEL=debug, a developer's machine) it shows the message as it would go out.
+ */
 export function logChannelProvider(logger: Logger): ChannelProvider {
   return {
     name: "log",
     async send(n) {
-      logger.info(
-        {
-          event: "notification.sent",
-          provider: "log",
-          notificationId: n.notificationId,
-          commandId: n.commandId,
-          channel: n.channel,
-          recipient: n.recipient,
-          subject: n.subject,
-        },
-        n.body,
-      );
+      const fields = {
+        event: "notification.sent",
+        provider: "log",
+        notificationId: n.notificationId,
+        commandId: n.commandId,
+        channel: n.channel,
+      };
+      logger.info(fields, "notification sent (log provider)");
+      logger.debug({ ...fields, recipient: n.recipient, subject: n.subject, body: n.body }, "notification content (log provider)");
     },
   };
 }

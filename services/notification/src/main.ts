@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
-import { createLogger, initTracing, serve, service } from "@shop/platform";
+import { createLogger, initTracing, installProcessHandlers, serve, service } from "@shop/platform";
 import { openDatabase } from "@shop/platform/database";
 import { connectMessaging, declareTopology, registerQueueMetrics } from "@shop/platform/messaging";
 import { notificationAccess } from "./access.js";
@@ -13,6 +13,7 @@ import { createNotificationStore } from "./store.js";
 const config = loadNotificationConfig();
 initTracing(config.service.name); // before the consumer starts, so AMQP trace context is extracted from the first message
 const logger = createLogger(config.service.name, config.service.logLevel);
+installProcessHandlers(logger);
 
 const db = await openDatabase(config.database, logger);
 const store = createNotificationStore(db);

@@ -8,6 +8,24 @@ export interface RenderedNotification {
 
 type Template = (p: Readonly<Record<string, string>>) => RenderedNotification;
 
+/**
+ * The reasons an e-mail may quote: the order service's fixed, customer-facing reasons. Anything
+ * else in the `reason` parameter (an internal error text, from an older or a faulty producer) is
+ * left out of the message rather than shown to the customer.
+ */
+export const CUSTOMER_REASONS: ReadonlySet<string> = new Set([
+  "out of stock",
+  "product unavailable",
+  "payment declined",
+  "payment could not be completed",
+  "cancelled by customer",
+  "timed out",
+]);
+
+function quotedReason(reason: string | undefined): string {
+  return reason && CUSTOMER_REASONS.has(reason) ? `: ${reason}` : "";
+}
+
 const TEMPLATES: Readonly<Record<string, Template>> = {
   order_confirmed: (p) => ({
     subject: `Your order ${p.order_id ?? ""} is confirmed`,
@@ -17,7 +35,7 @@ const TEMPLATES: Readonly<Record<string, Template>> = {
   }),
   order_rejected: (p) => ({
     subject: `Your order ${p.order_id ?? ""} could not be placed`,
-    body: `Sorry, your order ${p.order_id ?? ""} could not be placed${p.reason ? `: ${p.reason}` : ""}. You have not been charged.`,
+    body: `Sorry, your order ${p.order_id ?? ""} could not be placed${quotedReason(p.reason)}. You have not been charged.`,
   }),
   order_cancelled: (p) => ({
     subject: `Your order ${p.order_id ?? ""} is cancelled`,

@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
 import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
-import { createClient, createLogger, serve, service } from "@shop/platform";
+import { createClient, createLogger, installProcessHandlers, serve, service } from "@shop/platform";
 import { openDatabase } from "@shop/platform/database";
 import { connectMessaging, createPublisher, declareExchange, startOutboxRelay } from "@shop/platform/messaging";
 import { orderAccess } from "./access.js";
@@ -15,6 +15,7 @@ import { OrderStore } from "./store.js";
 
 const config = loadOrderConfig();
 const logger = createLogger(config.service.name, config.service.logLevel);
+installProcessHandlers(logger);
 
 const db = await openDatabase(config.database, logger);
 const store = new OrderStore(db);

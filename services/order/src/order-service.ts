@@ -94,7 +94,7 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
           status: OrderStatus[status],
         });
       }
-      await store.beginCancellation(orderId, reason || "cancelled by customer");
+      await store.beginCancellation(orderId, reason);
       const driven = (await saga.drive(orderId)) ?? record;
       if (driven.order.status !== OrderStatus.CANCELLED) {
         throw unavailable(

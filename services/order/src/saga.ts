@@ -10,8 +10,10 @@ import { enqueueOutbox } from "@shop/platform/messaging";
 import { notificationFor, notificationMessage } from "./notifications.js";
 import type { SagaSettings } from "./order-config.js";
 import type { OrderEvents } from "./order-events.js";
+import { OrderReason } from "./order-reasons.js";
+import { type HeldLease, holdLease } from "./saga-lease.js";
 import { recordSagaOutcome } from "./saga-metrics.js";
-import type { OrderChange, OrderRecord, OrderStore, PricedLine } from "./store.js";
+import { LeaseLostError, type OrderChange, type OrderRecord, type OrderStore, type PricedLine } from "./store.js";
 
 /** The inventory calls the saga makes: a platform client fits, and so does any client with these methods. */
 export type SagaInventory = Pick<GrpcClient<typeof InventoryService>, "reserveStock" | "commitReservation" | "releaseReservation">;
@@ -42,8 +44,11 @@ const BUSINESS_REFUSALS = new Set([Code.FailedPrecondition, Code.NotFound, Code.
  *
  * Each step is one idempotent remote call keyed by the order id, and the step reached is
  * persisted before the next call, so `drive` can be run again at any point — after a crash, by
- * the recovery loop, by another replica — and picks up where the last run stopped. A transient
- * failure leaves the order where it is, with a retry time, for the recovery loop. A final status
+ * the recovery loop, by another replica — and picks up where the last run stopped. A driver holds
+ * the order by a lease it renews while it works, and every write it makes is fenced by that lease:
+ * a driver whose lease was taken over (it stalled past the lease) stops without writing. A
+ * transient failure leaves the order where it is, with a retry time, for the recovery loop. What
+ * the customer is shown as the reason is one of `OrderReason`; the error behind it is logged. A final status
  * (CONFIRMED, REJECTED, CANCELLED) writes the customer's notification command to the outbox in
  * the same transaction as the status (see `advance`), for the relay to publish.
  */
@@ -58,13 +63,17 @@ export class OrderSaga {
     const { store, options, logger } = this.deps;
     let record = await store.claim(orderId, options.leaseMs);
     if (!record) return store.get(orderId);
+    const lease = holdLease(store, { orderId, token: record.leaseToken }, options.leaseMs, logger);
     try {
-      while (record.sagaStep !== "DONE") record = await this.step(record);
+      while (record.sagaStep !== "DONE") record = await this.step(record, lease);
+      await lease.stop();
       return record;
     } catch (error) {
-      const delay = Math.min(options.maxRetryDelayMs, 500 * 2 ** record.attempts) * (0.5 + Math.random() / 2);
+      await lease.stop();
       const reason = describe(error);
-      await store.recordFailure(orderId, reason, new Date(Date.now() + delay));
+      if (error instanceof LeaseLostError || lease.lost) return this.stopFenced(record, reason);
+      const delay = Math.min(options.maxRetryDelayMs, 500 * 2 ** record.attempts) * (0.5 + Math.random() / 2);
+      if (!(await store.recordFailure(lease, reason, new Date(Date.now() + delay)))) return this.stopFenced(record, reason);
       logger.warn(
         { orderId, step: record.sagaStep, attempts: record.attempts + 1, err: reason, retryInMs: Math.round(delay) },
         "saga step failed; will retry",
@@ -73,36 +82,50 @@ export class OrderSaga {
     }
   }
 
-  private async step(record: OrderRecord): Promise<OrderRecord> {
+  /** A driver whose lease was taken over stops here: it wrote nothing, and the new driver carries on. */
+  private stopFenced(record: OrderRecord, detail: string): Promise<OrderRecord | undefined> {
     const orderId = record.order.orderId;
+    this.deps.logger.warn(
+      { orderId, step: record.sagaStep, leaseToken: record.leaseToken.toString(), err: detail },
+      "saga lease taken over by another driver; this driver stops without writing",
+    );
+    return this.deps.store.get(orderId);
+  }
+
+  private async step(record: OrderRecord, lease: HeldLease): Promise<OrderRecord> {
     const overdue = Date.now() - record.createdAt.getTime() > this.deps.options.pendingTimeoutMs;
     switch (record.sagaStep) {
       case "RESERVING":
-        if (overdue) return this.advance(orderId, { step: "COMPENSATING", reason: timeoutReason(record) });
-        return this.reserve(record);
+        if (overdue) return this.timedOut(record, lease);
+        return this.reserve(record, lease);
       case "AUTHORIZING":
-        if (overdue) return this.advance(orderId, { step: "COMPENSATING", reason: timeoutReason(record) });
-        return this.authorize(record);
+        if (overdue) return this.timedOut(record, lease);
+        return this.authorize(record, lease);
       case "COMMITTING":
-        if (overdue) return this.advance(orderId, { step: "COMPENSATING", reason: timeoutReason(record) });
-        return this.commit(record);
+        if (overdue) return this.timedOut(record, lease);
+        return this.commit(record, lease);
       case "CAPTURING":
-        return this.capture(record);
+        return this.capture(record, lease);
       case "COMPENSATING":
-        return this.compensate(record);
+        return this.compensate(record, lease);
       case "CANCELLING":
-        return this.cancel(record);
+        return this.cancel(record, lease);
       case "DONE":
         return record;
     }
   }
 
-  private async reserve(record: OrderRecord): Promise<OrderRecord> {
+  private timedOut(record: OrderRecord, lease: HeldLease): Promise<OrderRecord> {
+    const detail = record.lastError || "dependency unavailable";
+    return this.reject(lease, "COMPENSATING", OrderReason.TIMED_OUT, detail);
+  }
+
+  private async reserve(record: OrderRecord, lease: HeldLease): Promise<OrderRecord> {
     const orderId = record.order.orderId;
     try {
       const { reservation } = await this.deps.inventory.reserveStock(
         { reservationId: orderId, lines: record.order.lines.map(({ sku, quantity }) => ({ sku, quantity })) },
-        this.callOptions(),
+        this.callOptions(lease),
       );
       const lines: PricedLine[] = (reservation?.lines ?? []).map((line) => ({
         sku: line.sku,
@@ -110,86 +133,92 @@ export class OrderSaga {
         unitPrice: line.unitPrice ?? create(MoneySchema),
         productName: line.productName,
       }));
-      return this.advance(orderId, { step: "AUTHORIZING", lines, total: totalOf(lines) });
+      return this.advance(lease, { step: "AUTHORIZING", lines, total: totalOf(lines) });
     } catch (error) {
       if (!isRefusal(error)) throw error;
       // All-or-nothing reservation: a refusal holds nothing, so there is nothing to give back.
-      const info = errorInfo(error);
-      const reason =
-        info?.reason === "OUT_OF_STOCK" ? `out of stock: ${info.metadata.short_skus}` : `cannot reserve stock: ${refusalText(error)}`;
-      return this.advance(orderId, { step: "DONE", status: OrderStatus.REJECTED, reason });
+      const reason = errorInfo(error)?.reason === "OUT_OF_STOCK" ? OrderReason.OUT_OF_STOCK : OrderReason.PRODUCT_UNAVAILABLE;
+      return this.reject(lease, "DONE", reason, refusalText(error));
     }
   }
 
-  private async authorize(record: OrderRecord): Promise<OrderRecord> {
+  private async authorize(record: OrderRecord, lease: HeldLease): Promise<OrderRecord> {
     const { orderId, total } = record.order;
     try {
       const { payment } = await this.deps.payment.authorizePayment(
         { idempotencyKey: orderId, orderId, amount: total, cardToken: record.cardToken },
-        this.callOptions(),
+        this.callOptions(lease),
       );
       if (payment?.state === PaymentState.DECLINED) {
-        return this.advance(orderId, { step: "COMPENSATING", reason: `payment declined: ${payment.declineReason}` });
+        return this.reject(lease, "COMPENSATING", OrderReason.PAYMENT_DECLINED, payment.declineReason);
       }
       if (payment?.state !== PaymentState.AUTHORIZED) {
         // e.g. VOIDED: a compensation of this order already voided the key.
         const state = payment ? PaymentState[payment.state] : "missing";
-        return this.advance(orderId, { step: "COMPENSATING", reason: `payment not authorized (${state})` });
+        return this.reject(lease, "COMPENSATING", OrderReason.PAYMENT_FAILED, `payment not authorized (${state})`);
       }
-      return this.advance(orderId, { step: "COMMITTING", paymentId: payment.paymentId });
+      return this.advance(lease, { step: "COMMITTING", paymentId: payment.paymentId });
     } catch (error) {
       if (!isRefusal(error)) throw error;
-      return this.advance(orderId, { step: "COMPENSATING", reason: `payment refused: ${refusalText(error)}` });
+      return this.reject(lease, "COMPENSATING", OrderReason.PAYMENT_FAILED, refusalText(error));
     }
   }
 
-  private async commit(record: OrderRecord): Promise<OrderRecord> {
+  private async commit(record: OrderRecord, lease: HeldLease): Promise<OrderRecord> {
     const orderId = record.order.orderId;
     try {
-      await this.deps.inventory.commitReservation({ reservationId: orderId }, this.callOptions());
-      return this.advance(orderId, { step: "CAPTURING" });
+      await this.deps.inventory.commitReservation({ reservationId: orderId }, this.callOptions(lease));
+      return this.advance(lease, { step: "CAPTURING" });
     } catch (error) {
       if (!isRefusal(error)) throw error;
-      return this.advance(orderId, { step: "COMPENSATING", reason: `stock no longer held: ${refusalText(error)}` });
+      // The reservation lapsed before the order got this far.
+      return this.reject(lease, "COMPENSATING", OrderReason.TIMED_OUT, refusalText(error));
     }
   }
 
-  private async capture(record: OrderRecord): Promise<OrderRecord> {
-    const orderId = record.order.orderId;
+  private async capture(record: OrderRecord, lease: HeldLease): Promise<OrderRecord> {
     try {
-      await this.deps.payment.capturePayment({ paymentId: record.order.paymentId }, this.callOptions());
-      return this.advance(orderId, { step: "DONE", status: OrderStatus.CONFIRMED, reason: "" });
+      await this.deps.payment.capturePayment({ paymentId: record.order.paymentId }, this.callOptions(lease));
+      return this.advance(lease, { step: "DONE", status: OrderStatus.CONFIRMED, reason: "" });
     } catch (error) {
       if (!isRefusal(error)) throw error;
       // The authorization is gone (voided or lapsed): the committed stock goes back on sale.
-      return this.advance(orderId, { step: "COMPENSATING", reason: `payment could not be captured: ${refusalText(error)}` });
+      return this.reject(lease, "COMPENSATING", OrderReason.PAYMENT_FAILED, refusalText(error));
     }
   }
 
-  private async compensate(record: OrderRecord): Promise<OrderRecord> {
+  private async compensate(record: OrderRecord, lease: HeldLease): Promise<OrderRecord> {
     const { orderId, paymentId } = record.order;
-    await this.deps.inventory.releaseReservation({ reservationId: orderId }, this.callOptions());
+    await this.deps.inventory.releaseReservation({ reservationId: orderId }, this.callOptions(lease));
     // Without a payment id the authorization's outcome was never learned: void by key, which
     // also stops a late authorization with that key from going through.
-    await this.deps.payment.voidPayment(paymentId ? { paymentId } : { idempotencyKey: orderId }, this.callOptions());
-    return this.advance(orderId, { step: "DONE", status: OrderStatus.REJECTED });
+    await this.deps.payment.voidPayment(paymentId ? { paymentId } : { idempotencyKey: orderId }, this.callOptions(lease));
+    return this.advance(lease, { step: "DONE", status: OrderStatus.REJECTED });
   }
 
-  private async cancel(record: OrderRecord): Promise<OrderRecord> {
-    const { orderId, paymentId, statusReason } = record.order;
-    await this.deps.payment.refundPayment({ paymentId, reason: statusReason || "cancelled by customer" }, this.callOptions());
-    await this.deps.inventory.releaseReservation({ reservationId: orderId }, this.callOptions());
-    return this.advance(orderId, { step: "DONE", status: OrderStatus.CANCELLED });
+  private async cancel(record: OrderRecord, lease: HeldLease): Promise<OrderRecord> {
+    const { orderId, paymentId } = record.order;
+    const reason = record.cancelNote || OrderReason.CANCELLED_BY_CUSTOMER;
+    await this.deps.payment.refundPayment({ paymentId, reason }, this.callOptions(lease));
+    await this.deps.inventory.releaseReservation({ reservationId: orderId }, this.callOptions(lease));
+    return this.advance(lease, { step: "DONE", status: OrderStatus.CANCELLED, reason: OrderReason.CANCELLED_BY_CUSTOMER });
+  }
+
+  /** Records why the order is being rejected: the customer sees `reason`; `detail` (a dependency's words) goes to the log. */
+  private reject(lease: HeldLease, step: "COMPENSATING" | "DONE", reason: OrderReason, detail: string): Promise<OrderRecord> {
+    this.deps.logger.warn({ orderId: lease.orderId, reason, detail }, "order is being rejected");
+    return this.advance(lease, step === "DONE" ? { step, status: OrderStatus.REJECTED, reason } : { step, reason });
   }
 
   /**
    * Persists one step. When the status changes, the notification the customer is owed goes into
    * the outbox in the same transaction: it is published if and only if the status commits.
    */
-  private async advance(orderId: string, change: OrderChange): Promise<OrderRecord> {
+  private async advance(lease: HeldLease, change: OrderChange): Promise<OrderRecord> {
     const { store } = this.deps;
+    const { orderId } = lease;
     const record = await store.transaction(async (tx) => {
-      const advanced = await store.advance(tx, orderId, change);
+      const advanced = await store.advance(tx, lease, change);
       const command = change.status === undefined ? undefined : notificationFor(advanced.order);
       if (command) await enqueueOutbox(tx, notificationMessage(command));
       return advanced;
@@ -202,8 +231,9 @@ export class OrderSaga {
     return record;
   }
 
-  private callOptions() {
-    return { timeoutMs: this.deps.options.stepTimeoutMs };
+  /** Each remote call has its deadline, and stops when the lease is found taken over. */
+  private callOptions(lease: HeldLease) {
+    return { timeoutMs: this.deps.options.stepTimeoutMs, signal: lease.signal };
   }
 }
 
@@ -218,10 +248,6 @@ function refusalText(error: ConnectError): string {
 function describe(error: unknown): string {
   if (error instanceof ConnectError) return `${Code[error.code]}: ${error.rawMessage}`;
   return error instanceof Error ? error.message : String(error);
-}
-
-function timeoutReason(record: OrderRecord): string {
-  return `not completed in time (${record.lastError || "dependency unavailable"})`;
 }
 
 function totalOf(lines: PricedLine[]): Money {

@@ -44,6 +44,28 @@ export interface OrderRecord {
   attempts: number;
   lastError: string;
   createdAt: Date;
+  /** The token of the last claim: a driver's writes name it (see `SagaLease`). */
+  leaseToken: bigint;
+  /** The customer's own words when cancelling (not shown as the status reason). */
+  cancelNote: string;
+}
+
+/**
+ * The right to drive one order's saga, as `claim` granted it. Every write the driver makes names
+ * the token and lands only while it is still the order's latest: a later claim (the lease ran
+ * out and another driver took over) fences the earlier driver off.
+ */
+export interface SagaLease {
+  orderId: string;
+  token: bigint;
+}
+
+/** Thrown by a fenced write whose lease was taken over: the write did not happen. */
+export class LeaseLostError extends Error {
+  constructor(readonly lease: SagaLease) {
+    super(`the saga lease of order ${lease.orderId} (token ${lease.token}) was taken over by another driver`);
+    this.name = "LeaseLostError";
+  }
 }
 
 /** A priced line, as the inventory reserved it. */
@@ -95,6 +117,8 @@ type OrderRow = {
   payment_id: string;
   attempts: number;
   last_error: string;
+  lease_token: bigint | string | number;
+  cancel_note: string;
   created_at: Date | string;
   updated_at: Date | string;
 };
@@ -109,7 +133,7 @@ type LineRow = {
 };
 
 const ORDER_COLUMNS = `order_id, user_id, request_id, request_hash, email, card_token, status, saga_step, status_reason,
-  currency_code, total_minor, payment_id, attempts, last_error, created_at, updated_at`;
+  currency_code, total_minor, payment_id, attempts, last_error, lease_token, cancel_note, created_at, updated_at`;
 
 /** The order service's own database: orders and their lines (the outbox table is the platform's). */
 export class OrderStore {
@@ -190,11 +214,12 @@ export class OrderStore {
 
   /**
    * Takes the right to drive an order's saga for `leaseMs`, so two drivers (a request and the
-   * recovery loop, or two replicas) never run the same order at once. Undefined when taken.
+   * recovery loop, or two replicas) never run the same order at once. Each claim takes the next
+   * lease token (see `SagaLease`). Undefined when another driver holds it.
    */
   async claim(orderId: string, leaseMs: number): Promise<OrderRecord | undefined> {
     const { rowCount } = await this.db.query(
-      `UPDATE orders SET locked_until = now() + ($2::text || ' milliseconds')::interval
+      `UPDATE orders SET locked_until = now() + ($2::text || ' milliseconds')::interval, lease_token = lease_token + 1
        WHERE order_id = $1 AND saga_step <> 'DONE' AND (locked_until IS NULL OR locked_until < now())`,
       [orderId, String(leaseMs)],
     );
@@ -202,12 +227,27 @@ export class OrderStore {
   }
 
   /**
+   * Extends a held lease by `leaseMs` from now. False when it was taken over (a later claim),
+   * which also stops a renewal from reviving a lease someone else now holds.
+   */
+  async renew(lease: SagaLease, leaseMs: number): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      `UPDATE orders SET locked_until = now() + ($3::text || ' milliseconds')::interval
+       WHERE order_id = $1 AND lease_token = $2 AND saga_step <> 'DONE'`,
+      [lease.orderId, lease.token.toString(), String(leaseMs)],
+    );
+    return rowCount === 1;
+  }
+
+  /**
    * Records one step of the saga inside the caller's transaction `tx`: the new step, and the
    * status, reason, payment and prices it brings. Returns the order as it now is in `tx`.
+   * Fenced: throws `LeaseLostError`, having written nothing, when `lease` was taken over.
    */
-  async advance(tx: Queryable, orderId: string, change: OrderChange): Promise<OrderRecord> {
-    const sets = ["saga_step = $2", "attempts = 0", "last_error = ''", "next_attempt_at = now()", "updated_at = now()"];
-    const params: unknown[] = [orderId, change.step];
+  async advance(tx: Queryable, lease: SagaLease, change: OrderChange): Promise<OrderRecord> {
+    const { orderId } = lease;
+    const sets = ["saga_step = $3", "attempts = 0", "last_error = ''", "next_attempt_at = now()", "updated_at = now()"];
+    const params: unknown[] = [orderId, lease.token.toString(), change.step];
     const set = (column: string, value: unknown) => {
       params.push(value);
       sets.push(`${column} = $${params.length}`);
@@ -220,7 +260,8 @@ export class OrderStore {
       set("total_minor", change.total.amountMinor.toString());
     }
     if (change.step === "DONE") sets.push("locked_until = NULL");
-    await tx.query(`UPDATE orders SET ${sets.join(", ")} WHERE order_id = $1`, params);
+    const { rowCount } = await tx.query(`UPDATE orders SET ${sets.join(", ")} WHERE order_id = $1 AND lease_token = $2`, params);
+    if (rowCount !== 1) throw new LeaseLostError(lease);
     for (const line of change.lines ?? []) {
       await tx.query(
         `UPDATE order_lines SET unit_price_minor = $3, currency_code = $4, product_name = $5 WHERE order_id = $1 AND sku = $2`,
@@ -236,22 +277,26 @@ export class OrderStore {
    * Starts cancelling a CONFIRMED order (the saga refunds and restocks it next). False when the
    * order is not CONFIRMED and settled, e.g. a concurrent cancellation got there first.
    */
-  async beginCancellation(orderId: string, reason: string): Promise<boolean> {
+  async beginCancellation(orderId: string, note: string): Promise<boolean> {
     const { rowCount } = await this.db.query(
-      `UPDATE orders SET saga_step = 'CANCELLING', status_reason = $2, attempts = 0, next_attempt_at = now(), updated_at = now()
+      `UPDATE orders SET saga_step = 'CANCELLING', cancel_note = $2, attempts = 0, next_attempt_at = now(), updated_at = now()
        WHERE order_id = $1 AND status = 'CONFIRMED' AND saga_step = 'DONE'`,
-      [orderId, reason],
+      [orderId, note],
     );
     return rowCount === 1;
   }
 
-  /** Notes a transient failure: the recovery loop tries the step again at `retryAt`. */
-  async recordFailure(orderId: string, error: string, retryAt: Date): Promise<void> {
-    await this.db.query(
-      `UPDATE orders SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3, locked_until = NULL, updated_at = now()
-       WHERE order_id = $1`,
-      [orderId, error.slice(0, 500), retryAt.toISOString()],
+  /**
+   * Notes a transient failure and gives the lease up: the recovery loop tries the step again at
+   * `retryAt`. Fenced like `advance`: false, having written nothing, when `lease` was taken over.
+   */
+  async recordFailure(lease: SagaLease, error: string, retryAt: Date): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      `UPDATE orders SET attempts = attempts + 1, last_error = $3, next_attempt_at = $4, locked_until = NULL, updated_at = now()
+       WHERE order_id = $1 AND lease_token = $2`,
+      [lease.orderId, lease.token.toString(), error.slice(0, 500), retryAt.toISOString()],
     );
+    return rowCount === 1;
   }
 
   /** Ids of unfinished orders due for another attempt and not claimed by a live driver. */
@@ -284,6 +329,8 @@ async function withLines(q: Queryable, rows: OrderRow[]): Promise<OrderRecord[]>
     attempts: row.attempts,
     lastError: row.last_error,
     createdAt: toDate(row.created_at),
+    leaseToken: BigInt(row.lease_token),
+    cancelNote: row.cancel_note,
   }));
 }
 

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { create } from "@bufbuild/protobuf";
 import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
 import { OrderSchema, OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
-import { OUTBOX_TABLE_SQL } from "@shop/platform/messaging";
+import { OUTBOX_CLAIMS_SQL, OUTBOX_TABLE_SQL } from "@shop/platform/messaging";
 import { describe, expect, it } from "vitest";
 import { formatMoney, notificationFor } from "../src/notifications.js";
 
@@ -40,8 +40,12 @@ describe("order notifications", () => {
     expect(formatMoney({ $typeName: "shop.type.v1.Money", currencyCode: "EUR", amountMinor: 5n })).toBe("0.05 EUR");
   });
 
-  it("keeps its outbox migration identical to the platform's outbox table", () => {
-    const migration = readFileSync(new URL("../migrations/002_outbox.sql", import.meta.url), "utf8");
-    expect(migration.slice(migration.indexOf("create table"))).toBe(OUTBOX_TABLE_SQL.slice(OUTBOX_TABLE_SQL.indexOf("create table")));
+  it("keeps its outbox migrations identical to the platform's outbox table and claim column", () => {
+    const table = readFileSync(new URL("../migrations/002_outbox.sql", import.meta.url), "utf8");
+    const claims = readFileSync(new URL("../migrations/004_outbox_claims.sql", import.meta.url), "utf8");
+    expect(claims.slice(claims.indexOf("alter table"))).toBe(OUTBOX_CLAIMS_SQL);
+    expect(table.slice(table.indexOf("create table")) + OUTBOX_CLAIMS_SQL).toBe(
+      OUTBOX_TABLE_SQL.slice(OUTBOX_TABLE_SQL.indexOf("create table")),
+    );
   });
 });

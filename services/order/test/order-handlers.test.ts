@@ -15,11 +15,13 @@ import { refusal } from "@shop/platform/testing/errors";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInventoryService } from "../../inventory/src/inventory-service.js";
 import { InventoryStore } from "../../inventory/src/store.js";
+import { CUSTOMER_REASONS, renderTemplate } from "../../notification/src/templates.js";
 import { createPaymentService } from "../../payment/src/payment-service.js";
 import { SimulatedCardProcessor } from "../../payment/src/processor.js";
 import { PaymentStore } from "../../payment/src/store.js";
 import type { SagaSettings } from "../src/order-config.js";
 import { OrderEvents } from "../src/order-events.js";
+import { OrderReason } from "../src/order-reasons.js";
 import { createOrderService } from "../src/order-service.js";
 import { OrderSaga } from "../src/saga.js";
 import { type OrderRecord, OrderStore } from "../src/store.js";
@@ -63,6 +65,14 @@ class Interruptions {
 
   heal(method: string): void {
     this.failures.delete(method);
+  }
+
+  /** Refuses the next call of `method` with `error` (a business refusal, say). */
+  refuseNext(method: string, error: ConnectError): void {
+    this.failures.set(method, () => {
+      this.failures.delete(method);
+      return error;
+    });
   }
 
   readonly interceptor: Interceptor = (next) => async (request) => {
@@ -293,7 +303,7 @@ describe("CreateOrder runs the saga over the real inventory and payment handlers
     expect(payment?.amount).toEqual(order.total);
   });
 
-  it("rejects an order for more than is in stock, naming the short SKU, and holds nothing", async () => {
+  it("rejects an order for more than is in stock as 'out of stock', and holds nothing", async () => {
     const { options } = newCaller();
     const plenty = await addProduct(5);
     const scarce = await addProduct(1);
@@ -307,28 +317,28 @@ describe("CreateOrder runs the saga over the real inventory and payment handlers
     );
 
     expect(order.status).toBe(OrderStatus.REJECTED);
-    expect(order.statusReason).toBe(`out of stock: ${scarce}`);
+    expect(order.statusReason).toBe("out of stock");
     expect(await available(plenty)).toBe(5);
     expect(await available(scarce)).toBe(1);
     expect(await reservationState(order.orderId)).toBeUndefined();
     expect(await paymentsOf(order.orderId)).toEqual([]);
   });
 
-  it("rejects an order for an unknown SKU with the inventory's refusal as the reason", async () => {
+  it("rejects an order for an unknown SKU as 'product unavailable'", async () => {
     const { options } = newCaller();
     const order = await place(orderOf([{ sku: "SKU-NOPE-410", quantity: 1 }]), options);
     expect(order.status).toBe(OrderStatus.REJECTED);
-    expect(order.statusReason).toMatch(/^cannot reserve stock: .*SKU-NOPE-410/);
+    expect(order.statusReason).toBe("product unavailable");
   });
 
-  it("rejects a declined card with the decline as the reason, releases the stock and holds no authorization", async () => {
+  it("rejects a declined card as 'payment declined', releases the stock and holds no authorization", async () => {
     const { options } = newCaller();
     const sku = await addProduct(3);
 
     const order = await place(orderOf([{ sku, quantity: 2 }], "tok_declined"), options);
 
     expect(order.status).toBe(OrderStatus.REJECTED);
-    expect(order.statusReason).toBe("payment declined: card declined: insufficient funds");
+    expect(order.statusReason).toBe("payment declined");
     expect(order.paymentId).toBe("");
     expect(await available(sku)).toBe(3);
     expect(await reservationState(order.orderId)).toBe("RELEASED");
@@ -348,7 +358,7 @@ describe("CreateOrder runs the saga over the real inventory and payment handlers
     const order = await placing;
 
     expect(order.status).toBe(OrderStatus.REJECTED);
-    expect(order.statusReason).toMatch(/^stock no longer held: /);
+    expect(order.statusReason).toBe("timed out");
     expect((await payments.getPayment({ paymentId: order.paymentId })).payment?.state).toBe(PaymentState.VOIDED);
     expect(await available(sku)).toBe(3);
   });
@@ -367,7 +377,7 @@ describe("CreateOrder runs the saga over the real inventory and payment handlers
     const order = await placing;
 
     expect(order.status).toBe(OrderStatus.REJECTED);
-    expect(order.statusReason).toMatch(/^payment could not be captured: /);
+    expect(order.statusReason).toBe("payment could not be completed");
     expect(await reservationState(orderId)).toBe("RELEASED");
     expect(await available(sku)).toBe(3);
   });
@@ -387,7 +397,7 @@ describe("CreateOrder runs the saga over the real inventory and payment handlers
     await saga.drive(pending.orderId); // as the recovery loop does, past the pending timeout
     const { order } = await orders.getOrder({ orderId: pending.orderId }, options);
     expect(order?.status).toBe(OrderStatus.REJECTED);
-    expect(order?.statusReason).toMatch(/^not completed in time \(Unavailable: .*card processor/);
+    expect(order?.statusReason).toBe("timed out");
     expect(await available(sku)).toBe(3);
     // The key is voided ahead of any late authorization: it can never hold funds.
     expect((await paymentsOf(pending.orderId)).map((row) => row.state)).toEqual(["VOIDED"]);
@@ -531,6 +541,33 @@ describe("the outbox", () => {
   });
 });
 
+describe("the reason a customer is shown", () => {
+  const internal = "pq: could not serialize access at 10.20.30.40:5432 (payments_pkey, worker pid 4711)";
+
+  it("is a fixed domain reason in GetOrder and in the rejection e-mail, never a dependency's error text", async () => {
+    const { options } = newCaller();
+    interruptions.refuseNext("AuthorizePayment", new ConnectError(internal, Code.FailedPrecondition));
+
+    const placed = await place(orderOf([{ sku: await addProduct(2), quantity: 1 }]), options);
+
+    expect(placed.status).toBe(OrderStatus.REJECTED);
+    const { order } = await orders.getOrder({ orderId: placed.orderId }, options);
+    expect(order?.statusReason).toBe("payment could not be completed");
+    const [row] = await outboxOf(placed.orderId);
+    const command = fromBinary(SendNotificationCommandSchema, row!.payload);
+    const email = renderTemplate(command.template, command.parameters);
+    expect(email.body).toContain("payment could not be completed");
+    for (const text of [order?.statusReason, command.parameters.reason, email.subject, email.body]) {
+      expect(text).not.toContain("10.20.30.40");
+      expect(text).not.toContain("pq:");
+    }
+  });
+
+  it("is one the notification service's templates know, for every reason the saga can give", () => {
+    expect(Object.values(OrderReason).filter((reason) => !CUSTOMER_REASONS.has(reason))).toEqual([]);
+  });
+});
+
 describe("GetOrder", () => {
   it("returns the caller's order as CreateOrder answered it", async () => {
     const { options } = newCaller();
@@ -668,7 +705,7 @@ describe("ListOrders", () => {
 });
 
 describe("CancelOrder", () => {
-  it("cancels a CONFIRMED order: refunds the payment and restocks, keeping the reason; a repeat is a no-op", async () => {
+  it("cancels a CONFIRMED order: refunds the payment and restocks, shown as 'cancelled by customer'; a repeat is a no-op", async () => {
     const { options } = newCaller();
     const sku = await addProduct(5);
     const order = await place(orderOf([{ sku, quantity: 3 }]), options);
@@ -677,7 +714,7 @@ describe("CancelOrder", () => {
     const { order: cancelled } = await orders.cancelOrder({ orderId: order.orderId, reason: "changed my mind" }, options);
 
     expect(cancelled?.status).toBe(OrderStatus.CANCELLED);
-    expect(cancelled?.statusReason).toBe("changed my mind");
+    expect(cancelled?.statusReason).toBe("cancelled by customer");
     expect((await payments.getPayment({ paymentId: order.paymentId })).payment?.state).toBe(PaymentState.REFUNDED);
     expect(await available(sku)).toBe(5);
     const again = await orders.cancelOrder({ orderId: order.orderId, reason: "twice" }, options);

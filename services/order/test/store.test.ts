@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { databaseEngines, type EngineDatabase } from "@shop/platform/testing/postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type NewOrder, OrderStore } from "../src/store.js";
+import { LeaseLostError, type NewOrder, OrderStore } from "../src/store.js";
 
 const migrationsDir = fileURLToPath(new URL("../migrations", import.meta.url));
 
@@ -48,6 +48,30 @@ describe.each(databaseEngines(migrationsDir, "order"))("order store on $engine",
     expect(await store.claim(orderId, 300)).toBeUndefined();
     await new Promise((resolve) => setTimeout(resolve, 400)); // the lease is the database's clock: wait past it
     expect(await store.claim(orderId, 300)).toBeDefined();
+  });
+
+  it("fences a driver whose lease was taken over: its step, failure and renewal write nothing", async () => {
+    const { record } = await store.insertPending(newOrder(0));
+    const orderId = record.order.orderId;
+    const first = await store.claim(orderId, 60_000);
+    expect(first).toBeDefined();
+    await handle.db.query("UPDATE orders SET locked_until = now() - interval '1 second' WHERE order_id = $1", [orderId]); // it stalled
+    const second = await store.claim(orderId, 60_000);
+    expect(second?.leaseToken).toBe((first?.leaseToken ?? 0n) + 1n);
+    const stale = { orderId, token: first!.leaseToken };
+
+    await expect(store.transaction((tx) => store.advance(tx, stale, { step: "AUTHORIZING", reason: "stale" }))).rejects.toThrow(
+      LeaseLostError,
+    );
+    expect(await store.recordFailure(stale, "stale", new Date())).toBe(false);
+    expect(await store.renew(stale, 60_000)).toBe(false);
+    const untouched = await store.get(orderId);
+    expect([untouched?.sagaStep, untouched?.order.statusReason, untouched?.attempts]).toEqual(["RESERVING", "", 0]);
+
+    const current = { orderId, token: second!.leaseToken };
+    expect(await store.renew(current, 60_000)).toBe(true);
+    const advanced = await store.transaction((tx) => store.advance(tx, current, { step: "AUTHORIZING" }));
+    expect(advanced.sagaStep).toBe("AUTHORIZING");
   });
 
   it("pages a customer's orders made within one millisecond without skipping any", async () => {

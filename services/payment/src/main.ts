@@ -1,5 +1,5 @@
 import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
-import { createLogger, serve, service } from "@shop/platform";
+import { createLogger, installProcessHandlers, serve, service } from "@shop/platform";
 import { openDatabase } from "@shop/platform/database";
 import { paymentAccess } from "./access.js";
 import { loadPaymentConfig } from "./payment-config.js";
@@ -9,6 +9,7 @@ import { PaymentStore } from "./store.js";
 
 const config = loadPaymentConfig();
 const logger = createLogger(config.service.name, config.service.logLevel);
+installProcessHandlers(logger);
 const db = await openDatabase(config.database, logger);
 
 const payments = createPaymentService({ store: new PaymentStore(db), processor: new SimulatedCardProcessor() });

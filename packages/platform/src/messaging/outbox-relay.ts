@@ -17,6 +17,11 @@ export interface OutboxRelayOptions {
   batchSize?: number;
   /** Longest pause while the broker is away; default 10000 ms. */
   maxBackoffMs?: number;
+  /**
+   * How long a relay holds the rows it claimed before another relay may take them (a relay that
+   * died mid-round); default 30000 ms, well past a round's publish-and-confirm.
+   */
+  claimMs?: number;
   /** Where the gauges are registered; default the platform's `metricsRegistry` (served on /metrics). */
   registry?: Registry;
 }
@@ -46,7 +51,10 @@ interface OutboxRow extends Record<string, unknown> {
 
 /**
  * Publishes pending outbox rows in id order with confirms, marking a row published only after
- * the broker's ack. Unroutable or nacked rows stay pending with `last_error` and an error log
+ * the broker's ack. Relays of several replicas share one outbox: each round claims its rows
+ * (`FOR UPDATE SKIP LOCKED`, then `claimed_until`, in one short statement), so each row is
+ * published by one relay, and a row claimed by a relay that died is taken again after `claimMs`.
+ * (On PGlite, one connection, there is no second relay to skip: the same SQL simply runs.) Unroutable or nacked rows stay pending with `last_error` and an error log
  * (the alarm); while the broker is away it backs off. It runs on its own timer and never holds
  * a transaction while publishing, so it never blocks the request path. Exposes the gauges
  * `outbox_backlog` and `outbox_oldest_age_seconds`.
@@ -58,6 +66,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const intervalMs = options.intervalMs ?? 200;
   const batchSize = options.batchSize ?? 100;
   const maxBackoffMs = options.maxBackoffMs ?? 10_000;
+  const claimMs = options.claimMs ?? 30_000;
   const registry = options.registry ?? metricsRegistry;
   const backlogGauge = gauge(registry, "outbox_backlog", "Outbox rows not yet published");
   const ageGauge = gauge(registry, "outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row");
@@ -90,11 +99,19 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     connectedOnce = true;
     const now = Date.now();
     const skip = [...parked].filter(([, p]) => p.until > now).map(([id]) => id);
-    const { rows } = await db.query<OutboxRow>(
-      `select id, message_id, message_type, routing_key, payload, headers from outbox
-       where published_at is null and id <> all($2::bigint[]) order by id limit $1`,
-      [batchSize, skip],
+    // Claimed and marked in one statement, without holding a transaction while publishing.
+    const { rows: claimed } = await db.query<OutboxRow>(
+      `with next as (
+         select id from outbox
+         where published_at is null and (claimed_until is null or claimed_until < now()) and id <> all($2::bigint[])
+         order by id limit $1
+         for update skip locked)
+       update outbox set claimed_until = now() + ($3::text || ' milliseconds')::interval
+       from next where outbox.id = next.id
+       returning outbox.id, message_id, message_type, routing_key, payload, headers`,
+      [batchSize, skip, String(claimMs)],
     );
+    const rows = claimed.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
     // Pipelined on one confirm channel: the broker keeps their order, confirms arrive as they come.
     const results = await Promise.allSettled(
       rows.map((row) =>
@@ -134,12 +151,16 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
           "outbox row not accepted by the broker; kept pending",
         );
       } else brokerDown = true;
-      await db.query(`update outbox set attempts = attempts + 1, last_error = $2 where id = $1`, [row.id, `${reason}: ${err.message}`]);
+      await db.query(`update outbox set attempts = attempts + 1, last_error = $2, claimed_until = null where id = $1`, [
+        row.id,
+        `${reason}: ${err.message}`,
+      ]);
     }
     if (acked.length > 0) {
-      await db.query(`update outbox set published_at = now(), attempts = attempts + 1, last_error = null where id = any($1::bigint[])`, [
-        acked,
-      ]);
+      await db.query(
+        `update outbox set published_at = now(), attempts = attempts + 1, last_error = null, claimed_until = null where id = any($1::bigint[])`,
+        [acked],
+      );
     }
     return { published: acked.length, fetched: rows.length, brokerDown };
   }

@@ -6,7 +6,8 @@ import { type AmqpHeaders, injectTraceHeaders } from "./trace-headers.js";
 /**
  * The outbox table, as a migration: a service that publishes through the outbox puts this in
  * its migrations folder (e.g. `migrations/00N_outbox.sql`). Rows are pending while
- * `published_at` is null; the partial index keeps the relay's scan small.
+ * `published_at` is null; the partial index keeps the relay's scan small; a relay holds the rows
+ * it is publishing until `claimed_until`, so relays of several replicas publish each row once.
  */
 export const OUTBOX_TABLE_SQL = `
 create table if not exists outbox (
@@ -22,6 +23,14 @@ create table if not exists outbox (
   last_error    text null
 );
 create index if not exists outbox_pending_idx on outbox (id) where published_at is null;
+alter table outbox add column if not exists claimed_until timestamptz null;
+`;
+
+/**
+ * The column by which relays claim rows (`claimed_until`), for an outbox made before it existed:
+ * the last statement of `OUTBOX_TABLE_SQL`, as a migration of its own.
+ */
+export const OUTBOX_CLAIMS_SQL = `alter table outbox add column if not exists claimed_until timestamptz null;
 `;
 
 /** A message to put in the outbox. */

@@ -123,6 +123,16 @@ export class ServiceProcess {
     this.child?.kill(signal);
   }
 
+  /** Sends `signal` (one the process was primed to crash on) and resolves with its exit code. */
+  async crash(signal: NodeJS.Signals): Promise<number | null> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
+    const exit = once(child, "exit") as Promise<[number | null]>;
+    child.kill(signal);
+    const [code] = await exit;
+    return code;
+  }
+
   /** Stops the process gracefully (SIGTERM; SIGKILL after `killAfterMs`) and resolves with its exit code. */
   async stop(killAfterMs = 15_000): Promise<number | null> {
     const child = this.child;
