@@ -75,9 +75,10 @@ function open(target: RapidResetTarget): Promise<Socket> {
 
 /**
  * Sends `pairs` HEADERS + RST_STREAM(CANCEL) pairs on one connection as fast as the socket takes
- * them, answering the server's SETTINGS, and reports whether and how the server ended the connection.
+ * them, answering the server's SETTINGS, and reports whether and how the server ended the connection
+ * (waiting at most `settleMs` after the last frame for its GOAWAY).
  */
-export async function rapidReset(target: RapidResetTarget, pairs: number): Promise<RapidResetResult> {
+export async function rapidReset(target: RapidResetTarget, pairs: number, settleMs = 10_000): Promise<RapidResetResult> {
   const socket = await open(target);
   const result: RapidResetResult = { sent: 0, goawayCode: undefined, closedByServer: false };
   let closed = false;
@@ -88,6 +89,8 @@ export async function rapidReset(target: RapidResetTarget, pairs: number): Promi
     });
   });
   socket.on("error", () => undefined);
+  let goaway: () => void = () => undefined;
+  const goneAway = new Promise<void>((resolve) => (goaway = resolve));
   let inbound = Buffer.alloc(0);
   socket.on("data", (chunk: Buffer) => {
     inbound = Buffer.concat([inbound, chunk]);
@@ -98,7 +101,10 @@ export async function rapidReset(target: RapidResetTarget, pairs: number): Promi
       const flags = inbound.readUInt8(4);
       const payload = inbound.subarray(9, 9 + length);
       if (type === SETTINGS && (flags & ACK) === 0 && !closed) socket.write(frame(SETTINGS, ACK, 0, Buffer.alloc(0)));
-      if (type === GOAWAY && payload.length >= 8) result.goawayCode = payload.readUInt32BE(4);
+      if (type === GOAWAY && payload.length >= 8) {
+        result.goawayCode = payload.readUInt32BE(4);
+        goaway();
+      }
       inbound = inbound.subarray(9 + length);
     }
   });
@@ -120,8 +126,8 @@ export async function rapidReset(target: RapidResetTarget, pairs: number): Promi
     await new Promise<void>((resolve) => setImmediate(resolve)); // let the server's frames in
   }
   if (!closed) {
-    // Give the server a moment to answer the last frames, then leave.
-    await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 500))]);
+    // The server reads the burst at its own pace: wait for its GOAWAY or close, at most `settleMs`.
+    await Promise.race([done, goneAway, new Promise((resolve) => setTimeout(resolve, settleMs))]);
   }
   result.closedByServer = closed;
   socket.destroy();
