@@ -1,6 +1,6 @@
 import { createServer } from "node:net";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { anyPack, durationFromMs } from "@bufbuild/protobuf/wkt";
+import { type Any, anyPack, durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import {
@@ -30,7 +30,7 @@ const LEAKS = [
   "db.ts",
 ];
 
-function status(code: number, message: string, details: ReturnType<typeof anyPack>[]): Buffer {
+function status(code: number, message: string, details: Any[]): Buffer {
   return Buffer.from(toBinary(StatusSchema, create(StatusSchema, { code, message, details })));
 }
 
