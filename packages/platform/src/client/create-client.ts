@@ -192,7 +192,7 @@ function deadlineOf(budgetMs: number | undefined, callerTimeoutMs: number | unde
   const budget = budgetMs === undefined ? Infinity : now + budgetMs;
   const parentDeadline = parent?.getDeadline() ?? Infinity;
   const callers = Math.min(callerTimeoutMs === undefined ? Infinity : now + callerTimeoutMs, Number(parentDeadline));
-  const owner: DeadlineOwner = callers <= budget ? "caller" : "budget";
+  const owner: DeadlineOwner = callers !== Infinity && callers <= budget ? "caller" : "budget";
   return { deadline: Math.min(budget, callerTimeoutMs === undefined ? Infinity : now + callerTimeoutMs), owner };
 }
 
