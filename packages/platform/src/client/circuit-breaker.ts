@@ -43,7 +43,11 @@ export interface TargetBreaker {
   readonly state: CircuitState;
 }
 
-/** Errors a call classified as the target's failure; the policy sees only the error, so the call marks it. */
+/**
+ * Errors a call classified as the target's failure; the policy sees only the error, so the call marks it.
+ * An unmarked error passes through uncounted — and closes a half-open breaker (cockatiel: "task failed
+ * successfully"), so a caller can at most shorten an open period, never start or lengthen one.
+ */
 const targetFailures = new WeakSet<object>();
 
 /** Creates the breaker for one target, exporting its state as a metric. */
