@@ -69,6 +69,10 @@ export interface GatewayConfig {
     unaryMaxTimeoutMs: number;
     /** Deadline cap for server streams (WatchOrder). */
     streamMaxTimeoutMs: number;
+    /** Shortest deadline a caller may ask for: a shorter one fails at once with DEADLINE_EXCEEDED, reaching no service. */
+    minTimeoutMs: number;
+    /** Open connections per process (each node:cluster worker): more are closed as they arrive. */
+    maxConnections: number;
     headersTimeoutMs: number;
     requestTimeoutMs: number;
     idleTimeoutMs: number;
@@ -236,6 +240,8 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
       readMaxBytes: integer(env, "GATEWAY_READ_MAX_BYTES", 1024 * 1024, 1),
       unaryMaxTimeoutMs: integer(env, "GATEWAY_UNARY_TIMEOUT_MS", 30_000, 1),
       streamMaxTimeoutMs: integer(env, "GATEWAY_STREAM_TIMEOUT_MS", 15 * 60_000, 1),
+      minTimeoutMs: integer(env, "GATEWAY_MIN_TIMEOUT_MS", 100, 0),
+      maxConnections: integer(env, "GATEWAY_MAX_CONNECTIONS", 4096, 1),
       headersTimeoutMs: integer(env, "GATEWAY_HEADERS_TIMEOUT_MS", 10_000, 1),
       requestTimeoutMs: integer(env, "GATEWAY_REQUEST_TIMEOUT_MS", 60_000, 0),
       idleTimeoutMs: integer(env, "GATEWAY_IDLE_TIMEOUT_MS", 120_000, 1),

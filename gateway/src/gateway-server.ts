@@ -58,6 +58,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     upstreams,
     limits: config.limits,
     anonymousServices: new Set(config.anonymousServices),
+    logger: deps.logger,
   });
   const staticFiles = createStaticFiles(config.webRoot, deps.logger);
   const shutdown = new AbortController();

@@ -1,10 +1,15 @@
 import type { DescService, Message } from "@bufbuild/protobuf";
 import type { Context } from "@opentelemetry/api";
+import { type ClientOptions, createClient } from "@shop/platform";
+import { type GatewayConfig, upstreamWorkload } from "./config.js";
 
 /** Per-call options the gateway sets on every forwarded call. */
 export interface UpstreamCallOptions {
   signal: AbortSignal;
+  /** The gateway's own budget for the call (its configured maximum). */
   timeoutMs: number;
+  /** The deadline the public caller asked for, if any: caps the call, and a DEADLINE_EXCEEDED under it is the caller's. */
+  callerTimeoutMs: number | undefined;
   headers: Record<string, string>;
   /** The caller's trace (or a fresh root): the upstream call's span parent. */
   context: Context;
@@ -47,4 +52,20 @@ export function createUpstreams(targets: Readonly<Record<string, string>>, facto
       clients.clear();
     },
   };
+}
+
+/**
+ * The gateway's clients: the platform's `createClient` (retries on UNAVAILABLE, a breaker per target)
+ * with the unary cap as the default deadline, over mTLS as the gateway, pinning each upstream's workload.
+ * The edge hands each call its caller's trace (`CallOptions.context`), so no AsyncLocalStorage is needed
+ * (measured: 15–25 % of a platform server's CPU per call on Node 20). `overrides` are for tests.
+ */
+export function meshClientFactory(config: Pick<GatewayConfig, "limits" | "tls">, overrides: ClientOptions = {}): UpstreamClientFactory {
+  return (service, target) =>
+    createClient(service, target, {
+      defaultTimeoutMs: config.limits.unaryMaxTimeoutMs,
+      implicitContext: false,
+      mesh: { tls: config.tls, server: upstreamWorkload(service) },
+      ...overrides,
+    }) as unknown as UpstreamClient;
 }

@@ -11,7 +11,7 @@ import { createClient, createLogger, loadServiceConfig, notFound, openAccess, ty
 import { callingAs, testCertificatesDir } from "@shop/platform/testing/certificates";
 import { type GatewayConfig, loadGatewayConfig } from "../src/config.js";
 import { type RunningGateway, startGateway } from "../src/gateway-server.js";
-import type { UpstreamClient } from "../src/upstreams.js";
+import { meshClientFactory, type UpstreamClient } from "../src/upstreams.js";
 
 /** What an upstream saw of one call. */
 export interface SeenCall {
@@ -127,8 +127,14 @@ export interface GatewayFixture {
   close(): Promise<void>;
 }
 
-/** Starts recording upstreams and a gateway; `env` overrides gateway variables (GATEWAY_RATE_LIMIT_BURST...). */
-export async function startGatewayFixture(env: Record<string, string> = {}): Promise<GatewayFixture> {
+/**
+ * Starts recording upstreams and a gateway; `env` overrides gateway variables (GATEWAY_RATE_LIMIT_BURST...).
+ * `productionClients`: the gateway's own upstream clients (retries, breakers) instead of bare ones.
+ */
+export async function startGatewayFixture(
+  env: Record<string, string> = {},
+  { productionClients = false }: { productionClients?: boolean } = {},
+): Promise<GatewayFixture> {
   const calls: SeenCall[] = [];
   const upstreamConfig = {
     ...loadServiceConfig("order", { port: 0, adminPort: 0, certRoot: testCertificatesDir() }, { HOST: "127.0.0.1", LOG_LEVEL: "silent" }),
@@ -151,8 +157,15 @@ export async function startGatewayFixture(env: Record<string, string> = {}): Pro
   const gateway = await startGateway(config, {
     // As in main.ts: the edge passes each call's trace context explicitly, no AsyncLocalStorage.
     // Over mTLS as the gateway; the one recording upstream serves all three services, so no server identity is pinned.
-    clientFactory: (svc, t) =>
-      createClient(svc, t, { ...callingAs("gateway"), retry: false, breaker: false, implicitContext: false }) as unknown as UpstreamClient,
+    clientFactory: productionClients
+      ? meshClientFactory(config, callingAs("gateway"))
+      : (svc, t) =>
+          createClient(svc, t, {
+            ...callingAs("gateway"),
+            retry: false,
+            breaker: false,
+            implicitContext: false,
+          }) as unknown as UpstreamClient,
     logger: createLogger("gateway", "silent"),
     rateLimitStore: "process",
   });

@@ -1,7 +1,9 @@
 import type { Message } from "@bufbuild/protobuf";
-import { resourceExhausted, unauthenticated } from "@shop/platform";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { deadlineExceeded, type Logger, resourceExhausted, unauthenticated } from "@shop/platform";
 import type { PublicMethod } from "../surface/public-surface.js";
 import type { Upstreams } from "../upstreams.js";
+import { publicError } from "./public-error.js";
 import type { RateLimiter } from "./rate-limiter.js";
 import type { TokenVerifier } from "./token-verifier.js";
 import { callerTraceContext } from "./trace-context.js";
@@ -26,9 +28,12 @@ export interface EdgeDeps {
   verifier: TokenVerifier;
   limiter: RateLimiter;
   upstreams: Upstreams;
-  limits: { unaryMaxTimeoutMs: number; streamMaxTimeoutMs: number };
+  /** Deadline caps, and the shortest deadline a caller may ask for (a shorter one is refused before anything else). */
+  limits: { unaryMaxTimeoutMs: number; streamMaxTimeoutMs: number; minTimeoutMs: number };
   /** Services whose public methods anonymous callers may use (the product catalogue). */
   anonymousServices: ReadonlySet<string>;
+  /** Where an upstream failure's own text goes (never to the caller); server-class failures at warn. */
+  logger?: Logger;
 }
 
 /** Admits (auth, rate limit) and forwards public calls upstream. */
@@ -37,9 +42,29 @@ export interface Edge {
   stream(call: EdgeCall): AsyncIterable<Message>;
 }
 
+/** Failures a caller causes or is told about in its own terms: not worth an operator's warning. */
+const CLIENT_SIDE: ReadonlySet<Code> = new Set([
+  Code.Canceled,
+  Code.InvalidArgument,
+  Code.NotFound,
+  Code.AlreadyExists,
+  Code.PermissionDenied,
+  Code.ResourceExhausted,
+  Code.FailedPrecondition,
+  Code.Aborted,
+  Code.OutOfRange,
+  Code.Unauthenticated,
+]);
+
 /** Creates the edge: the one place that decides who may call, how often, and with which headers upstream. */
 export function createEdge(deps: EdgeDeps): Edge {
   async function admit(call: EdgeCall, maxTimeoutMs: number) {
+    // A deadline nothing could meet is refused here, at once: it reaches no service and no breaker.
+    if (call.timeoutMs !== undefined && call.timeoutMs < deps.limits.minTimeoutMs) {
+      throw deadlineExceeded("DEADLINE_TOO_SHORT", `the deadline must be at least ${deps.limits.minTimeoutMs} ms`, {
+        min_timeout_ms: String(deps.limits.minTimeoutMs),
+      });
+    }
     const user = await deps.verifier.verify(call.authorization);
     if (user === undefined && !deps.anonymousServices.has(call.method.service.typeName)) {
       throw unauthenticated("MISSING_TOKEN", "this method needs a bearer token (Authorization: Bearer <token>)");
@@ -50,19 +75,45 @@ export function createEdge(deps: EdgeDeps): Edge {
     // traceparent is injected by the platform client from `context`: the caller's trace, or a new one.
     const headers: Record<string, string> = {};
     if (user !== undefined) headers["x-user-id"] = user;
-    const timeoutMs = Math.min(call.timeoutMs ?? maxTimeoutMs, maxTimeoutMs);
-    return { signal: call.signal, timeoutMs, headers, context: callerTraceContext(call.traceparent, call.tracestate) };
+    // The gateway's own budget is its cap; the caller's deadline rides separately, so that a
+    // DEADLINE_EXCEEDED under it is not counted against the upstream by the breaker.
+    return {
+      signal: call.signal,
+      timeoutMs: maxTimeoutMs,
+      callerTimeoutMs: call.timeoutMs,
+      headers,
+      context: callerTraceContext(call.traceparent, call.tracestate),
+    };
+  }
+  /** The public form of an upstream failure; its own text is logged, not sent. */
+  function failed(call: EdgeCall, error: unknown): ConnectError {
+    // The caller's own deadline or departure ended the call (the upstream call was cancelled with it): say that.
+    if (call.signal.aborted) return publicError(call.signal.reason);
+    const sent = publicError(error);
+    if (!CLIENT_SIDE.has(sent.code)) {
+      const raw = ConnectError.from(error);
+      deps.logger?.warn({ method: call.method.path, code: Code[raw.code], upstreamMessage: raw.rawMessage }, "upstream call failed");
+    }
+    return sent;
   }
   return {
     async unary(call) {
       const options = await admit(call, deps.limits.unaryMaxTimeoutMs);
-      const upstream = deps.upstreams.method(call.method.service, call.method.method.localName);
-      return (await upstream(call.request, options)) as Message;
+      try {
+        const upstream = deps.upstreams.method(call.method.service, call.method.method.localName);
+        return (await upstream(call.request, options)) as Message;
+      } catch (error) {
+        throw failed(call, error);
+      }
     },
     async *stream(call) {
       const options = await admit(call, deps.limits.streamMaxTimeoutMs);
-      const upstream = deps.upstreams.method(call.method.service, call.method.method.localName);
-      yield* upstream(call.request, options) as AsyncIterable<Message>;
+      try {
+        const upstream = deps.upstreams.method(call.method.service, call.method.method.localName);
+        yield* upstream(call.request, options) as AsyncIterable<Message>;
+      } catch (error) {
+        throw failed(call, error);
+      }
     },
   };
 }

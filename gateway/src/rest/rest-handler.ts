@@ -11,7 +11,7 @@ import type { RestMatch } from "./route-table.js";
 function restTimeout(req: NodeRequest): number | undefined {
   const raw = req.headers["x-timeout-ms"];
   const value = typeof raw === "string" ? Number(raw) : NaN;
-  return Number.isInteger(value) && value > 0 ? value : undefined;
+  return Number.isInteger(value) && value >= 0 ? value : undefined;
 }
 
 function header(req: NodeRequest, name: string): string | null {

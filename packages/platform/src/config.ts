@@ -1,4 +1,5 @@
 import { ConfigError, envInteger, envPrefix } from "./env.js";
+import { type ConnectionLimits, loadConnectionLimits } from "./server/connection-limits.js";
 import { loadMeshTlsConfig, type MeshTlsConfig } from "./tls/mesh-tls.js";
 
 export { ConfigError, envInteger, envIntegerList, envPrefix } from "./env.js";
@@ -25,6 +26,8 @@ export interface ServiceConfig {
   handleSignals: boolean;
   /** The workload's mesh certificate (mTLS for the server and its clients). */
   tls: MeshTlsConfig;
+  /** Streams per connection and connection age (`GRPC_MAX_CONCURRENT_STREAMS`, `GRPC_MAX_CONNECTION_AGE_MS`, `..._GRACE_MS`). */
+  connections: ConnectionLimits;
 }
 
 /** What a service brings of its own: default ports, and where development certificates are. */
@@ -63,5 +66,6 @@ export function loadServiceConfig(name: string, defaults: ServiceDefaults, env: 
     readinessIntervalMs: envInteger(env, "READINESS_INTERVAL_MS", 2_000),
     handleSignals: env.HANDLE_SIGNALS !== "false",
     tls: loadMeshTlsConfig(name, defaults.certRoot, env),
+    connections: loadConnectionLimits(env),
   };
 }

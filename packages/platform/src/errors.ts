@@ -83,6 +83,11 @@ export function permissionDenied(reason: string, message: string, metadata: Meta
   return new ConnectError(message, Code.PermissionDenied, undefined, [errorInfoDetail(reason, metadata)]);
 }
 
+/** DEADLINE_EXCEEDED raised on purpose (e.g. a deadline shorter than a server accepts), with `ErrorInfo`. */
+export function deadlineExceeded(reason: string, message: string, metadata: Metadata = {}): ConnectError {
+  return new ConnectError(message, Code.DeadlineExceeded, undefined, [errorInfoDetail(reason, metadata)]);
+}
+
 function retryDetail(retryAfterMs: number | undefined) {
   if (retryAfterMs === undefined) return [];
   return [{ desc: RetryInfoSchema, value: create(RetryInfoSchema, { retryDelay: durationFromMs(retryAfterMs) }) }];

@@ -18,21 +18,28 @@ import {
 } from "@grpc/grpc-js";
 import { type Context, context, propagation, SpanKind, SpanStatusCode, type TextMapSetter, trace } from "@opentelemetry/api";
 import type { Logger } from "pino";
-import { incomingCallIn } from "../adapter/call-context.js";
+import { incomingCallIn, type ServerSurfaceCall } from "../adapter/call-context.js";
 import { deserializerFor, methodPath, serializerFor } from "../adapter/server-definition.js";
 import { fromServiceError } from "../adapter/status.js";
 import { clientMethodMetrics, codeName } from "../observability/metrics.js";
 import { enableContextPropagation, initTracing, platformTracer } from "../observability/tracing.js";
 import { type MeshTlsConfig, meshChannelCredentials, readMeshIdentity } from "../tls/mesh-tls.js";
 import { channelOptions, DEFAULT_RETRY, type RetryOptions } from "./channel-options.js";
-import { type BreakerOptions, createTargetBreaker, DEFAULT_BREAKER, type TargetBreaker } from "./circuit-breaker.js";
+import { type BreakerOptions, createTargetBreaker, DEFAULT_BREAKER, type DeadlineOwner, type TargetBreaker } from "./circuit-breaker.js";
 
 /** Per-call options of a client method. */
 export interface CallOptions {
   /** Cancels the call. */
   signal?: AbortSignal;
-  /** Deadline from now; defaults to the client's `defaultTimeoutMs` (unary) or none (streams). */
+  /** This call's own budget: deadline from now; defaults to the client's `defaultTimeoutMs` (unary) or none (streams). */
   timeoutMs?: number;
+  /**
+   * The time the original caller still gives this call (e.g. the `grpc-timeout` a caller sent to
+   * an edge): caps the deadline as a parent call's deadline does. A DEADLINE_EXCEEDED under a deadline
+   * the caller set (this, or the parent's, shorter than `timeoutMs`) is the caller's: the breaker
+   * does not count it.
+   */
+  callerTimeoutMs?: number;
   /** Extra request metadata. */
   headers?: Record<string, string> | Headers;
   /**
@@ -179,6 +186,16 @@ interface MethodSettings {
   logger: Logger | undefined;
 }
 
+/** A call's deadline (absolute ms; Infinity for none) and who set it: its own budget, or its caller. */
+function deadlineOf(budgetMs: number | undefined, callerTimeoutMs: number | undefined, parent: ServerSurfaceCall | undefined) {
+  const now = Date.now();
+  const budget = budgetMs === undefined ? Infinity : now + budgetMs;
+  const parentDeadline = parent?.getDeadline() ?? Infinity;
+  const callers = Math.min(callerTimeoutMs === undefined ? Infinity : now + callerTimeoutMs, Number(parentDeadline));
+  const owner: DeadlineOwner = callers !== Infinity && callers <= budget ? "caller" : "budget";
+  return { deadline: Math.min(budget, callerTimeoutMs === undefined ? Infinity : now + callerTimeoutMs), owner };
+}
+
 /** Deadline, parent call and traced metadata shared by both call kinds. */
 function prepare(method: DescMethod, settings: MethodSettings, options: CallOptions | undefined, timeoutMs: number | undefined) {
   const active = options?.context ?? context.active();
@@ -199,10 +216,11 @@ function prepare(method: DescMethod, settings: MethodSettings, options: CallOpti
   );
   propagation.inject(trace.setSpan(active, span), metadata, metadataSetter);
   const callOptions: GrpcCallOptions = {};
-  if (timeoutMs !== undefined) callOptions.deadline = Date.now() + timeoutMs;
+  const { deadline, owner } = deadlineOf(timeoutMs, options?.callerTimeoutMs, incoming?.call);
+  if (deadline !== Infinity) callOptions.deadline = deadline;
   // grpc-js caps the deadline with the parent's and cancels with it (Propagate.DEFAULTS).
   if (incoming) callOptions.parent = incoming.call;
-  return { metadata, span, callOptions };
+  return { metadata, span, callOptions, deadlineOwner: owner };
 }
 
 function endSpan(span: ReturnType<typeof prepare>["span"], code: number): void {
@@ -218,9 +236,15 @@ function unaryMethod(method: DescMethod, settings: MethodSettings) {
   const metrics = clientMethodMetrics(settings.target, method.parent.typeName, method.name);
   const { channel, breaker, logger } = settings;
 
-  const attempt = (init: unknown, options: CallOptions | undefined): Promise<unknown> => {
+  const attempt = (init: unknown, options: CallOptions | undefined, seen?: { deadline: DeadlineOwner }): Promise<unknown> => {
     const started = performance.now();
-    const { metadata, span, callOptions } = prepare(method, settings, options, options?.timeoutMs ?? settings.defaultTimeoutMs);
+    const { metadata, span, callOptions, deadlineOwner } = prepare(
+      method,
+      settings,
+      options,
+      options?.timeoutMs ?? settings.defaultTimeoutMs,
+    );
+    if (seen) seen.deadline = deadlineOwner;
     return new Promise((resolve, reject) => {
       const signal = options?.signal;
       const onAbort = () => call.cancel();
@@ -253,9 +277,14 @@ function unaryMethod(method: DescMethod, settings: MethodSettings) {
     });
   };
 
-  return breaker
-    ? (init: unknown, options?: CallOptions) => breaker.execute(() => attempt(init, options))
-    : (init: unknown, options?: CallOptions) => attempt(init, options);
+  if (!breaker) return (init: unknown, options?: CallOptions) => attempt(init, options);
+  return (init: unknown, options?: CallOptions) => {
+    const seen: { deadline: DeadlineOwner } = { deadline: "budget" };
+    return breaker.execute(
+      () => attempt(init, options, seen),
+      () => seen.deadline,
+    );
+  };
 }
 
 function streamMethod(method: DescMethod, settings: MethodSettings) {

@@ -13,6 +13,7 @@ import { initTracing, shutdownTracing } from "../observability/tracing.js";
 import { type MeshIdentity, meshCertificatesLoaded, meshServerCredentials, readMeshIdentity } from "../tls/mesh-tls.js";
 import { type AccessControl, type AccessPolicy, methodGate, openAccess } from "./access.js";
 import { type AdminServer, startAdminServer } from "./admin.js";
+import { connectionLimitOptions } from "./connection-limits.js";
 import { createHealthService, HealthState, ServingStatus } from "./health.js";
 import { addReflection } from "./reflection.js";
 
@@ -92,6 +93,7 @@ export async function serve(config: ServiceConfig, services: ServiceRegistration
     "grpc.keepalive_time_ms": 60_000,
     "grpc.keepalive_timeout_ms": 20_000,
     "grpc.http2.min_ping_interval_without_data_ms": 10_000,
+    ...connectionLimitOptions(config.connections),
   });
   const instrumentation = createServerInstrumentation({ logger });
   const streams = new Set<ServerWritableStream<unknown, unknown>>();
