@@ -4,8 +4,8 @@ import type { ConfirmChannel, ConsumeMessage, Options } from "amqplib";
 import type { Logger } from "pino";
 import { Counter, type Registry } from "prom-client";
 import { metricsRegistry } from "../observability/metrics.js";
-import { enableContextPropagation } from "../observability/tracing.js";
 import { traceFields } from "../observability/trace-fields.js";
+import { enableContextPropagation } from "../observability/tracing.js";
 import type { MessagingConnection } from "./connection.js";
 import { startProcessSpan } from "./message-spans.js";
 import type { Topology } from "./topology.js";
@@ -33,12 +33,12 @@ export interface DeliveryInfo {
   attempts: number;
   redelivered: boolean;
   headers: AmqpHeaders;
-  /** The AMQP `type`: the message's full protobuf name. */
-  type: string;
-  /** The routing key it was published with. */
-  routingKey: string;
-  /** A logger for this delivery: the consumer's, with the message id and the process span's `trace_id`/`span_id`. */
-  log: Logger;
+  /** The AMQP `type`: the message's full protobuf name (always set by `startConsumer`). */
+  type?: string;
+  /** The routing key it was published with (always set by `startConsumer`). */
+  routingKey?: string;
+  /** A logger for this delivery: the consumer's, with the message id and the process span's `trace_id`/`span_id` (always set by `startConsumer`). */
+  log?: Logger;
 }
 
 /**
@@ -227,10 +227,7 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
         return;
       }
       if (attempt >= maxAttempts || err instanceof UnprocessableMessageError) {
-        log.error(
-          { event: "amqp.dead_lettered", attempt, err: (err as Error).message },
-          "handler failed on the last attempt; to the DLQ",
-        );
+        log.error({ event: "amqp.dead_lettered", attempt, err: (err as Error).message }, "handler failed on the last attempt; to the DLQ");
         await forward(ch, msg, "", topology.deadLetterExchange, headers, attempt, err as Error);
         count("dead_letter");
         return;

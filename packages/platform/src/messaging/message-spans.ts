@@ -39,11 +39,7 @@ function linkTo(creation: Context): Link[] {
 }
 
 /** The PRODUCER span of a message being made (e.g. written to the outbox), in `parent`. */
-export function startCreateSpan(
-  exchange: string,
-  message: { messageId: string; routingKey: string; type: string },
-  parent: Context,
-): Span {
+export function startCreateSpan(exchange: string, message: { messageId: string; routingKey: string; type: string }, parent: Context): Span {
   return platformTracer().startSpan(
     `create ${exchange || "(default)"}`,
     { kind: SpanKind.PRODUCER, attributes: attributes("create", exchange, message) },
@@ -52,11 +48,7 @@ export function startCreateSpan(
 }
 
 /** The PRODUCER span of a stored message being published, linked to (and a child of) its creation context. */
-export function startSendSpan(
-  exchange: string,
-  message: { messageId: string; routingKey: string; type: string },
-  creation: Context,
-): Span {
+export function startSendSpan(exchange: string, message: { messageId: string; routingKey: string; type: string }, creation: Context): Span {
   return platformTracer().startSpan(
     `send ${exchange || "(default)"}`,
     { kind: SpanKind.PRODUCER, attributes: attributes("send", exchange, message), links: linkTo(creation) },

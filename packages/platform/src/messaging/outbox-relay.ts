@@ -101,7 +101,13 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       rows.map((row) =>
         publishStored(
           publisher,
-          { routingKey: row.routing_key, type: row.message_type, messageId: row.message_id, body: row.payload, headers: storedHeaders(row.headers) },
+          {
+            routingKey: row.routing_key,
+            type: row.message_type,
+            messageId: row.message_id,
+            body: row.payload,
+            headers: storedHeaders(row.headers),
+          },
           log,
         ),
       ),

@@ -1,6 +1,6 @@
 import { type DescMessage, type MessageShape, toBinary } from "@bufbuild/protobuf";
-import type { Queryable } from "../database/database.js";
 import { context, trace } from "@opentelemetry/api";
+import type { Queryable } from "../database/database.js";
 import { enableContextPropagation } from "../observability/tracing.js";
 import { startCreateSpan } from "./message-spans.js";
 import { type AmqpHeaders, injectTraceHeaders } from "./trace-headers.js";
