@@ -39,7 +39,7 @@ describe("order events", () => {
     expect(events.outboxMessage({ ...confirmed, status: OrderStatus.PENDING })?.schema).toBe(OrderPlacedSchema);
     const rejected = events.outboxMessage({ ...confirmed, status: OrderStatus.REJECTED, statusReason: "out of stock" });
     expect(rejected?.schema).toBe(OrderRejectedSchema);
-    expect((rejected?.message as unknown as { reason: string }).reason).toBe("out of stock");
+    expect((rejected!.message as unknown as { reason: string }).reason).toBe("out of stock");
   });
 
   it("announces nothing for an order without a status", () => {

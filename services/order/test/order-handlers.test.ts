@@ -15,7 +15,7 @@ import { type CreateOrderRequest, OrderService } from "@shop/contracts/shop/orde
 import { PaymentState } from "@shop/contracts/shop/payment/v1/payment_pb";
 import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
 import { badRequest, createLogger, errorInfo, retryInfo } from "@shop/platform";
-import { type Database, openDatabase, type Queryable } from "@shop/platform/database";
+import { type Database, openDatabase } from "@shop/platform/database";
 import { refusal } from "@shop/platform/testing/errors";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInventoryService } from "../../inventory/src/inventory-service.js";
@@ -28,7 +28,7 @@ import { ORDER_EVENT_SCHEMAS, OrderEvents } from "../src/order-events.js";
 import { feedHandler } from "../src/order-feed.js";
 import { createOrderService } from "../src/order-service.js";
 import { OrderSaga } from "../src/saga.js";
-import { type OrderRecord, OrderStore } from "../src/store.js";
+import { OrderStore } from "../src/store.js";
 
 /**
  * The order handlers over their real store on an in-memory PGlite database, called through a
