@@ -19,6 +19,8 @@ export interface Mesh {
   gatewayUrl: string;
   /** Recent output of every process, for failure messages. */
   logs(): string;
+  /** Everything one process (inventory, payment, notification, order, gateway) has printed so far. */
+  output(name: string): string;
   stop(): Promise<void>;
 }
 
@@ -76,7 +78,12 @@ export async function startMesh(extraEnv: Record<string, string> = {}): Promise<
       PAYMENT_URL: payment.target,
       NOTIFICATION_URL: notification.target,
     });
-    return { gatewayUrl: gateway.url, logs, stop };
+    const output = (name: string) =>
+      processes
+        .filter((p) => p.name === name)
+        .map((p) => p.output.join(""))
+        .join("");
+    return { gatewayUrl: gateway.url, logs, output, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -4,7 +4,7 @@ import type { PublicMethod } from "../surface/public-surface.js";
 import type { Upstreams } from "../upstreams.js";
 import type { RateLimiter } from "./rate-limiter.js";
 import type { TokenVerifier } from "./token-verifier.js";
-import { callerTraceContext } from "./trace-context.js";
+import { endEdgeSpan, startEdgeSpan } from "./trace-context.js";
 
 /** One call crossing the edge, whichever protocol (Connect, gRPC-Web, gRPC, REST) carried it. */
 export interface EdgeCall {
@@ -39,7 +39,7 @@ export interface Edge {
 
 /** Creates the edge: the one place that decides who may call, how often, and with which headers upstream. */
 export function createEdge(deps: EdgeDeps): Edge {
-  async function admit(call: EdgeCall, maxTimeoutMs: number) {
+  async function admit(call: EdgeCall, maxTimeoutMs: number, context: ReturnType<typeof startEdgeSpan>["context"]) {
     const user = await deps.verifier.verify(call.authorization);
     if (user === undefined && !deps.anonymousServices.has(call.method.service.typeName)) {
       throw unauthenticated("MISSING_TOKEN", "this method needs a bearer token (Authorization: Bearer <token>)");
@@ -47,22 +47,41 @@ export function createEdge(deps: EdgeDeps): Edge {
     const decision = await deps.limiter.take(user !== undefined ? `user:${user}` : `ip:${call.remoteAddress}`);
     if (!decision.allowed) throw resourceExhausted("RATE_LIMITED", "rate limit exceeded; retry later", decision.retryAfterMs);
     // Only the verified subject becomes x-user-id: whatever the caller sent is never copied.
-    // traceparent is injected by the platform client from `context`: the caller's trace, or a new one.
+    // traceparent is injected by the platform client from `context`: this call's SERVER span, in the caller's trace or a new one.
     const headers: Record<string, string> = {};
     if (user !== undefined) headers["x-user-id"] = user;
     const timeoutMs = Math.min(call.timeoutMs ?? maxTimeoutMs, maxTimeoutMs);
-    return { signal: call.signal, timeoutMs, headers, context: callerTraceContext(call.traceparent, call.tracestate) };
+    return { signal: call.signal, timeoutMs, headers, context };
   }
+  const edgeSpan = (call: EdgeCall) =>
+    startEdgeSpan({ service: call.method.service.typeName, name: call.method.method.name }, call.traceparent, call.tracestate);
   return {
     async unary(call) {
-      const options = await admit(call, deps.limits.unaryMaxTimeoutMs);
-      const upstream = deps.upstreams.method(call.method.service, call.method.method.localName);
-      return (await upstream(call.request, options)) as Message;
+      const { span, context } = edgeSpan(call);
+      try {
+        const options = await admit(call, deps.limits.unaryMaxTimeoutMs, context);
+        const upstream = deps.upstreams.method(call.method.service, call.method.method.localName);
+        const response = (await upstream(call.request, options)) as Message;
+        endEdgeSpan(span);
+        return response;
+      } catch (error) {
+        endEdgeSpan(span, error);
+        throw error;
+      }
     },
     async *stream(call) {
-      const options = await admit(call, deps.limits.streamMaxTimeoutMs);
-      const upstream = deps.upstreams.method(call.method.service, call.method.method.localName);
-      yield* upstream(call.request, options) as AsyncIterable<Message>;
+      const { span, context } = edgeSpan(call);
+      let failure: unknown;
+      try {
+        const options = await admit(call, deps.limits.streamMaxTimeoutMs, context);
+        const upstream = deps.upstreams.method(call.method.service, call.method.method.localName);
+        yield* upstream(call.request, options) as AsyncIterable<Message>;
+      } catch (error) {
+        failure = error;
+        throw error;
+      } finally {
+        endEdgeSpan(span, failure); // also when the caller leaves the stream early
+      }
     },
   };
 }
