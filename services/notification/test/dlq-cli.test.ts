@@ -121,7 +121,7 @@ describe("dlq CLI", () => {
     expect((await dlq(...queue, "replay", "ord_q.confirmed")).stdout).toContain(`replayed 1 message(s) to ${events.mainQueue}`);
     const read = await conn.createChannel();
     const msg = await read.get(events.mainQueue, { noAck: true });
-    expect(msg && msg.properties.type).toBe(OrderConfirmedSchema.typeName);
+    expect(msg ? msg.properties.type : undefined).toBe(OrderConfirmedSchema.typeName);
     await read.close();
   });
 });
