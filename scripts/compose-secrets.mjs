@@ -46,9 +46,11 @@ export function rabbitPasswordHash(password, salt = randomBytes(4)) {
 
 /**
  * The broker's users: an administrator for the management UI, and one user per workload that may
- * touch only its own exchange and queues — order publishes to shop.notifications; notification
- * declares, binds, consumes and forwards (retry tiers, DLQ) under shop.notifications; console (the
- * gateway's mesh console) reads dead-letter queues and replays through the default exchange.
+ * touch only its own exchange and queues — order publishes its events to shop.events and binds
+ * each replica's exclusive, broker-named queue (amq.gen-…) to it; notification declares, binds,
+ * consumes and forwards (retry tiers, DLQ) under shop.notifications and binds its order-events
+ * queue to shop.events; console (the gateway's mesh console) reads dead-letter queues and replays
+ * through the default exchange.
  */
 export function rabbitDefinitions(env) {
   const user = (name, password, tags) => ({
@@ -68,12 +70,12 @@ export function rabbitDefinitions(env) {
     vhosts: [{ name: "/" }],
     permissions: [
       permission("admin", ".*", ".*", ".*"),
-      permission("order", "^shop\\.notifications$", "^shop\\.notifications$", "^$"),
+      permission("order", "^(shop\\.events|amq\\.gen-.*)$", "^(shop\\.events|amq\\.gen-.*)$", "^(shop\\.events|amq\\.gen-.*)$"),
       permission(
         "notification",
-        "^shop\\.notifications(\\..*)?$",
+        "^(shop\\.notifications(\\..*)?|shop\\.events)$",
         "^(shop\\.notifications(\\..*)?|amq\\.default)$",
-        "^shop\\.notifications(\\..*)?$",
+        "^(shop\\.notifications(\\..*)?|shop\\.events)$",
       ),
       // List, show and purge a DLQ (basic.get, queue.purge: read); replay = publish to the main queue by name.
       permission("console", "^$", "^amq\\.default$", "^shop\\..*\\.dlq$"),

@@ -58,7 +58,10 @@ describe("storefront in Chromium against the real mesh", () => {
     const page = await signedInShopper(user);
     try {
       await page.screenshot({ path: join(shots, "01-products.png"), fullPage: true });
+      const createOrder = page.waitForRequest((request) => request.url().endsWith("/shop.order.v1.OrderService/CreateOrder"));
       await checkOut(page, /tok_visa/);
+      // The storefront starts the order's trace: the gateway continues its traceparent.
+      expect((await createOrder).headers().traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
       await page.screenshot({ path: join(shots, "02-order-placed.png"), fullPage: true });
       await page.locator("#order-status", { hasText: "Confirmed" }).waitFor({ timeout: 30_000 });
       await page.screenshot({ path: join(shots, "03-confirmed.png"), fullPage: true });

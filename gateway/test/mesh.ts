@@ -25,6 +25,8 @@ export interface Mesh {
   logs(): string;
   /** Everything each process has printed so far, by process name. */
   outputs(): Record<string, string>;
+  /** Everything one process (inventory, payment, notification, order, gateway) has printed so far. */
+  output(name: string): string;
   stop(): Promise<void>;
 }
 
@@ -93,7 +95,12 @@ export async function startMesh(extraEnv: Record<string, string> = {}): Promise<
       [...Object.entries(services), ["gateway", gateway] as const].map(([name, p]) => [name, adminUrl(p)]),
     );
     const outputs = () => Object.fromEntries(processes.map((p) => [p.name, p.output.join("")]));
-    return { gatewayUrl: gateway.url, adminUrls, amqpPrefix: rabbit.prefix, logs, outputs, stop };
+    const output = (name: string) =>
+      processes
+        .filter((p) => p.name === name)
+        .map((p) => p.output.join(""))
+        .join("");
+    return { gatewayUrl: gateway.url, adminUrls, amqpPrefix: rabbit.prefix, logs, outputs, output, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -28,6 +28,7 @@ describe("compose secrets", () => {
     // Import only the order user, under a name of this test's own, on the shared local broker.
     const name = `test-order-${randomBytes(4).toString("hex")}`;
     const user = { ...definitions.users.find((u) => u.name === "order")!, name };
+    expect(definitions.permissions.find((p) => p.user === "order")?.write).toBe("^(shop\\.events|amq\\.gen-.*)$");
     const permission = { ...definitions.permissions.find((p) => p.user === "order")!, user: name };
     // rabbitmqctl reads the file as the broker's own user: world-readable, like a mounted definitions file.
     const dir = mkdtempSync(join(tmpdir(), "rabbit-defs-"));
@@ -45,6 +46,16 @@ describe("compose secrets", () => {
         (error: Error) => error,
       );
       expect(refused?.message).toMatch(/ACCESS_REFUSED/);
+      // What order does need: publish to shop.events, and bind a broker-named exclusive queue of its own to it.
+      const events = await connection.createConfirmChannel();
+      await events.assertExchange("shop.events", "topic", { durable: true });
+      const { queue } = await events.assertQueue("", { exclusive: true, autoDelete: true, durable: false });
+      await events.bindQueue(queue, "shop.events", "shop.order.v1.OrderConfirmed");
+      await new Promise<void>((resolve, reject) =>
+        events.publish("shop.events", "test.compose-secrets", Buffer.from("x"), {}, (error: unknown) =>
+          error ? reject(error) : resolve(),
+        ),
+      );
       await connection.close();
       const wrong = await connect(`amqp://${name}:wrong@127.0.0.1:5672`).then(
         (c) => c.close().then(() => undefined),

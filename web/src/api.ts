@@ -4,6 +4,7 @@ import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_se
 import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
 import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
 import { currentSession } from "./session.js";
+import { traceContext } from "./trace-context.js";
 
 // Adds the signed-in user's bearer token to every call that has one.
 const bearer: Interceptor = (next) => (request) => {
@@ -13,7 +14,7 @@ const bearer: Interceptor = (next) => (request) => {
 };
 
 // Same origin as the page: the gateway serves both the UI and the API.
-const transport = createConnectTransport({ baseUrl: window.location.origin, interceptors: [bearer] });
+const transport = createConnectTransport({ baseUrl: window.location.origin, interceptors: [bearer, traceContext] });
 
 /** Clients for the gateway's public methods (Connect protocol, JSON, over fetch). */
 export const api = {

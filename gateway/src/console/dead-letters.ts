@@ -1,5 +1,6 @@
 import { createRegistry, fromBinary, type JsonValue, toJson } from "@bufbuild/protobuf";
 import { file_shop_notification_v1_send_notification_command } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
+import { file_shop_order_v1_order_events } from "@shop/contracts/shop/order/v1/order_events_pb";
 import type { Logger } from "@shop/platform";
 import { commandTopology, connectMessaging, type DeadLetter, deadLetterQueue, type MessagingConnection } from "@shop/platform/messaging";
 
@@ -7,7 +8,7 @@ import { commandTopology, connectMessaging, type DeadLetter, deadLetterQueue, ty
  * The message types that travel on the mesh's queues, for showing a dead letter decoded (by its
  * AMQP `type`, the full protobuf name). A new message file is added here.
  */
-const MESSAGE_TYPES = createRegistry(file_shop_notification_v1_send_notification_command);
+const MESSAGE_TYPES = createRegistry(file_shop_notification_v1_send_notification_command, file_shop_order_v1_order_events);
 
 /** A dead letter as the console's API answers it. */
 export interface DeadLetterView {

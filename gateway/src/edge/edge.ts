@@ -6,7 +6,7 @@ import type { Upstreams } from "../upstreams.js";
 import { publicError } from "./public-error.js";
 import type { RateLimiter } from "./rate-limiter.js";
 import type { TokenVerifier } from "./token-verifier.js";
-import { callerTraceContext } from "./trace-context.js";
+import { endEdgeSpan, startEdgeSpan } from "./trace-context.js";
 
 /** One call crossing the edge, whichever protocol (Connect, gRPC-Web, gRPC, REST) carried it. */
 export interface EdgeCall {
@@ -58,7 +58,7 @@ const CLIENT_SIDE: ReadonlySet<Code> = new Set([
 
 /** Creates the edge: the one place that decides who may call, how often, and with which headers upstream. */
 export function createEdge(deps: EdgeDeps): Edge {
-  async function admit(call: EdgeCall, maxTimeoutMs: number) {
+  async function admit(call: EdgeCall, maxTimeoutMs: number, context: ReturnType<typeof startEdgeSpan>["context"]) {
     // A deadline nothing could meet is refused here, at once: it reaches no service and no breaker.
     if (call.timeoutMs !== undefined && call.timeoutMs < deps.limits.minTimeoutMs) {
       throw deadlineExceeded("DEADLINE_TOO_SHORT", `the deadline must be at least ${deps.limits.minTimeoutMs} ms`, {
@@ -72,18 +72,12 @@ export function createEdge(deps: EdgeDeps): Edge {
     const decision = await deps.limiter.take(user !== undefined ? `user:${user}` : `ip:${call.remoteAddress}`);
     if (!decision.allowed) throw resourceExhausted("RATE_LIMITED", "rate limit exceeded; retry later", decision.retryAfterMs);
     // Only the verified subject becomes x-user-id: whatever the caller sent is never copied.
-    // traceparent is injected by the platform client from `context`: the caller's trace, or a new one.
+    // traceparent is injected by the platform client from `context`: this call's SERVER span, in the caller's trace or a new one.
     const headers: Record<string, string> = {};
     if (user !== undefined) headers["x-user-id"] = user;
     // The gateway's own budget is its cap; the caller's deadline rides separately, so that a
     // DEADLINE_EXCEEDED under it is not counted against the upstream by the breaker.
-    return {
-      signal: call.signal,
-      timeoutMs: maxTimeoutMs,
-      callerTimeoutMs: call.timeoutMs,
-      headers,
-      context: callerTraceContext(call.traceparent, call.tracestate),
-    };
+    return { signal: call.signal, timeoutMs: maxTimeoutMs, callerTimeoutMs: call.timeoutMs, headers, context };
   }
   /** The public form of an upstream failure; its own text is logged, not sent. */
   function failed(call: EdgeCall, error: unknown): ConnectError {
@@ -96,23 +90,43 @@ export function createEdge(deps: EdgeDeps): Edge {
     }
     return sent;
   }
+  const edgeSpan = (call: EdgeCall) =>
+    startEdgeSpan({ service: call.method.service.typeName, name: call.method.method.name }, call.traceparent, call.tracestate);
   return {
     async unary(call) {
-      const options = await admit(call, deps.limits.unaryMaxTimeoutMs);
+      const { span, context } = edgeSpan(call);
       try {
+        const options = await admit(call, deps.limits.unaryMaxTimeoutMs, context);
         const upstream = deps.upstreams.method(call.method.service, call.method.method.localName);
-        return (await upstream(call.request, options)) as Message;
+        let response: Message;
+        try {
+          response = (await upstream(call.request, options)) as Message;
+        } catch (error) {
+          throw failed(call, error);
+        }
+        endEdgeSpan(span);
+        return response;
       } catch (error) {
-        throw failed(call, error);
+        endEdgeSpan(span, error);
+        throw error;
       }
     },
     async *stream(call) {
-      const options = await admit(call, deps.limits.streamMaxTimeoutMs);
+      const { span, context } = edgeSpan(call);
+      let failure: unknown;
       try {
+        const options = await admit(call, deps.limits.streamMaxTimeoutMs, context);
         const upstream = deps.upstreams.method(call.method.service, call.method.method.localName);
-        yield* upstream(call.request, options) as AsyncIterable<Message>;
+        try {
+          yield* upstream(call.request, options) as AsyncIterable<Message>;
+        } catch (error) {
+          throw failed(call, error);
+        }
       } catch (error) {
-        throw failed(call, error);
+        failure = error;
+        throw error;
+      } finally {
+        endEdgeSpan(span, failure); // also when the caller leaves the stream early
       }
     },
   };

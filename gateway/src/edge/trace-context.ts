@@ -1,4 +1,5 @@
-import { type Context, propagation, ROOT_CONTEXT } from "@opentelemetry/api";
+import { ConnectError } from "@connectrpc/connect";
+import { type Context, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
@@ -13,4 +14,32 @@ export function callerTraceContext(traceparent: string | null, tracestate: strin
   const carrier: Record<string, string> = { traceparent: traceparent.trim() };
   if (tracestate) carrier.tracestate = tracestate;
   return propagation.extract(ROOT_CONTEXT, carrier);
+}
+
+/** The gateway's SERVER span of one public call, in the caller's trace (or a new one), and the context to forward the call in. */
+export function startEdgeSpan(
+  method: { service: string; name: string },
+  traceparent: string | null,
+  tracestate: string | null,
+): { span: Span; context: Context } {
+  const parent = callerTraceContext(traceparent, tracestate);
+  const span = trace.getTracer("@shop/gateway").startSpan(
+    `${method.service}/${method.name}`,
+    {
+      kind: SpanKind.SERVER,
+      attributes: { "rpc.system": "grpc", "rpc.service": method.service, "rpc.method": method.name },
+    },
+    parent,
+  );
+  return { span, context: trace.setSpan(parent, span) };
+}
+
+/** Ends an edge span, marking it failed with the call's code when `error` is set. */
+export function endEdgeSpan(span: Span, error?: unknown): void {
+  if (error !== undefined) {
+    const code = error instanceof ConnectError ? error.code : 2;
+    span.setAttribute("rpc.grpc.status_code", code);
+    span.setStatus({ code: SpanStatusCode.ERROR });
+  } else span.setAttribute("rpc.grpc.status_code", 0);
+  span.end();
 }

@@ -76,6 +76,16 @@ describe("buf breaking against the released v1 contracts", () => {
     expect(result.output).toMatch(/Previously present RPC "CapturePayment" on service "PaymentService" was deleted/);
   });
 
+  it("guards the order events: fails when an event's field is renumbered or an event is removed", async () => {
+    const dir = scratchTree();
+    edit(dir, "shop/order/v1/order_events.proto", /string reason = 4;/, "string reason = 5;");
+    edit(dir, "shop/order/v1/order_events.proto", /\/\/ A confirmed order was cancelled[\s\S]*$/, "");
+    const result = await breaking(dir);
+    expect(result.ok).toBe(false);
+    expect(result.output).toMatch(/Previously present field "4" with name "reason" on message "OrderRejected" was deleted/);
+    expect(result.output).toMatch(/Previously present message "OrderCancelled" was deleted/);
+  });
+
   it("accepts an additive change: a new optional field", async () => {
     const dir = scratchTree();
     edit(

@@ -76,7 +76,7 @@ describe("async context propagation, on demand", () => {
     expect(await getProduct(client, "SKU-1")).toBe("Enamel mug");
     expect(seen.at(-1)).toEqual({ activeTraceId: undefined, incomingCall: false });
     const line = logged.filter((l) => l.method === "GetProduct").at(-1);
-    expect(line).toMatchObject({ code: "OK", traceId: TRACE_ID });
+    expect(line).toMatchObject({ code: "OK", trace_id: TRACE_ID });
   });
 
   it("once enabled, handlers run in the call's context: its span (continuing the caller's trace) and the incoming call", async () => {
@@ -84,6 +84,6 @@ describe("async context propagation, on demand", () => {
     expect(contextPropagationEnabled()).toBe(true);
     expect(await getProduct(client, "SKU-1")).toBe("Enamel mug");
     expect(seen.at(-1)).toEqual({ activeTraceId: TRACE_ID, incomingCall: true });
-    expect(logged.filter((l) => l.method === "GetProduct").at(-1)).toMatchObject({ code: "OK", traceId: TRACE_ID });
+    expect(logged.filter((l) => l.method === "GetProduct").at(-1)).toMatchObject({ code: "OK", trace_id: TRACE_ID });
   });
 });

@@ -30,7 +30,8 @@ describe("call logging", () => {
     for (const call of calls) {
       expect(call.service).toBe("shop.inventory.v1.InventoryService");
       expect(typeof call.durationMs).toBe("number");
-      expect(call.traceId).toMatch(/^[0-9a-f]{32}$/);
+      expect(call.trace_id).toMatch(/^[0-9a-f]{32}$/);
+      expect(call.span_id).toMatch(/^[0-9a-f]{16}$/);
     }
     expect(JSON.stringify(calls[2]?.err)).toContain("hunter2");
     expect(calls[2]?.level).toBe(50);
@@ -50,7 +51,7 @@ describe("call logging", () => {
     }
     const calls = written.filter((line) => line.includes('"method":"GetProduct"'));
     expect(calls).toHaveLength(2);
-    const ok = JSON.parse(calls[0]!) as { durationMs: number; traceId: string };
+    const ok = JSON.parse(calls[0]!) as { durationMs: number; trace_id: string; span_id: string };
     expect(ok).toMatchObject({
       level: 30,
       name: "inventory",
@@ -59,11 +60,12 @@ describe("call logging", () => {
       code: "OK",
       msg: "rpc",
     });
-    expect(ok.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(ok.trace_id).toMatch(/^[0-9a-f]{32}$/);
+    expect(ok.span_id).toMatch(/^[0-9a-f]{16}$/);
     // The same fields logged through pino by the same logger.
     logger
       .child({ service: "shop.inventory.v1.InventoryService", method: "GetProduct" })
-      .info({ code: "OK", durationMs: ok.durationMs, traceId: ok.traceId }, "rpc");
+      .info({ code: "OK", durationMs: ok.durationMs, trace_id: ok.trace_id, span_id: ok.span_id }, "rpc");
     const withoutTime = (line: string) => line.replace(/"time":\d+/, '"time":0');
     expect(withoutTime(calls[0]!)).toBe(withoutTime(written.at(-1)!));
     // Failures still go through pino.

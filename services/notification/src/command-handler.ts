@@ -32,7 +32,7 @@ export function createCommandHandler(
   deps: CommandHandlerDeps,
 ): (command: SendNotificationCommand, delivery: DeliveryInfo) => Promise<void> {
   return async (command, delivery) => {
-    const log = deps.logger.child({ commandId: command.commandId, attempt: delivery.attempts + 1 });
+    const log = (delivery.log ?? deps.logger).child({ commandId: command.commandId, attempt: delivery.attempts + 1 });
     const channel = CHANNELS[command.channel];
     if (!command.commandId) throw new UnprocessableMessageError("command_id is empty");
     if (!channel) throw new UnprocessableMessageError(`channel ${command.channel} is not deliverable`);

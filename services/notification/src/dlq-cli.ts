@@ -1,38 +1,72 @@
 #!/usr/bin/env node
-// The dead-letter queue tool: `npm run dlq -- list | show <id> | replay [<id>|--all] | purge`.
-// <id> is a command id (the AMQP message-id) or #<position> as shown by `list`.
-import { fromBinary, toJsonString } from "@bufbuild/protobuf";
+// The dead-letter queue tool: `npm run dlq -- [--queue <queue>] list | show <id> | replay [<id>|--all] | purge`.
+// <id> is a message id (command or event id: the AMQP message-id) or #<position> as shown by `list`.
+import { type DescMessage, fromBinary, toJsonString } from "@bufbuild/protobuf";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
+import {
+  OrderCancelledSchema,
+  OrderConfirmedSchema,
+  OrderPlacedSchema,
+  OrderRejectedSchema,
+} from "@shop/contracts/shop/order/v1/order_events_pb";
 import { createLogger } from "@shop/platform";
-import { connectMessaging, type DeadLetter, deadLetterQueue, declareTopology } from "@shop/platform/messaging";
+import { connectMessaging, type DeadLetter, deadLetterQueue, declareTopology, type Topology } from "@shop/platform/messaging";
 import { pino } from "pino";
 import { loadNotificationConfig } from "./notification-config.js";
 
-const USAGE = `usage: npm run dlq -- <command>
+const USAGE = `usage: npm run dlq -- [--queue <queue>] <command>
   list                  messages in the dead-letter queue, oldest first
-  show <id>             one message in full (id: command id or #position)
+  show <id>             one message in full (id: message id or #position)
   replay <id> | --all   back to the main queue with the attempt count reset
   purge                 delete every message in the dead-letter queue
+--queue <queue>         whose DLQ (<queue>.dlq): any subscriber's or command queue, named without AMQP_PREFIX
+                        (default shop.notifications.commands; e.g. shop.notifications.order-events)
 environment: AMQP_URL, AMQP_PREFIX`;
 
-const [command, arg] = process.argv.slice(2);
-const { messaging, topology } = loadNotificationConfig(process.env);
+/** Message types the tool can show decoded, by their AMQP type. */
+const KNOWN_TYPES = new Map<string, DescMessage>(
+  [SendNotificationCommandSchema, OrderPlacedSchema, OrderConfirmedSchema, OrderRejectedSchema, OrderCancelledSchema].map((schema) => [
+    schema.typeName,
+    schema,
+  ]),
+);
+
+const args = process.argv.slice(2);
+const queueAt = args.indexOf("--queue");
+const queueName = queueAt >= 0 ? args.splice(queueAt, 2)[1] : undefined;
+const [command, arg] = args;
+const config = loadNotificationConfig(process.env);
+const { messaging } = config;
+// This service's own queues are declared as they are (so the tool works before the service ran);
+// any other queue is only read: its owner declares it.
+const own = [config.topology, config.eventsTopology];
+const topology: Topology =
+  queueName === undefined
+    ? config.topology
+    : (own.find((t) => t.mainQueue === `${messaging.prefix}${queueName}`) ?? {
+        ...config.topology,
+        mainQueue: `${messaging.prefix}${queueName}`,
+        deadLetterQueue: `${messaging.prefix}${queueName}.dlq`,
+        bindings: [],
+        retryQueues: [],
+      });
+const declared = own.includes(topology);
 // Logs go to standard error: standard output is the tool's answer.
 const logger = createLogger("dlq", process.env.LOG_LEVEL ?? "warn", pino.destination(2));
 const connection = connectMessaging({
   url: messaging.url,
   connectionName: `dlq-cli@${process.pid}`,
   logger,
-  declare: (channel) => declareTopology(channel, topology),
+  ...(declared ? { declare: (channel) => declareTopology(channel, topology) } : {}),
   reconnect: { maxDelayMs: 1_000 },
 });
 const dlq = deadLetterQueue(connection, topology);
 
 function decode(letter: DeadLetter): string {
-  if (letter.type !== SendNotificationCommandSchema.typeName)
-    return `(undecodable: type ${letter.type ?? "none"}) ${letter.body.subarray(0, 200).toString("hex")}`;
+  const schema = letter.type === undefined ? undefined : KNOWN_TYPES.get(letter.type);
+  if (!schema) return `(undecodable: type ${letter.type ?? "none"}) ${letter.body.subarray(0, 200).toString("hex")}`;
   try {
-    return toJsonString(SendNotificationCommandSchema, fromBinary(SendNotificationCommandSchema, letter.body), { prettySpaces: 2 });
+    return toJsonString(schema, fromBinary(schema, letter.body), { prettySpaces: 2 });
   } catch {
     return `(undecodable body) ${letter.body.subarray(0, 200).toString("hex")}`;
   }
@@ -55,7 +89,7 @@ async function main(): Promise<number> {
       console.log(`${topology.deadLetterQueue}: ${letters.length} message(s)`);
       if (letters.length === 0) return 0;
       const widths = [4, 28, 8, 24, 60];
-      console.log(row(["#", "COMMAND ID", "ATTEMPTS", "FAILED AT", "ERROR"], widths));
+      console.log(row(["#", "MESSAGE ID", "ATTEMPTS", "FAILED AT", "ERROR"], widths));
       for (const l of letters)
         console.log(
           row([`#${l.position}`, l.messageId ?? "-", String(l.attempts), l.failedAt ?? "-", (l.error ?? "-").replace(/\s+/g, " ")], widths),
@@ -71,7 +105,7 @@ async function main(): Promise<number> {
       }
       const fields = [
         ["position", `#${letter.position}`],
-        ["command id", letter.messageId ?? "-"],
+        ["message id", letter.messageId ?? "-"],
         ["type", letter.type ?? "-"],
         ["attempts", String(letter.attempts)],
         ["failed at", letter.failedAt ?? "-"],

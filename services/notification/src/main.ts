@@ -5,7 +5,7 @@ import { openDatabase } from "@shop/platform/database";
 import { connectMessaging, declareTopology, registerQueueMetrics } from "@shop/platform/messaging";
 import { notificationAccess } from "./access.js";
 import { logChannelProvider } from "./channel-provider.js";
-import { startNotificationConsumer } from "./consumer.js";
+import { startNotificationConsumer, startOrderEventConsumer } from "./consumer.js";
 import { loadNotificationConfig } from "./notification-config.js";
 import { createNotificationService } from "./notification-service.js";
 import { createNotificationStore } from "./store.js";
@@ -17,17 +17,28 @@ installProcessHandlers(logger);
 
 const db = await openDatabase(config.database, logger);
 const store = createNotificationStore(db);
-const { topology } = config;
+const { topology, eventsTopology } = config;
 const amqp = connectMessaging({
   url: config.messaging.url,
   connectionName: `notification@${hostname()}:${process.pid}`,
   logger,
-  declare: (channel) => declareTopology(channel, topology),
+  declare: async (channel) => {
+    await declareTopology(channel, topology);
+    await declareTopology(channel, eventsTopology);
+  },
 });
-registerQueueMetrics(amqp, topology); // main, retry and DLQ depths on /metrics
+registerQueueMetrics(amqp, [topology, eventsTopology]); // main, retry and DLQ depths on /metrics
 const consumer = startNotificationConsumer({
   connection: amqp,
   topology,
+  store,
+  provider: logChannelProvider(logger),
+  logger,
+  prefetch: config.prefetch,
+});
+const events = startOrderEventConsumer({
+  connection: amqp,
+  topology: eventsTopology,
   store,
   provider: logChannelProvider(logger),
   logger,
@@ -37,12 +48,12 @@ const consumer = startNotificationConsumer({
 const server = await serve(config.service, [service(NotificationService, createNotificationService({ store }), notificationAccess)], {
   logger,
   readiness: {
-    rabbitmq: async () => amqp.isConnected() && consumer.isConsuming(),
+    rabbitmq: async () => amqp.isConnected() && consumer.isConsuming() && events.isConsuming(),
     database: () => db.ping(),
   },
 });
 server.onShutdown(async () => {
-  await consumer.close(); // stop taking deliveries, finish those in flight (they ack after commit)
+  await Promise.all([consumer.close(), events.close()]); // stop taking deliveries, finish those in flight (they ack after commit)
   await amqp.close();
   await db.close();
 });

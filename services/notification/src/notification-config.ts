@@ -2,12 +2,25 @@ import { fileURLToPath } from "node:url";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
 import { loadServiceConfig, type ServiceConfig } from "@shop/platform";
 import { type DatabaseConfig, loadDatabaseConfig } from "@shop/platform/database";
-import { commandTopology, loadConsumerConfig, loadMessagingConfig, type MessagingConfig, type Topology } from "@shop/platform/messaging";
+import {
+  commandTopology,
+  loadConsumerConfig,
+  loadMessagingConfig,
+  type MessagingConfig,
+  subscriberTopology,
+  type Topology,
+} from "@shop/platform/messaging";
+import { NOTIFIED_ORDER_EVENTS } from "./order-event-handler.js";
 
 /** The command exchange other services publish SendNotificationCommand to. */
 export const NOTIFICATION_EXCHANGE = "shop.notifications";
 /** The queue this service consumes; its retry tiers and DLQ are named after it. */
 export const NOTIFICATION_QUEUE = "shop.notifications.commands";
+
+/** The topic exchange order events are published to (EVENTS_EXCHANGE overrides it). */
+export const EVENTS_EXCHANGE = "shop.events";
+/** This service's own queue on the events exchange; its retry tiers and DLQ are named after it. */
+export const ORDER_EVENTS_QUEUE = "shop.notifications.order-events";
 
 /** Everything the notification service reads from the environment, once, at start-up. */
 export interface NotificationConfig {
@@ -22,6 +35,8 @@ export interface NotificationConfig {
   messaging: MessagingConfig;
   /** The command queue with NOTIFICATION_RETRY_DELAYS_MS as its retry tiers. */
   topology: Topology;
+  /** Its queue of order events on EVENTS_EXCHANGE, with the same retry tiers. */
+  eventsTopology: Topology;
   /** NOTIFICATION_PREFETCH: unacked commands in flight. */
   prefetch: number;
 }
@@ -43,6 +58,17 @@ export function notificationTopology(prefix: string, retryDelaysMs?: readonly nu
   });
 }
 
+/** This service's queue of order events under `prefix`: bound to the events exchange once per event it turns into a notification. */
+export function orderEventsTopology(prefix: string, retryDelaysMs?: readonly number[], exchange = EVENTS_EXCHANGE): Topology {
+  return subscriberTopology({
+    prefix,
+    exchange,
+    queue: ORDER_EVENTS_QUEUE,
+    routingKeys: NOTIFIED_ORDER_EVENTS.map((schema) => schema.typeName),
+    ...(retryDelaysMs ? { retryDelaysMs } : {}),
+  });
+}
+
 /** Reads the notification service's config; a malformed value stops start-up with a message naming it. */
 export function loadNotificationConfig(env: NodeJS.ProcessEnv = process.env): NotificationConfig {
   const messaging = loadMessagingConfig(env);
@@ -52,6 +78,7 @@ export function loadNotificationConfig(env: NodeJS.ProcessEnv = process.env): No
     database: loadDatabaseConfig("notification", paths, env),
     messaging,
     topology: notificationTopology(messaging.prefix, consumer.retryDelaysMs),
+    eventsTopology: orderEventsTopology(messaging.prefix, consumer.retryDelaysMs, env.EVENTS_EXCHANGE || EVENTS_EXCHANGE),
     prefetch: consumer.prefetch,
   };
 }

@@ -4,11 +4,12 @@ import { promisify } from "node:util";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
+import { OrderConfirmedSchema } from "@shop/contracts/shop/order/v1/order_events_pb";
 import { declareTopology } from "@shop/platform/messaging";
 import { rabbitTestScope } from "@shop/platform/testing/rabbitmq";
 import { type ChannelModel, connect } from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { notificationTopology } from "../src/notification-config.js";
+import { notificationTopology, orderEventsTopology } from "../src/notification-config.js";
 
 const run = promisify(execFile);
 const cli = fileURLToPath(new URL("../dist/dlq-cli.js", import.meta.url));
@@ -96,5 +97,31 @@ describe("dlq CLI", () => {
     const bad = await dlq("frobnicate");
     expect(bad.code).toBe(64);
     expect(bad.stderr).toContain("usage: npm run dlq");
+  });
+
+  it("works on any queue's DLQ with --queue: lists, shows the decoded event and replays it to that queue", async () => {
+    const events = orderEventsTopology(scope.prefix);
+    const ch = await conn.createConfirmChannel();
+    await declareTopology(ch, events);
+    const event = create(OrderConfirmedSchema, { eventId: "ord_q.confirmed", order: { orderId: "ord_q", email: "lin@example.com" } });
+    ch.publish(events.deadLetterExchange, "", Buffer.from(toBinary(OrderConfirmedSchema, event)), {
+      type: OrderConfirmedSchema.typeName,
+      messageId: event.eventId,
+      headers: { "x-attempts": 4, "x-error": "smtp down" },
+    });
+    await ch.waitForConfirms();
+    await ch.close();
+
+    const queue = ["--queue", "shop.notifications.order-events"];
+    const listed = await dlq(...queue, "list");
+    expect(listed.stdout).toContain(`${events.deadLetterQueue}: 1 message(s)`);
+    expect(listed.stdout).toMatch(/#1\s+ord_q\.confirmed\s+4/);
+    expect((await dlq("list")).stdout).toContain("0 message(s)"); // the command queue's DLQ is another
+    expect((await dlq(...queue, "show", "#1")).stdout).toContain('"email": "lin@example.com"');
+    expect((await dlq(...queue, "replay", "ord_q.confirmed")).stdout).toContain(`replayed 1 message(s) to ${events.mainQueue}`);
+    const read = await conn.createChannel();
+    const msg = await read.get(events.mainQueue, { noAck: true });
+    expect(msg ? msg.properties.type : undefined).toBe(OrderConfirmedSchema.typeName);
+    await read.close();
   });
 });

@@ -5,13 +5,15 @@ import { Code, type ConnectError } from "@connectrpc/connect";
 import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
 import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
+import { OrderConfirmedSchema, OrderRejectedSchema } from "@shop/contracts/shop/order/v1/order_events_pb";
+import { OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
 import { createClient, errorInfo, type GrpcClient } from "@shop/platform";
-import type { MessagingConnection, Publisher } from "@shop/platform/messaging";
+import { createPublisher, type MessagingConnection, type Publisher } from "@shop/platform/messaging";
 import { callingAs } from "@shop/platform/testing/certificates";
 import { rabbitTestScope } from "@shop/platform/testing/rabbitmq";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { notificationTopology } from "../src/notification-config.js";
+import { notificationTopology, orderEventsTopology } from "../src/notification-config.js";
 import { waitFor } from "./harness.js";
 
 const logger = pino({ level: "silent" });
@@ -65,6 +67,13 @@ afterAll(async () => {
   await scope.cleanup();
 });
 
+/** How many deliveries of `queue` the service has acked, from its /metrics. */
+async function acked(queue: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${ports.adminPort}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`amqp_messages_handled_total{queue="${queue}",outcome="ack"}`));
+  return Number(line?.split(" ").at(-1) ?? 0);
+}
+
 describe("notification service process", () => {
   it("is ready once RabbitMQ and its database are up", async () => {
     await waitFor(async () => (await fetch(`http://127.0.0.1:${ports.adminPort}/readyz`)).status === 200 || undefined);
@@ -100,9 +109,56 @@ describe("notification service process", () => {
     expect(errorInfo(err)?.reason).toBe("NOTIFICATION_NOT_FOUND");
   });
 
+  it("turns order events from the events exchange into one notification per final status per order, however often delivered", async () => {
+    const events = createPublisher(connection, { exchange: `${scope.prefix}shop.events`, logger });
+    const order = (status: OrderStatus) => ({
+      orderId: "ord_ev_1",
+      userId: "hedy",
+      email: "hedy@example.com",
+      status,
+      total: { currencyCode: "EUR", amountMinor: 1250n },
+      lines: [{ sku: "SKU-1", quantity: 3 }],
+    });
+    const confirmed = create(OrderConfirmedSchema, { eventId: "ord_ev_1.confirmed", order: order(OrderStatus.CONFIRMED) });
+    const rejected = create(OrderRejectedSchema, {
+      eventId: "ord_ev_2.rejected",
+      order: { ...order(OrderStatus.REJECTED), orderId: "ord_ev_2" },
+      reason: "payment declined",
+    });
+    const publish = () =>
+      Promise.all([
+        events.publishMessage(OrderConfirmedSchema, confirmed, { messageId: confirmed.eventId, routingKey: OrderConfirmedSchema.typeName }),
+        events.publishMessage(OrderRejectedSchema, rejected, { messageId: rejected.eventId, routingKey: OrderRejectedSchema.typeName }),
+      ]);
+    await waitFor(() =>
+      publish().then(
+        () => true,
+        () => undefined,
+      ),
+    ); // routable once the service has bound its queue
+    await publish(); // the same events again, as a relay that lost its confirm re-publishes them
+
+    const hedy = { headers: { "x-user-id": "hedy" } };
+    const listed = await waitFor(async () => {
+      const res = await client.listNotifications({}, hedy);
+      return res.notifications.length >= 2 ? res : undefined;
+    });
+    // All four deliveries settled (the duplicates acked as such) before counting again.
+    await waitFor(async () => (await acked(orderEventsTopology(scope.prefix).mainQueue)) >= 4 || undefined);
+    const again = await client.listNotifications({}, hedy);
+    expect(again.notifications).toHaveLength(2);
+    const byOrder = Object.fromEntries(listed.notifications.map((n) => [n.orderId, n]));
+    expect(byOrder.ord_ev_1).toMatchObject({ template: "order_confirmed", recipient: "hedy@example.com" });
+    expect(byOrder.ord_ev_1?.body).toContain("12.50 EUR");
+    expect(byOrder.ord_ev_2).toMatchObject({ template: "order_rejected" });
+    expect(byOrder.ord_ev_2?.body).toContain("payment declined");
+    await events.close();
+  });
+
   it("exposes queue depths and handled counts on /metrics", async () => {
     const text = await (await fetch(`http://127.0.0.1:${ports.adminPort}/metrics`)).text();
     expect(text).toContain(`amqp_queue_messages{queue="${topology.deadLetterQueue}"}`);
+    expect(text).toContain(`amqp_queue_messages{queue="${orderEventsTopology(scope.prefix).deadLetterQueue}"}`);
     expect(text).toMatch(/amqp_messages_handled_total\{queue="[^"]+",outcome="ack"\} [1-9]/);
   });
 });

@@ -2,41 +2,50 @@ import { hostname } from "node:os";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
 import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
-import { createClient, createLogger, installProcessHandlers, serve, service } from "@shop/platform";
+import { createClient, createLogger, initTracing, installProcessHandlers, serve, service } from "@shop/platform";
 import { openDatabase } from "@shop/platform/database";
 import { connectMessaging, createPublisher, declareExchange, startOutboxRelay } from "@shop/platform/messaging";
 import { orderAccess } from "./access.js";
 import { loadOrderConfig } from "./order-config.js";
 import { OrderEvents } from "./order-events.js";
+import { startOrderFeed } from "./order-feed.js";
 import { createOrderService } from "./order-service.js";
 import { startRecovery } from "./recovery.js";
 import { OrderSaga } from "./saga.js";
 import { OrderStore } from "./store.js";
 
 const config = loadOrderConfig();
+initTracing(config.service.name); // before the clients, which would otherwise name the process after their service
 const logger = createLogger(config.service.name, config.service.logLevel);
 installProcessHandlers(logger);
 
 const db = await openDatabase(config.database, logger);
 const store = new OrderStore(db);
-const events = new OrderEvents();
+const exchange = `${config.messaging.prefix}${config.eventsExchange}`;
+const events = new OrderEvents(exchange);
 const inventory = createClient(InventoryService, config.inventoryUrl, { mesh: { tls: config.service.tls, server: "inventory" } });
 const payment = createClient(PaymentService, config.paymentUrl, { mesh: { tls: config.service.tls, server: "payment" } });
 const saga = new OrderSaga({ store, inventory, payment, events, logger, options: config.saga });
 
-// The saga writes notification commands into the outbox; the relay publishes them to the
-// notification service's exchange (the queue behind it is the consumer's to declare).
-const exchange = `${config.messaging.prefix}${config.notificationExchange}`;
+// Status changes write order events into the outbox; the relay publishes them to the events
+// exchange, where each subscriber's queue (notification's, every order replica's feed) takes them.
 const amqp = connectMessaging({
   url: config.messaging.url,
   connectionName: `order@${hostname()}:${process.pid}`,
   logger,
-  declare: (channel) => declareExchange(channel, exchange),
+  declare: (channel) => declareExchange(channel, exchange, "topic"),
 });
 const publisher = createPublisher(amqp, { exchange, logger });
 const relay = startOutboxRelay({ db, publisher, logger });
+const feed = startOrderFeed({ connection: amqp, events, prefix: config.messaging.prefix, exchange: config.eventsExchange, logger });
 
-const orders = createOrderService({ store, saga, events, watchPollMs: config.watchPollMs, recoveryGraceMs: config.saga.leaseMs });
+const orders = createOrderService({
+  store,
+  saga,
+  events,
+  watchStreamsPerUser: config.watchStreamsPerUser,
+  recoveryGraceMs: config.saga.leaseMs,
+});
 const server = await serve(config.service, [service(OrderService, orders, orderAccess)], {
   logger,
   // The broker is not a readiness dependency: the outbox keeps notifications while it is away.
@@ -46,6 +55,7 @@ const recovery = startRecovery({ store, saga, logger }, config.saga.recoveryInte
 
 server.onShutdown(async () => {
   await recovery.stop();
+  await feed.close();
   await relay.stop();
   await publisher.close();
   await amqp.close();

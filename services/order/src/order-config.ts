@@ -11,13 +11,13 @@ export interface OrderConfig {
   database: DatabaseConfig;
   /** AMQP_URL, AMQP_PREFIX. */
   messaging: MessagingConfig;
-  /** Where notification commands are published: NOTIFICATION_EXCHANGE (the notification service's command exchange). */
-  notificationExchange: string;
+  /** The topic exchange order events are published to and this replica's feed is bound to: EVENTS_EXCHANGE (shop.events), after AMQP_PREFIX. */
+  eventsExchange: string;
   inventoryUrl: string;
   paymentUrl: string;
   saga: SagaSettings;
-  /** How often a WatchOrder stream re-reads the order, to see changes made by other replicas (ORDER_WATCH_POLL_MS). */
-  watchPollMs: number;
+  /** WatchOrder streams one caller may hold open at once on one replica (ORDER_WATCH_STREAMS_PER_USER, default 5). */
+  watchStreamsPerUser: number;
 }
 
 /** The saga's timing (ORDER_*_MS). */
@@ -46,7 +46,7 @@ export function loadOrderConfig(env: NodeJS.ProcessEnv = process.env): OrderConf
     service: loadServiceConfig("order", { port: 50051, adminPort: 9051, certRoot: paths.certRoot }, env),
     database: loadDatabaseConfig("order", paths, env),
     messaging: loadMessagingConfig(env),
-    notificationExchange: env.NOTIFICATION_EXCHANGE || "shop.notifications",
+    eventsExchange: env.EVENTS_EXCHANGE || "shop.events",
     inventoryUrl: env.INVENTORY_URL || "127.0.0.1:50052",
     paymentUrl: env.PAYMENT_URL || "127.0.0.1:50053",
     saga: {
@@ -56,6 +56,6 @@ export function loadOrderConfig(env: NodeJS.ProcessEnv = process.env): OrderConf
       recoveryIntervalMs: envInteger(env, "ORDER_RECOVERY_INTERVAL_MS", 2_000, { min: 1 }),
       maxRetryDelayMs: envInteger(env, "ORDER_MAX_RETRY_DELAY_MS", 10_000, { min: 1 }),
     },
-    watchPollMs: envInteger(env, "ORDER_WATCH_POLL_MS", 1_000, { min: 1 }),
+    watchStreamsPerUser: envInteger(env, "ORDER_WATCH_STREAMS_PER_USER", 5, { min: 1, max: 1_000 }),
   };
 }

@@ -1,12 +1,35 @@
-import type { Order } from "@shop/contracts/shop/order/v1/order_pb";
+import { create, type DescMessage } from "@bufbuild/protobuf";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
+import {
+  OrderCancelledSchema,
+  OrderConfirmedSchema,
+  OrderPlacedSchema,
+  OrderRejectedSchema,
+} from "@shop/contracts/shop/order/v1/order_events_pb";
+import { type Order, OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
+import type { OutboxMessage } from "@shop/platform/messaging";
 
 type Listener = (order: Order) => void;
 
-/** In-process fan-out of order changes to WatchOrder streams on this replica. */
+/** The events the order service announces, in the order of an order's life. */
+export const ORDER_EVENT_SCHEMAS = [OrderPlacedSchema, OrderConfirmedSchema, OrderRejectedSchema, OrderCancelledSchema] as const;
+
+/** The default topic exchange of events (EVENTS_EXCHANGE; AMQP_PREFIX goes before it). */
+export const EVENTS_EXCHANGE = "shop.events";
+
+/**
+ * Where order changes go. `outboxMessage` makes the event row a status change writes to the
+ * outbox (published to `exchange` by the relay); `publish` tells this replica's WatchOrder
+ * streams — called for its own changes and, through its per-replica queue on the events
+ * exchange, for every replica's (see order-feed.ts).
+ */
 export class OrderEvents {
   private readonly listeners = new Map<string, Set<Listener>>();
 
-  /** Tells every watcher of this order that it changed. */
+  /** `exchange`: the events exchange with its prefix, as the relay publishes to it. */
+  constructor(readonly exchange = EVENTS_EXCHANGE) {}
+
+  /** Tells every watcher of this order on this replica that it changed. */
   publish(order: Order): void {
     for (const listener of this.listeners.get(order.orderId) ?? []) listener(order);
   }
@@ -20,5 +43,44 @@ export class OrderEvents {
       set.delete(listener);
       if (set.size === 0) this.listeners.delete(orderId);
     };
+  }
+
+  /** The outbox row announcing `order` as it now is: OrderPlaced for PENDING, else its final status's event. */
+  outboxMessage(order: Order): OutboxMessage<DescMessage> | undefined {
+    const event = orderEvent(order);
+    if (!event) return undefined;
+    return {
+      schema: event.schema,
+      message: event.message,
+      messageId: event.message.eventId,
+      routingKey: event.schema.typeName,
+      destination: this.exchange,
+    };
+  }
+}
+
+/** The event announcing `order` in its current status, with an id stable across retries (one event per status per order). */
+export function orderEvent(order: Order) {
+  const occurTime = order.updateTime ?? timestampNow();
+  switch (order.status) {
+    case OrderStatus.PENDING:
+      return { schema: OrderPlacedSchema, message: create(OrderPlacedSchema, { eventId: `${order.orderId}.placed`, occurTime, order }) };
+    case OrderStatus.CONFIRMED:
+      return {
+        schema: OrderConfirmedSchema,
+        message: create(OrderConfirmedSchema, { eventId: `${order.orderId}.confirmed`, occurTime, order }),
+      };
+    case OrderStatus.REJECTED:
+      return {
+        schema: OrderRejectedSchema,
+        message: create(OrderRejectedSchema, { eventId: `${order.orderId}.rejected`, occurTime, order, reason: order.statusReason }),
+      };
+    case OrderStatus.CANCELLED:
+      return {
+        schema: OrderCancelledSchema,
+        message: create(OrderCancelledSchema, { eventId: `${order.orderId}.cancelled`, occurTime, order, reason: order.statusReason }),
+      };
+    default:
+      return undefined;
   }
 }

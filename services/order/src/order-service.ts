@@ -3,7 +3,18 @@ import { equals } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { type Order, OrderSchema, OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
 import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
-import { AsyncQueue, alreadyExists, endUser, failedPrecondition, invalidArgument, notFound, pagination, unavailable } from "@shop/platform";
+import {
+  AsyncQueue,
+  alreadyExists,
+  endUser,
+  failedPrecondition,
+  invalidArgument,
+  notFound,
+  pagination,
+  resourceExhausted,
+  unavailable,
+} from "@shop/platform";
+import { enqueueOutbox } from "@shop/platform/messaging";
 import type { OrderEvents } from "./order-events.js";
 import { requestHash, validateCreateOrder } from "./order-validation.js";
 import type { OrderSaga } from "./saga.js";
@@ -14,8 +25,8 @@ export interface OrderServiceDeps {
   store: OrderStore;
   saga: OrderSaga;
   events: OrderEvents;
-  /** How often a WatchOrder stream re-reads the order, to see changes made by other replicas. */
-  watchPollMs: number;
+  /** WatchOrder streams one caller may hold open at once on this replica (ORDER_WATCH_STREAMS_PER_USER). */
+  watchStreamsPerUser: number;
   /** How long a new order is left to the CreateOrder call that placed it before recovery may drive it. */
   recoveryGraceMs: number;
 }
@@ -36,6 +47,7 @@ const ORDER_ID = /^ord_[0-9a-f-]{36}$/;
 /** The OrderService handlers: every call acts for the caller named in `x-user-id`. */
 export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof OrderService> {
   const { store, saga, events } = deps;
+  const watching = new Map<string, number>();
 
   async function callersOrder(orderId: string, ctx: HandlerContext): Promise<OrderRecord> {
     const userId = endUser(ctx);
@@ -52,16 +64,22 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
       const violations = validateCreateOrder(request);
       if (violations.length > 0) throw invalidArgument(violations);
       const hash = requestHash(request);
-      const { record, created } = await store.insertPending({
-        orderId: `ord_${randomUUID()}`,
-        userId,
-        requestId: request.requestId,
-        requestHash: hash,
-        email: request.email,
-        cardToken: request.cardToken,
-        items: request.items.map(({ sku, quantity }) => ({ sku, quantity })),
-        recoveryGraceMs: deps.recoveryGraceMs,
-      });
+      const { record, created } = await store.insertPending(
+        {
+          orderId: `ord_${randomUUID()}`,
+          userId,
+          requestId: request.requestId,
+          requestHash: hash,
+          email: request.email,
+          cardToken: request.cardToken,
+          items: request.items.map(({ sku, quantity }) => ({ sku, quantity })),
+          recoveryGraceMs: deps.recoveryGraceMs,
+        },
+        async (tx, placed) => {
+          const event = events.outboxMessage(placed); // OrderPlaced, in the transaction that placed it
+          if (event) await enqueueOutbox(tx, event);
+        },
+      );
       if (!created && record.requestHash !== hash) {
         throw alreadyExists("REQUEST_ID_REUSED", `request_id "${request.requestId}" was already used for a different order`, {
           order_id: record.order.orderId,
@@ -110,20 +128,29 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
     },
 
     async *watchOrder({ orderId }, ctx) {
+      const userId = endUser(ctx);
+      const open = watching.get(userId) ?? 0;
+      if (open >= deps.watchStreamsPerUser) {
+        throw resourceExhausted(
+          "TOO_MANY_WATCH_STREAMS",
+          `at most ${deps.watchStreamsPerUser} WatchOrder streams per caller at once; close one first`,
+          1_000,
+          { limit: String(deps.watchStreamsPerUser), open: String(open) },
+        );
+      }
+      watching.set(userId, open + 1);
+      // Fed by change notifications: this replica's own changes and, through its queue on the
+      // events exchange, every replica's. The database is read once, after subscribing, so no
+      // change falls between the read and the subscription.
       const changes = new AsyncQueue<Order>(ctx.signal);
       const unsubscribe = events.subscribe(orderId, (order) => changes.push(order));
-      const poll = setInterval(() => {
-        store.get(orderId).then(
-          (record) => record && changes.push(record.order),
-          () => {},
-        );
-      }, deps.watchPollMs);
       try {
         let current = (await callersOrder(orderId, ctx)).order;
         yield { order: current };
         if (isSettled(current)) return;
         for await (const next of changes) {
-          // A poll's read can be overtaken by a change published while it was in flight: never step back.
+          // Notifications can arrive late and out of order (the broker's copy of an earlier change after this
+          // replica's own later one): never step back.
           if (equals(OrderSchema, next, current) || updatedBefore(next, current)) continue;
           current = next;
           yield { order: current };
@@ -131,8 +158,10 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
         }
       } finally {
         changes.close();
-        clearInterval(poll);
         unsubscribe();
+        const left = (watching.get(userId) ?? 1) - 1;
+        if (left > 0) watching.set(userId, left);
+        else watching.delete(userId);
       }
     },
   };

@@ -1,4 +1,5 @@
-import type { Logger } from "@shop/platform";
+import { context, ROOT_CONTEXT, SpanStatusCode, trace } from "@opentelemetry/api";
+import { type Logger, traceFields } from "@shop/platform";
 import type { OrderSaga } from "./saga.js";
 import type { OrderStore } from "./store.js";
 
@@ -16,6 +17,7 @@ export function startRecovery(
   intervalMs: number,
   batchSize = 50,
 ): RecoveryLoop {
+  const tracer = trace.getTracer("@shop/order");
   let running: Promise<number> | undefined;
   let stopped = false;
 
@@ -23,8 +25,17 @@ export function startRecovery(
     const due = await deps.store.dueForRecovery(batchSize);
     for (const orderId of due) {
       if (stopped) break;
-      const record = await deps.saga.drive(orderId);
-      deps.logger.info({ orderId, step: record?.sagaStep, attempts: record?.attempts }, "recovery drove order");
+      // Each recovery run is a trace of its own: its calls, outbox rows and log lines carry it.
+      const span = tracer.startSpan("recover order", { attributes: { "order.id": orderId } }, ROOT_CONTEXT);
+      try {
+        const record = await context.with(trace.setSpan(ROOT_CONTEXT, span), () => deps.saga.drive(orderId));
+        deps.logger.info({ orderId, step: record?.sagaStep, attempts: record?.attempts, ...traceFields(span) }, "recovery drove order");
+      } catch (error) {
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        throw error;
+      } finally {
+        span.end();
+      }
     }
     return due.length;
   }

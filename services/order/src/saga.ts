@@ -5,9 +5,8 @@ import { OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
 import { PaymentState } from "@shop/contracts/shop/payment/v1/payment_pb";
 import type { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
 import { type Money, MoneySchema } from "@shop/contracts/shop/type/v1/money_pb";
-import { errorInfo, type GrpcClient, type Logger } from "@shop/platform";
+import { errorInfo, type GrpcClient, type Logger, traceFields } from "@shop/platform";
 import { enqueueOutbox } from "@shop/platform/messaging";
-import { notificationFor, notificationMessage } from "./notifications.js";
 import type { SagaSettings } from "./order-config.js";
 import type { OrderEvents } from "./order-events.js";
 import { OrderReason } from "./order-reasons.js";
@@ -48,9 +47,9 @@ const BUSINESS_REFUSALS = new Set([Code.FailedPrecondition, Code.NotFound, Code.
  * the order by a lease it renews while it works, and every write it makes is fenced by that lease:
  * a driver whose lease was taken over (it stalled past the lease) stops without writing. A
  * transient failure leaves the order where it is, with a retry time, for the recovery loop. What
- * the customer is shown as the reason is one of `OrderReason`; the error behind it is logged. A final status
- * (CONFIRMED, REJECTED, CANCELLED) writes the customer's notification command to the outbox in
- * the same transaction as the status (see `advance`), for the relay to publish.
+ * the customer is shown as the reason is one of `OrderReason`; the error behind it is logged. A
+ * final status (CONFIRMED, REJECTED, CANCELLED) writes its event (OrderConfirmed, …) to the outbox
+ * in the same transaction as the status (see `advance`), for the relay to publish to `shop.events`.
  */
 export class OrderSaga {
   constructor(private readonly deps: SagaDeps) {}
@@ -75,7 +74,7 @@ export class OrderSaga {
       const delay = Math.min(options.maxRetryDelayMs, 500 * 2 ** record.attempts) * (0.5 + Math.random() / 2);
       if (!(await store.recordFailure(lease, reason, new Date(Date.now() + delay)))) return this.stopFenced(record, reason);
       logger.warn(
-        { orderId, step: record.sagaStep, attempts: record.attempts + 1, err: reason, retryInMs: Math.round(delay) },
+        { orderId, step: record.sagaStep, attempts: record.attempts + 1, err: reason, retryInMs: Math.round(delay), ...traceFields() },
         "saga step failed; will retry",
       );
       return store.get(orderId);
@@ -211,22 +210,25 @@ export class OrderSaga {
   }
 
   /**
-   * Persists one step. When the status changes, the notification the customer is owed goes into
-   * the outbox in the same transaction: it is published if and only if the status commits.
+   * Persists one step. When the status changes, its event goes into the outbox in the same
+   * transaction: it is published if and only if the status commits.
    */
   private async advance(lease: HeldLease, change: OrderChange): Promise<OrderRecord> {
     const { store } = this.deps;
     const { orderId } = lease;
     const record = await store.transaction(async (tx) => {
       const advanced = await store.advance(tx, lease, change);
-      const command = change.status === undefined ? undefined : notificationFor(advanced.order);
-      if (command) await enqueueOutbox(tx, notificationMessage(command));
+      const event = change.status === undefined ? undefined : this.deps.events.outboxMessage(advanced.order);
+      if (event) await enqueueOutbox(tx, event);
       return advanced;
     });
     this.deps.events.publish(record.order);
     if (change.status !== undefined) {
       recordSagaOutcome(change.status);
-      this.deps.logger.info({ orderId, status: OrderStatus[change.status], reason: record.order.statusReason }, "order status changed");
+      this.deps.logger.info(
+        { orderId, status: OrderStatus[change.status], reason: record.order.statusReason, ...traceFields() },
+        "order status changed",
+      );
     }
     return record;
   }

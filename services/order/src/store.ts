@@ -144,8 +144,14 @@ export class OrderStore {
     return this.db.transaction(work);
   }
 
-  /** Inserts a PENDING order, or returns the one already placed with the same request id. */
-  async insertPending(order: NewOrder): Promise<{ record: OrderRecord; created: boolean }> {
+  /**
+   * Inserts a PENDING order, or returns the one already placed with the same request id.
+   * `announce` runs in the inserting transaction with the new order (to write its event).
+   */
+  async insertPending(
+    order: NewOrder,
+    announce?: (tx: Queryable, inserted: Order) => Promise<void>,
+  ): Promise<{ record: OrderRecord; created: boolean }> {
     const created = await this.db.transaction(async (tx) => {
       const inserted = await tx.query(
         `INSERT INTO orders (order_id, user_id, request_id, request_hash, email, card_token, status, saga_step, next_attempt_at)
@@ -170,6 +176,10 @@ export class OrderStore {
           item.sku,
           item.quantity,
         ]);
+      }
+      if (announce) {
+        const inserted = await this.get(order.orderId, tx);
+        if (inserted) await announce(tx, inserted.order);
       }
       return true;
     });

@@ -58,3 +58,19 @@ export async function startDomainMesh(orderEnv: Record<string, string> = {}): Pr
     },
   };
 }
+
+/**
+ * One more order process on `mesh`'s order database and broker prefix: a second replica, as a
+ * deployment scales it. Stop it yourself (before `mesh.close()`).
+ */
+export async function startOrderReplica(mesh: DomainMesh, env: Record<string, string> = {}): Promise<ServiceProcess> {
+  const replica = serviceProcess("order", {
+    ORDER_DATABASE_URL: mesh.databases.order,
+    INVENTORY_URL: mesh.inventory.target,
+    PAYMENT_URL: mesh.payment.target,
+    AMQP_PREFIX: mesh.amqpPrefix,
+    ...env,
+  });
+  await replica.start();
+  return replica;
+}

@@ -4,27 +4,34 @@ import { equals, fromBinary } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError, createClient, createRouterTransport, type Interceptor } from "@connectrpc/connect";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
-import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
+import {
+  OrderCancelledSchema,
+  OrderConfirmedSchema,
+  OrderPlacedSchema,
+  OrderRejectedSchema,
+} from "@shop/contracts/shop/order/v1/order_events_pb";
 import { type Order, OrderSchema, OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
 import { type CreateOrderRequest, OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
 import { PaymentState } from "@shop/contracts/shop/payment/v1/payment_pb";
 import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
 import { badRequest, createLogger, errorInfo, retryInfo } from "@shop/platform";
-import { type Database, openDatabase, type Queryable } from "@shop/platform/database";
+import { type Database, openDatabase } from "@shop/platform/database";
 import { refusal } from "@shop/platform/testing/errors";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInventoryService } from "../../inventory/src/inventory-service.js";
 import { InventoryStore } from "../../inventory/src/store.js";
+import { notificationFor } from "../../notification/src/order-event-handler.js";
 import { CUSTOMER_REASONS, renderTemplate } from "../../notification/src/templates.js";
 import { createPaymentService } from "../../payment/src/payment-service.js";
 import { SimulatedCardProcessor } from "../../payment/src/processor.js";
 import { PaymentStore } from "../../payment/src/store.js";
 import type { SagaSettings } from "../src/order-config.js";
-import { OrderEvents } from "../src/order-events.js";
+import { ORDER_EVENT_SCHEMAS, OrderEvents } from "../src/order-events.js";
+import { feedHandler } from "../src/order-feed.js";
 import { OrderReason } from "../src/order-reasons.js";
 import { createOrderService } from "../src/order-service.js";
 import { OrderSaga } from "../src/saga.js";
-import { type OrderRecord, OrderStore } from "../src/store.js";
+import { OrderStore } from "../src/store.js";
 
 /**
  * The order handlers over their real store on an in-memory PGlite database, called through a
@@ -42,7 +49,6 @@ const SAGA: SagaSettings = {
   recoveryIntervalMs: 60_000,
   maxRetryDelayMs: 200,
 };
-const COMMAND_TYPE = SendNotificationCommandSchema.typeName;
 
 /** Holds or fails the saga's calls of one method (by its proto name), to act while a step is in flight. */
 class Interruptions {
@@ -102,31 +108,6 @@ class CountedEvents extends OrderEvents {
   }
 }
 
-/** An OrderStore whose next read can be held after it has read, as a slow poll's would be. */
-class StallingStore extends OrderStore {
-  private stall: { captured: () => void; released: Promise<void> } | undefined;
-
-  /** Holds the next `get` once it has its result; `captured` resolves then, `release()` lets it return. */
-  stallNextRead(): { captured: Promise<void>; release: () => void } {
-    let captured!: () => void;
-    let release!: () => void;
-    const isCaptured = new Promise<void>((resolve) => (captured = resolve));
-    this.stall = { captured, released: new Promise<void>((resolve) => (release = resolve)) };
-    return { captured: isCaptured, release };
-  }
-
-  override async get(orderId: string, tx?: Queryable): Promise<OrderRecord | undefined> {
-    const record = await super.get(orderId, tx);
-    const stall = this.stall;
-    if (stall) {
-      this.stall = undefined;
-      stall.captured();
-      await stall.released;
-    }
-    return record;
-  }
-}
-
 let orderDb: Database;
 let inventoryDb: Database;
 let paymentDb: Database;
@@ -164,7 +145,7 @@ beforeAll(async () => {
     logger: createLogger("order-test", "silent"),
     options: SAGA,
   });
-  const impl = createOrderService({ store, saga, events, watchPollMs: 50, recoveryGraceMs: SAGA.leaseMs });
+  const impl = createOrderService({ store, saga, events, watchStreamsPerUser: 3, recoveryGraceMs: SAGA.leaseMs });
   orders = createClient(
     OrderService,
     createRouterTransport(({ service }) => service(OrderService, impl)),
@@ -244,6 +225,23 @@ async function age(orderId: string): Promise<void> {
 }
 
 const fields = (error: unknown) => badRequest(error)?.fieldViolations.map((violation) => violation.field);
+
+/**
+ * Hands the order's events in the outbox (all, or those of `type`) to this replica's feed
+ * handler, as its queue on the events exchange would: the bytes the relay would publish.
+ */
+async function deliverOutbox(orderId: string, type?: string): Promise<void> {
+  const { rows } = await orderDb.query<{ message_id: string; message_type: string; payload: Uint8Array }>(
+    "SELECT message_id, message_type, payload FROM outbox WHERE message_id LIKE $1 AND ($2::text IS NULL OR message_type = $2) ORDER BY id",
+    [`${orderId}.%`, type ?? null],
+  );
+  expect(rows.length).toBeGreaterThan(0);
+  const handle = feedHandler(events);
+  for (const row of rows) {
+    const schema = ORDER_EVENT_SCHEMAS.find((s) => s.typeName === row.message_type)!;
+    await handle(fromBinary(schema, row.payload), { messageId: row.message_id, attempts: 0, redelivered: false, headers: {} });
+  }
+}
 
 /** Every message of a WatchOrder stream until it ends; `onMessage` runs after each. */
 async function watchAll(
@@ -391,7 +389,7 @@ describe("CreateOrder runs the saga over the real inventory and payment handlers
     expect(pending.status).toBe(OrderStatus.PENDING);
     expect(await available(sku)).toBe(1);
     expect(await paymentsOf(pending.orderId)).toEqual([]);
-    expect(await outboxOf(pending.orderId)).toEqual([]);
+    expect((await outboxOf(pending.orderId)).map((row) => row.message_type)).toEqual([OrderPlacedSchema.typeName]);
 
     await age(pending.orderId);
     await saga.drive(pending.orderId); // as the recovery loop does, past the pending timeout
@@ -506,38 +504,47 @@ describe("CreateOrder is idempotent by request_id", () => {
 });
 
 describe("the outbox", () => {
-  it("gets one notification command per final status, written in the transaction that sets the status", async () => {
+  it("gets OrderPlaced with the order's insert and one event per final status, each in the transaction that sets it", async () => {
     const { userId, options } = newCaller();
     const sku = await addProduct(5, 1999n);
     const request = orderOf([{ sku, quantity: 2 }]);
     const order = await place(request, options);
     await place(request, options); // a retry writes nothing more
 
-    const [confirmed, ...others] = await outboxOf(order.orderId);
+    const [placed, confirmed, ...others] = await outboxOf(order.orderId);
     expect(others).toEqual([]);
-    const messageId = `${order.orderId}.order_confirmed`;
-    expect(confirmed).toMatchObject({ message_id: messageId, message_type: COMMAND_TYPE, routing_key: COMMAND_TYPE });
+    expect(placed).toMatchObject({ message_id: `${order.orderId}.placed`, message_type: OrderPlacedSchema.typeName });
+    const placedEvent = fromBinary(OrderPlacedSchema, placed!.payload);
+    expect(placedEvent.order).toMatchObject({ orderId: order.orderId, userId, status: OrderStatus.PENDING });
+    expect(placedEvent.order?.lines.map((line) => [line.sku, line.quantity])).toEqual([[sku, 2]]);
+
+    const type = OrderConfirmedSchema.typeName;
+    expect(confirmed).toMatchObject({ message_id: `${order.orderId}.confirmed`, message_type: type, routing_key: type });
     // now() is the transaction's start time: equal timestamps mean the row and the status share a transaction.
     expect(confirmed!.created_at).toEqual(await updatedAt(order.orderId));
-    const command = fromBinary(SendNotificationCommandSchema, confirmed!.payload);
-    expect(command).toMatchObject({ commandId: messageId, recipient: "ada@example.com", template: "order_confirmed" });
-    expect(command).toMatchObject({ orderId: order.orderId, userId });
-    expect(command.parameters).toMatchObject({ order_id: order.orderId, status: "CONFIRMED", total: "39.98 EUR", items: "2" });
+    const event = fromBinary(OrderConfirmedSchema, confirmed!.payload);
+    expect(event.eventId).toBe(`${order.orderId}.confirmed`);
+    expect(event.order && equals(OrderSchema, event.order, order)).toBe(true);
 
     await orders.cancelOrder({ orderId: order.orderId }, options);
     await orders.cancelOrder({ orderId: order.orderId }, options);
     const rows = await outboxOf(order.orderId);
-    expect(rows.map((row) => row.message_id)).toEqual([`${order.orderId}.order_confirmed`, `${order.orderId}.order_cancelled`]);
-    expect(rows[1]!.created_at).toEqual(await updatedAt(order.orderId));
+    expect(rows.map((row) => row.message_id)).toEqual([
+      `${order.orderId}.placed`,
+      `${order.orderId}.confirmed`,
+      `${order.orderId}.cancelled`,
+    ]);
+    expect(rows[2]!.created_at).toEqual(await updatedAt(order.orderId));
+    expect(fromBinary(OrderCancelledSchema, rows[2]!.payload).order?.status).toBe(OrderStatus.CANCELLED);
   });
 
-  it("gets an order_rejected command for a rejected order, with the reason", async () => {
+  it("gets OrderRejected for a rejected order, with the reason", async () => {
     const { options } = newCaller();
     const order = await place(orderOf([{ sku: await addProduct(1), quantity: 1 }], "tok_declined"), options);
     const rows = await outboxOf(order.orderId);
-    expect(rows.map((row) => row.message_id)).toEqual([`${order.orderId}.order_rejected`]);
-    expect(rows[0]!.created_at).toEqual(await updatedAt(order.orderId));
-    expect(fromBinary(SendNotificationCommandSchema, rows[0]!.payload).parameters.reason).toBe(order.statusReason);
+    expect(rows.map((row) => row.message_id)).toEqual([`${order.orderId}.placed`, `${order.orderId}.rejected`]);
+    expect(rows[1]!.created_at).toEqual(await updatedAt(order.orderId));
+    expect(fromBinary(OrderRejectedSchema, rows[1]!.payload).reason).toBe(order.statusReason);
   });
 });
 
@@ -553,11 +560,12 @@ describe("the reason a customer is shown", () => {
     expect(placed.status).toBe(OrderStatus.REJECTED);
     const { order } = await orders.getOrder({ orderId: placed.orderId }, options);
     expect(order?.statusReason).toBe("payment could not be completed");
-    const [row] = await outboxOf(placed.orderId);
-    const command = fromBinary(SendNotificationCommandSchema, row!.payload);
+    const rejected = (await outboxOf(placed.orderId)).find((row) => row.message_type === OrderRejectedSchema.typeName);
+    const event = fromBinary(OrderRejectedSchema, rejected!.payload);
+    const command = notificationFor(event);
     const email = renderTemplate(command.template, command.parameters);
     expect(email.body).toContain("payment could not be completed");
-    for (const text of [order?.statusReason, command.parameters.reason, email.subject, email.body]) {
+    for (const text of [order?.statusReason, event.reason, command.parameters.reason, email.subject, email.body]) {
       expect(text).not.toContain("10.20.30.40");
       expect(text).not.toContain("pq:");
     }
@@ -818,46 +826,61 @@ describe("WatchOrder", () => {
     expect(events.watchers).toBe(0);
   });
 
-  it("never sends an older state of the order after a newer one when a slow poll read races a saga step", async () => {
-    const slowStore = new StallingStore(orderDb);
-    const impl = createOrderService({ store: slowStore, saga, events, watchPollMs: 20, recoveryGraceMs: SAGA.leaseMs });
-    const watching = createClient(
-      OrderService,
-      createRouterTransport(({ service }) => service(OrderService, impl)),
-    );
+  it("never sends an older state of the order after a newer one when a late notification arrives (the broker's copy of OrderPlaced)", async () => {
     const { options } = newCaller();
-    const reserve = interruptions.hold("ReserveStock");
     const authorize = interruptions.hold("AuthorizePayment");
-    const commit = interruptions.hold("CommitReservation");
     const placing = place(orderOf([{ sku: await addProduct(2), quantity: 1 }]), options);
-    await reserve.reached;
+    await authorize.reached;
     const [{ orderId }] = (await orders.listOrders({}, options)).orders as [Order];
     const seen: Order[] = [];
     const watch = (async () => {
-      const stream = watching.watchOrder({ orderId }, { ...options, signal: AbortSignal.timeout(10_000) });
+      const stream = orders.watchOrder({ orderId }, { ...options, signal: AbortSignal.timeout(10_000) });
       for await (const { order } of stream) seen.push(order!);
     })();
 
-    await until(() => seen.length === 1); // as placed
-    reserve.release();
-    await authorize.reached;
-    await until(() => seen.length === 2); // priced
-    const poll = slowStore.stallNextRead();
-    await poll.captured; // a poll has read the priced order, and is slow to deliver it
+    await until(() => seen.length === 1); // priced by its reservation
+    expect(seen[0]?.total?.amountMinor).toBeGreaterThan(0n);
+    await deliverOutbox(orderId); // OrderPlaced: the order before it was priced, arriving now
     authorize.release();
-    await commit.reached;
-    await until(() => seen.length === 3); // with its payment
-    poll.release(); // the poll now delivers the priced order without its payment: older than the last one sent
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    commit.release();
     await watch;
 
+    expect(seen.every((order) => order.total !== undefined)).toBe(true);
     expect(seen.at(-1)?.status).toBe(OrderStatus.CONFIRMED);
     expect(equals(OrderSchema, seen.at(-1)!, await placing)).toBe(true);
     for (let i = 1; i < seen.length; i += 1) {
       expect(timestampMs(seen[i]!.updateTime!)).toBeGreaterThanOrEqual(timestampMs(seen[i - 1]!.updateTime!));
-      if (seen[i - 1]!.paymentId !== "") expect(seen[i]!.paymentId).toBe(seen[i - 1]!.paymentId);
     }
+  });
+
+  it("refuses a caller's WatchOrder stream beyond the per-caller cap with RESOURCE_EXHAUSTED, and takes one again once a stream ends", async () => {
+    const { options } = newCaller();
+    const pending = await place(orderOf([{ sku: await addProduct(2), quantity: 1 }], "tok_unavailable"), options);
+    let opened = 0;
+    const open = (controller: AbortController) =>
+      (async () => {
+        for await (const _ of orders.watchOrder({ orderId: pending.orderId }, { ...options, signal: controller.signal })) opened += 1;
+      })().catch(() => undefined);
+    const controllers = [new AbortController(), new AbortController(), new AbortController()];
+    const streams = controllers.map(open);
+    await until(() => opened === 3 && events.watchers === 3);
+
+    const error = await refusal(watchAll(pending.orderId, options));
+    expect(error.code).toBe(Code.ResourceExhausted);
+    expect(errorInfo(error)?.reason).toBe("TOO_MANY_WATCH_STREAMS");
+    expect(errorInfo(error)?.metadata.limit).toBe("3");
+    // Another caller is not affected.
+    const other = newCaller();
+    const settled = await place(orderOf([{ sku: await addProduct(2), quantity: 1 }]), other.options);
+    expect(await watchAll(settled.orderId, other.options)).toHaveLength(1);
+
+    controllers[0]!.abort();
+    await until(() => events.watchers === 2);
+    const again = new AbortController();
+    streams.push(open(again));
+    await until(() => opened === 4 && events.watchers === 3);
+    for (const controller of [...controllers, again]) controller.abort();
+    await Promise.all(streams);
+    await until(() => events.watchers === 0);
   });
 
   it("sends a settled order once and ends the stream", async () => {
@@ -869,7 +892,7 @@ describe("WatchOrder", () => {
     expect(events.watchers).toBe(0);
   });
 
-  it("sees a change made by another replica, which it is not told of, and ends when the order settles", async () => {
+  it("sees a change made by another replica through its events (no database poll), and ends when the order settles", async () => {
     const { options } = newCaller();
     const sku = await addProduct(2);
     const pending = await place(orderOf([{ sku, quantity: 1 }], "tok_unavailable"), options);
@@ -883,8 +906,13 @@ describe("WatchOrder", () => {
       options: SAGA,
     });
 
+    // The other replica's change reaches this one only as its event would: from the outbox row, through the feed's handler.
     let driving: Promise<unknown> | undefined;
-    const seen = await watchAll(pending.orderId, options, () => (driving ??= otherReplica.drive(pending.orderId)));
+    const seen = await watchAll(
+      pending.orderId,
+      options,
+      () => (driving ??= otherReplica.drive(pending.orderId).then(() => deliverOutbox(pending.orderId, "shop.order.v1.OrderRejected"))),
+    );
     await driving;
 
     expect(seen.map((order) => order.status)).toEqual([OrderStatus.PENDING, OrderStatus.REJECTED]);

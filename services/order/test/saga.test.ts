@@ -29,7 +29,6 @@ beforeAll(async () => {
     ORDER_SAGA_LEASE_MS: "1500",
     ORDER_RECOVERY_INTERVAL_MS: "300",
     ORDER_MAX_RETRY_DELAY_MS: "500",
-    ORDER_WATCH_POLL_MS: "200",
   });
   orders = createClient(OrderService, mesh.order.target, callingAs("gateway", "order"));
   inventory = createClient(InventoryService, mesh.inventory.target, callingAs("order", "inventory"));

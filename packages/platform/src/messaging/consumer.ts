@@ -1,11 +1,13 @@
 import { type DescMessage, fromBinary, type MessageShape } from "@bufbuild/protobuf";
-import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { context, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { ConfirmChannel, ConsumeMessage, Options } from "amqplib";
 import type { Logger } from "pino";
 import { Counter, type Registry } from "prom-client";
 import { metricsRegistry } from "../observability/metrics.js";
+import { traceFields } from "../observability/trace-fields.js";
 import { enableContextPropagation } from "../observability/tracing.js";
 import type { MessagingConnection } from "./connection.js";
+import { startProcessSpan } from "./message-spans.js";
 import type { Topology } from "./topology.js";
 import { type AmqpHeaders, extractTraceContext } from "./trace-headers.js";
 
@@ -31,15 +33,39 @@ export interface DeliveryInfo {
   attempts: number;
   redelivered: boolean;
   headers: AmqpHeaders;
+  /** The AMQP `type`: the message's full protobuf name (always set by `startConsumer`). */
+  type?: string;
+  /** The routing key it was published with (always set by `startConsumer`). */
+  routingKey?: string;
+  /** A logger for this delivery: the consumer's, with the message id and the process span's `trace_id`/`span_id` (always set by `startConsumer`). */
+  log?: Logger;
 }
 
-/** Options for `startConsumer`. */
-export interface ConsumerOptions<Desc extends DescMessage> {
+/**
+ * Options for `startConsumer`: a queue (`topology`: the queue, its bindings, retry tiers and
+ * DLQ), its message types, its handler.
+ */
+export type ConsumerOptions<Desc extends DescMessage> = ConsumerBase<Desc> &
+  (
+    | {
+        /** The one message type this consumer takes; anything else goes to the DLQ. */
+        schema: Desc;
+        messages?: undefined;
+      }
+    | {
+        /** The message types this consumer takes (matched by the AMQP `type`); anything else goes to the DLQ. */
+        messages: readonly Desc[];
+        schema?: undefined;
+      }
+  );
+
+interface ConsumerBase<Desc extends DescMessage> {
   connection: MessagingConnection;
   topology: Topology;
-  /** The one message type this consumer takes; anything else goes to the DLQ. */
-  schema: Desc;
-  /** Resolve to ack; throw to retry (then DLQ after `maxAttempts`). */
+  /**
+   * Resolve to ack; throw to retry (then DLQ after `maxAttempts`). Runs in the process span's
+   * context. With several message types, tell them apart with `isMessage(message, Schema)`.
+   */
   handle(message: MessageShape<Desc>, delivery: DeliveryInfo): Promise<void>;
   logger: Logger;
   /** Unacked deliveries in flight; default 16. */
@@ -67,10 +93,11 @@ export interface Consumer {
  */
 export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions<Desc>): Consumer {
   enableContextPropagation(); // handlers run in the message's trace context
-  const { topology, schema } = options;
-  const log = options.logger.child({ component: "amqp.consumer", queue: topology.mainQueue });
+  const { topology } = options;
+  const schemas = new Map<string, Desc>((options.messages ?? [options.schema]).map((schema) => [schema.typeName, schema]));
+  let queue = topology.mainQueue;
+  let log = options.logger.child({ component: "amqp.consumer", queue });
   const maxAttempts = options.maxAttempts ?? topology.retryQueues.length + 1;
-  const tracer = trace.getTracer("@shop/platform/messaging");
   const inFlight = new Set<Promise<void>>();
   let consumerTag: string | undefined;
   let closing = false;
@@ -84,7 +111,9 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
       labelNames: ["queue", "outcome"],
       registers: [registry],
     });
-  const count = (outcome: "ack" | "retry" | "dead_letter") => handled.inc({ queue: topology.mainQueue, outcome });
+  // A per-process queue's broker-made name would be a new label on every start: it counts as its exchange's.
+  const label = topology.exclusive ? `${topology.exchange}.(exclusive)` : topology.mainQueue;
+  const count = (outcome: "ack" | "retry" | "dead_letter" | "dropped") => handled.inc({ queue: label, outcome });
 
   // Forwards are mandatory: a retry queue or DLX that vanished must not swallow the message.
   const returned = new WeakMap<ConfirmChannel, Set<string>>();
@@ -93,8 +122,14 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
     returned.set(ch, returns);
     ch.on("return", (msg: ConsumeMessage) => returns.add(String(msg.properties.headers?.[FORWARD_ID_HEADER] ?? "")));
     await ch.prefetch(options.prefetch ?? 16);
+    if (topology.exclusive) {
+      // A fresh broker-named queue on every (re)open; the old one went with its channel's consumer.
+      queue = (await ch.assertQueue("", { exclusive: true, autoDelete: true, durable: false })).queue;
+      for (const binding of topology.bindings) await ch.bindQueue(queue, binding.exchange, binding.routingKey);
+      log = options.logger.child({ component: "amqp.consumer", queue, exchange: topology.exchange });
+    }
     const reply = await ch.consume(
-      topology.mainQueue,
+      queue,
       (msg) => {
         if (!msg) {
           // The broker cancelled us (queue deleted or failed over): re-subscribe on a new channel.
@@ -130,41 +165,69 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
     const headers: AmqpHeaders = { ...(msg.properties.headers ?? {}) };
     const attempts = Number(headers[ATTEMPTS_HEADER] ?? 0) || 0;
     const messageId = msg.properties.messageId as string | undefined;
+    const type = String(msg.properties.type ?? "");
+    const routingKey = msg.fields.routingKey;
+    const creation = extractTraceContext(headers);
+    const span = startProcessSpan(queue, { messageId, routingKey, type }, creation);
+    const spanContext = trace.setSpan(creation, span);
+    const deliveryLog = log.child({ messageId, type, ...traceFields(span) });
+    try {
+      await context.with(spanContext, () => settle(ch, msg, { headers, attempts, messageId, type, routingKey, log: deliveryLog }));
+    } finally {
+      span.end();
+    }
+  }
+
+  async function settle(
+    ch: ConfirmChannel,
+    msg: ConsumeMessage,
+    d: { headers: AmqpHeaders; attempts: number; messageId: string | undefined; type: string; routingKey: string; log: Logger },
+  ): Promise<void> {
+    const { headers, attempts, messageId, type, log } = d;
+    log.debug({ event: "amqp.received", attempt: attempts + 1 }, "message received");
+    const span = trace.getActiveSpan();
     let message: MessageShape<Desc>;
     try {
-      if (msg.properties.type !== schema.typeName) throw new Error(`unknown message type "${String(msg.properties.type ?? "")}"`);
-      message = fromBinary(schema, msg.content);
+      const schema = schemas.get(type);
+      if (!schema) throw new Error(`unknown message type "${type}"`);
+      // Fields this side does not know are kept as unknown fields, never an error: producers may add fields.
+      message = fromBinary(schema, msg.content) as MessageShape<Desc>;
     } catch (err) {
-      log.error(
-        { event: "amqp.undecodable", messageId, type: msg.properties.type, err: (err as Error).message },
-        "cannot decode; dead-lettering at once",
-      );
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: "undecodable" });
+      if (topology.exclusive) {
+        log.error({ event: "amqp.undecodable", err: (err as Error).message }, "cannot decode; dropped");
+        ch.ack(msg);
+        count("dropped");
+        return;
+      }
+      log.error({ event: "amqp.undecodable", err: (err as Error).message }, "cannot decode; dead-lettering at once");
       await forward(ch, msg, "", topology.deadLetterExchange, headers, attempts + 1, err as Error);
       count("dead_letter");
       return;
     }
 
-    const parent = extractTraceContext(headers);
-    const span = tracer.startSpan(
-      `${topology.mainQueue} process`,
-      { kind: SpanKind.CONSUMER, attributes: { "messaging.system": "rabbitmq", "messaging.message.id": messageId ?? "" } },
-      parent,
-    );
     try {
-      await context.with(trace.setSpan(parent, span), () =>
-        options.handle(message, { messageId, attempts, redelivered: msg.fields.redelivered, headers }),
-      );
-      span.end();
+      await options.handle(message, {
+        messageId,
+        attempts,
+        redelivered: msg.fields.redelivered,
+        headers,
+        type,
+        routingKey: d.routingKey,
+        log,
+      });
     } catch (err) {
-      span.recordException(err as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR });
-      span.end();
+      span?.recordException(err as Error);
+      span?.setStatus({ code: SpanStatusCode.ERROR });
       const attempt = attempts + 1;
+      if (topology.exclusive) {
+        log.error({ event: "amqp.dropped", attempt, err: (err as Error).message }, "handler failed; a per-process queue drops the message");
+        ch.ack(msg);
+        count("dropped");
+        return;
+      }
       if (attempt >= maxAttempts || err instanceof UnprocessableMessageError) {
-        log.error(
-          { event: "amqp.dead_lettered", messageId, attempt, err: (err as Error).message },
-          "handler failed on the last attempt; to the DLQ",
-        );
+        log.error({ event: "amqp.dead_lettered", attempt, err: (err as Error).message }, "handler failed on the last attempt; to the DLQ");
         await forward(ch, msg, "", topology.deadLetterExchange, headers, attempt, err as Error);
         count("dead_letter");
         return;
@@ -176,7 +239,7 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
         return;
       }
       log.warn(
-        { event: "amqp.retry_scheduled", messageId, attempt, delayMs: tier.delayMs, err: (err as Error).message },
+        { event: "amqp.retry_scheduled", attempt, delayMs: tier.delayMs, err: (err as Error).message },
         "handler failed; retrying later",
       );
       await forward(ch, msg, tier.name, "", headers, attempt, err as Error);

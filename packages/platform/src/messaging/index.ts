@@ -22,11 +22,17 @@ export { type OutboxBacklog, type OutboxRelay, type OutboxRelayOptions, startOut
 export { createPublisher, PublishError, type Publisher, type PublisherOptions, type PublishFailure, type RawPublish } from "./publisher.js";
 export { registerQueueMetrics } from "./queue-metrics.js";
 export {
+  type BroadcastTopologyOptions,
+  broadcastTopology,
   type CommandTopologyOptions,
   commandTopology,
   DEFAULT_RETRY_DELAYS_MS,
   declareExchange,
   declareTopology,
+  type ExchangeType,
+  type QueueBinding,
+  type SubscriberTopologyOptions,
+  subscriberTopology,
   type Topology,
 } from "./topology.js";
 export { type AmqpHeaders, extractTraceContext, injectTraceHeaders } from "./trace-headers.js";

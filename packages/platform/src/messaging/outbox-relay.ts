@@ -3,6 +3,7 @@ import { Gauge, type Registry } from "prom-client";
 import type { Database } from "../database/database.js";
 import { metricsRegistry } from "../observability/metrics.js";
 import { enableContextPropagation } from "../observability/tracing.js";
+import { publishStored, storedHeaders, storedTraceFields } from "./outbox-send.js";
 import { PublishError, type Publisher } from "./publisher.js";
 import type { AmqpHeaders } from "./trace-headers.js";
 
@@ -115,13 +116,17 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     // Pipelined on one confirm channel: the broker keeps their order, confirms arrive as they come.
     const results = await Promise.allSettled(
       rows.map((row) =>
-        publisher.publish({
-          routingKey: row.routing_key,
-          type: row.message_type,
-          messageId: row.message_id,
-          body: row.payload,
-          headers: typeof row.headers === "string" ? (JSON.parse(row.headers) as AmqpHeaders) : (row.headers ?? {}),
-        }),
+        publishStored(
+          publisher,
+          {
+            routingKey: row.routing_key,
+            type: row.message_type,
+            messageId: row.message_id,
+            body: row.payload,
+            headers: storedHeaders(row.headers),
+          },
+          log,
+        ),
       ),
     );
     const acked: string[] = [];
@@ -147,6 +152,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
             messageId: row.message_id,
             routingKey: row.routing_key,
             err: err.message,
+            ...storedTraceFields(storedHeaders(row.headers)),
           },
           "outbox row not accepted by the broker; kept pending",
         );

@@ -1,6 +1,8 @@
 import { type DescMessage, type MessageShape, toBinary } from "@bufbuild/protobuf";
+import { context, trace } from "@opentelemetry/api";
 import type { Queryable } from "../database/database.js";
 import { enableContextPropagation } from "../observability/tracing.js";
+import { startCreateSpan } from "./message-spans.js";
 import { type AmqpHeaders, injectTraceHeaders } from "./trace-headers.js";
 
 /**
@@ -41,15 +43,32 @@ export interface OutboxMessage<Desc extends DescMessage> {
   messageId: string;
   routingKey: string;
   headers?: AmqpHeaders;
+  /** Where the relay will publish it (its publisher's exchange): names the PRODUCER span. */
+  destination?: string;
 }
 
 /**
- * Writes `msg` into the outbox inside the caller's transaction `tx`, with the current trace
- * context in its headers, so it is published if and only if the transaction commits.
+ * Writes `msg` into the outbox inside the caller's transaction `tx`, so it is published if and
+ * only if the transaction commits. A PRODUCER span (`create <destination>`, a child of the
+ * active span) marks the write; its context — the message's creation context — is stored in
+ * the row's headers as `traceparent`, and the relay and every consumer continue it.
  * Enqueueing the same messageId twice is a no-op.
  */
 export async function enqueueOutbox<Desc extends DescMessage>(tx: Queryable, msg: OutboxMessage<Desc>): Promise<void> {
   enableContextPropagation(); // normally on already (a relay or client); later rows carry the trace
+  const span = startCreateSpan(
+    msg.destination ?? "",
+    { messageId: msg.messageId, routingKey: msg.routingKey, type: msg.schema.typeName },
+    context.active(),
+  );
+  try {
+    await insert(tx, msg, trace.setSpan(context.active(), span));
+  } finally {
+    span.end();
+  }
+}
+
+async function insert<Desc extends DescMessage>(tx: Queryable, msg: OutboxMessage<Desc>, creation: ReturnType<typeof context.active>) {
   await tx.query(
     `insert into outbox (message_id, message_type, routing_key, payload, headers)
      values ($1, $2, $3, $4, $5::jsonb) on conflict (message_id) do nothing`,
@@ -58,7 +77,7 @@ export async function enqueueOutbox<Desc extends DescMessage>(tx: Queryable, msg
       msg.schema.typeName,
       msg.routingKey,
       toBinary(msg.schema, msg.message),
-      JSON.stringify(injectTraceHeaders(msg.headers)),
+      JSON.stringify(injectTraceHeaders(msg.headers, creation)),
     ],
   );
 }

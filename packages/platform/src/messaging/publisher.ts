@@ -34,6 +34,8 @@ export interface RawPublish {
 
 /** Publishes with publisher confirms and `mandatory`. */
 export interface Publisher {
+  /** The default exchange of `publish`. */
+  readonly exchange: string;
   /** Resolves after the broker's ack; rejects with PublishError on nack, return (unroutable) or lost channel. */
   publish(message: RawPublish): Promise<void>;
   /** Encodes `message` as binary protobuf and publishes it with `type` = its full name. */
@@ -141,6 +143,7 @@ export function createPublisher(connection: MessagingConnection, options: Publis
   }
 
   return {
+    exchange: options.exchange,
     publish,
     publishMessage(schema, message, opts) {
       return publish({ ...opts, body: toBinary(schema, message), type: schema.typeName });

@@ -5,10 +5,17 @@ import type { Topology } from "./topology.js";
 
 /**
  * Registers `amqp_queue_messages{queue}` (ready messages in the main queue, each retry tier and
- * the DLQ) and `amqp_queue_consumers{queue}`, read from the broker at scrape time.
+ * the DLQ) of each topology and `amqp_queue_consumers{queue}`, read from the broker at scrape time.
+ * Per-process (exclusive) topologies have no names to watch and are skipped.
  */
-export function registerQueueMetrics(connection: MessagingConnection, topology: Topology, registry: Registry = metricsRegistry): void {
-  const queues = [topology.mainQueue, topology.deadLetterQueue, ...topology.retryQueues.map((t) => t.name)];
+export function registerQueueMetrics(
+  connection: MessagingConnection,
+  topologies: Topology | readonly Topology[],
+  registry: Registry = metricsRegistry,
+): void {
+  const queues = (Array.isArray(topologies) ? topologies : [topologies])
+    .filter((topology: Topology) => !topology.exclusive)
+    .flatMap((topology: Topology) => [topology.mainQueue, topology.deadLetterQueue, ...topology.retryQueues.map((t) => t.name)]);
   if (registry.getSingleMetric("amqp_queue_messages")) return;
   const channel = connection.channel();
   const consumers = new Gauge({ name: "amqp_queue_consumers", help: "Consumers on a queue", labelNames: ["queue"], registers: [registry] });

@@ -96,11 +96,11 @@ interface ObservedMethod {
   readonly okLine: OkLineWriter | undefined;
 }
 
-type OkLineWriter = (durationMs: number, traceId: string) => void;
+type OkLineWriter = (durationMs: number, traceId: string, spanId: string) => void;
 
 /**
  * Writes a successful call's line — byte for byte what `log[level]({ code: "OK", durationMs,
- * traceId }, "rpc")` writes — without pino's per-line work, when the logger's format is known
+ * trace_id, span_id }, "rpc")` writes — without pino's per-line work, when the logger's format is known
  * (made by createLogger; any other logger logs through pino). In a loaded server pino's
  * formatting cost ~12 µs a call more than this (bench/platform, A/B). Every value is JSON-safe
  * by construction: a finite number and a hex trace id; bindings are serialized once, here.
@@ -112,8 +112,9 @@ function okLineWriter(root: Logger, log: Logger, level: "info" | "debug"): OkLin
   const bindings = (log as unknown as Record<symbol, string>)[pino.symbols.chindingsSym];
   const head = `{"level":${log.levels.values[level]},"time":`;
   const middle = `${bindings},"code":"OK","durationMs":`;
-  return (durationMs, traceId) => {
-    if (log.isLevelEnabled(level)) destination.write(`${head}${Date.now()}${middle}${durationMs},"traceId":"${traceId}","msg":"rpc"}\n`);
+  return (durationMs, traceId, spanId) => {
+    if (log.isLevelEnabled(level))
+      destination.write(`${head}${Date.now()}${middle}${durationMs},"trace_id":"${traceId}","span_id":"${spanId}","msg":"rpc"}\n`);
   };
 }
 
@@ -148,11 +149,11 @@ class ServerCallScope implements CallScope {
     span.end();
     observed.metrics.record(code, elapsedMs / 1000);
     const durationMs = Math.round(elapsedMs * 1000) / 1000;
-    const { traceId } = span.spanContext();
+    const { traceId: trace_id, spanId: span_id } = span.spanContext();
     if (error !== undefined)
-      observed.log.error({ code: codeName(code), durationMs, traceId, err: error }, "rpc failed with an unexpected error");
-    else if (code !== 0) observed.log.warn({ code: codeName(code), durationMs, traceId }, "rpc failed");
-    else if (observed.okLine) observed.okLine(durationMs, traceId);
-    else observed.log[observed.okLevel]({ code: "OK", durationMs, traceId }, "rpc");
+      observed.log.error({ code: codeName(code), durationMs, trace_id, span_id, err: error }, "rpc failed with an unexpected error");
+    else if (code !== 0) observed.log.warn({ code: codeName(code), durationMs, trace_id, span_id }, "rpc failed");
+    else if (observed.okLine) observed.okLine(durationMs, trace_id, span_id);
+    else observed.log[observed.okLevel]({ code: "OK", durationMs, trace_id, span_id }, "rpc");
   }
 }

@@ -1,0 +1,70 @@
+import { type Context, type Link, type Span, SpanKind, trace } from "@opentelemetry/api";
+import { platformTracer } from "../observability/tracing.js";
+
+/**
+ * Spans of a message's life, after the OpenTelemetry messaging semantic conventions
+ * (https://opentelemetry.io/docs/specs/semconv/messaging/messaging-spans/):
+ *
+ * - `create <exchange>` (PRODUCER) when the message is made — for the outbox, when its row is
+ *   written in the business transaction. Its context is the message's *creation context*, the
+ *   `traceparent` the message carries for the rest of its life (stored in the outbox row).
+ * - `send <exchange>` (PRODUCER) when the relay publishes it: a child of the creation context
+ *   (the relay runs outside any request) and linked to it, as the conventions ask of a send span.
+ * - `process <queue>` (CONSUMER) on receipt: linked to the creation context and — a single
+ *   message processed outside any other span, which the conventions allow — its child, so the
+ *   order's trace runs on from the request that caused the message to its consumers.
+ */
+const SYSTEM = "rabbitmq";
+
+/** Attributes common to a message's spans. */
+function attributes(
+  operation: "create" | "send" | "process",
+  destination: string,
+  message: { messageId?: string | undefined; routingKey?: string | undefined; type?: string | undefined },
+) {
+  return {
+    "messaging.system": SYSTEM,
+    "messaging.operation.type": operation,
+    "messaging.operation.name": operation === "send" ? "publish" : operation,
+    "messaging.destination.name": destination,
+    ...(message.routingKey !== undefined ? { "messaging.rabbitmq.destination.routing_key": message.routingKey } : {}),
+    ...(message.messageId !== undefined ? { "messaging.message.id": message.messageId } : {}),
+    ...(message.type !== undefined ? { "messaging.message.type": message.type } : {}),
+  };
+}
+
+function linkTo(creation: Context): Link[] {
+  const spanContext = trace.getSpanContext(creation);
+  return spanContext && trace.isSpanContextValid(spanContext) ? [{ context: spanContext }] : [];
+}
+
+/** The PRODUCER span of a message being made (e.g. written to the outbox), in `parent`. */
+export function startCreateSpan(exchange: string, message: { messageId: string; routingKey: string; type: string }, parent: Context): Span {
+  return platformTracer().startSpan(
+    `create ${exchange || "(default)"}`,
+    { kind: SpanKind.PRODUCER, attributes: attributes("create", exchange, message) },
+    parent,
+  );
+}
+
+/** The PRODUCER span of a stored message being published, linked to (and a child of) its creation context. */
+export function startSendSpan(exchange: string, message: { messageId: string; routingKey: string; type: string }, creation: Context): Span {
+  return platformTracer().startSpan(
+    `send ${exchange || "(default)"}`,
+    { kind: SpanKind.PRODUCER, attributes: attributes("send", exchange, message), links: linkTo(creation) },
+    creation,
+  );
+}
+
+/** The CONSUMER span of a received message, linked to (and a child of) its creation context. */
+export function startProcessSpan(
+  queue: string,
+  message: { messageId?: string | undefined; routingKey?: string | undefined; type?: string | undefined },
+  creation: Context,
+): Span {
+  return platformTracer().startSpan(
+    `process ${queue}`,
+    { kind: SpanKind.CONSUMER, attributes: attributes("process", queue, message), links: linkTo(creation) },
+    creation,
+  );
+}
