@@ -3,13 +3,27 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { createRegistry, type DescField, type DescFile, type DescMessage, getOption, hasOption, toJson } from "@bufbuild/protobuf";
-import { field as fieldRules } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
+import {
+  createRegistry,
+  type DescField,
+  type DescFile,
+  type DescMessage,
+  getOption,
+  hasOption,
+  isFieldSet,
+  toJson,
+} from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import {
+  field as fieldRules,
+  MapRulesSchema,
+  RepeatedRulesSchema,
+  StringRulesSchema,
+} from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
 import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
 import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
-import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { afterAll, describe, expect, it } from "vitest";
 import { specProtos, vendoredProtos } from "../../../scripts/vendor-protos.mjs";
 
@@ -113,7 +127,10 @@ describe("protos vendored from a published specification", () => {
     const contractsModule = `@shop/contracts/${to.replace(/\.proto$/, "_pb")}`;
     const [ours, theirs] = await Promise.all([import(contractsModule), import(generated)]);
     const fileOf = (module: Record<string, unknown>) =>
-      Object.values(module).find((value): value is DescFile => (value as DescFile | undefined)?.kind === "file" && (value as DescFile).name === to.replace(/\.proto$/, ""));
+      Object.values(module).find(
+        (value): value is DescFile =>
+          (value as DescFile | undefined)?.kind === "file" && (value as DescFile).name === to.replace(/\.proto$/, ""),
+      );
     const [ourFile, theirFile] = [fileOf(ours), fileOf(theirs)];
     expect(ourFile, contractsModule).toBeDefined();
     expect(theirFile, generated).toBeDefined();
@@ -131,12 +148,21 @@ describe("every field a caller sends is bounded by a buf.validate rule", () => {
       const at = `${path}.${field.name}`;
       const rules = hasOption(field, fieldRules) ? getOption(field, fieldRules) : undefined;
       const own: string[] = [];
-      if (field.fieldKind === "list" && !(rules?.type.case === "repeated" && rules.type.value.maxItems !== undefined)) own.push(at);
-      if (field.fieldKind === "map" && !(rules?.type.case === "map" && rules.type.value.maxPairs !== undefined)) own.push(at);
+      if (
+        field.fieldKind === "list" &&
+        !(rules?.type.case === "repeated" && isFieldSet(rules.type.value, RepeatedRulesSchema.field.maxItems))
+      )
+        own.push(at);
+      if (field.fieldKind === "map" && !(rules?.type.case === "map" && isFieldSet(rules.type.value, MapRulesSchema.field.maxPairs)))
+        own.push(at);
       const stringRules = rules?.type.case === "string" ? rules.type.value : undefined;
       const scalar = field.fieldKind === "list" ? field.scalar : field.fieldKind === "scalar" ? field.scalar : undefined;
       const isString = scalar === 9; // ScalarType.STRING
-      const bounded = stringRules && (stringRules.maxLen !== undefined || stringRules.maxBytes !== undefined || stringRules.pattern === "^[A-Z]{3}$");
+      const bounded =
+        stringRules &&
+        (isFieldSet(stringRules, StringRulesSchema.field.maxLen) ||
+          isFieldSet(stringRules, StringRulesSchema.field.maxBytes) ||
+          stringRules.pattern === "^[A-Z]{3}$");
       if (isString && field.fieldKind !== "list" && !bounded) own.push(at);
       const inner = field.fieldKind === "message" || field.fieldKind === "list" ? field.message : undefined;
       return [...own, ...(inner ? unbounded(inner, at, seen) : [])];
