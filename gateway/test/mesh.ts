@@ -17,6 +17,8 @@ export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 /** The running mesh. */
 export interface Mesh {
   gatewayUrl: string;
+  /** Every process of the mesh by name (inventory, payment, notification, order, gateway). */
+  processes: Record<string, ServiceProcess>;
   /** Recent output of every process, for failure messages. */
   logs(): string;
   stop(): Promise<void>;
@@ -76,7 +78,7 @@ export async function startMesh(extraEnv: Record<string, string> = {}): Promise<
       PAYMENT_URL: payment.target,
       NOTIFICATION_URL: notification.target,
     });
-    return { gatewayUrl: gateway.url, logs, stop };
+    return { gatewayUrl: gateway.url, processes: Object.fromEntries(processes.map((p) => [p.name, p])), logs, stop };
   } catch (error) {
     await stop();
     throw error;
