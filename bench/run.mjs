@@ -6,7 +6,7 @@
 // bench/results/latest.md, bench/results/latency.svg and the table in bench/README.md are rewritten.
 // Config (env): BENCH_SECONDS per point (3), BENCH_REPEATS (3), BENCH_CONCURRENCY (1,16,64,256),
 // BENCH_GATEWAY_CONCURRENCY (1,16,64), BENCH_E2E_CONCURRENCY (1,4,16), BENCH_E2E_SECONDS (5),
-// BENCH_FOOTPRINT_REPEATS (2), BENCH_PGLITE_REPEATS (1), BENCH_UNARY_TARGETS (platform,platform-propagating,connect,grpc-js).
+// BENCH_FOOTPRINT_REPEATS (2), BENCH_PGLITE_REPEATS (1), BENCH_UNARY_TARGETS (platform,platform-unvalidated,platform-propagating,connect,grpc-js).
 import { loadavg } from "node:os";
 import { readLatest, writeLatest } from "./report/results-file.mjs";
 import { writeReport } from "./report/write-report.mjs";
@@ -29,7 +29,7 @@ const config = {
   seconds: Number(process.env.BENCH_SECONDS ?? 3),
   repeats: Number(process.env.BENCH_REPEATS ?? 3),
   concurrencies: list(process.env.BENCH_CONCURRENCY, "1,16,64,256").map(Number),
-  unaryTargets: list(process.env.BENCH_UNARY_TARGETS, "platform,platform-propagating,connect,grpc-js"),
+  unaryTargets: list(process.env.BENCH_UNARY_TARGETS, "platform,platform-unvalidated,platform-propagating,connect,grpc-js"),
   gatewayConcurrencies: list(process.env.BENCH_GATEWAY_CONCURRENCY, "1,16,64").map(Number),
   tlsConcurrencies: list(process.env.BENCH_TLS_CONCURRENCY, "1,64").map(Number),
   e2eConcurrencies: list(process.env.BENCH_E2E_CONCURRENCY, "1,4,16").map(Number),

@@ -1,4 +1,5 @@
-// One benchmark target per process: `node server.mjs platform|platform-propagating|platform-mtls|grpc-js|grpc-js-no-channelz|grpc-js-mtls|http2`.
+// One benchmark target per process: `node server.mjs platform|platform-unvalidated|platform-propagating|platform-mtls|grpc-js|grpc-js-no-channelz|grpc-js-mtls|http2`.
+// `platform-unvalidated` is the platform with request validation (buf.validate) off: the difference is what validation costs.
 // The -mtls kinds need CERTS_DIR (a folder of test certificates); grpc-js-no-channelz and -mtls run without channelz.
 // `platform-propagating` is the platform with async context propagation on, as in a service that
 // makes outgoing calls (order, the gateway): AsyncLocalStorage carries the incoming call and span.
@@ -28,7 +29,7 @@ function exitOnSigterm(close) {
   });
 }
 
-if (kind === "platform" || kind === "platform-propagating") {
+if (kind === "platform" || kind === "platform-propagating" || kind === "platform-unvalidated") {
   const { enableContextPropagation, loadServiceConfig, openAccess, serve } = await import("@shop/platform");
   if (kind === "platform-propagating") enableContextPropagation();
   // Plaintext, like the bare servers it is compared with: h2load cannot present a client certificate.
@@ -37,7 +38,9 @@ if (kind === "platform" || kind === "platform-propagating") {
     { port: 0, adminPort: 0, certRoot: "" },
     { ...process.env, INVENTORY_PORT: "0", INVENTORY_ADMIN_PORT: "0", HOST: "127.0.0.1", MESH_TLS: "off" },
   );
-  const server = await serve(config, [[InventoryService, { getProduct: ({ sku }) => product(sku) }, openAccess(InventoryService)]]);
+  const server = await serve(config, [[InventoryService, { getProduct: ({ sku }) => product(sku) }, openAccess(InventoryService)]], {
+    validateRequests: kind !== "platform-unvalidated",
+  });
   ready(server.port);
 } else if (kind === "platform-mtls") {
   // The platform as a service runs it: mTLS (the inventory's certificate from CERTS_DIR) and the

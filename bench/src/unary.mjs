@@ -15,6 +15,10 @@ const CONNECT_SERVER = fileURLToPath(new URL("./connect-server.mjs", import.meta
 /** The targets, by id: how to start each. `http2` (raw node:http2, the ceiling) is opt-in. */
 export const UNARY_TARGETS = {
   platform: { label: "platform serve() (grpc-js + all interceptors)", start: (env) => startPortServer(PLATFORM_SERVER, ["platform"], env) },
+  "platform-unvalidated": {
+    label: "platform serve() without request validation (buf.validate off)",
+    start: (env) => startPortServer(PLATFORM_SERVER, ["platform-unvalidated"], env),
+  },
   "platform-propagating": {
     label: "platform serve() + async context (as in a service with outgoing calls)",
     start: (env) => startPortServer(PLATFORM_SERVER, ["platform-propagating"], env),
@@ -32,7 +36,7 @@ export async function runUnary({
   seconds,
   repeats,
   concurrencies,
-  targets = ["platform", "platform-propagating", "connect", "grpc-js"],
+  targets = ["platform", "platform-unvalidated", "platform-propagating", "connect", "grpc-js"],
   env = {},
   log = console.log,
 }) {
@@ -66,6 +70,9 @@ export async function runUnary({
       series: series.map((s) => ({ ...s, label: UNARY_TARGETS[s.id].label })),
       comparisons: [
         ...(targets.includes("platform") && targets.includes("grpc-js") ? [{ subject: "platform", baseline: "grpc-js" }] : []),
+        ...(targets.includes("platform") && targets.includes("platform-unvalidated")
+          ? [{ subject: "platform", baseline: "platform-unvalidated" }]
+          : []),
         ...(targets.includes("platform-propagating") && targets.includes("grpc-js")
           ? [{ subject: "platform-propagating", baseline: "grpc-js" }]
           : []),

@@ -12,11 +12,11 @@ afterAll(() => fx?.close());
 
 describe("REST routes transcoded from google.api.http", () => {
   it("GET /v1/products/{sku} binds the path variable and answers proto3 JSON", async () => {
-    const response = await fetch(`${fx.baseUrl}/v1/products/SKU%2042`);
+    const response = await fetch(`${fx.baseUrl}/v1/products/SKU%2B42`);
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toMatch(/application\/json/);
     expect(await response.json()).toEqual({
-      product: { sku: "SKU 42", name: "Product SKU 42", price: { currencyCode: "EUR", amountMinor: "1999" }, availableQuantity: 7 },
+      product: { sku: "SKU+42", name: "Product SKU+42", price: { currencyCode: "EUR", amountMinor: "1999" }, availableQuantity: 7 },
     });
   });
 
@@ -46,7 +46,12 @@ describe("REST routes transcoded from google.api.http", () => {
     const response = await fetch(`${fx.baseUrl}/v1/orders`, {
       method: "POST",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "x-user-id": "mallory" },
-      body: JSON.stringify({ requestId: "req-1", items: [{ sku: "SKU-1", quantity: 2 }], card_token: "tok_visa" }),
+      body: JSON.stringify({
+        requestId: "req-1",
+        items: [{ sku: "SKU-1", quantity: 2 }],
+        card_token: "tok_visa",
+        email: "carol@example.com",
+      }),
     });
     expect(response.status).toBe(200);
     expect(((await response.json()) as { order: { userId: string } }).order.userId).toBe("carol");

@@ -21,6 +21,8 @@ export interface Mesh {
   adminUrls: Record<string, string>;
   /** The run's RabbitMQ prefix (AMQP_PREFIX), before every queue and exchange name. */
   amqpPrefix: string;
+  /** Every process of the mesh by name (inventory, payment, notification, order, gateway). */
+  processes: Record<string, ServiceProcess>;
   /** Recent output of every process, for failure messages. */
   logs(): string;
   /** Everything each process has printed so far, by process name. */
@@ -100,7 +102,16 @@ export async function startMesh(extraEnv: Record<string, string> = {}): Promise<
         .filter((p) => p.name === name)
         .map((p) => p.output.join(""))
         .join("");
-    return { gatewayUrl: gateway.url, adminUrls, amqpPrefix: rabbit.prefix, logs, outputs, output, stop };
+    return {
+      gatewayUrl: gateway.url,
+      adminUrls,
+      amqpPrefix: rabbit.prefix,
+      processes: Object.fromEntries(processes.map((p) => [p.name, p])),
+      logs,
+      outputs,
+      output,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;

@@ -3,8 +3,29 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import {
+  createRegistry,
+  type DescField,
+  type DescFile,
+  type DescMessage,
+  getOption,
+  hasOption,
+  isFieldSet,
+  toJson,
+} from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import {
+  field as fieldRules,
+  MapRulesSchema,
+  RepeatedRulesSchema,
+  StringRulesSchema,
+} from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
+import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
+import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
+import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
+import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
 import { afterAll, describe, expect, it } from "vitest";
-import { vendoredProtos } from "../../../scripts/vendor-protos.mjs";
+import { specProtos, vendoredProtos } from "../../../scripts/vendor-protos.mjs";
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "../../..");
@@ -104,5 +125,67 @@ describe("vendored third-party protos", () => {
     const shipped = readFileSync(join(root, "node_modules", from), "utf8");
     const vendored = readFileSync(join(root, "proto", to), "utf8");
     expect(vendored).toBe(shipped);
+  });
+});
+
+describe("protos vendored from a published specification", () => {
+  /** The file's descriptor as JSON, its options' extensions spelled out (comments and source info are not in it). */
+  const descriptorJson = (file: DescFile, registryFile: DescFile) =>
+    toJson(FileDescriptorProtoSchema, file.proto, { registry: createRegistry(registryFile) });
+
+  it.each(specProtos)("%s, in proto/%s, compiles to the descriptor %s was generated from", async (_from, to, generated) => {
+    const contractsModule = `@shop/contracts/${to.replace(/\.proto$/, "_pb")}`;
+    const [ours, theirs] = await Promise.all([import(contractsModule), import(generated)]);
+    const fileOf = (module: Record<string, unknown>) =>
+      Object.values(module).find(
+        (value): value is DescFile =>
+          (value as DescFile | undefined)?.kind === "file" && (value as DescFile).name === to.replace(/\.proto$/, ""),
+      );
+    const [ourFile, theirFile] = [fileOf(ours), fileOf(theirs)];
+    expect(ourFile, contractsModule).toBeDefined();
+    expect(theirFile, generated).toBeDefined();
+    if (!ourFile || !theirFile) return;
+    expect(descriptorJson(ourFile, theirFile)).toEqual(descriptorJson(theirFile, theirFile));
+  });
+});
+
+describe("every field a caller sends is bounded by a buf.validate rule", () => {
+  /** Strings need max_len (or max_bytes, or a fixed pattern), repeated fields max_items, maps max_pairs. */
+  function unbounded(message: DescMessage, path: string, seen = new Set<string>()): string[] {
+    if (seen.has(message.typeName) || message.file.name.startsWith("google/protobuf/")) return [];
+    seen.add(message.typeName);
+    return message.fields.flatMap((field: DescField): string[] => {
+      const at = `${path}.${field.name}`;
+      const rules = hasOption(field, fieldRules) ? getOption(field, fieldRules) : undefined;
+      const own: string[] = [];
+      if (
+        field.fieldKind === "list" &&
+        !(rules?.type.case === "repeated" && isFieldSet(rules.type.value, RepeatedRulesSchema.field.maxItems))
+      )
+        own.push(at);
+      if (field.fieldKind === "map" && !(rules?.type.case === "map" && isFieldSet(rules.type.value, MapRulesSchema.field.maxPairs)))
+        own.push(at);
+      const stringRules = rules?.type.case === "string" ? rules.type.value : undefined;
+      const scalar = field.fieldKind === "list" ? field.scalar : field.fieldKind === "scalar" ? field.scalar : undefined;
+      const isString = scalar === 9; // ScalarType.STRING
+      const bounded =
+        stringRules &&
+        (isFieldSet(stringRules, StringRulesSchema.field.maxLen) ||
+          isFieldSet(stringRules, StringRulesSchema.field.maxBytes) ||
+          stringRules.pattern === "^[A-Z]{3}$");
+      if (isString && field.fieldKind !== "list" && !bounded) own.push(at);
+      const inner = field.fieldKind === "message" || field.fieldKind === "list" ? field.message : undefined;
+      return [...own, ...(inner ? unbounded(inner, at, seen) : [])];
+    });
+  }
+
+  it("flags the fields of a message without rules (a response)", () => {
+    expect(unbounded(OrderService.method.getOrder.output, "GetOrderResponse")).toEqual(
+      expect.arrayContaining(["GetOrderResponse.order.order_id", "GetOrderResponse.order.lines", "GetOrderResponse.order.lines.sku"]),
+    );
+  });
+
+  it.each([OrderService, InventoryService, PaymentService, NotificationService])("$typeName", (service) => {
+    expect(service.methods.flatMap((method) => unbounded(method.input, method.name))).toEqual([]);
   });
 });

@@ -29,15 +29,15 @@ export interface FieldViolation {
   description: string;
 }
 
-/** INVALID_ARGUMENT with a `google.rpc.BadRequest` listing every violation. */
-export function invalidArgument(violations: FieldViolation[], message = "invalid request"): ConnectError {
+/** INVALID_ARGUMENT with a `google.rpc.BadRequest` listing the violations (and `metadata` in its ErrorInfo). */
+export function invalidArgument(violations: FieldViolation[], message = "invalid request", metadata: Metadata = {}): ConnectError {
   const detail = create(BadRequestSchema, {
     fieldViolations: violations.map((v) => create(BadRequest_FieldViolationSchema, v)),
   });
   const summary = violations.map((v) => `${v.field}: ${v.description}`).join("; ");
   return new ConnectError(summary ? `${message}: ${summary}` : message, Code.InvalidArgument, undefined, [
     { desc: BadRequestSchema, value: detail },
-    errorInfoDetail("INVALID_ARGUMENT", {}),
+    errorInfoDetail("INVALID_ARGUMENT", metadata),
   ]);
 }
 

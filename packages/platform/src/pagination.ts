@@ -106,8 +106,17 @@ function decodeToken<Key>(token: string, digest: string, codec: PageKeyCodec<Key
   if (!Array.isArray(parts) || parts[0] !== TOKEN_VERSION || parts[1] !== digest) throw refuse();
   const key = parts.slice(2);
   if (!key.every((part): part is string => typeof part === "string")) throw refuse();
-  const decoded = codec.decode(key);
+  // A codec that throws on what it was given (BigInt("1e9"), a Date it cannot print) refuses the
+  // token: the token is the caller's input, so its fault is INVALID_ARGUMENT, never INTERNAL.
+  let decoded: Key | undefined;
+  let again: string;
+  try {
+    decoded = codec.decode(key);
+    again = decoded === undefined ? "" : JSON.stringify(codec.encode(decoded));
+  } catch {
+    throw refuse();
+  }
   // What the codec accepts it must write back the same: no extra parts, no second spelling of a key.
-  if (decoded === undefined || JSON.stringify(codec.encode(decoded)) !== JSON.stringify(key)) throw refuse();
+  if (decoded === undefined || again !== JSON.stringify(key)) throw refuse();
   return decoded;
 }

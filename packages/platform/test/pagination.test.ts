@@ -93,6 +93,22 @@ describe("pagination", () => {
     }
   });
 
+  it('refuses with INVALID_ARGUMENT a token whose key the codec throws on, as when a created-at of "1" cannot be read', () => {
+    const strict = pagination<Date>({
+      method: InventoryService.method.listProducts,
+      key: {
+        encode: (at) => [at.toISOString()],
+        decode: ([at]) => (at === undefined ? undefined : new Date(at)), // "1" is a Date, an invalid one: toISOString throws
+      },
+    });
+    const first = strict.read({ pageSize: 1, pageToken: "" }, ["ada"]).finish([new Date(0), new Date(1)], (at) => at);
+    const [, digest] = JSON.parse(Buffer.from(first.nextPageToken, "base64url").toString()) as [string, string];
+    const token = Buffer.from(JSON.stringify(["p1", digest, "not a date"])).toString("base64url");
+    const error = refusal(() => strict.read({ pageSize: 1, pageToken: token }, ["ada"]));
+    expect(error.code).toBe(Code.InvalidArgument);
+    expect(badRequest(error)?.fieldViolations[0]?.field).toBe("page_token");
+  });
+
   it("refuses a token issued by another List method, even one paging the same way", () => {
     const other = pagination<number>({
       method: NotificationService.method.listNotifications,

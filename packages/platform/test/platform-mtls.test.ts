@@ -64,7 +64,8 @@ describe("mTLS and access by workload identity", () => {
 
   it("lets each method's listed workloads call it", async () => {
     expect((await as("gateway").getProduct({ sku: "SKU-1" })).product?.name).toBe("Enamel mug");
-    expect((await as("order").reserveStock({ reservationId: "r-1", lines: [] })).reservation?.reservationId).toBe("r-1");
+    const lines = [{ sku: "SKU-1", quantity: 1 }];
+    expect((await as("order").reserveStock({ reservationId: "r-1", lines })).reservation?.reservationId).toBe("r-1");
   });
 
   it("refuses any other workload with PERMISSION_DENIED and reason CALLER_NOT_ALLOWED, before the handler runs", async () => {

@@ -2,7 +2,7 @@ import { fileURLToPath } from "node:url";
 import { type Client, Code, createClient, createRouterTransport } from "@connectrpc/connect";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { ReservationState } from "@shop/contracts/shop/inventory/v1/reservation_pb";
-import { badRequest, errorInfo } from "@shop/platform";
+import { badRequest, errorInfo, validateRequests } from "@shop/platform";
 import { type Database, openDatabase } from "@shop/platform/database";
 import { refusal } from "@shop/platform/testing/errors";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -26,7 +26,7 @@ beforeAll(async () => {
   const impl = createInventoryService({ store: new InventoryStore(db), defaultTtlMs: 60_000 });
   inventory = createClient(
     InventoryService,
-    createRouterTransport(({ service }) => service(InventoryService, impl)),
+    createRouterTransport(({ service }) => service(InventoryService, impl), { router: { interceptors: [validateRequests] } }),
   );
   // A catalogue larger than the largest page: the 12 seeded products and 100 more.
   await db.query(
@@ -268,7 +268,8 @@ describe("ReserveStock through an in-memory Connect transport", () => {
       }),
     );
     expect(bad.code).toBe(Code.InvalidArgument);
-    expect(fields(bad)).toEqual(["lines[1].sku", "lines[2].sku", "lines[2].quantity", "ttl"]);
+    // The repeated SKU is the list's fault (its unique-SKU rule), not one line's.
+    expect(fields(bad)).toEqual(["lines", "lines[1].sku", "lines[2].quantity", "ttl"]);
     expect(await available(sku)).toBe(10);
   });
 });

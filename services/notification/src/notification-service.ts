@@ -3,7 +3,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { type Notification, NotificationChannel, NotificationSchema } from "@shop/contracts/shop/notification/v1/notification_pb";
 import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
-import { endUser, invalidArgument, notFound, pagination } from "@shop/platform";
+import { endUser, notFound, pagination } from "@shop/platform";
 import type { ChannelName } from "./channel-provider.js";
 import type { Delivery, NotificationStore } from "./store.js";
 
@@ -31,7 +31,6 @@ const CHANNEL_ENUM: Record<ChannelName, NotificationChannel> = {
 export function createNotificationService(deps: { store: NotificationStore }): ServiceImpl<typeof NotificationService> {
   return {
     async getNotification({ notificationId }, ctx) {
-      if (!notificationId) throw invalidArgument([{ field: "notification_id", description: "required" }]);
       const delivery = await deps.store.getDelivery(notificationId, endUser(ctx));
       if (!delivery) throw notFound("NOTIFICATION_NOT_FOUND", { type: "notification", name: notificationId });
       return { notification: toNotification(delivery) };

@@ -3,7 +3,7 @@ import { type Client, Code, createClient, createRouterTransport } from "@connect
 import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
 import { type ListNotificationsRequest, NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
-import { badRequest, createLogger, errorInfo } from "@shop/platform";
+import { badRequest, createLogger, errorInfo, validateRequests } from "@shop/platform";
 import type { Database } from "@shop/platform/database";
 import { refusal } from "@shop/platform/testing/errors";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -53,7 +53,7 @@ beforeAll(async () => {
   const impl = createNotificationService({ store });
   notifications = createClient(
     NotificationService,
-    createRouterTransport(({ service }) => service(NotificationService, impl)),
+    createRouterTransport(({ service }) => service(NotificationService, impl), { router: { interceptors: [validateRequests] } }),
   );
 });
 

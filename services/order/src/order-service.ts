@@ -8,7 +8,6 @@ import {
   alreadyExists,
   endUser,
   failedPrecondition,
-  invalidArgument,
   notFound,
   pagination,
   resourceExhausted,
@@ -16,7 +15,7 @@ import {
 } from "@shop/platform";
 import { enqueueOutbox } from "@shop/platform/messaging";
 import type { OrderEvents } from "./order-events.js";
-import { requestHash, validateCreateOrder } from "./order-validation.js";
+import { requestHash } from "./order-validation.js";
 import type { OrderSaga } from "./saga.js";
 import type { OrderPageKey, OrderRecord, OrderStore } from "./store.js";
 
@@ -51,7 +50,6 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
 
   async function callersOrder(orderId: string, ctx: HandlerContext): Promise<OrderRecord> {
     const userId = endUser(ctx);
-    if (!orderId) throw invalidArgument([{ field: "order_id", description: "must be set" }]);
     const record = await store.get(orderId);
     // Someone else's order is reported exactly like a missing one, so ids cannot be probed.
     if (!record || record.order.userId !== userId) throw notFound("ORDER_NOT_FOUND", { type: "shop.order.v1.Order", name: orderId });
@@ -61,8 +59,6 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
   return {
     async createOrder(request, ctx) {
       const userId = endUser(ctx);
-      const violations = validateCreateOrder(request);
-      if (violations.length > 0) throw invalidArgument(violations);
       const hash = requestHash(request);
       const { record, created } = await store.insertPending(
         {

@@ -14,7 +14,7 @@ import { type Order, OrderSchema, OrderStatus } from "@shop/contracts/shop/order
 import { type CreateOrderRequest, OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
 import { PaymentState } from "@shop/contracts/shop/payment/v1/payment_pb";
 import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
-import { badRequest, createLogger, errorInfo, retryInfo } from "@shop/platform";
+import { badRequest, createLogger, errorInfo, retryInfo, validateRequests } from "@shop/platform";
 import { type Database, openDatabase } from "@shop/platform/database";
 import { refusal } from "@shop/platform/testing/errors";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -129,9 +129,15 @@ beforeAll(async () => {
   const inventoryImpl = createInventoryService({ store: new InventoryStore(inventoryDb), defaultTtlMs: 60_000 });
   const paymentImpl = createPaymentService({ store: new PaymentStore(paymentDb), processor: new SimulatedCardProcessor() });
   const serveInventory = (interceptors: Interceptor[]) =>
-    createRouterTransport(({ service }) => service(InventoryService, inventoryImpl), { transport: { interceptors } });
+    createRouterTransport(({ service }) => service(InventoryService, inventoryImpl), {
+      transport: { interceptors },
+      router: { interceptors: [validateRequests] },
+    });
   const servePayment = (interceptors: Interceptor[]) =>
-    createRouterTransport(({ service }) => service(PaymentService, paymentImpl), { transport: { interceptors } });
+    createRouterTransport(({ service }) => service(PaymentService, paymentImpl), {
+      transport: { interceptors },
+      router: { interceptors: [validateRequests] },
+    });
   inventory = createClient(InventoryService, serveInventory([]));
   payments = createClient(PaymentService, servePayment([]));
 
@@ -148,7 +154,7 @@ beforeAll(async () => {
   const impl = createOrderService({ store, saga, events, watchStreamsPerUser: 3, recoveryGraceMs: SAGA.leaseMs });
   orders = createClient(
     OrderService,
-    createRouterTransport(({ service }) => service(OrderService, impl)),
+    createRouterTransport(({ service }) => service(OrderService, impl), { router: { interceptors: [validateRequests] } }),
   );
 });
 
@@ -411,17 +417,11 @@ describe("CreateOrder runs the saga over the real inventory and payment handlers
     ];
     const error = await refusal(orders.createOrder({ requestId: "", items, cardToken: " ", email: "not-an-address" }, options));
     expect(error.code).toBe(Code.InvalidArgument);
-    expect(fields(error)).toEqual([
-      "request_id",
-      "items[0].quantity",
-      "items[1].sku",
-      "items[2].sku",
-      "items[2].quantity",
-      "card_token",
-      "email",
-    ]);
+    // The repeated SKU is the list's fault (its unique-SKU rule), not one item's.
+    expect(fields(error)).toEqual(["request_id", "items", "items[0].quantity", "items[1].sku", "items[2].quantity", "card_token", "email"]);
     const tooLong = await refusal(orders.createOrder({ ...orderOf([]), requestId: "x".repeat(129) }, options));
-    expect(fields(tooLong)).toEqual(["request_id", "items"]);
+    // Size limits are checked first, and alone: an overlong field is refused before any other rule runs.
+    expect(fields(tooLong)).toEqual(["request_id"]);
     expect((await orders.listOrders({}, options)).orders).toEqual([]);
     expect(await available(sku)).toBe(3);
   });

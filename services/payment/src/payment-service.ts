@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { AuthorizePaymentRequest, PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
-import { alreadyExists, type FieldViolation, failedPrecondition, invalidArgument, notFound, unavailable } from "@shop/platform";
+import { alreadyExists, failedPrecondition, notFound, unavailable } from "@shop/platform";
 import type { AuthorizationOutcome, CardProcessor } from "./processor.js";
 import { newPaymentId, type PaymentChange, type PaymentRecord, type PaymentStore, type PaymentTarget } from "./store.js";
 
@@ -15,13 +15,13 @@ export interface PaymentDeps {
   inFlightWaitMs?: number;
 }
 
-const CURRENCY = /^[A-Z]{3}$/;
 const POLL_MS = 25;
 
 /**
  * The PaymentService handlers. Every method is safe to retry: authorization by its idempotency
  * key (the first caller claims it; the processor is called once per key), the others because
- * each moves a locked payment only from the one state it acts on.
+ * each moves a locked payment only from the one state it acts on. Requests reach them checked
+ * against their buf.validate rules (payment_service.proto).
  */
 export function createPaymentService(deps: PaymentDeps): ServiceImpl<typeof PaymentService> {
   const { store, processor } = deps;
@@ -77,13 +77,10 @@ export function createPaymentService(deps: PaymentDeps): ServiceImpl<typeof Paym
 
   return {
     async authorizePayment(request, ctx) {
-      const violations = validateAuthorization(request);
-      if (violations.length > 0) throw invalidArgument(violations);
       return { payment: (await authorize(request, ctx)).payment };
     },
 
     async capturePayment({ paymentId }) {
-      if (!paymentId) throw invalidArgument([{ field: "payment_id", description: "must be set" }]);
       return change({ paymentId }, async (record) => {
         if (record.state === "CAPTURED") return undefined;
         if (record.state !== "AUTHORIZED") refuse(record, "PAYMENT_NOT_CAPTURABLE", "capture");
@@ -93,12 +90,6 @@ export function createPaymentService(deps: PaymentDeps): ServiceImpl<typeof Paym
     },
 
     async voidPayment({ paymentId, idempotencyKey }) {
-      if (!paymentId && !idempotencyKey) {
-        throw invalidArgument([
-          { field: "payment_id", description: "set payment_id or idempotency_key" },
-          { field: "idempotency_key", description: "set payment_id or idempotency_key" },
-        ]);
-      }
       const target: PaymentTarget = paymentId ? { paymentId } : { idempotencyKey, tombstoneIfMissing: true };
       return change(target, async (record) => {
         if (record.state === "VOIDED" || record.state === "DECLINED") return undefined;
@@ -111,7 +102,6 @@ export function createPaymentService(deps: PaymentDeps): ServiceImpl<typeof Paym
     },
 
     async refundPayment({ paymentId, reason }) {
-      if (!paymentId) throw invalidArgument([{ field: "payment_id", description: "must be set" }]);
       return change({ paymentId }, async (record) => {
         if (record.state === "REFUNDED") return undefined;
         if (record.state !== "CAPTURED") refuse(record, "PAYMENT_NOT_REFUNDABLE", "refund");
@@ -121,7 +111,6 @@ export function createPaymentService(deps: PaymentDeps): ServiceImpl<typeof Paym
     },
 
     async getPayment({ paymentId }) {
-      if (!paymentId) throw invalidArgument([{ field: "payment_id", description: "must be set" }]);
       const record = await store.byId(paymentId);
       if (!record) throw notFound("PAYMENT_NOT_FOUND", { type: "shop.payment.v1.Payment", name: paymentId }, { payment_id: paymentId });
       return { payment: record.payment };
@@ -151,18 +140,4 @@ function sameRequestOrRefuse(record: PaymentRecord, request: AuthorizePaymentReq
   throw alreadyExists("IDEMPOTENCY_KEY_REUSED", `idempotency key "${request.idempotencyKey}" was already used for a different payment`, {
     payment_id: record.payment.paymentId,
   });
-}
-
-function validateAuthorization(request: AuthorizePaymentRequest): FieldViolation[] {
-  const violations: FieldViolation[] = [];
-  if (!request.idempotencyKey) violations.push({ field: "idempotency_key", description: "must be set" });
-  if (!request.orderId) violations.push({ field: "order_id", description: "must be set" });
-  if (!request.cardToken) violations.push({ field: "card_token", description: "must be set, e.g. tok_visa" });
-  if (!request.amount) violations.push({ field: "amount", description: "must be set" });
-  else {
-    if (!CURRENCY.test(request.amount.currencyCode))
-      violations.push({ field: "amount.currency_code", description: "must be an ISO 4217 code such as EUR" });
-    if (request.amount.amountMinor <= 0n) violations.push({ field: "amount.amount_minor", description: "must be positive" });
-  }
-  return violations;
 }

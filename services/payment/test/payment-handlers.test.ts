@@ -1,7 +1,7 @@
 import { type Client, Code, createClient, createRouterTransport } from "@connectrpc/connect";
 import { type Payment, PaymentState } from "@shop/contracts/shop/payment/v1/payment_pb";
 import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
-import { badRequest, errorInfo, retryInfo } from "@shop/platform";
+import { badRequest, errorInfo, retryInfo, validateRequests } from "@shop/platform";
 import { type Database, openDatabase } from "@shop/platform/database";
 import { refusal } from "@shop/platform/testing/errors";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -26,7 +26,7 @@ function clientFor(options: Partial<PaymentDeps>): Client<typeof PaymentService>
   const impl = createPaymentService({ store, processor, ...options });
   return createClient(
     PaymentService,
-    createRouterTransport(({ service }) => service(PaymentService, impl)),
+    createRouterTransport(({ service }) => service(PaymentService, impl), { router: { interceptors: [validateRequests] } }),
   );
 }
 
@@ -118,7 +118,7 @@ describe("AuthorizePayment through an in-memory Connect transport", () => {
     const before = processor.calls.length;
     const empty = await refusal(payments.authorizePayment({}));
     expect(empty.code).toBe(Code.InvalidArgument);
-    expect(fields(empty)).toEqual(["idempotency_key", "order_id", "card_token", "amount"]);
+    expect(fields(empty)).toEqual(["idempotency_key", "order_id", "amount", "card_token"]);
     const amount = { currencyCode: "eur", amountMinor: -1n };
     const malformed = await refusal(payments.authorizePayment({ ...authorizationFor(uniqueKey()), amount }));
     expect(fields(malformed)).toEqual(["amount.currency_code", "amount.amount_minor"]);
@@ -242,10 +242,13 @@ describe("VoidPayment through an in-memory Connect transport", () => {
     expect(errorInfo(error)?.reason).toBe("PAYMENT_NOT_FOUND");
   });
 
-  it("returns INVALID_ARGUMENT naming both fields when neither a payment id nor a key is given", async () => {
+  it("returns INVALID_ARGUMENT with the message's rule when neither a payment id nor a key is given", async () => {
     const error = await refusal(payments.voidPayment({}));
     expect(error.code).toBe(Code.InvalidArgument);
-    expect(fields(error)).toEqual(["payment_id", "idempotency_key"]);
+    // A rule of the whole message (buf.validate.message CEL): no one field is at fault.
+    expect(badRequest(error)?.fieldViolations.map(({ field, description }) => ({ field, description }))).toEqual([
+      { field: "", description: "set payment_id or idempotency_key" },
+    ]);
   });
 });
 

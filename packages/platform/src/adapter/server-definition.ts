@@ -1,4 +1,13 @@
-import { create, type DescMessage, type DescMethod, type DescService, fromBinary, isMessage, toBinary } from "@bufbuild/protobuf";
+import {
+  create,
+  type DescMessage,
+  type DescMethod,
+  type DescService,
+  fromBinary,
+  isMessage,
+  type Message,
+  toBinary,
+} from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import {
   status as GrpcStatus,
@@ -10,9 +19,11 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { context } from "@opentelemetry/api";
+import { invalidArgument } from "../errors.js";
 import type { CallScope, MethodInstrumentation, ServerInstrumentation } from "../observability/server-instrumentation.js";
 import { contextPropagationEnabled } from "../observability/tracing.js";
 import type { MethodGate } from "../server/access.js";
+import { type RequestCheck, requestCheck } from "../validation/request-validation.js";
 import { type ServerSurfaceCall, withIncomingCall } from "./call-context.js";
 import { GrpcHandlerContext } from "./handler-context.js";
 import { toWireStatus } from "./status.js";
@@ -29,6 +40,40 @@ export function serializerFor(schema: DescMessage): (value: unknown) => Buffer {
 /** Decodes bytes into a message of `schema`. */
 export function deserializerFor<Desc extends DescMessage>(schema: Desc): (bytes: Buffer) => ReturnType<typeof fromBinary<Desc>> {
   return (bytes) => fromBinary(schema, bytes);
+}
+
+/**
+ * A request whose bytes are not a message of its type. grpc-js answers INTERNAL when a server's
+ * deserializer throws; the handler answers INVALID_ARGUMENT for this instead: the caller sent it.
+ */
+export class UndecodableRequest {
+  constructor(readonly reason: string) {}
+}
+
+/** Decodes a request, or returns an {@link UndecodableRequest} (never throws: see there). */
+export function requestDeserializerFor(schema: DescMessage): (bytes: Buffer) => unknown {
+  return (bytes) => {
+    try {
+      return fromBinary(schema, bytes);
+    } catch (error) {
+      return new UndecodableRequest(error instanceof Error ? error.message : String(error));
+    }
+  };
+}
+
+/** INVALID_ARGUMENT for a request that is not valid protobuf of its type. */
+function undecodable(request: UndecodableRequest): ConnectError {
+  return invalidArgument(
+    [{ field: "", description: `not a valid protobuf message of the method's request type (${request.reason})` }],
+    "invalid request: undecodable",
+  );
+}
+
+/** The gate, then the request's rules: the first refusal of a call, if any. */
+function admission(gate: MethodGate, check: RequestCheck, call: ServerSurfaceCall & { request: unknown }): ConnectError | undefined {
+  const denied = gate(call);
+  if (denied) return denied;
+  return call.request instanceof UndecodableRequest ? undecodable(call.request) : check(call.request as Message);
 }
 
 /** The grpc-js path of a method: `/package.Service/Method`. */
@@ -52,11 +97,14 @@ type AnyFn = (...args: unknown[]) => unknown;
 
 /** Admits every call: for servers without access control. */
 const admitAll: MethodGate = () => undefined;
+/** Accepts every request: for servers that do not validate. */
+const acceptAll: RequestCheck = () => undefined;
 
 /**
  * Turns a protobuf-es service descriptor and a Connect-style implementation into a grpc-js
  * service: unary and server-streaming methods; client and bidi streaming answer UNIMPLEMENTED.
- * `gateOf` decides, per method, which calls reach the handler (access control, before anything else).
+ * `gateOf` decides, per method, which calls reach the handler (access control, before anything else);
+ * then the request's `buf.validate` rules are checked (INVALID_ARGUMENT), unless `validate` is false.
  */
 export function createGrpcService<S extends DescService>(
   service: S,
@@ -64,6 +112,7 @@ export function createGrpcService<S extends DescService>(
   instrumentation: ServerInstrumentation,
   streams?: StreamTracker,
   gateOf: (method: DescMethod) => MethodGate = () => admitAll,
+  validate = true,
 ): GrpcService {
   const definition: Record<string, ServiceDefinition[string]> = {};
   const handlers: UntypedServiceImplementation = {};
@@ -75,7 +124,7 @@ export function createGrpcService<S extends DescService>(
       requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
       responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
       requestSerialize: serializerFor(method.input),
-      requestDeserialize: deserializerFor(method.input),
+      requestDeserialize: requestDeserializerFor(method.input),
       responseSerialize: serializerFor(method.output),
       responseDeserialize: deserializerFor(method.output),
       originalName: method.localName,
@@ -84,11 +133,12 @@ export function createGrpcService<S extends DescService>(
     const call = typeof fn === "function" && supported ? (fn as AnyFn).bind(impl) : undefined;
     const observe = instrumentation.forMethod(method);
     const gate = gateOf(method);
+    const check = validate ? requestCheck(method.input) : acceptAll;
     handlers[method.localName] = !call
       ? unimplemented(service, method)
       : streaming
-        ? serverStreamingHandler(service, method, call, observe, gate, streams)
-        : unaryHandler(service, method, call, observe, gate);
+        ? serverStreamingHandler(service, method, call, observe, gate, check, streams)
+        : unaryHandler(service, method, call, observe, gate, check);
   }
   return { definition, handlers };
 }
@@ -123,6 +173,7 @@ function unaryHandler(
   fn: AnyFn,
   observe: MethodInstrumentation,
   gate: MethodGate,
+  check: RequestCheck,
 ): UntypedHandleCall {
   return ((call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
     const scope = observe.begin(call.metadata);
@@ -139,7 +190,7 @@ function unaryHandler(
       scope.end(call.cancelled ? abandonedCode(call) : GrpcStatus.OK);
       callback(null, response, ctx.trailerMetadata());
     };
-    const denied = gate(call);
+    const denied = admission(gate, check, call);
     if (denied) {
       fail(denied);
       return;
@@ -162,12 +213,13 @@ function serverStreamingHandler(
   fn: AnyFn,
   observe: MethodInstrumentation,
   gate: MethodGate,
+  check: RequestCheck,
   streams: StreamTracker | undefined,
 ): UntypedHandleCall {
   return ((call: ServerWritableStream<unknown, unknown>) => {
     const scope = observe.begin(call.metadata);
     const ctx = new GrpcHandlerContext(service, method, call);
-    const denied = gate(call);
+    const denied = admission(gate, check, call);
     if (denied) {
       const status = toWireStatus(denied);
       scope.end(status.code);

@@ -31,6 +31,11 @@ export interface ServeOptions {
   readiness?: Record<string, () => Promise<boolean>>;
   /** Logger to use instead of one named after the service. */
   logger?: Logger;
+  /**
+   * Whether requests are checked against their `buf.validate` rules before the handler (default
+   * true). false exists to measure what validation costs (bench part platform); a service keeps it on.
+   */
+  validateRequests?: boolean;
 }
 
 /** A running service process. */
@@ -106,7 +111,14 @@ export async function serve(config: ServiceConfig, services: ServiceRegistration
         access.userAsserters ?? [],
         control,
       );
-    const { definition, handlers } = createGrpcService(desc, impl as Partial<ServiceImpl<DescService>>, instrumentation, streams, gateOf);
+    const { definition, handlers } = createGrpcService(
+      desc,
+      impl as Partial<ServiceImpl<DescService>>,
+      instrumentation,
+      streams,
+      gateOf,
+      options.validateRequests ?? true,
+    );
     server.addService(definition, handlers);
     health.set(desc.typeName, ServingStatus.NOT_SERVING);
   }

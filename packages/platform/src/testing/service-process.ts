@@ -42,6 +42,11 @@ export class ServiceProcess {
     return `http://${this.target}`;
   }
 
+  /** Whether the process was started and has not exited. */
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   /** The last `chars` characters it printed. */
   recentOutput(chars = 4000): string {
     return this.output.join("").slice(-chars);
