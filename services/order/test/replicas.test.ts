@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
-import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
+import { OrderConfirmedSchema } from "@shop/contracts/shop/order/v1/order_events_pb";
 import { type Order, OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
 import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
 import { createClient, type GrpcClient } from "@shop/platform";
@@ -22,7 +22,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 const SKU = "SKU-NBK-005";
-const COMMAND_TYPE = SendNotificationCommandSchema.typeName;
+const CONFIRMED_TYPE = OrderConfirmedSchema.typeName;
+const SENTINEL_KEY = "test.sentinel";
 
 function serviceProcess(label: string, name: string, env: Record<string, string>): ServiceProcess {
   return new ServiceProcess(label, { envPrefix: name.toUpperCase(), main: `${repoRoot}services/${name}/dist/main.js`, cwd: repoRoot, env });
@@ -46,7 +47,7 @@ let orderDb: string;
 let paymentDb: string;
 let orders: GrpcClient<typeof OrderService>;
 let inventory: GrpcClient<typeof InventoryService>;
-/** Deliveries of each notification command on the test's own queue, by message id. */
+/** Deliveries of each OrderConfirmed event on the test's own queue, by message id. */
 const deliveries = new Map<string, number>();
 let sentinelDelivered: () => Promise<void>;
 
@@ -61,14 +62,15 @@ beforeAll(async () => {
   orderDb = orderDatabase!.url;
   rabbit = rabbitTestScope("test-replicas");
 
-  // The broker side: the notification exchange order publishes to, and a queue of the test's own
-  // bound to it, where every published command is counted (no consumer service competes for them).
+  // The broker side: the events exchange order publishes to, and a queue of the test's own bound
+  // to it, where every published OrderConfirmed is counted (no consumer service competes for them).
   amqp = await connect(rabbit.url);
   const channel = await amqp.createChannel();
-  const exchange = `${rabbit.prefix}shop.notifications`;
-  await declareExchange(channel, exchange);
+  const exchange = `${rabbit.prefix}shop.events`;
+  await declareExchange(channel, exchange, "topic");
   const { queue } = await channel.assertQueue(`${rabbit.prefix}count`, { durable: false });
-  await channel.bindQueue(queue, exchange, COMMAND_TYPE);
+  await channel.bindQueue(queue, exchange, CONFIRMED_TYPE);
+  await channel.bindQueue(queue, exchange, SENTINEL_KEY); // a key no order replica binds
   const sentinel = `sentinel-${randomUUID()}`;
   let onSentinel: () => void = () => undefined;
   await channel.consume(
@@ -83,7 +85,7 @@ beforeAll(async () => {
   sentinelDelivered = async () => {
     const delivered = new Promise<void>((resolve) => (onSentinel = resolve));
     const confirms = await amqp!.createConfirmChannel();
-    confirms.publish(exchange, COMMAND_TYPE, Buffer.from("end"), { messageId: sentinel });
+    confirms.publish(exchange, SENTINEL_KEY, Buffer.from("end"), { messageId: sentinel });
     await confirms.waitForConfirms();
     await confirms.close();
     await delivered;
@@ -248,10 +250,15 @@ describe("two order and two inventory replicas behind grpc-js round_robin", () =
     // The dead replica's orders were finished by the survivor's recovery loop: no one else was alive.
     const victims = final.filter((row) => row.user_id === "victim").map((row) => row.order_id);
     expect(victims).toHaveLength(3);
-    const recovered = orderB.output
-      .join("")
-      .split("\n")
-      .filter((line) => line.includes('"recovery drove order"'));
+    // Its log lines leave in batches (every 250 ms), so they are awaited, not read at once.
+    const recoveryLines = async () =>
+      orderB.output
+        .join("")
+        .split("\n")
+        .filter((line) => line.includes('"recovery drove order"'));
+    const recovered = await until("the survivor to log recovering each of the dead replica's orders", recoveryLines, (lines) =>
+      victims.every((orderId) => lines.some((line) => line.includes(orderId))),
+    );
     for (const orderId of victims) expect(recovered.some((line) => line.includes(orderId))).toBe(true);
 
     // Charged once each.
@@ -264,12 +271,12 @@ describe("two order and two inventory replicas behind grpc-js round_robin", () =
 
   it("publish each outbox row to the broker once, with every row delivered", async () => {
     const rows = await until(
-      "every notification command in the outbox published and delivered",
+      "every OrderConfirmed in the outbox published and delivered",
       () =>
         query<{ message_id: string; published: boolean }>(
           orderDb,
           "select message_id, published_at is not null as published from outbox where routing_key = $1",
-          [COMMAND_TYPE],
+          [CONFIRMED_TYPE],
         ),
       (current) => current.length > 0 && current.every((row) => row.published && deliveries.has(row.message_id)),
     );
@@ -279,7 +286,7 @@ describe("two order and two inventory replicas behind grpc-js round_robin", () =
     const confirmed = await query<{ n: string }>(orderDb, "select count(*) as n from orders where status = $1", [
       OrderStatus[OrderStatus.CONFIRMED],
     ]);
-    expect(rows).toHaveLength(Number(confirmed[0]?.n)); // one order_confirmed command per confirmed order
+    expect(rows).toHaveLength(Number(confirmed[0]?.n)); // one OrderConfirmed per confirmed order
     const duplicated = [...deliveries].filter(([, count]) => count > 1);
     expect(duplicated).toEqual([]);
     expect([...deliveries.keys()].sort()).toEqual(rows.map((row) => row.message_id).sort());
