@@ -76,8 +76,13 @@ describe("topology", () => {
       `${scope.prefix}test.commands.work.retry.100ms`,
       `${scope.prefix}test.commands.work.retry.200ms`,
     ]);
+    // The broker's own word on the queue type: a classic main queue would lose commands with a node.
+    const queues = await scope.queues();
+    expect(queues.get(topology.mainQueue)?.type).toBe("quorum");
+    expect(queues.get(topology.deadLetterQueue)?.type).toBe("quorum");
   });
 });
+
 
 describe("publisher", () => {
   it("resolves after the broker ack with type, message id, persistence and traceparent on the message", async () => {

@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { createTestDatabase } from "@shop/platform/testing/postgres";
-import { rabbitTestScope } from "@shop/platform/testing/rabbitmq";
+import { type RabbitTestScope, rabbitTestScope } from "@shop/platform/testing/rabbitmq";
 import { ServiceProcess } from "@shop/platform/testing/service-process";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
@@ -18,6 +18,8 @@ export interface DomainMesh {
   order: ServiceProcess;
   databases: { inventory: string; payment: string; notification: string; order: string };
   amqpPrefix: string;
+  /** The run's RabbitMQ names: its queues' depths, `drained()`. */
+  rabbit: RabbitTestScope;
   close(): Promise<void>;
 }
 
@@ -51,6 +53,7 @@ export async function startDomainMesh(orderEnv: Record<string, string> = {}): Pr
     order,
     databases: { inventory: inventoryDb.url, payment: paymentDb.url, notification: notificationDb.url, order: orderDb.url },
     amqpPrefix,
+    rabbit,
     async close() {
       await Promise.all([order.stop(), inventory.stop(), payment.stop(), notification.stop()]);
       await Promise.all(dbs.map((db) => db.drop()));
