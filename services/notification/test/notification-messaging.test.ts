@@ -14,6 +14,7 @@ import {
   startOutboxRelay,
 } from "@shop/platform/messaging";
 import { rabbitTestScope } from "@shop/platform/testing/rabbitmq";
+import { connect } from "amqplib";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -177,6 +178,29 @@ describe("notification commands over RabbitMQ", () => {
     const letter = await waitFor(async () => (await dlq.list()).find((l) => l.messageId === "c-bad-template"));
     expect(letter.attempts).toBe(1);
     expect(letter.error).toContain('unknown template "no_such_template"');
+  });
+
+  it("re-subscribes after the broker cancels its consumer (its queue deleted) and delivers what comes next", async () => {
+    const raw = await connect(scope.url);
+    try {
+      const ch = await raw.createChannel();
+      await ch.deleteQueue(topology.mainQueue); // the broker sends basic.cancel to every consumer of it
+      await ch.close();
+    } finally {
+      await raw.close();
+    }
+    // Until the consumer has declared its queue again, a command has nowhere to go: the publisher
+    // says so (unroutable) and the caller tries again, as the outbox relay does.
+    await waitFor(async () => {
+      const published = await publish(command("c-after-cancel")).then(
+        () => true,
+        () => undefined,
+      );
+      return published && consumer.isConsuming() ? true : undefined;
+    });
+    const delivery = await waitFor(() => store.deliveryForCommand("c-after-cancel"));
+    expect(delivery.recipient).toBe("c-after-cancel@example.com");
+    expect(provider.sentFor("c-after-cancel")).toBe(1);
   });
 
   it("delivers each of 500 outbox commands exactly once although the broker drops the connections mid-way", async () => {

@@ -6,7 +6,7 @@ import { Counter, type Registry } from "prom-client";
 import { metricsRegistry } from "../observability/metrics.js";
 import { enableContextPropagation } from "../observability/tracing.js";
 import type { MessagingConnection } from "./connection.js";
-import type { Topology } from "./topology.js";
+import { declareTopology, type Topology } from "./topology.js";
 import { type AmqpHeaders, extractTraceContext } from "./trace-headers.js";
 
 /** Headers the consumer writes when it gives up on a message or schedules a retry. */
@@ -92,6 +92,9 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
     const returns = new Set<string>();
     returned.set(ch, returns);
     ch.on("return", (msg: ConsumeMessage) => returns.add(String(msg.properties.headers?.[FORWARD_ID_HEADER] ?? "")));
+    // Declared again on every (re)subscription, not only per connection: after the broker cancelled
+    // us because the queue was deleted, consuming from the missing queue would fail forever.
+    await declareTopology(ch, topology);
     await ch.prefetch(options.prefetch ?? 16);
     const reply = await ch.consume(
       topology.mainQueue,
