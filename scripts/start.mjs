@@ -73,7 +73,8 @@ const supervised = services.map((service, i) => {
   const format = logLineFormatter(service.name, { pretty: tty });
   return supervise({
     name: service.name,
-    spawnChild: () => spawn(process.execPath, [join(root, service.main)], { cwd: root, env: process.env, stdio: ["ignore", "pipe", "pipe"] }),
+    spawnChild: () =>
+      spawn(process.execPath, [join(root, service.main)], { cwd: root, env: process.env, stdio: ["ignore", "pipe", "pipe"] }),
     report: (text) => progress.print(`[start] ${text}\n`),
     onStart(child, restarts) {
       for (const stream of [child.stdout, child.stderr]) {

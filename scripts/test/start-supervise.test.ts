@@ -55,7 +55,11 @@ const ready = (port: number) =>
 
 beforeAll(async () => {
   mesh = await createMeshEnv({ label: "start", extra: { AMQP_PREFIX: rabbit.prefix, GATEWAY_WORKERS: "1", LOG_LEVEL: "info" } });
-  start = spawn(process.execPath, ["scripts/start.mjs"], { cwd: root, env: { ...process.env, ...mesh.env }, stdio: ["ignore", "pipe", "pipe"] });
+  start = spawn(process.execPath, ["scripts/start.mjs"], {
+    cwd: root,
+    env: { ...process.env, ...mesh.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   start.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   start.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   await until(() => output.includes("The mesh is up"), "the mesh came up", 180_000);

@@ -83,7 +83,6 @@ describe("topology", () => {
   });
 });
 
-
 describe("publisher", () => {
   it("resolves after the broker ack with type, message id, persistence and traceparent on the message", async () => {
     await publisher.publishMessage(SendNotificationCommandSchema, command("cmd-pub-1"), {

@@ -63,7 +63,12 @@ async function deadLetter(...ids: string[]): Promise<void> {
   for (const id of ids) {
     const body = toBinary(
       SendNotificationCommandSchema,
-      create(SendNotificationCommandSchema, { commandId: id, channel: NotificationChannel.EMAIL, recipient: "ada@example.com", template: "order_confirmed" }),
+      create(SendNotificationCommandSchema, {
+        commandId: id,
+        channel: NotificationChannel.EMAIL,
+        recipient: "ada@example.com",
+        template: "order_confirmed",
+      }),
     );
     ch.publish(topology.deadLetterExchange, "", Buffer.from(body), {
       type: SendNotificationCommandSchema.typeName,

@@ -96,7 +96,8 @@ async function query<R extends pg.QueryResultRow>(url: string, sql: string, para
  */
 async function allDelivered(): Promise<void> {
   await until(
-    async () => Number((await query<{ n: string }>(mesh.databases.order, "SELECT count(*) AS n FROM outbox WHERE published_at IS NULL")).rows[0]?.n),
+    async () =>
+      Number((await query<{ n: string }>(mesh.databases.order, "SELECT count(*) AS n FROM outbox WHERE published_at IS NULL")).rows[0]?.n),
     (unpublished) => unpublished === 0,
   );
   await mesh.rabbit.drained();

@@ -76,14 +76,19 @@ export function rabbitTestScope(label = "test"): RabbitTestScope {
     async queues() {
       const { stdout } = await run("rabbitmqctl", ["-q", "--formatter", "json", "list_queues", "name", "type", "messages"]);
       const rows = JSON.parse(stdout) as Array<{ name: string; type: string; messages: number | string }>;
-      return new Map(rows.filter((row) => row.name.startsWith(prefix)).map((row) => [row.name, { type: row.type, messages: Number(row.messages) }]));
+      return new Map(
+        rows.filter((row) => row.name.startsWith(prefix)).map((row) => [row.name, { type: row.type, messages: Number(row.messages) }]),
+      );
     },
     async drained(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const busy = [...(await this.queues())].filter(([name, queue]) => !name.endsWith(".dlq") && queue.messages > 0);
         if (busy.length === 0) return;
-        if (Date.now() > deadline) throw new Error(`queues still hold messages after ${timeoutMs} ms: ${busy.map(([name, q]) => `${name}=${q.messages}`).join(", ")}`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `queues still hold messages after ${timeoutMs} ms: ${busy.map(([name, q]) => `${name}=${q.messages}`).join(", ")}`,
+          );
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     },
