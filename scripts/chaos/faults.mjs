@@ -39,9 +39,10 @@ export function faultSchedule(random, durationMs) {
 
 /**
  * Runs the schedule against `mesh` from `startedAt`; each fault ends (process back and ready, thawed) before
- * the next starts. `stepTimeoutMs` is the saga's step deadline a freeze outlasts. Resolves to what was done.
+ * the next starts. A freeze outlasts `stepTimeoutMs` (the saga's step deadline), often `pendingTimeoutMs` too.
+ * Resolves to what was done.
  */
-export async function runFaults({ mesh, schedule, startedAt, durationMs, random, stepTimeoutMs, log }) {
+export async function runFaults({ mesh, schedule, startedAt, durationMs, random, stepTimeoutMs, pendingTimeoutMs, log }) {
   const done = [];
   for (const [i, fault] of schedule.entries()) {
     // Every kind once (the first round) whatever the time; further faults only while the load lasts.
@@ -79,7 +80,9 @@ export async function runFaults({ mesh, schedule, startedAt, durationMs, random,
       return `restarted, start ${processes[name].starts}`;
     }
     if (verb === "freeze") {
-      const frozenMs = stepTimeoutMs * 2 + random.int(0, stepTimeoutMs);
+      // Past the step deadline always, and often past the pending timeout too: orders caught mid-step are then
+      // compensated while the frozen call is still to land (a late authorization must be voided by its key).
+      const frozenMs = random.int(stepTimeoutMs * 2, pendingTimeoutMs + stepTimeoutMs * 2);
       processes[name].signal("SIGSTOP");
       await sleep(frozenMs);
       processes[name].signal("SIGCONT");

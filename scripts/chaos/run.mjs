@@ -33,7 +33,7 @@ const durationMs = args.minutes ? Number(args.minutes) * 60_000 : Number(args.se
 const soak = args.minutes !== undefined;
 const clients = Number(args.clients);
 const STEP_TIMEOUT_MS = 1_500;
-const PENDING_TIMEOUT_MS = 10_000;
+const PENDING_TIMEOUT_MS = 5_000;
 const amqpUrl = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 const say = (text) => console.log(text);
 const logs = [];
@@ -91,7 +91,16 @@ try {
   const sampler = soak ? sampleEvery(10_000, startedAt, samples) : undefined;
   const [records, faults] = await Promise.all([
     runWorkload({ gatewayUrl: mesh.gatewayUrl, clients, random: seeded(seed ^ 0x5eed), skus, until, hardStop: until + 30_000 }),
-    runFaults({ mesh, schedule, startedAt, durationMs, random, stepTimeoutMs: STEP_TIMEOUT_MS, log: say }),
+    runFaults({
+      mesh,
+      schedule,
+      startedAt,
+      durationMs,
+      random,
+      stepTimeoutMs: STEP_TIMEOUT_MS,
+      pendingTimeoutMs: PENDING_TIMEOUT_MS,
+      log: say,
+    }),
   ]);
   sampler?.stop();
   say(`[chaos] load over; checking (every order must be final within ${PENDING_TIMEOUT_MS / 1000} s + recovery)`);
