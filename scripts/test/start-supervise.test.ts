@@ -2,8 +2,14 @@
 // databases and RabbitMQ names); a service killed with SIGKILL is restarted, logged, and SERVING again;
 // Ctrl-C (SIGINT) then stops every process cleanly.
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
+import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
 import { rabbitTestScope } from "@shop/platform/testing/rabbitmq";
+import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMeshEnv, type MeshEnv } from "../chaos/mesh-env.mjs";
 import { restartDelay } from "../start/supervisor.mjs";
@@ -95,6 +101,45 @@ describe("npm start's supervision", () => {
     }
     // The rest of the mesh never went down.
     for (const name of ["inventory", "notification", "gateway"]) expect(await ready(mesh.ports[name]!.adminPort)).toBe(true);
+  }, 120_000);
+
+  it("finishes an order that was in flight when the order service was killed", async () => {
+    const gateway = createClient(
+      OrderService,
+      createConnectTransport({ baseUrl: `http://127.0.0.1:${mesh.ports.gateway!.port}`, httpVersion: "1.1" }),
+    );
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("grace")
+      .setIssuer("shop-mesh-dev")
+      .setAudience("shop-gateway")
+      .setIssuedAt()
+      .setExpirationTime("10m")
+      .sign(new TextEncoder().encode("shop-mesh-dev-secret-change-me-0123456789"));
+    const headers = { authorization: `Bearer ${token}` };
+    const payment = pidsByService().get("payment") as number;
+    process.kill(payment, "SIGSTOP"); // the authorization hangs: the order is in flight
+    let orderId = "";
+    try {
+      const { order } = await gateway.createOrder(
+        { requestId: randomUUID(), items: [{ sku: "SKU-MUG-001", quantity: 1 }], cardToken: "tok_visa", email: "grace@example.com" },
+        { headers },
+      );
+      expect(order?.status).toBe(OrderStatus.PENDING);
+      orderId = order?.orderId ?? "";
+      const killed = pidsByService().get("order") as number;
+      process.kill(killed, "SIGKILL");
+      await until(() => output.includes("[start] order is ready again (SERVING) after restart 2"), "order SERVING again");
+    } finally {
+      process.kill(payment, "SIGCONT");
+    }
+    // Recovery in the restarted process drives the order to its end.
+    let status = OrderStatus.PENDING;
+    await until(async () => {
+      status = (await gateway.getOrder({ orderId }, { headers }).catch(() => ({ order: undefined }))).order?.status ?? OrderStatus.PENDING;
+      return status !== OrderStatus.PENDING;
+    }, "the in-flight order finished");
+    expect(status).toBe(OrderStatus.CONFIRMED);
   }, 120_000);
 
   it("stops every service on Ctrl-C (SIGINT), restarting none, and exits 0", async () => {
