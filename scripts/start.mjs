@@ -1,7 +1,8 @@
 // `npm start` (after the build): checks RabbitMQ, makes the development mesh certificates (mTLS
 // between the services; `.certs/`, git-ignored), starts every service as its own process with
-// prefixed logs, shows what each one is doing until it is ready, prints how to call the mesh, and
-// on Ctrl-C stops them all gracefully (SIGTERM, they drain in-flight calls).
+// prefixed logs, shows what each one is doing until it is ready, prints how to call the mesh,
+// restarts a service that exits unexpectedly (with back-off, each restart logged: scripts/start/supervisor.mjs),
+// and on Ctrl-C stops them all gracefully (SIGTERM, they drain in-flight calls).
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -10,20 +11,30 @@ import { ensureCertificates } from "./certs.mjs";
 import { reachable } from "./local-services.mjs";
 import { logLineFormatter, parseRecord } from "./start/log-format.mjs";
 import { startupProgress } from "./start/progress.mjs";
+import { supervise } from "./start/supervisor.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const colors = [36, 33, 35, 32, 34];
 // A person at a terminal gets colour and pino-pretty's lines; a pipe or a file gets the services' JSON lines.
 const tty = Boolean(process.stdout.isTTY);
 
-/** Start order matters only for readability: dependencies first. */
+/** Start order matters only for readability: dependencies first. Ports as each service reads them (`<NAME>_PORT`, `<NAME>_ADMIN_PORT`). */
 const services = [
   { name: "inventory", main: "services/inventory/dist/main.js", adminPort: 9052, port: 50052 },
   { name: "payment", main: "services/payment/dist/main.js", adminPort: 9053, port: 50053 },
   { name: "notification", main: "services/notification/dist/main.js", adminPort: 9054, port: 50054 },
   { name: "order", main: "services/order/dist/main.js", adminPort: 9051, port: 50051 },
   { name: "gateway", main: "gateway/dist/main.js", adminPort: 9080, port: 8080 },
-].filter((service) => existsSync(join(root, service.main)));
+]
+  .filter((service) => existsSync(join(root, service.main)))
+  .map((service) => {
+    const prefix = service.name.toUpperCase();
+    return {
+      ...service,
+      port: Number(process.env[`${prefix}_PORT`] || service.port),
+      adminPort: Number(process.env[`${prefix}_ADMIN_PORT`] || service.adminPort),
+    };
+  });
 
 const amqpUrl = new URL(process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672");
 if (!(await reachable(amqpUrl.hostname, Number(amqpUrl.port || 5672)))) {
@@ -56,31 +67,45 @@ const progress = startupProgress(
   services.map((service) => service.name),
   { tty },
 );
-const children = services.map((service, i) => {
-  const child = spawn(process.execPath, [join(root, service.main)], { cwd: root, env: process.env, stdio: ["ignore", "pipe", "pipe"] });
+const supervised = services.map((service, i) => {
   const label = `${service.name.padEnd(12)}|`;
   const prefix = tty ? `\x1b[${colors[i % colors.length]}m${label}\x1b[0m ` : `${label} `;
   const format = logLineFormatter(service.name, { pretty: tty });
-  for (const stream of [child.stdout, child.stderr]) {
-    let buffered = "";
-    stream.on("data", (chunk) => {
-      const lines = (buffered + chunk).split("\n");
-      buffered = lines.pop() ?? "";
-      // The latest message a service logged is its current step (opening the database, listening, SERVING…).
-      for (const line of lines) {
-        const message = parseRecord(line)?.msg;
-        if (typeof message === "string") progress.step(service.name, message);
+  return supervise({
+    name: service.name,
+    spawnChild: () =>
+      spawn(process.execPath, [join(root, service.main)], { cwd: root, env: process.env, stdio: ["ignore", "pipe", "pipe"] }),
+    report: (text) => progress.print(`[start] ${text}\n`),
+    onStart(child, restarts) {
+      for (const stream of [child.stdout, child.stderr]) {
+        let buffered = "";
+        stream.on("data", (chunk) => {
+          const lines = (buffered + chunk).split("\n");
+          buffered = lines.pop() ?? "";
+          // The latest message a service logged is its current step (opening the database, listening, SERVING…).
+          for (const line of lines) {
+            const message = parseRecord(line)?.msg;
+            if (typeof message === "string") progress.step(service.name, message);
+          }
+          if (lines.length > 0) progress.print(lines.map((line) => `${prefix + format(line)}\n`).join(""));
+        });
       }
-      if (lines.length > 0) progress.print(lines.map((line) => `${prefix + format(line)}\n`).join(""));
-    });
-  }
-  child.on("exit", (code, signal) => {
-    progress.step(service.name, `exited (${signal ?? code})`);
-    progress.print(`${prefix}exited (${signal ?? code})\n`);
-    if (!stopping) shutdown(1);
+      child.on("exit", (code, signal) => progress.step(service.name, `exited (${signal ?? code})`));
+      if (restarts > 0) void announceWhenReady(service, child, restarts);
+    },
   });
-  return child;
 });
+
+/** After a restart: says when the service answers /readyz again (or that it died before). */
+async function announceWhenReady(service, child, restarts) {
+  while (!stopping && child.exitCode === null && child.signalCode === null) {
+    if (await ready(service.adminPort)) {
+      progress.print(`[start] ${service.name} is ready again (SERVING) after restart ${restarts}\n`);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
 
 let stopping = false;
 function shutdown(exitCode = 0) {
@@ -88,10 +113,7 @@ function shutdown(exitCode = 0) {
   stopping = true;
   progress.stop();
   console.log("\nstopping the mesh…");
-  for (const child of children) if (child.exitCode === null) child.kill("SIGTERM");
-  Promise.all(children.map((child) => (child.exitCode === null ? new Promise((resolve) => child.on("exit", resolve)) : null))).then(() =>
-    process.exit(exitCode),
-  );
+  Promise.all(supervised.map((service) => service.stop("SIGTERM"))).then(() => process.exit(exitCode));
 }
 process.on("SIGINT", () => shutdown(0));
 process.on("SIGTERM", () => shutdown(0));

@@ -2,7 +2,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { retryInfo } from "@shop/platform";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type GatewayFixture, startGatewayFixture } from "./harness.js";
 import { signToken } from "./tokens.js";
 
@@ -17,9 +17,17 @@ describe("per-caller rate limit", () => {
     const token = await signToken(fx.config.jwt, { sub: "greedy" });
     const headers = { authorization: `Bearer ${token}` };
     const statuses: number[] = [];
-    for (let i = 0; i < 3; i++) statuses.push((await fetch(`${fx.baseUrl}/v1/products/a`, { headers })).status);
-    const before = fx.calls.length;
-    const limited = await fetch(`${fx.baseUrl}/v1/products/a`, { headers });
+    // The limiter's window is the clock's: held still, no refill can land between the calls however slow they are.
+    const clock = vi.spyOn(Date, "now").mockReturnValue(Date.now());
+    let limited: Response;
+    let before: number;
+    try {
+      for (let i = 0; i < 3; i++) statuses.push((await fetch(`${fx.baseUrl}/v1/products/a`, { headers })).status);
+      before = fx.calls.length;
+      limited = await fetch(`${fx.baseUrl}/v1/products/a`, { headers });
+    } finally {
+      clock.mockRestore();
+    }
     expect(statuses).toEqual([200, 200, 200]);
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
@@ -31,8 +39,14 @@ describe("per-caller rate limit", () => {
     const client = createClient(InventoryService, createConnectTransport({ baseUrl: fx.baseUrl, httpVersion: "1.1" }));
     const dave = { authorization: `Bearer ${await signToken(fx.config.jwt, { sub: "dave" })}` };
     const erin = { authorization: `Bearer ${await signToken(fx.config.jwt, { sub: "erin" })}` };
-    for (let i = 0; i < 3; i++) await client.getProduct({ sku: "a" }, { headers: dave });
-    const error = await client.getProduct({ sku: "a" }, { headers: dave }).catch((e: unknown) => e);
+    const clock = vi.spyOn(Date, "now").mockReturnValue(Date.now());
+    let error: unknown;
+    try {
+      for (let i = 0; i < 3; i++) await client.getProduct({ sku: "a" }, { headers: dave });
+      error = await client.getProduct({ sku: "a" }, { headers: dave }).catch((e: unknown) => e);
+    } finally {
+      clock.mockRestore();
+    }
     expect(error).toBeInstanceOf(ConnectError);
     expect((error as ConnectError).code).toBe(Code.ResourceExhausted);
     expect(Number(retryInfo(error)?.retryDelay?.seconds ?? 0) + (retryInfo(error)?.retryDelay?.nanos ?? 0)).toBeGreaterThan(0);

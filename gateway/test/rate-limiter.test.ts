@@ -1,5 +1,5 @@
 import { createLogger } from "@shop/platform";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createRateLimiter, rateLimitWindow } from "../src/edge/rate-limiter.js";
 
 const silent = createLogger("gateway", "silent");
@@ -24,11 +24,21 @@ describe("the in-process rate limiter (GATEWAY_WORKERS=1)", () => {
     expect(await limiter.take("bob")).toEqual({ allowed: true });
   });
 
-  it("allows the key again once its window has passed", async () => {
-    const limiter = createRateLimiter({ burst: 1, perSecond: 20 }, "process", silent);
-    expect(await limiter.take("carol")).toEqual({ allowed: true });
-    expect((await limiter.take("carol")).allowed).toBe(false);
-    await new Promise((resolve) => setTimeout(resolve, 80));
-    expect(await limiter.take("carol")).toEqual({ allowed: true });
+  it("allows the key again exactly when its window has passed, and forgets the key then", async () => {
+    vi.useFakeTimers();
+    try {
+      const limiter = createRateLimiter({ burst: 1, perSecond: 20 }, "process", silent); // a 50 ms window
+      expect(await limiter.take("carol")).toEqual({ allowed: true });
+      vi.advanceTimersByTime(49);
+      expect(await limiter.take("carol")).toEqual({ allowed: false, retryAfterMs: 1 });
+      vi.advanceTimersByTime(1);
+      expect(await limiter.take("carol")).toEqual({ allowed: true });
+      // Each key's counter is dropped when its window ends, so one-off callers do not pile up.
+      expect(vi.getTimerCount()).toBe(1);
+      vi.advanceTimersByTime(50);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -88,8 +88,12 @@ describe.each(engines)("openDatabase on $name", ({ name, open }) => {
   });
 
   it("runs multi-statement scripts whole, dollar-quoted bodies included", async () => {
-    const { rows } = await db.query<{ balance: bigint }>("SELECT balance_of('b') AS balance");
-    expect(typeof rows[0]?.balance).toBe("bigint");
+    const { rows } = await db.query<{ balance: bigint }>("SELECT balance_of('a') AS balance");
+    // The function's body ran (an exact int8 from the table, not just some bigint) …
+    expect(rows[0]?.balance).toBe(9007199254740993n);
+    // … and the statement after it too: the comment with `;` at a line end is the table's whole.
+    const comment = await db.query<{ text: string }>("SELECT obj_description('accounts'::regclass, 'pg_class') AS text");
+    expect(comment.rows[0]?.text).toBe("balances;\nin minor units");
   });
 
   it("applies nothing of a batch when one migration fails, and says which", async () => {

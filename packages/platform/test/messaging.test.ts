@@ -76,6 +76,10 @@ describe("topology", () => {
       `${scope.prefix}test.commands.work.retry.100ms`,
       `${scope.prefix}test.commands.work.retry.200ms`,
     ]);
+    // The broker's own word on the queue type: a classic main queue would lose commands with a node.
+    const queues = await scope.queues();
+    expect(queues.get(topology.mainQueue)?.type).toBe("quorum");
+    expect(queues.get(topology.deadLetterQueue)?.type).toBe("quorum");
   });
 });
 

@@ -54,7 +54,8 @@ describe("deadlines, cancellation and context across hops", () => {
         async getProduct({ sku }, ctx) {
           seenByA = { timeoutMs: ctx.timeoutMs(), traceId: trace.getActiveSpan()?.spanContext().traceId };
           if (sku === "slow-here") {
-            await sleep(2_000, ctx.signal);
+            // Work far longer than the test may take: only the deadline's abort ends it in time.
+            await sleep(60_000, ctx.signal);
             seenByA.aborted = ctx.signal.aborted ? (ctx.signal.reason as ConnectError).code : false;
             return { product: { sku } };
           }
@@ -72,11 +73,9 @@ describe("deadlines, cancellation and context across hops", () => {
   });
 
   it("gives DEADLINE_EXCEEDED when the deadline is shorter than the handler's work, and the handler sees the abort", async () => {
-    const started = Date.now();
-    const error = (await toA.getProduct({ sku: "slow-here" }, { timeoutMs: 150 }).catch((e: unknown) => e)) as ConnectError;
+    const error = (await toA.getProduct({ sku: "slow-here" }, { timeoutMs: 2_000 }).catch((e: unknown) => e)) as ConnectError;
     expect(error.code).toBe(Code.DeadlineExceeded);
-    expect(Date.now() - started).toBeLessThan(1_000);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await until(() => seenByA.aborted !== undefined);
     expect(seenByA.aborted).toBe(Code.DeadlineExceeded);
   });
 
@@ -94,17 +93,20 @@ describe("deadlines, cancellation and context across hops", () => {
     const error = (await toA.getProduct({ sku: "slow-in-b" }, { timeoutMs: 200 }).catch((e: unknown) => e)) as ConnectError;
     expect(error.code).toBe(Code.DeadlineExceeded);
     await until(() => seenByB.aborted !== undefined);
-    expect(seenByB.aborted).toBe(Code.DeadlineExceeded);
+    // B's own copy of the deadline and A's cancellation of its call fire at the same instant; either
+    // way B stopped at the first hop's deadline, long before its 2 s of work (`false`) were done.
+    expect([Code.DeadlineExceeded, Code.Canceled]).toContain(seenByB.aborted);
   });
 
   it("cancels the second hop when the original caller gives up", async () => {
     const abort = new AbortController();
+    seenByB = {};
     const pending = toA.getProduct({ sku: "slow-in-b" }, { signal: abort.signal, timeoutMs: 5_000 }).catch((e: unknown) => e);
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await until(() => seenByB.timeoutMs !== undefined); // the call is in B's handler
     abort.abort();
     const error = (await pending) as ConnectError;
     expect(error.code).toBe(Code.Canceled);
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await until(() => seenByB.aborted !== undefined);
     expect(seenByB.aborted).toBe(Code.Canceled);
   });
 
@@ -122,7 +124,7 @@ describe("deadlines, cancellation and context across hops", () => {
 });
 
 /** Waits until `done()` holds, failing the test after `timeoutMs`: an event seen, not a window slept through. */
-async function until(done: () => boolean, timeoutMs = 5_000): Promise<void> {
+async function until(done: () => boolean, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!done()) {
     if (Date.now() > deadline) throw new Error("condition not met in time");

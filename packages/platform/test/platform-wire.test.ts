@@ -105,8 +105,11 @@ describe("wire compatibility with clients we did not write", () => {
       const readyz = await fetch(`http://127.0.0.1:${server.adminPort}/readyz`);
       expect(readyz.status).toBe(503);
       dependencyUp = true;
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      expect((await health.check({ service: "" })).status).toBe(ServingStatus.SERVING);
+      // The next readiness check sees it: wait for that event (failing after 10 s), not for a window.
+      for (const deadline = Date.now() + 10_000; (await health.check({ service: "" })).status !== ServingStatus.SERVING; ) {
+        if (Date.now() > deadline) throw new Error("health never went back to SERVING");
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       expect((await fetch(`http://127.0.0.1:${server.adminPort}/readyz`)).status).toBe(200);
     } finally {
       dependencyUp = true;

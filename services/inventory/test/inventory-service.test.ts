@@ -71,13 +71,20 @@ describe("InventoryService handlers", () => {
   });
 
   it("caps the page size at 100 and uses 20 when none is given", async () => {
+    // More products than the largest page, so both limits are what stops the page, not the catalogue's end.
+    await handle.db.query(
+      `INSERT INTO products (sku, name, description, currency_code, price_minor, on_hand)
+       SELECT 'SKU-PAGE-' || lpad(n::text, 3, '0'), 'Page filler ' || n, 'test product', 'EUR', 100, 1 FROM generate_series(1, 120) AS n`,
+    );
     const page = await service.listProducts(create(ListProductsRequestSchema, {}), ctx(InventoryService.method.listProducts));
-    expect(page.products!.length).toBeLessThanOrEqual(20);
+    expect(page.products).toHaveLength(20);
+    expect(page.nextPageToken).not.toBe("");
     const capped = await service.listProducts(
       create(ListProductsRequestSchema, { pageSize: 1000 }),
       ctx(InventoryService.method.listProducts),
     );
-    expect(capped.products!.length).toBeLessThanOrEqual(100);
+    expect(capped.products).toHaveLength(100);
+    expect(capped.nextPageToken).not.toBe("");
   });
 
   it("rejects a page token it did not issue and a negative page size with INVALID_ARGUMENT", async () => {

@@ -58,6 +58,29 @@ beforeAll(async () => {
   await ch.close();
 });
 
+/** Puts commands straight into the dead-letter queue, as the consumer does after their last attempt. */
+async function deadLetter(...ids: string[]): Promise<void> {
+  const ch = await conn.createConfirmChannel();
+  for (const id of ids) {
+    const body = toBinary(
+      SendNotificationCommandSchema,
+      create(SendNotificationCommandSchema, {
+        commandId: id,
+        channel: NotificationChannel.EMAIL,
+        recipient: "ada@example.com",
+        template: "order_confirmed",
+      }),
+    );
+    ch.publish(topology.deadLetterExchange, "", Buffer.from(body), {
+      type: SendNotificationCommandSchema.typeName,
+      messageId: id,
+      headers: { "x-attempts": 4, "x-error": "smtp 451 try later" },
+    });
+  }
+  await ch.waitForConfirms();
+  await ch.close();
+}
+
 afterAll(async () => {
   await conn?.close();
   await scope.cleanup();
@@ -91,7 +114,27 @@ describe("dlq CLI", () => {
     expect((await dlq("list")).stdout).toContain("1 message(s)");
   });
 
+  it("replays every message with --all, each to the main queue with attempts reset, leaving the DLQ empty", async () => {
+    await deadLetter("cmd-late-1", "cmd-late-2");
+    expect((await dlq("list")).stdout).toContain("3 message(s)");
+
+    const { stdout, code } = await dlq("replay", "--all");
+
+    expect(code).toBe(0);
+    expect(stdout).toContain("replayed 3 message(s)");
+    expect((await dlq("list")).stdout).toContain("0 message(s)");
+    const ch = await conn.createChannel();
+    const replayed: Array<{ id: unknown; attempts: unknown }> = [];
+    for (let msg = await ch.get(topology.mainQueue, { noAck: true }); msg; msg = await ch.get(topology.mainQueue, { noAck: true })) {
+      replayed.push({ id: msg.properties.messageId, attempts: msg.properties.headers?.["x-attempts"] });
+    }
+    await ch.close();
+    expect(replayed.map((m) => m.id).sort()).toEqual(["cmd-late-1", "cmd-late-2", "junk"]);
+    expect(replayed.every((m) => m.attempts === 0)).toBe(true);
+  });
+
   it("purges the dead-letter queue and rejects an unknown command with usage", async () => {
+    await deadLetter("cmd-purged");
     expect((await dlq("purge")).stdout).toContain("purged 1 message(s)");
     expect((await dlq("list")).stdout).toContain("0 message(s)");
     const bad = await dlq("frobnicate");

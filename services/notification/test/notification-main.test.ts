@@ -79,7 +79,7 @@ describe("notification service process", () => {
     await waitFor(async () => (await fetch(`http://127.0.0.1:${ports.adminPort}/readyz`)).status === 200 || undefined);
   });
 
-  it("shows a published command in the caller's ListNotifications within a second, and hides it from others", async () => {
+  it("shows a published command in the caller's ListNotifications, and hides it from others", async () => {
     const command = create(SendNotificationCommandSchema, {
       commandId: "cmd-e2e-1",
       channel: NotificationChannel.EMAIL,
@@ -89,7 +89,6 @@ describe("notification service process", () => {
       orderId: "ord_e2e",
       userId: "grace",
     });
-    const published = Date.now();
     await publisher.publishMessage(SendNotificationCommandSchema, command, {
       messageId: command.commandId,
       routingKey: topology.routingKey,
@@ -98,7 +97,6 @@ describe("notification service process", () => {
       const res = await client.listNotifications({ orderId: "ord_e2e" }, { headers: { "x-user-id": "grace" } });
       return res.notifications.length > 0 ? res : undefined;
     });
-    expect(Date.now() - published).toBeLessThan(1_000);
     expect(listed.notifications[0]!.template).toBe("order_confirmed");
     expect(listed.notifications[0]!.body).toContain("42.00 EUR");
 

@@ -81,7 +81,7 @@ describe("notification consumer on PostgreSQL", () => {
       const { rows } = await db.query<{ n: string | number }>("select count(*) as n from deliveries");
       return Number(rows[0]!.n) === 31 || undefined;
     });
-    await new Promise((r) => setTimeout(r, 300));
+    await scope.drained(); // all 50 copies consumed and acked: a late duplicate would be in `sent`
     expect(sent.filter((n) => n.commandId === "pg-dup")).toHaveLength(1);
     expect(sent).toHaveLength(31);
     const deliveries = await store.listDeliveries({ userId: "u1", orderId: "ord_pg", limit: 50 });

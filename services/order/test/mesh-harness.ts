@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { createTestDatabase } from "@shop/platform/testing/postgres";
-import { rabbitTestScope } from "@shop/platform/testing/rabbitmq";
+import { type RabbitTestScope, rabbitTestScope } from "@shop/platform/testing/rabbitmq";
 import { ServiceProcess } from "@shop/platform/testing/service-process";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
@@ -18,6 +18,10 @@ export interface DomainMesh {
   order: ServiceProcess;
   databases: { inventory: string; payment: string; notification: string; order: string };
   amqpPrefix: string;
+  /** The run's RabbitMQ names: its queues' depths, `drained()`. */
+  rabbit: RabbitTestScope;
+  /** Stops the order service and starts it again on the same database with `env` over its first settings. */
+  restartOrder(env: Record<string, string>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -36,27 +40,35 @@ export async function startDomainMesh(orderEnv: Record<string, string> = {}): Pr
   const payment = serviceProcess("payment", { PAYMENT_DATABASE_URL: paymentDb.url });
   const notification = serviceProcess("notification", { NOTIFICATION_DATABASE_URL: notificationDb.url, AMQP_PREFIX: amqpPrefix });
   await Promise.all([inventory.start(), payment.start(), notification.start()]);
-  const order = serviceProcess("order", {
+  const baseOrderEnv = {
     ORDER_DATABASE_URL: orderDb.url,
     INVENTORY_URL: inventory.target,
     PAYMENT_URL: payment.target,
     AMQP_PREFIX: amqpPrefix,
     ...orderEnv,
-  });
+  };
+  const order = serviceProcess("order", baseOrderEnv);
   await order.start();
-  return {
+  const mesh: DomainMesh = {
     inventory,
     payment,
     notification,
     order,
     databases: { inventory: inventoryDb.url, payment: paymentDb.url, notification: notificationDb.url, order: orderDb.url },
     amqpPrefix,
+    rabbit,
+    async restartOrder(env) {
+      await mesh.order.stop();
+      mesh.order = serviceProcess("order", { ...baseOrderEnv, ...env });
+      await mesh.order.start();
+    },
     async close() {
-      await Promise.all([order.stop(), inventory.stop(), payment.stop(), notification.stop()]);
+      await Promise.all([mesh.order.stop(), inventory.stop(), payment.stop(), notification.stop()]);
       await Promise.all(dbs.map((db) => db.drop()));
       await rabbit.cleanup();
     },
   };
+  return mesh;
 }
 
 /**

@@ -68,14 +68,38 @@ function order(sku: string, quantity: number, cardToken = "tok_visa") {
 }
 
 async function paymentRowsFor(orderId: string): Promise<number> {
-  const client = new pg.Client({ connectionString: mesh.databases.payment });
+  return (await paymentIdsFor(orderId)).length;
+}
+
+async function paymentIdsFor(orderId: string): Promise<string[]> {
+  const { rows } = await query<{ payment_id: string }>(mesh.databases.payment, "SELECT payment_id FROM payments WHERE order_id = $1", [
+    orderId,
+  ]);
+  return rows.map((row) => row.payment_id);
+}
+
+async function query<R extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    const { rows } = await client.query<{ n: string }>("SELECT count(*) AS n FROM payments WHERE order_id = $1", [orderId]);
-    return Number(rows[0]?.n);
+    return await client.query<R>(sql, params);
   } finally {
     await client.end();
   }
+}
+
+/**
+ * Every notification the order service owes so far has reached the notification service: its
+ * outbox holds no unpublished row and the broker's queues hold no unacknowledged copy. After this, a
+ * duplicate would already be recorded — no quiet window needed.
+ */
+async function allDelivered(): Promise<void> {
+  await until(
+    async () =>
+      Number((await query<{ n: string }>(mesh.databases.order, "SELECT count(*) AS n FROM outbox WHERE published_at IS NULL")).rows[0]?.n),
+    (unpublished) => unpublished === 0,
+  );
+  await mesh.rabbit.drained();
 }
 
 /** The order once it is no longer PENDING (a loaded machine can leave a step to recovery). */
@@ -86,11 +110,13 @@ function settle(orderId: string) {
   );
 }
 
+/** Reads until `done` holds and returns that value; fails the test after `timeoutMs` with the last value read. */
 async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${String(value)}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -112,17 +138,16 @@ describe("CreateOrder runs the saga across real inventory, payment and order pro
     expect(payment?.amount?.amountMinor).toBe(placed?.total?.amountMinor);
   });
 
-  it("sends one order_confirmed notification through the outbox and RabbitMQ, seen within a second", async () => {
+  it("sends one order_confirmed notification through the outbox and RabbitMQ", async () => {
     const { order: placed } = await orders.createOrder(order(productFor(0), 1), alice);
-    const started = Date.now();
 
-    const { notifications: sent } = await until(
+    await until(
       () => notifications.listNotifications({ orderId: placed?.orderId ?? "" }, alice),
       (page) => page.notifications.length > 0,
-      5_000,
     );
+    await allDelivered();
+    const { notifications: sent } = await notifications.listNotifications({ orderId: placed?.orderId ?? "" }, alice);
 
-    expect(Date.now() - started).toBeLessThan(1_000);
     expect(sent).toHaveLength(1);
     expect(sent[0]?.template).toBe("order_confirmed");
     expect(sent[0]?.recipient).toBe("alice@example.com");
@@ -175,8 +200,10 @@ describe("CreateOrder runs the saga across real inventory, payment and order pro
     expect(concurrent.order?.orderId).toBe(first.order?.orderId);
     expect(later.order?.orderId).toBe(first.order?.orderId);
     expect(later.order?.status).toBe(OrderStatus.CONFIRMED);
-    expect(later.order?.paymentId).toBe(first.order?.paymentId || later.order?.paymentId);
-    expect(await paymentRowsFor(later.order?.orderId ?? "")).toBe(1);
+    // An answer given before the saga reached the payment has no id yet; every id given is the one payment's.
+    const paymentIds = await paymentIdsFor(later.order?.orderId ?? "");
+    expect(paymentIds).toEqual([later.order?.paymentId]);
+    for (const answer of [first, concurrent]) expect([paymentIds[0], ""]).toContain(answer.order?.paymentId);
     expect(await available(sku)).toBe(before - 1);
   });
 

@@ -8,7 +8,7 @@ import { traceFields } from "../observability/trace-fields.js";
 import { enableContextPropagation } from "../observability/tracing.js";
 import type { MessagingConnection } from "./connection.js";
 import { startProcessSpan } from "./message-spans.js";
-import type { Topology } from "./topology.js";
+import { declareTopology, type Topology } from "./topology.js";
 import { type AmqpHeaders, extractTraceContext } from "./trace-headers.js";
 
 /** Headers the consumer writes when it gives up on a message or schedules a retry. */
@@ -121,6 +121,9 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
     const returns = new Set<string>();
     returned.set(ch, returns);
     ch.on("return", (msg: ConsumeMessage) => returns.add(String(msg.properties.headers?.[FORWARD_ID_HEADER] ?? "")));
+    // Declared again on every (re)subscription, not only per connection: after the broker cancelled
+    // us because the queue was deleted, consuming from the missing queue would fail forever.
+    await declareTopology(ch, topology);
     await ch.prefetch(options.prefetch ?? 16);
     if (topology.exclusive) {
       // A fresh broker-named queue on every (re)open; the old one went with its channel's consumer.

@@ -23,6 +23,15 @@ export interface RabbitTestScope {
   closeConnectionsFromBroker(): Promise<number>;
   /** Deletes every queue and exchange whose name starts with the prefix. */
   cleanup(): Promise<void>;
+  /** This run's queues as the broker reports them: type, and messages ready plus unacknowledged. */
+  queues(): Promise<Map<string, QueueState>>;
+  /**
+   * Resolves once every queue of this run but the dead-letter queues (`*.dlq`, where letters stay)
+   * holds no message, ready or unacknowledged — every copy published so far has been consumed and
+   * acked: the explicit "all delivered" signal, instead of a quiet window that a late duplicate could
+   * outlast. Throws after `timeoutMs`.
+   */
+  drained(timeoutMs?: number): Promise<void>;
   /**
    * A connection of this scope that declares `topology`, once connected, and a confirm publisher
    * to its exchange: what most messaging tests start from.
@@ -32,6 +41,13 @@ export interface RabbitTestScope {
     logger: Logger,
     reconnect?: MessagingConnectionOptions["reconnect"],
   ): Promise<{ connection: MessagingConnection; publisher: Publisher }>;
+}
+
+/** One queue as `rabbitmqctl list_queues` reports it. */
+export interface QueueState {
+  type: string;
+  /** Ready plus unacknowledged. */
+  messages: number;
 }
 
 /** A fresh scope with a random prefix; call `cleanup()` in afterAll. */
@@ -56,6 +72,25 @@ export function rabbitTestScope(label = "test"): RabbitTestScope {
       const pids = (await listConnections()).filter((c) => c.clientProperties.includes(`"${prefix}`)).map((c) => c.pid);
       for (const pid of pids) await run("rabbitmqctl", ["-q", "close_connection", pid, "test"]);
       return pids.length;
+    },
+    async queues() {
+      const { stdout } = await run("rabbitmqctl", ["-q", "--formatter", "json", "list_queues", "name", "type", "messages"]);
+      const rows = JSON.parse(stdout) as Array<{ name: string; type: string; messages: number | string }>;
+      return new Map(
+        rows.filter((row) => row.name.startsWith(prefix)).map((row) => [row.name, { type: row.type, messages: Number(row.messages) }]),
+      );
+    },
+    async drained(timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const busy = [...(await this.queues())].filter(([name, queue]) => !name.endsWith(".dlq") && queue.messages > 0);
+        if (busy.length === 0) return;
+        if (Date.now() > deadline)
+          throw new Error(
+            `queues still hold messages after ${timeoutMs} ms: ${busy.map(([name, q]) => `${name}=${q.messages}`).join(", ")}`,
+          );
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
     },
     async cleanup() {
       const [queues, exchanges] = await Promise.all([listNames("list_queues"), listNames("list_exchanges")]);
