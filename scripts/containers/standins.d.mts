@@ -6,3 +6,5 @@ export declare function dockerfileNodeMajor(dockerfile?: string): string;
 export declare function nodeImage(major: string): string;
 /** Builds whichever stand-in image is missing; returns the names it built. */
 export declare function ensureStandins(options?: { engine?: string; nodeMajor?: string; log?: (line: string) => void }): string[];
+/** True when `engine pull` fetched the image. */
+export declare function pulled(engine: string, image: string, log?: (line: string) => void): boolean;

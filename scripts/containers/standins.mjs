@@ -4,7 +4,7 @@
 // (localhost/debian:bookworm), then node:<major>-bookworm-slim, postgres:<n> and rabbitmq:3-management built on it
 // from deploy/containers/standins/, with the official images' conventions. Each is built only when missing, so a
 // machine pays once (~2–3 minutes); `node scripts/containers/standins.mjs` builds them by hand.
-// An image already present (a real pull, on a machine that has a registry) is never replaced.
+// An image already present is never replaced, and where a registry answers the official image is pulled instead.
 import { spawnSync } from "node:child_process";
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -39,11 +39,19 @@ export function ensureStandins({ engine = "podman", nodeMajor = dockerfileNodeMa
     log(`[standins] built ${image} in ${((Date.now() - began) / 1000).toFixed(0)} s`);
     built.push(image);
   };
-  const wanted = [nodeImage(nodeMajor), POSTGRES_IMAGE, RABBITMQ_IMAGE].filter(need);
+  // Where a registry answers, the official image itself is pulled; a stand-in is built only where none can be.
+  const wanted = [nodeImage(nodeMajor), POSTGRES_IMAGE, RABBITMQ_IMAGE].filter(need).filter((image) => !pulled(engine, image, log));
   if (wanted.length === 0) return built;
   if (need(BASE_IMAGE)) timed(BASE_IMAGE, () => buildBase(engine));
   for (const image of wanted) timed(image, () => buildStandin(engine, image, nodeMajor));
   return built;
+}
+
+/** True when `engine pull` fetched the image (it fails within a second where no registry resolves). */
+export function pulled(engine, image, log = () => undefined) {
+  const result = spawnSync(engine, ["pull", "-q", image], { encoding: "utf8", timeout: 600_000 });
+  if (result.status === 0) log(`[standins] pulled ${image}`);
+  return result.status === 0;
 }
 
 function missing(engine, image) {

@@ -53,6 +53,12 @@ export async function buildImage({ engine }: Engine): Promise<number> {
   return Number((await sh(engine, ["image", "inspect", "--format", "{{.Size}}", IMAGE])).trim());
 }
 
+/** Builds the Envoy image (`--target envoy`): only where the envoyproxy/envoy base image is present. */
+export async function buildEnvoyImage({ engine }: Engine): Promise<void> {
+  const format = engine === "podman" ? ["--format", "docker", "--pull=never"] : [];
+  await sh(engine, ["build", ...format, "--target", "envoy", "-t", "shop-mesh-envoy:dev", "."], { timeoutMs: 1_800_000 });
+}
+
 export async function imageExists({ engine }: Engine, image: string): Promise<boolean> {
   return run(engine, ["image", "inspect", image]).then(
     () => true,
@@ -73,6 +79,7 @@ export class Stack {
   /** This run's mesh certificates (keys readable by the image's node group: scripts/compose-secrets.mjs). */
   readonly certsDir = mkdtempSync(join(tmpdir(), "compose-stack-certs-"));
   gatewayPort = 0;
+  envoyPort = 0;
   secret = "";
   private env: NodeJS.ProcessEnv = {};
 
@@ -101,7 +108,7 @@ export class Stack {
       GATEWAY_HOST_PORT: `${this.gatewayPort}`,
       GATEWAY_ADMIN_HOST_PORT: `${await freePort()}`,
       RABBITMQ_MANAGEMENT_HOST_PORT: `${await freePort()}`,
-      ENVOY_HOST_PORT: `${await freePort()}`,
+      ENVOY_HOST_PORT: `${(this.envoyPort = await freePort())}`,
       ENVOY_ADMIN_HOST_PORT: `${await freePort()}`,
     };
     await this.compose(["up", "-d", "--no-build", ...services]);
