@@ -55,7 +55,7 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
 FROM node AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends tini \
- && rm -rf /var/lib/apt/lists/*
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 ENV NODE_ENV=production HOST=0.0.0.0 ADMIN_PORT=9080
 WORKDIR /app
 COPY --from=production-dependencies /app/package.json ./

@@ -8,3 +8,6 @@ export declare function nodeImage(major: string): string;
 export declare function ensureStandins(options?: { engine?: string; nodeMajor?: string; log?: (line: string) => void }): string[];
 /** True when `engine pull` fetched the image. */
 export declare function pulled(engine: string, image: string, log?: (line: string) => void): boolean;
+export declare const RECIPE_LABEL: string;
+/** A hash of how the stand-ins are made. */
+export declare function recipeHash(): string;

@@ -6,6 +6,7 @@
 // machine pays once (~2–3 minutes); `node scripts/containers/standins.mjs` builds them by hand.
 // An image already present is never replaced, and where a registry answers the official image is pulled instead.
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -28,10 +29,24 @@ export function dockerfileNodeMajor(dockerfile = join(root, "Dockerfile")) {
 
 export const nodeImage = (major) => `docker.io/library/node:${major}-bookworm-slim`;
 
-/** Builds whichever stand-in is missing; returns the names it built. `log` receives progress lines. */
+/** The label each stand-in carries: a hash of how it is made, so a changed recipe rebuilds it. */
+export const RECIPE_LABEL = "shop-mesh.standin-recipe";
+
+/** A hash of this script and deploy/containers/standins/: what the stand-ins are made from. */
+export function recipeHash() {
+  const hash = createHash("sha256").update(readFileSync(fileURLToPath(import.meta.url)));
+  for (const kind of readdirSync(standins).sort()) {
+    for (const file of readdirSync(join(standins, kind)).sort())
+      hash.update(`${kind}/${file}\0`).update(readFileSync(join(standins, kind, file)));
+  }
+  return hash.digest("hex").slice(0, 16);
+}
+
+/** Builds whichever stand-in is missing or made by an older recipe; returns the names it built. `log` receives progress lines. */
 export function ensureStandins({ engine = "podman", nodeMajor = dockerfileNodeMajor(), log = console.log } = {}) {
   const built = [];
-  const need = (image) => missing(engine, image);
+  const recipe = recipeHash();
+  const need = (image) => missing(engine, image) || outdated(engine, image, recipe);
   const timed = (image, build) => {
     const began = Date.now();
     log(`[standins] building ${image} …`);
@@ -42,8 +57,8 @@ export function ensureStandins({ engine = "podman", nodeMajor = dockerfileNodeMa
   // Where a registry answers, the official image itself is pulled; a stand-in is built only where none can be.
   const wanted = [nodeImage(nodeMajor), POSTGRES_IMAGE, RABBITMQ_IMAGE].filter(need).filter((image) => !pulled(engine, image, log));
   if (wanted.length === 0) return built;
-  if (need(BASE_IMAGE)) timed(BASE_IMAGE, () => buildBase(engine));
-  for (const image of wanted) timed(image, () => buildStandin(engine, image, nodeMajor));
+  if (need(BASE_IMAGE)) timed(BASE_IMAGE, () => buildBase(engine, recipe));
+  for (const image of wanted) timed(image, () => buildStandin(engine, image, nodeMajor, recipe));
   return built;
 }
 
@@ -54,12 +69,21 @@ export function pulled(engine, image, log = () => undefined) {
   return result.status === 0;
 }
 
+/** A stand-in of ours made by another recipe (an official image carries no such label and is never outdated). */
+function outdated(engine, image, recipe) {
+  const result = spawnSync(engine, ["image", "inspect", "--format", `{{index .Config.Labels "${RECIPE_LABEL}"}}`, image], {
+    encoding: "utf8",
+  });
+  const label = result.status === 0 ? result.stdout.trim() : "";
+  return label !== "" && label !== "<no value>" && label !== recipe;
+}
+
 function missing(engine, image) {
   return spawnSync(engine, ["image", "inspect", image], { stdio: "ignore" }).status !== 0;
 }
 
 /** debootstrap's minimal Debian, with the machine's mirror, the updates and security suites and its trust store. */
-function buildBase(engine) {
+function buildBase(engine, recipe) {
   const work = mkdtempSync(join(tmpdir(), "standin-base-"));
   const rootfs = join(work, "rootfs");
   try {
@@ -71,7 +95,11 @@ function buildBase(engine) {
       `deb ${mirror} bookworm main\ndeb ${mirror} bookworm-updates main\ndeb ${security} bookworm-security main\n`,
     );
     // As Docker's Debian images: no recommends, no caches kept in layers.
-    writeFileSync(join(rootfs, "etc/apt/apt.conf.d/90containers"), 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n');
+    writeFileSync(
+      join(rootfs, "etc/apt/apt.conf.d/90containers"),
+      'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\nDir::Cache::pkgcache "";\nDir::Cache::srcpkgcache "";\n' +
+        'DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/*.bin || true"; };\n',
+    );
     rmSync(join(rootfs, "var/cache/apt/archives"), { recursive: true, force: true });
     mkdirSync(join(rootfs, "var/cache/apt/archives/partial"), { recursive: true });
     rmSync(join(rootfs, "var/lib/apt/lists"), { recursive: true, force: true });
@@ -81,13 +109,14 @@ function buildBase(engine) {
     copyFileSync("/etc/ssl/certs/ca-certificates.crt", join(rootfs, "etc/ssl/certs/ca-certificates.crt"));
     const extra = "/usr/local/share/ca-certificates";
     if (existsSync(extra)) cpSync(extra, join(rootfs, extra.slice(1)), { recursive: true });
-    run("sh", ["-c", `tar -C '${rootfs}' -c . | ${engine} import --change 'CMD ["bash"]' - ${BASE_IMAGE}`]);
+    const changes = `--change 'CMD ["bash"]' --change 'LABEL ${RECIPE_LABEL}=${recipe}'`;
+    run("sh", ["-c", `tar -C '${rootfs}' -c . | ${engine} import ${changes} - ${BASE_IMAGE}`]);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
 }
 
-function buildStandin(engine, image, nodeMajor) {
+function buildStandin(engine, image, nodeMajor, recipe) {
   const kind = image.includes("/node:") ? "node" : image.includes("/postgres:") ? "postgres" : "rabbitmq";
   const context = mkdtempSync(join(tmpdir(), `standin-${kind}-`));
   try {
@@ -100,7 +129,18 @@ function buildStandin(engine, image, nodeMajor) {
       args.push("--build-arg", `NODE_VERSION=${version}`);
     }
     if (kind === "postgres") args.push("--build-arg", `PG_MAJOR=${image.split(":").pop()}`);
-    run(engine, ["build", "--pull=never", ...args, "-t", image, "-f", join(context, "Containerfile"), context]);
+    run(engine, [
+      "build",
+      "--pull=never",
+      "--label",
+      `${RECIPE_LABEL}=${recipe}`,
+      ...args,
+      "-t",
+      image,
+      "-f",
+      join(context, "Containerfile"),
+      context,
+    ]);
   } finally {
     rmSync(context, { recursive: true, force: true });
   }
