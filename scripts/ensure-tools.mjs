@@ -13,7 +13,17 @@ import { ensureServices } from "./local-services.mjs";
 import { pythonWithGrpc } from "./python-grpc.mjs";
 
 // Each tool is looked for the way its user finds it, so this check and the tests cannot disagree.
-const CONTAINER_PACKAGES = ["podman", "runc", "podman-compose", "netavark", "aardvark-dns", "iptables", "slirp4netns", "uidmap", "debootstrap"];
+const CONTAINER_PACKAGES = [
+  "podman",
+  "runc",
+  "podman-compose",
+  "netavark",
+  "aardvark-dns",
+  "iptables",
+  "slirp4netns",
+  "uidmap",
+  "debootstrap",
+];
 const tools = [
   // bench/src/h2load.mjs runs H2LOAD, default /usr/bin/h2load.
   { name: "h2load", debianPackage: "nghttp2-client", find: () => findFile(process.env.H2LOAD ?? "/usr/bin/h2load", "H2LOAD") },
@@ -32,7 +42,7 @@ const tools = [
     name: "podman",
     debianPackage: CONTAINER_PACKAGES.join(" "),
     optional: true,
-    find: () => (onPath("podman") && onPath("podman-compose") && findDebootstrap()) || findContainerEngine() ? "found" : "missing",
+    find: () => ((onPath("podman") && onPath("podman-compose") && findDebootstrap()) || findContainerEngine() ? "found" : "missing"),
   },
 ];
 

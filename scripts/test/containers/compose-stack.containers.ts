@@ -9,7 +9,7 @@ import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findContainerEngine } from "../../containers/engine.mjs";
 import { ensureStandins, pulled } from "../../containers/standins.mjs";
-import { buildEnvoyImage, buildImage, ENVOY_IMAGE, imageExists, NODE_SERVICES, SERVICES, Stack } from "./stack.js";
+import { buildEnvoyImage, buildImage, ENVOY_IMAGE, IMAGE, imageExists, NODE_SERVICES, SERVICES, Stack } from "./stack.js";
 
 const engine = findContainerEngine();
 if (!engine) throw new Error("no container engine: scripts/containers/run-tests.mjs runs this file only when podman or docker answers");
@@ -124,6 +124,29 @@ describe(`the compose stack (${engine.engine})`, () => {
     log(`project ${stack.project} down (containers, volumes, network) in ${seconds(began)}`);
   });
 
+  it("runs the image as node under tini, with a HEALTHCHECK, holding only what runs", async () => {
+    const [config] = JSON.parse(await stack.engineRun(["image", "inspect", IMAGE])) as Array<{
+      Config: { User: string; Entrypoint: string[]; Healthcheck?: { Test: string[] } };
+    }>;
+    expect(config?.Config.User).toBe("node");
+    expect(config?.Config.Entrypoint).toEqual(["tini", "--", "node"]);
+    expect(config?.Config.Healthcheck?.Test.join(" ")).toMatch(/readyz/);
+    const order = await stack.container("order");
+    // tini is PID 1 and node its child, as the unprivileged user.
+    expect((await stack.engineRun(["exec", order, "cat", "/proc/1/comm"])).trim()).toBe("tini");
+    expect((await stack.engineRun(["exec", order, "id", "-un"])).trim()).toBe("node");
+    const listing = await stack.engineRun(["exec", order, "sh", "-c", "ls -d /app/* /app/*/* /app/*/*/* | grep -v node_modules"]);
+    const paths = listing.trim().split("\n");
+    expect(paths.filter((path) => /\/(src|test|bench|scripts|proto)$|tsconfig|\.ts$/.test(path) && !path.endsWith(".d.ts"))).toEqual([]);
+    expect(paths).toContain("/app/services/order/dist");
+    expect(paths).toContain("/app/web/dist");
+    // No dev dependency made it in.
+    for (const devOnly of ["typescript", "vitest", "@biomejs", "vite"])
+      expect(
+        await stack.engineRun(["exec", order, "sh", "-c", `test -e /app/node_modules/${devOnly} && echo present || echo absent`]),
+      ).toBe("absent\n");
+  });
+
   it("gives each service its own PostgreSQL role owning only its database", async () => {
     const owned = await rows(
       "postgres",
@@ -174,6 +197,8 @@ describe(`the compose stack (${engine.engine})`, () => {
     const payment = await stack.container("payment");
     const orders = await streamOfOrders(user, 12, 500, 3, async () => {
       await stack.engineRun(["stop", "-t", "10", payment]);
+      // SIGTERM reached node through tini: it drained and exited 0 before the 10 s were up.
+      expect((await stack.engineRun(["inspect", "--format", "{{.State.ExitCode}}", payment])).trim()).toBe("0");
       log("payment stopped");
       await sleep(5000);
       await stack.engineRun(["start", payment]);

@@ -101,6 +101,7 @@ export class Stack {
 
   async up(services: string[]): Promise<void> {
     this.gatewayPort = await freePort();
+    this.envoyPort = await freePort();
     this.env = {
       ...process.env,
       CERTS_DIR: this.certsDir,
@@ -108,7 +109,7 @@ export class Stack {
       GATEWAY_HOST_PORT: `${this.gatewayPort}`,
       GATEWAY_ADMIN_HOST_PORT: `${await freePort()}`,
       RABBITMQ_MANAGEMENT_HOST_PORT: `${await freePort()}`,
-      ENVOY_HOST_PORT: `${(this.envoyPort = await freePort())}`,
+      ENVOY_HOST_PORT: `${this.envoyPort}`,
       ENVOY_ADMIN_HOST_PORT: `${await freePort()}`,
     };
     await this.compose(["up", "-d", "--no-build", ...services]);
