@@ -2,8 +2,9 @@
 // Stand-ins for the official images this project's Dockerfile and docker-compose.yml name, for a machine that can
 // build and run containers but reach no image registry (CONTAINERS.md): a Debian base made with debootstrap
 // (localhost/debian:bookworm), then node:<major>-bookworm-slim, postgres:<n> and rabbitmq:3-management built on it
-// from deploy/containers/standins/, with the official images' conventions. Each is built only when missing, so a
-// machine pays once (~2–3 minutes); `node scripts/containers/standins.mjs` builds them by hand.
+// from deploy/containers/standins/, with the official images' conventions. Each is built only when missing or made
+// by an older recipe (a label holds a hash of this file and that folder), so a machine pays once (4–6 minutes
+// measured here); `node scripts/containers/standins.mjs` builds them by hand.
 // An image already present is never replaced, and where a registry answers the official image is pulled instead.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";

@@ -82,6 +82,7 @@ export class Stack {
   envoyPort = 0;
   secret = "";
   private env: NodeJS.ProcessEnv = {};
+  private started = false;
 
   constructor(readonly engine: Engine) {
     chmodSync(this.certsDir, 0o755);
@@ -112,6 +113,7 @@ export class Stack {
       ENVOY_HOST_PORT: `${this.envoyPort}`,
       ENVOY_ADMIN_HOST_PORT: `${await freePort()}`,
     };
+    this.started = true;
     await this.compose(["up", "-d", "--no-build", ...services]);
   }
 
@@ -204,7 +206,7 @@ export class Stack {
           .filter(Boolean)
       : [];
     const problems: string[] = [];
-    await this.compose(["down", "-v", "-t", "2"]).catch((error: Error) => problems.push(error.message));
+    if (this.started) await this.compose(["down", "-v", "-t", "2"]).catch((error: Error) => problems.push(error.message));
     const left = (await sh(engine, ["ps", "-aq", "--filter", label]).catch(() => "")).split("\n").filter(Boolean);
     if (left.length) await sh(engine, ["rm", "-f", "-v", ...left]).catch((error: Error) => problems.push(error.message));
     for (const volume of anonymous) await run(engine, ["volume", "rm", "-f", volume]).catch(() => undefined);
