@@ -8,3 +8,9 @@ export declare function rabbitDefinitions(env: Record<string, string | undefined
 };
 /** A JWKS holding the HS256 secret. */
 export declare function hs256Jwks(secret: string): { keys: Array<{ kty: string; alg: string; k: string }> };
+/** The group of the image's unprivileged `node` user. */
+export declare const CONTAINER_GID: number;
+/** The workloads docker-compose.yml mounts a certificate folder for. */
+export declare const COMPOSE_WORKLOADS: string[];
+/** Makes each workload's folder (0750) and key (0640) readable by the container's group; returns what it could not change. */
+export declare function shareKeysWithContainer(certsDir: string, workloads?: string[], gid?: number): string[];

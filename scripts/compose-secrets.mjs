@@ -6,7 +6,7 @@
 //                                         salted password hashes and permissions on their own names only
 //   .certs/                               the mesh's development CA and workload certificates (npm run certs)
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureCertificates } from "./certs.mjs";
@@ -83,6 +83,37 @@ export function rabbitDefinitions(env) {
   };
 }
 
+/** The group of the image's unprivileged `node` user (uid and gid 1000 in node:<version>-bookworm-slim). */
+export const CONTAINER_GID = 1000;
+/** The workloads docker-compose.yml mounts a certificate folder for. */
+export const COMPOSE_WORKLOADS = ["order", "inventory", "payment", "notification", "gateway"];
+
+/**
+ * Keys are written 0600 by their owner, and a bind mount keeps the host's owner and mode: the image's non-root
+ * `node` user could not read them. Each mounted folder and its key become readable by the container's group
+ * (folder 0750, key 0640, group CONTAINER_GID) and by nobody else, as a Secret volume's fsGroup does on
+ * Kubernetes. Returns what it could not change (not root and not a member of that group) as messages.
+ */
+export function shareKeysWithContainer(certsDir, workloads = COMPOSE_WORKLOADS, gid = CONTAINER_GID) {
+  const problems = [];
+  for (const workload of workloads) {
+    const dir = join(certsDir, workload);
+    for (const [path, mode] of [
+      [dir, 0o750],
+      [join(dir, "tls.key"), 0o640],
+    ]) {
+      try {
+        const { uid, gid: current } = statSync(path);
+        if (current !== gid) chownSync(path, uid, gid);
+        chmodSync(path, mode);
+      } catch (error) {
+        problems.push(`${path}: ${error.code ?? error.message} — run: sudo chgrp ${gid} ${path} && sudo chmod ${mode.toString(8)} ${path}`);
+      }
+    }
+  }
+  return problems;
+}
+
 /** A JWKS holding the HS256 secret, as Envoy's jwt_authn reads it. */
 export function hs256Jwks(secret) {
   return { keys: [{ kty: "oct", alg: "HS256", k: Buffer.from(secret, "utf8").toString("base64url") }] };
@@ -106,6 +137,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   writeFileSync(join(secrets, "jwks.json"), JSON.stringify(hs256Jwks(env.GATEWAY_JWT_SECRET)), { mode: 0o644 });
   writeFileSync(join(secrets, "rabbitmq-definitions.json"), JSON.stringify(rabbitDefinitions(env), null, 2), { mode: 0o644 });
   const certificates = await ensureCertificates();
+  const unshared = shareKeysWithContainer(certificates.dir);
+  for (const problem of unshared) console.warn(`[compose] the containers' node user cannot read ${problem}`);
   console.log(made.length > 0 ? `[compose] new secrets in .env: ${made.join(", ")}` : "[compose] .env already holds every secret");
   console.log(`[compose] .secrets/jwks.json, .secrets/rabbitmq-definitions.json; certificates in ${certificates.dir}`);
 }

@@ -1,18 +1,19 @@
 // What `npm run compose:secrets` writes for RabbitMQ and Envoy, checked against the real broker and
 // against the token library the gateway uses: a broker user logs in with the hash it wrote, and may
 // touch only its own names; Envoy's JWKS verifies the gateway's tokens.
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { commandTopology, connectMessaging, deadLetterQueue } from "@shop/platform/messaging";
+import { ensureDevelopmentCertificates } from "@shop/platform/tls";
 import { connect } from "amqplib";
 import { importJWK, jwtVerify, SignJWT } from "jose";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { hs256Jwks, rabbitDefinitions } from "../compose-secrets.mjs";
+import { CONTAINER_GID, hs256Jwks, rabbitDefinitions, shareKeysWithContainer } from "../compose-secrets.mjs";
 
 const run = promisify(execFile);
 
@@ -135,5 +136,27 @@ describe("compose secrets", () => {
     const [key] = hs256Jwks(secret).keys;
     const { payload } = await jwtVerify(token, await importJWK(key!, "HS256"), { algorithms: ["HS256"] });
     expect(payload.sub).toBe("alice");
+  });
+
+  // A bind mount keeps the host's owner and mode: a 0600 key written by root is unreadable to the image's `node`
+  // user (uid/gid 1000), and every service in docker-compose.yml failed to start with EACCES on it.
+  it.runIf(process.getuid?.() === 0)("makes each mounted key readable by the container's node group and by no one else", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "compose-certs-"));
+    chmodSync(dir, 0o755);
+    try {
+      await ensureDevelopmentCertificates({ dir, trustDomain: "shop.mesh", workloads: ["order", "gateway"] });
+      const key = join(dir, "order", "tls.key");
+      const readAs = (id: number) =>
+        spawnSync(process.execPath, ["-e", `require("node:fs").readFileSync(${JSON.stringify(key)})`], { uid: id, gid: id }).status;
+      expect(readAs(CONTAINER_GID)).not.toBe(0);
+      expect(shareKeysWithContainer(dir, ["order", "gateway"])).toEqual([]);
+      expect(readAs(CONTAINER_GID)).toBe(0);
+      expect(readAs(CONTAINER_GID + 1)).not.toBe(0);
+      expect(statSync(key).mode & 0o777).toBe(0o640);
+      // The CA's key is never mounted and stays private.
+      expect(statSync(join(dir, "ca", "ca.key")).mode & 0o777).toBe(0o600);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -43,6 +43,16 @@ describe("scripts/ensure-tools.mjs", () => {
     expect(result.stdout).not.toContain("installing");
   });
 
+  it("names podman's packages when it may not install them, without making them a requirement of npm test", async () => {
+    const result = await ensureTools(withoutDockerCompose);
+    const sudo = root ? "" : "sudo ";
+    expect(result.stderr).toContain(
+      `podman is not installed: npm run test:containers will not run. To run it: ${sudo}apt-get install -y podman runc podman-compose`,
+    );
+    // The failure is docker-compose's alone: the apt-get command it prints installs nothing else.
+    expect(result.stderr).toMatch(/apt-get install -y docker-compose\n/);
+  });
+
   const canDropRoot = root && isExecutable("/usr/bin/setpriv");
   it.runIf(canDropRoot)("tells a user who is not root to run apt-get with sudo, and runs nothing", async () => {
     const result = await ensureTools({ ...withoutDockerCompose, ENSURE_TOOLS_INSTALL: "" }, true);
