@@ -32,15 +32,13 @@ describe("the platform's stdout log destination (lines batched 16 KiB at a time)
     expect(lines.every((line, index) => line.i === index && line.msg === "line" && line.name === "log-lines")).toBe(true);
   });
 
-  it("writes a lone line within the flush interval while the process keeps running", async () => {
+  it("writes a lone line on its flush timer while the process keeps running", async () => {
+    // The process logs one line and stays alive: no 16 KiB batch fills and no exit flushes it, so
+    // only the flush timer can deliver it (how soon is the bench's business, not this test's).
     const { child, exited } = startLogging(1, "stay");
     try {
-      const first = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error("no line within 2 s")), 2_000);
-        createInterface({ input: child.stdout }).once("line", (line) => {
-          clearTimeout(timer);
-          resolve(line);
-        });
+      const first = await new Promise<string>((resolve) => {
+        createInterface({ input: child.stdout }).once("line", resolve);
       });
       expect(JSON.parse(first)).toMatchObject({ i: 0, msg: "line" });
       expect(child.exitCode).toBeNull();
