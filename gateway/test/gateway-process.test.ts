@@ -88,8 +88,8 @@ describe("gateway process", () => {
     });
     try {
       await gateway.start();
-      // Ready means one worker listens; the burst must meet both, so wait for the second one's line.
-      await expect.poll(() => new Set(listeningWorkerPids(gateway.output.join(""))).size, { timeout: 20_000, interval: 100 }).toBe(2);
+      // Ready means one worker listens; the burst must meet both, so wait for the second.
+      await until(() => listeningWorkers(gateway.output.join("")).size === 2);
       const statuses: number[] = [];
       // A new connection per request: the primary hands connections to the workers in turn.
       for (let i = 0; i < 30; i++) {
@@ -138,12 +138,4 @@ async function until(done: () => boolean, timeoutMs = 15_000): Promise<void> {
     if (Date.now() > deadline) throw new Error("condition not met in time");
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-}
-
-/** The pids of the gateway workers that logged "gateway listening" (each worker logs it once). */
-function listeningWorkerPids(output: string): number[] {
-  return output
-    .split("\n")
-    .filter((line) => line.includes('"msg":"gateway listening"'))
-    .map((line) => (JSON.parse(line) as { pid: number }).pid);
 }
