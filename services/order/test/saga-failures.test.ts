@@ -236,10 +236,12 @@ describe("CancelOrder while payment is down", () => {
     try {
       const error = (await once.cancelOrder({ orderId, reason: "changed my mind" }, alice).catch((e: unknown) => e)) as ConnectError;
       expect(errorInfo(error)?.reason).toBe("CANCELLATION_PENDING");
+      // Waits on what the sampler saw, not on the row alone: stopping the sampler the moment the row
+      // says 3 could end it before it recorded attempt 3's delay.
       await until(
-        () => sagaRow(orderId),
-        (row) => (row?.attempts ?? 0) >= 3,
-        "three failed attempts",
+        async () => [...seen.keys()],
+        (attempts) => attempts.some((attempt) => attempt >= 3),
+        "three failed attempts, each sampled",
       );
       expect((await orders.getOrder({ orderId }, alice)).order?.status).toBe(OrderStatus.CONFIRMED); // not cancelled yet
     } finally {
@@ -250,7 +252,7 @@ describe("CancelOrder while payment is down", () => {
     }
 
     // One attempt at a time, each counted, each waiting min(max, 0.5 s x 2^(n-1)) with up to half of it as jitter.
-    expect([...seen.keys()].sort().slice(0, 3)).toEqual([1, 2, 3]);
+    expect([...seen.keys()].sort((a, b) => a - b).slice(0, 3)).toEqual([1, 2, 3]);
     for (const [attempt, delayMs] of seen) {
       const ceiling = Math.min(MAX_RETRY_DELAY_MS, 500 * 2 ** (attempt - 1));
       expect(delayMs).toBeGreaterThanOrEqual(ceiling / 2 - 50); // the row's clock is the database's, a few ms behind
