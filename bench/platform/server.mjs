@@ -16,9 +16,37 @@ import {
 import { product } from "../src/product.mjs";
 
 const kind = process.argv[2];
+/** The platform under test: the built package, or (A/B, bench/platform/ab.mjs) an earlier build's copy in PLATFORM_DIST. */
+const platformModule = () => (process.env.PLATFORM_DIST ? import(`${process.env.PLATFORM_DIST}/index.js`) : import("@shop/platform"));
 
 function ready(port) {
   process.stderr.write(`${JSON.stringify({ port })}\n`);
+}
+
+/**
+ * With CPU_PROFILE=<file>: SIGUSR2 starts a V8 CPU profile, the next SIGUSR2 writes it to the file
+ * (bench/platform/profile.mjs), so the profile holds the measured load alone, not start-up.
+ */
+if (process.env.CPU_PROFILE) {
+  const { Session } = await import("node:inspector/promises");
+  const { writeFileSync } = await import("node:fs");
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.setSamplingInterval", { interval: 100 });
+  let profiling = false;
+  process.on("SIGUSR2", async () => {
+    if (!profiling) {
+      profiling = true;
+      await session.post("Profiler.start");
+      process.stderr.write("profiling\n");
+    } else {
+      profiling = false;
+      const { profile } = await session.post("Profiler.stop");
+      writeFileSync(process.env.CPU_PROFILE, JSON.stringify(profile));
+      process.stderr.write("profile written\n");
+    }
+  });
 }
 
 /** Exits normally on SIGTERM, so `node --cpu-prof` writes its profile (bench/report/profile.mjs). */
@@ -30,7 +58,7 @@ function exitOnSigterm(close) {
 }
 
 if (kind === "platform" || kind === "platform-propagating" || kind === "platform-unvalidated") {
-  const { enableContextPropagation, loadServiceConfig, openAccess, serve } = await import("@shop/platform");
+  const { enableContextPropagation, loadServiceConfig, openAccess, serve } = await platformModule();
   if (kind === "platform-propagating") enableContextPropagation();
   // Plaintext, like the bare servers it is compared with: h2load cannot present a client certificate.
   const config = loadServiceConfig(
@@ -45,7 +73,7 @@ if (kind === "platform" || kind === "platform-propagating" || kind === "platform
 } else if (kind === "platform-mtls") {
   // The platform as a service runs it: mTLS (the inventory's certificate from CERTS_DIR) and the
   // inventory's access table checked on every call (GetProduct: gateway, order).
-  const { loadServiceConfig, serve } = await import("@shop/platform");
+  const { loadServiceConfig, serve } = await platformModule();
   const { inventoryAccess } = await import("@shop/inventory/access");
   const config = loadServiceConfig(
     "inventory",

@@ -23,6 +23,7 @@ import { invalidArgument } from "../errors.js";
 import type { CallScope, MethodInstrumentation, ServerInstrumentation } from "../observability/server-instrumentation.js";
 import { contextPropagationEnabled } from "../observability/tracing.js";
 import type { MethodGate } from "../server/access.js";
+import { useBufferTextEncoding } from "../text-encoding.js";
 import { type RequestCheck, requestCheck } from "../validation/request-validation.js";
 import { type ServerSurfaceCall, withIncomingCall } from "./call-context.js";
 import { GrpcHandlerContext } from "./handler-context.js";
@@ -30,6 +31,7 @@ import { toWireStatus } from "./status.js";
 
 /** Encodes a message (or a message init shape) of `schema` as a Buffer without copying. */
 export function serializerFor(schema: DescMessage): (value: unknown) => Buffer {
+  useBufferTextEncoding();
   return (value) => {
     const message = isMessage(value, schema) ? value : create(schema, value as never);
     const bytes = toBinary(schema, message);
