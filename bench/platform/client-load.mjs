@@ -1,7 +1,7 @@
 // One client process calling GetProduct in a closed loop, for the client side of a call: the
 // platform's createClient against a bare @grpc/grpc-js client, same server, same message.
 // Measures this process's own CPU (process.cpuUsage) per call over the measured window.
-//   node client-load.mjs '{"kind":"platform|platform-explicit|grpc-js","port":1234,"concurrency":16,"seconds":3,"warmupSeconds":1}'
+//   node client-load.mjs '{"kind":"platform|platform-explicit|grpc-js|http2","port":1234,"concurrency":16,"seconds":3,"warmupSeconds":1}'
 // `platform` is a client as a service makes it (implicit context: AsyncLocalStorage on, as in
 // order); `platform-explicit` is implicitContext: false (as the gateway passes the context itself).
 // Prints one JSON line: { requests, failed, seconds, cpuUsPerCall, latenciesUs }.
@@ -19,6 +19,39 @@ const SKU = process.env.BENCH_SKU ?? "SKU-MUG-001";
 
 /** The same call through either client: resolves to the response message. */
 async function makeCaller(kind) {
+  if (kind === "http2") {
+    // The floor: raw node:http2 with the same protobuf-es (de)serialization, no gRPC library.
+    const http2 = await import("node:http2");
+    const session = http2.connect(`http://${target}`);
+    const headers = {
+      ":method": "POST",
+      ":path": "/shop.inventory.v1.InventoryService/GetProduct",
+      "content-type": "application/grpc",
+      te: "trailers",
+    };
+    return {
+      call: (request) =>
+        new Promise((resolve, reject) => {
+          const message = toBinary(GetProductRequestSchema, create(GetProductRequestSchema, request));
+          const frame = Buffer.alloc(5 + message.length);
+          frame.writeUInt32BE(message.length, 1);
+          frame.set(message, 5);
+          const stream = session.request(headers);
+          const chunks = [];
+          let status;
+          stream.on("data", (chunk) => chunks.push(chunk));
+          stream.on("trailers", (t) => (status = t["grpc-status"]));
+          stream.on("error", reject);
+          stream.on("close", () =>
+            status === "0"
+              ? resolve(fromBinary(GetProductResponseSchema, Buffer.concat(chunks).subarray(5)))
+              : reject(new Error(`grpc-status ${status}`)),
+          );
+          stream.end(frame);
+        }),
+      close: () => session.close(),
+    };
+  }
   if (kind === "grpc-js") {
     // A bare grpc-js client with protobuf-es (de)serialization, default channel options, promise-wrapped.
     const client = new grpc.Client(target, grpc.credentials.createInsecure());

@@ -19,7 +19,10 @@ export const CLIENT_KINDS = {
   "grpc-js": "bare @grpc/grpc-js client (promise-wrapped makeUnaryRequest, 5 s deadline)",
   platform: "platform createClient (implicit context: AsyncLocalStorage on, as in a service)",
   "platform-explicit": "platform createClient, implicitContext: false (as the gateway)",
+  /** Opt-in (--kinds=…,http2): the floor of a Node caller, raw node:http2 with the same protobuf-es messages. */
+  http2: "raw node:http2 client (floor)",
 };
+const DEFAULT_KINDS = ["grpc-js", "platform", "platform-explicit"];
 
 /** One load: `kind[@dist]` at `concurrency` for `seconds`; resolves to { rps, cpuUsPerCall, p50Ms, p99Ms }. */
 async function clientLoad(kindSpec, port, concurrency, seconds) {
@@ -83,7 +86,7 @@ export async function runClientCalls({
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { loadavg } = await import("node:os");
   const flag = (name, fallback) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback;
-  const kinds = flag("kinds", Object.keys(CLIENT_KINDS).join(",")).split(",");
+  const kinds = flag("kinds", DEFAULT_KINDS.join(",")).split(",");
   const concurrencies = flag("c", "1,16").split(",").map(Number);
   const load0 = loadavg()[0];
   const { samples } = await runClientCalls({

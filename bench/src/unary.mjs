@@ -29,10 +29,35 @@ export const UNARY_TARGETS = {
 };
 
 /**
- * Runs part 1. `options`: seconds per point, repeats, concurrencies, targets (ids), and
+ * Runs part 1: the server side (below), then the client side of a call — the CPU of the calling
+ * process per call, the platform's createClient against a bare grpc-js client, same bare server
+ * (bench/platform/client.mjs; rows "client CPU per GetProduct call"; BENCH_CLIENT_CONCURRENCY,
+ * default 1,16; BENCH_CLIENT=0 skips them). Returns the part's result object.
+ */
+export async function runUnary(options) {
+  const result = await serverSide(options);
+  if (process.env.BENCH_CLIENT === "0") return result;
+  const { runClientCalls } = await import("../platform/client.mjs");
+  const concurrencies = (process.env.BENCH_CLIENT_CONCURRENCY ?? "1,16").split(",").map(Number);
+  const log = options.log ?? console.log;
+  const { pairs } = await runClientCalls({
+    seconds: options.seconds,
+    repeats: options.repeats,
+    concurrencies,
+    log: (m) => log(`  client: ${m}`),
+  });
+  return {
+    ...result,
+    method: `${result.method}. Client rows: a Node process calling GetProduct in a closed loop (c calls in flight on one channel) through the platform's createClient or a bare grpc-js client against one bare grpc-js server, CPU of the calling process (process.cpuUsage) per call over ${options.seconds} s after 1 s of warm-up, ${options.repeats} repeats, kinds interleaved`,
+    pairs: [...(result.pairs ?? []), ...pairs],
+  };
+}
+
+/**
+ * The server side of part 1. `options`: seconds per point, repeats, concurrencies, targets (ids), and
  * `env` per target id (e.g. NODE_ARGS for --cpu-prof). Returns the part's result object.
  */
-export async function runUnary({
+async function serverSide({
   seconds,
   repeats,
   concurrencies,
