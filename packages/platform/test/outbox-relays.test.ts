@@ -20,6 +20,7 @@ import {
 } from "../src/messaging/index.js";
 import { createTestDatabase, type TestDatabase } from "../src/testing/postgres.js";
 import { rabbitTestScope } from "../src/testing/rabbitmq.js";
+import { waitFor } from "../src/testing/wait.js";
 
 /**
  * Two relays — as two order replicas run them — on one real PostgreSQL outbox, each with its own
@@ -79,9 +80,7 @@ async function countDeliveries(channel: Channel): Promise<{ counts: Map<string, 
   return { counts, sentinel };
 }
 
-async function until(check: () => Promise<boolean>): Promise<void> {
-  while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 50));
-}
+const until = (check: () => Promise<boolean>) => waitFor(check, { timeoutMs: 60_000, intervalMs: 50, what: "relays drained the outbox" });
 
 describe("two outbox relays on one PostgreSQL database", () => {
   it("publish each row exactly once: rows are claimed with FOR UPDATE SKIP LOCKED", async () => {

@@ -4,6 +4,7 @@ import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_se
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, type GrpcClient, initTracing, type RunningServer } from "../src/index.js";
 import { callingAs } from "../src/testing/certificates.js";
+import { waitFor } from "../src/testing/wait.js";
 import { inventoryRegistration, startServer } from "./inventory-fixture.js";
 
 interface Seen {
@@ -123,11 +124,5 @@ describe("deadlines, cancellation and context across hops", () => {
   });
 });
 
-/** Waits until `done()` holds, failing the test after `timeoutMs`: an event seen, not a window slept through. */
-async function until(done: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+/** Waits until `done()` holds, failing the test after 15 s: an event seen, not a window slept through. */
+const until = (done: () => boolean) => waitFor(done, { timeoutMs: 15_000, intervalMs: 10 });
