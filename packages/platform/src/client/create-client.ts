@@ -16,7 +16,16 @@ import {
   Metadata,
   type ServiceError,
 } from "@grpc/grpc-js";
-import { type Context, context, propagation, SpanKind, SpanStatusCode, type TextMapSetter, trace } from "@opentelemetry/api";
+import {
+  type Context,
+  context,
+  propagation,
+  SpanKind,
+  type SpanOptions,
+  SpanStatusCode,
+  type TextMapSetter,
+  trace,
+} from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { incomingCallIn, type ServerSurfaceCall } from "../adapter/call-context.js";
 import { deserializerFor, methodPath, serializerFor } from "../adapter/server-definition.js";
@@ -196,14 +205,16 @@ function deadlineOf(budgetMs: number | undefined, callerTimeoutMs: number | unde
   return { deadline: Math.min(budget, callerTimeoutMs === undefined ? Infinity : now + callerTimeoutMs), owner };
 }
 
-/** Deadline, parent call and traced metadata shared by both call kinds. */
-function prepare(method: DescMethod, settings: MethodSettings, options: CallOptions | undefined, timeoutMs: number | undefined) {
-  const active = options?.context ?? context.active();
-  const incoming = incomingCallIn(active);
-  const metadata = requestMetadata(options?.headers, incoming?.call.metadata);
-  const span = platformTracer().startSpan(
-    `${method.parent.typeName}/${method.name}`,
-    {
+/** A method's CLIENT span name and options, built once per method (the tracer copies what it keeps). */
+interface SpanTemplate {
+  name: string;
+  options: SpanOptions;
+}
+
+function spanTemplate(method: DescMethod, settings: MethodSettings): SpanTemplate {
+  return {
+    name: `${method.parent.typeName}/${method.name}`,
+    options: {
       kind: SpanKind.CLIENT,
       attributes: {
         "rpc.system": "grpc",
@@ -212,8 +223,15 @@ function prepare(method: DescMethod, settings: MethodSettings, options: CallOpti
         "server.address": settings.target,
       },
     },
-    active,
-  );
+  };
+}
+
+/** Deadline, parent call and traced metadata shared by both call kinds. */
+function prepare(spanOf: SpanTemplate, options: CallOptions | undefined, timeoutMs: number | undefined) {
+  const active = options?.context ?? context.active();
+  const incoming = incomingCallIn(active);
+  const metadata = requestMetadata(options?.headers, incoming?.call.metadata);
+  const span = platformTracer().startSpan(spanOf.name, spanOf.options, active);
   propagation.inject(trace.setSpan(active, span), metadata, metadataSetter);
   const callOptions: GrpcCallOptions = {};
   const { deadline, owner } = deadlineOf(timeoutMs, options?.callerTimeoutMs, incoming?.call);
@@ -234,16 +252,12 @@ function unaryMethod(method: DescMethod, settings: MethodSettings) {
   const serialize = serializerFor(method.input);
   const deserialize = deserializerFor(method.output);
   const metrics = clientMethodMetrics(settings.target, method.parent.typeName, method.name);
+  const spanOf = spanTemplate(method, settings);
   const { channel, breaker, logger } = settings;
 
   const attempt = (init: unknown, options: CallOptions | undefined, seen?: { deadline: DeadlineOwner }): Promise<unknown> => {
     const started = performance.now();
-    const { metadata, span, callOptions, deadlineOwner } = prepare(
-      method,
-      settings,
-      options,
-      options?.timeoutMs ?? settings.defaultTimeoutMs,
-    );
+    const { metadata, span, callOptions, deadlineOwner } = prepare(spanOf, options, options?.timeoutMs ?? settings.defaultTimeoutMs);
     if (seen) seen.deadline = deadlineOwner;
     return new Promise((resolve, reject) => {
       const signal = options?.signal;
@@ -292,12 +306,13 @@ function streamMethod(method: DescMethod, settings: MethodSettings) {
   const serialize = serializerFor(method.input);
   const deserialize = deserializerFor(method.output);
   const metrics = clientMethodMetrics(settings.target, method.parent.typeName, method.name);
+  const spanOf = spanTemplate(method, settings);
   return async function* (init: unknown, options?: CallOptions): AsyncGenerator<unknown> {
     if (settings.breaker && settings.breaker.state === 1 /* Open */) {
       throw new ConnectError(`circuit open for ${settings.target}: failing fast`, Code.Unavailable);
     }
     const started = performance.now();
-    const { metadata, span, callOptions } = prepare(method, settings, options, options?.timeoutMs);
+    const { metadata, span, callOptions } = prepare(spanOf, options, options?.timeoutMs);
     const call = settings.channel.makeServerStreamRequest(path, serialize, deserialize, init, metadata, callOptions);
     const signal = options?.signal;
     const onAbort = () => call.cancel();
