@@ -2,7 +2,7 @@
 // createClient against a bare @grpc/grpc-js client, both calling the same bare grpc-js server
 // (bench/platform/server.mjs grpc-js-no-channelz), each load a fresh process
 // (bench/platform/client-load.mjs), kinds interleaved within every repeat.
-//   node bench/platform/client.mjs [--c=1,16] [--seconds=3] [--repeats=3] [--kinds=grpc-js,platform,platform-explicit]
+//   node bench/platform/client.mjs [--c=1,16] [--seconds=3] [--repeats=3] [--kinds=grpc-js,platform,platform-explicit,http2]
 // Also part of `node bench/run.mjs platform` (the rows "client CPU per call" under part platform).
 import { execFile } from "node:child_process";
 import { resolve } from "node:path";
@@ -19,10 +19,11 @@ export const CLIENT_KINDS = {
   "grpc-js": "bare @grpc/grpc-js client (promise-wrapped makeUnaryRequest, 5 s deadline)",
   platform: "platform createClient (implicit context: AsyncLocalStorage on, as in a service)",
   "platform-explicit": "platform createClient, implicitContext: false (as the gateway)",
-  /** Opt-in (--kinds=…,http2): the floor of a Node caller, raw node:http2 with the same protobuf-es messages. */
+  /** The floor of a Node caller: raw node:http2 with the same protobuf-es messages, no gRPC library. */
   http2: "raw node:http2 client (floor)",
 };
-const DEFAULT_KINDS = ["grpc-js", "platform", "platform-explicit"];
+/** The baseline first: every other kind is compared with it. */
+const DEFAULT_KINDS = ["grpc-js", "platform", "platform-explicit", "http2"];
 
 /** One load: `kind[@dist]` at `concurrency` for `seconds`; resolves to { rps, cpuUsPerCall, p50Ms, p99Ms }. */
 async function clientLoad(kindSpec, port, concurrency, seconds) {
@@ -46,13 +47,7 @@ async function clientLoad(kindSpec, port, concurrency, seconds) {
  * Runs the client comparison; resolves to { samples: { [kind]: { [c]: [result] } }, pairs } where
  * `pairs` are rows for the bench report (subject: each platform kind, baseline: bare grpc-js).
  */
-export async function runClientCalls({
-  seconds = 3,
-  repeats = 3,
-  concurrencies = [1, 16],
-  kinds = Object.keys(CLIENT_KINDS),
-  log = () => {},
-} = {}) {
+export async function runClientCalls({ seconds = 3, repeats = 3, concurrencies = [1, 16], kinds = DEFAULT_KINDS, log = () => {} } = {}) {
   const samples = Object.fromEntries(kinds.map((k) => [k, Object.fromEntries(concurrencies.map((c) => [c, []]))]));
   for (let round = 0; round < repeats; round++) {
     const server = await startPortServer(SERVER, ["grpc-js-no-channelz"], { LOG_LEVEL: "info" });
