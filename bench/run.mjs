@@ -9,7 +9,7 @@
 // BENCH_GATEWAY_CONCURRENCY (1,16,64), BENCH_E2E_CONCURRENCY (1,4,16), BENCH_E2E_SECONDS (5),
 // BENCH_FOOTPRINT_REPEATS (2), BENCH_PGLITE_REPEATS (1), BENCH_UNARY_TARGETS (platform,platform-unvalidated,platform-propagating,connect,grpc-js),
 // BENCH_NODE_BINARIES (runtime: the node on PATH outside node_modules and node_modules/.bin/node), BENCH_RUNTIME_PARTS
-// (platform,e2e), BENCH_RUNTIME_UNARY_TARGETS (platform,platform-propagating,grpc-js).
+// (platform,e2e), BENCH_RUNTIME_UNARY_TARGETS (platform,platform-propagating,grpc-js), BENCH_RUNTIME_REPEATS (2).
 import { loadavg } from "node:os";
 import { readLatest, writeLatest } from "./report/results-file.mjs";
 import { writeReport } from "./report/write-report.mjs";
@@ -41,6 +41,7 @@ const config = {
   pgliteRepeats: Number(process.env.BENCH_PGLITE_REPEATS ?? 1),
   runtimeParts: list(process.env.BENCH_RUNTIME_PARTS, "platform,e2e"),
   runtimeUnaryTargets: list(process.env.BENCH_RUNTIME_UNARY_TARGETS, "platform,platform-propagating,grpc-js"),
+  runtimeRepeats: Number(process.env.BENCH_RUNTIME_REPEATS ?? Math.min(Number(process.env.BENCH_REPEATS ?? 3), 2)),
 };
 
 const RUNNERS = {
@@ -62,7 +63,7 @@ const RUNNERS = {
     const unknown = config.runtimeParts.filter((part) => !options[part]);
     if (unknown.length > 0) throw new Error(`BENCH_RUNTIME_PARTS: unknown ${unknown.join(", ")}; runtime runs platform, e2e`);
     const parts = Object.fromEntries(config.runtimeParts.map((part) => [part, options[part]]));
-    return (await import("./runtime/run.mjs")).runRuntime({ parts, repeats: Math.min(config.repeats, 2) });
+    return (await import("./runtime/run.mjs")).runRuntime({ parts, repeats: config.runtimeRepeats });
   },
   messaging: async () => (await import("./src/messaging.mjs")).runMessaging({ repeats: Math.min(config.repeats, 2) }),
   footprint: async () =>
