@@ -6,7 +6,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { delimiter, dirname, join, sep } from "node:path";
+import { basename, delimiter, dirname, join, resolve as resolvePath, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ratioRange } from "../report/format.mjs";
 import { spread } from "../src/stats.mjs";
@@ -31,32 +31,36 @@ const compareVersions = (a, b) => {
 };
 
 /**
- * The binaries to compare, oldest first (the baseline): BENCH_NODE_BINARIES (comma-separated paths), else the
- * first node on PATH outside any node_modules/.bin and the project's node_modules/.bin/node. Fewer than two
- * distinct versions: [] (the part is skipped).
+ * The binaries to compare, the baseline first: BENCH_NODE_BINARIES (comma-separated paths, in that order; a path may
+ * be a wrapper script, e.g. one that sets NODE_OPTIONS, so one version can run against itself with a flag), else the
+ * first node on PATH outside any node_modules/.bin and the project's node_modules/.bin/node, oldest first. Fewer than
+ * two: [] (the part is skipped). Each gets a `label`: "Node <version>", plus the file name when two share a version.
  */
 export function nodeBinaries(value = process.env.BENCH_NODE_BINARIES) {
-  let paths;
-  if (value)
-    paths = value
-      .split(",")
-      .map((s) => s.trim())
-      .filter(Boolean);
-  else {
-    const system = (process.env.PATH ?? "")
-      .split(delimiter)
-      .filter((dir) => dir && !dir.endsWith(`${sep}node_modules${sep}.bin`))
-      .map((dir) => join(dir, "node"))
-      .find((path) => existsSync(path));
-    paths = [system, join(ROOT, "node_modules", ".bin", "node")].filter((path) => path && existsSync(path));
-  }
+  const given = value
+    ?.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const system = (process.env.PATH ?? "")
+    .split(delimiter)
+    .filter((dir) => dir && !dir.endsWith(`${sep}node_modules${sep}.bin`))
+    .map((dir) => join(dir, "node"))
+    .find((path) => existsSync(path));
+  const paths = given?.length
+    ? [...new Set(given.map((path) => resolvePath(path)))]
+    : [system, join(ROOT, "node_modules", ".bin", "node")].filter((p) => p && existsSync(p));
   const binaries = [];
   for (const path of paths) {
     const version = versionOf(path);
     if (!version) throw new Error(`BENCH_NODE_BINARIES: ${path} does not run`);
-    if (!binaries.some((b) => b.version === version)) binaries.push({ path, version });
+    if (given?.length || !binaries.some((b) => b.version === version)) binaries.push({ path, version });
   }
-  return binaries.length >= 2 ? binaries.sort((a, b) => compareVersions(a.version, b.version)) : [];
+  if (binaries.length < 2) return [];
+  if (!given?.length) binaries.sort((a, b) => compareVersions(a.version, b.version));
+  return binaries.map((b) => {
+    const shared = binaries.filter((other) => other.version === b.version).length > 1;
+    return { ...b, label: `Node ${b.version.slice(1)}${shared ? ` (${basename(b.path)})` : ""}` };
+  });
 }
 
 /** Runs `part` with `options` under `binary` in its own process; resolves to the part's result object. */
@@ -121,7 +125,7 @@ export async function runRuntime({ parts, repeats, binaries = nodeBinaries(), lo
     if (round % 2 === 1) order.reverse();
     for (const [part, options] of Object.entries(parts)) {
       for (const i of order) {
-        log(`  runtime: round ${round + 1}/${repeats} ${part} on ${binaries[i].version}`);
+        log(`  runtime: round ${round + 1}/${repeats} ${part} on ${binaries[i].label}`);
         results[part][i].push(await runUnder(binaries[i], part, { ...options, repeats: 1 }));
       }
     }
@@ -130,11 +134,11 @@ export async function runRuntime({ parts, repeats, binaries = nodeBinaries(), lo
   const series = [];
   const comparisons = [];
   const extra = [];
-  const name = (b) => `Node ${b.version.slice(1)}`;
+  const name = (b) => b.label;
   for (const [part, perBinary] of Object.entries(results)) {
     const unit = perBinary[0][0].unit ?? "req/s";
     for (const target of perBinary[0][0].series) {
-      const ids = binaries.map((b) => `${part}:${target.id}@${b.version}`);
+      const ids = binaries.map((b) => `${part}:${target.id}@${b.label}`);
       binaries.forEach((b, i) => {
         const rounds = perBinary[i].map((result) => result.series.find((s) => s.id === target.id));
         series.push({
@@ -166,7 +170,7 @@ export async function runRuntime({ parts, repeats, binaries = nodeBinaries(), lo
   const methods = Object.entries(results).map(([part, perBinary]) => `${part}: ${perBinary[0][0].method}`);
   return {
     title: `Runtime: ${binaries.map(name).reverse().join(" vs ")} (platform and e2e under each binary)`,
-    method: `each part run once per round under each binary, in its own process tree (servers, mesh and load generators start with that binary), ${repeats} rounds alternating which binary goes first; ratios are per round (new ÷ old); binaries ${binaries.map((b) => `${b.path} (${b.version})`).join(", ")}. ${methods.join("; ")}`,
+    method: `each part run once per round under each binary, in its own process tree (servers, mesh and load generators start with that binary), ${repeats} rounds alternating which binary goes first; ratios are per round (each binary ÷ the first); binaries ${binaries.map((b) => `${b.path} (${b.version})`).join(", ")}. ${methods.join("; ")}`,
     binaries,
     series,
     comparisons,
