@@ -185,7 +185,7 @@ export async function runRuntime({ parts, repeats, binaries = nodeBinaries(), lo
     ],
     extra,
     notes: [
-      "Throughput ratio > 1: the newer Node answers more per second; CPU ratio < 1: it spends less server CPU per request (both per round, median (min–max)).",
+      "Throughput ratio > 1: the row's binary answers more per second than the first one; CPU ratio < 1: it spends less server CPU per request (both per round, median (min–max)).",
     ],
   };
 }
