@@ -169,7 +169,9 @@ function writeSection(file, section) {
 
 /** Writes latest.md, latency.svg and the README sections; returns the paths written. */
 export function writeReport(latest) {
-  const parts = ORDER.filter((id) => latest.parts[id]).map((id) => [id, latest.parts[id]]);
+  // Known parts in ORDER, then any other part in latest.json (one registered in bench/run.mjs alone still shows).
+  const ids = [...ORDER, ...Object.keys(latest.parts).filter((id) => !ORDER.includes(id))];
+  const parts = ids.filter((id) => latest.parts[id]).map((id) => [id, latest.parts[id]]);
   const m = latest.machine ?? {};
   const lines = [
     "# Benchmark results",
