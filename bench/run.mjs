@@ -1,18 +1,21 @@
 #!/usr/bin/env node
 // `npm run bench` (builds first) or `node bench/run.mjs [part ...]` after `npm run build`.
-// Parts: platform (unary RPC), gateway, e2e, messaging, footprint; default all, in that order.
+// Parts: platform (unary RPC), tls, gateway, e2e, runtime (platform and e2e under two Node binaries), messaging,
+// footprint; default all, in that order.
 // Each measurement runs beside its baseline in the same run; results are merged into
 // bench/results/latest.json (a part not run keeps its previous numbers and date), then
 // bench/results/latest.md, bench/results/latency.svg and the table in bench/README.md are rewritten.
 // Config (env): BENCH_SECONDS per point (3), BENCH_REPEATS (3), BENCH_CONCURRENCY (1,16,64,256),
 // BENCH_GATEWAY_CONCURRENCY (1,16,64), BENCH_E2E_CONCURRENCY (1,4,16), BENCH_E2E_SECONDS (5),
-// BENCH_FOOTPRINT_REPEATS (2), BENCH_PGLITE_REPEATS (1), BENCH_UNARY_TARGETS (platform,platform-unvalidated,platform-propagating,connect,grpc-js).
+// BENCH_FOOTPRINT_REPEATS (2), BENCH_PGLITE_REPEATS (1), BENCH_UNARY_TARGETS (platform,platform-unvalidated,platform-propagating,connect,grpc-js),
+// BENCH_NODE_BINARIES (runtime: the node on PATH outside node_modules and node_modules/.bin/node), BENCH_RUNTIME_PARTS
+// (platform,e2e), BENCH_RUNTIME_UNARY_TARGETS (platform,platform-propagating,grpc-js), BENCH_RUNTIME_REPEATS (2).
 import { loadavg } from "node:os";
 import { readLatest, writeLatest } from "./report/results-file.mjs";
 import { writeReport } from "./report/write-report.mjs";
 import { machineInfo } from "./src/machine.mjs";
 
-const ALL = ["platform", "tls", "gateway", "e2e", "messaging", "footprint"];
+const ALL = ["platform", "tls", "gateway", "e2e", "runtime", "messaging", "footprint"];
 const requested = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const unknown = requested.filter((p) => !ALL.includes(p));
 if (unknown.length > 0) {
@@ -36,6 +39,9 @@ const config = {
   e2eSeconds: Number(process.env.BENCH_E2E_SECONDS ?? 5),
   footprintRepeats: Number(process.env.BENCH_FOOTPRINT_REPEATS ?? 2),
   pgliteRepeats: Number(process.env.BENCH_PGLITE_REPEATS ?? 1),
+  runtimeParts: list(process.env.BENCH_RUNTIME_PARTS, "platform,e2e"),
+  runtimeUnaryTargets: list(process.env.BENCH_RUNTIME_UNARY_TARGETS, "platform,platform-propagating,grpc-js"),
+  runtimeRepeats: Number(process.env.BENCH_RUNTIME_REPEATS ?? Math.min(Number(process.env.BENCH_REPEATS ?? 3), 2)),
 };
 
 const RUNNERS = {
@@ -49,6 +55,16 @@ const RUNNERS = {
       seconds: config.e2eSeconds,
       repeats: Math.min(config.repeats, 2),
     }),
+  runtime: async () => {
+    const options = {
+      platform: { seconds: config.seconds, concurrencies: config.concurrencies, targets: config.runtimeUnaryTargets },
+      e2e: { concurrencies: config.e2eConcurrencies, seconds: config.e2eSeconds },
+    };
+    const unknown = config.runtimeParts.filter((part) => !options[part]);
+    if (unknown.length > 0) throw new Error(`BENCH_RUNTIME_PARTS: unknown ${unknown.join(", ")}; runtime runs platform, e2e`);
+    const parts = Object.fromEntries(config.runtimeParts.map((part) => [part, options[part]]));
+    return (await import("./runtime/run.mjs")).runRuntime({ parts, repeats: config.runtimeRepeats });
+  },
   messaging: async () => (await import("./src/messaging.mjs")).runMessaging({ repeats: Math.min(config.repeats, 2) }),
   footprint: async () =>
     (await import("./footprint/run.mjs")).runFootprint({ repeats: config.footprintRepeats, pgliteRepeats: config.pgliteRepeats }),
@@ -65,6 +81,10 @@ for (const part of parts) {
   console.log(`bench: ${part} …`);
   try {
     const result = await RUNNERS[part]();
+    if (result === null) {
+      console.log(`bench: ${part} skipped (keeps its previous numbers)`);
+      continue;
+    }
     latest.parts[part] = {
       ...result,
       measuredAt: new Date().toISOString(),

@@ -18,4 +18,11 @@ if (!fresh) {
   const command = existsSync(join(root, "node_modules")) ? "npm install" : "npm ci";
   console.log(`[deps] ${command} (dependencies missing or older than package-lock.json)`);
   execSync(`${command} --no-audit --no-fund`, { cwd: root, stdio: "inherit" });
+  // On Linux x64/arm64 the install brings the project's Node (the optional node-linux-* package): npm scripts find it
+  // first on PATH from here on, whatever Node started this one.
+  const projectNode = join(root, "node_modules", ".bin", "node");
+  if (existsSync(projectNode)) {
+    const version = execSync(`"${projectNode}" --version`, { encoding: "utf8" }).trim();
+    if (version !== process.version) console.log(`[deps] npm scripts run on Node ${version} from here on (node_modules/.bin/node)`);
+  }
 }

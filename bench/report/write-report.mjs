@@ -7,7 +7,7 @@ import { num, range, ratioRange } from "./format.mjs";
 import { RESULTS_DIR } from "./results-file.mjs";
 import { latencyChart } from "./svg-chart.mjs";
 
-const ORDER = ["platform", "tls", "gateway", "e2e", "messaging", "footprint"];
+const ORDER = ["platform", "tls", "gateway", "e2e", "runtime", "messaging", "footprint"];
 const README = fileURLToPath(new URL("../README.md", import.meta.url));
 const ROOT_README = fileURLToPath(new URL("../../README.md", import.meta.url));
 const START = "<!-- bench:results:start -->";
@@ -26,11 +26,11 @@ function pairedRatio(subject, baseline) {
 function seriesTables(part) {
   const byId = Object.fromEntries(part.series.map((s) => [s.id, s]));
   const lines = [];
-  const unit = part.unit ?? "req/s";
   for (const { subject, baseline } of part.comparisons ?? []) {
     const s = byId[subject];
     const b = byId[baseline];
     if (!s || !b) continue;
+    const unit = s.unit ?? part.unit ?? "req/s";
     lines.push(`**${s.label}** vs baseline **${b.label}**`, "");
     lines.push(
       `| concurrency | ${unit} | baseline ${unit} | ${unit} ratio | p50 ms | baseline p50 ms | p99 ms | baseline p99 ms | p99 ratio | server CPU µs/req | baseline CPU µs/req |`,
@@ -114,11 +114,11 @@ function summaryTable(parts) {
   ];
   for (const [id, part] of parts) {
     const byId = Object.fromEntries((part.series ?? []).map((s) => [s.id, s]));
-    const unit = part.unit ?? "req/s";
     for (const { subject, baseline } of part.comparisons ?? []) {
       const s = byId[subject];
       const b = byId[baseline];
       if (!s || !b || s.points.length === 0) continue;
+      const unit = s.unit ?? part.unit ?? "req/s";
       const ends = [...new Set([s.points[0], s.points[s.points.length - 1]])];
       for (const point of ends) {
         const base = b.points.find((p) => p.concurrency === point.concurrency);
@@ -169,7 +169,9 @@ function writeSection(file, section) {
 
 /** Writes latest.md, latency.svg and the README sections; returns the paths written. */
 export function writeReport(latest) {
-  const parts = ORDER.filter((id) => latest.parts[id]).map((id) => [id, latest.parts[id]]);
+  // Known parts in ORDER, then any other part in latest.json (one registered in bench/run.mjs alone still shows).
+  const ids = [...ORDER, ...Object.keys(latest.parts).filter((id) => !ORDER.includes(id))];
+  const parts = ids.filter((id) => latest.parts[id]).map((id) => [id, latest.parts[id]]);
   const m = latest.machine ?? {};
   const lines = [
     "# Benchmark results",
