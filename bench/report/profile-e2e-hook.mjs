@@ -21,12 +21,25 @@ function fresh() {
   return { statements: {}, statementMs: 0, poolConnects: 0, poolWaitMs: 0, poolWaitMaxMs: 0, startedAt: Date.now() };
 }
 
+const kinds = new Map();
 function kindOf(config) {
   const text = typeof config === "string" ? config : config?.text;
   if (typeof text !== "string") return "other";
-  const word = /^\s*(?:with\b[\s\S]*?\)\s*)?(\w+)/i.exec(text)?.[1]?.toUpperCase() ?? "other";
-  const table = /\b(?:into|update|from)\s+(\w+)/i.exec(text)?.[1] ?? "";
-  return table && word !== "BEGIN" && word !== "COMMIT" && word !== "ROLLBACK" ? `${word} ${table}` : word;
+  let kind = kinds.get(text);
+  if (kind === undefined) {
+    kind = classify(text);
+    if (kinds.size < 5000) kinds.set(text, kind);
+  }
+  return kind;
+}
+
+function classify(text) {
+  const word = /^\s*(\w+)/.exec(text)?.[1]?.toUpperCase() ?? "other";
+  if (word === "BEGIN" || word === "COMMIT" || word === "ROLLBACK") return word;
+  // a WITH statement is named by the tables it writes (or reads)
+  const writes = [...text.matchAll(/\b(?:insert\s+into|update)\s+(\w+)/gi)].map((m) => m[1]);
+  const table = writes.length > 0 ? [...new Set(writes)].join("+") : (/\bfrom\s+(\w+)/i.exec(text)?.[1] ?? "");
+  return `${word} ${table}`.trim();
 }
 
 const query = pg.Client.prototype.query;

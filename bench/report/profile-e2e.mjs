@@ -81,16 +81,18 @@ async function sampleActivity(stop) {
   await sampler.connect();
   const counts = {};
   let samples = 0;
+  const pids = new Map(); // backend pid -> service
   try {
     while (!stop.done) {
       const { rows } = await sampler.query(
-        `select datname, state, coalesce(wait_event_type, '') as wtype, coalesce(wait_event, '') as wevent from pg_stat_activity
+        `select pid, datname, state, coalesce(wait_event_type, '') as wtype, coalesce(wait_event, '') as wevent from pg_stat_activity
          where datname = any($1) and pid <> pg_backend_pid() and backend_type = 'client backend'`,
         [Object.values(dbNames)],
       );
       samples++;
       for (const r of rows) {
         const service = Object.keys(dbNames).find((s) => dbNames[s] === r.datname);
+        pids.set(r.pid, service);
         const key = r.state === "idle" ? "idle" : `${r.state}${r.wtype ? ` / ${r.wtype}:${r.wevent}` : ""}`;
         counts[service] ??= {};
         const own = counts[service];
@@ -101,6 +103,7 @@ async function sampleActivity(stop) {
   } finally {
     await sampler.end();
   }
+  stop.backends = pids;
   // mean backends in each state
   return Object.fromEntries(
     Object.entries(counts).map(([s, states]) => [s, Object.fromEntries(Object.entries(states).map(([k, n]) => [k, n / samples]))]),
@@ -184,6 +187,30 @@ try {
     for (const sku of SKUS) await inv.restockProduct({ sku, quantity: 1_000_000 });
     inv.close();
   }
+  {
+    // The mesh at rest: what its timers (relay polls, recovery passes, sweeps) cost per second.
+    const pids = Object.fromEntries(Object.entries(mesh.processes).map(([n, { child }]) => [n, processTree(child.pid)]));
+    await dumpHooks("before-idle");
+    const cpu0 = Object.fromEntries(Object.entries(pids).map(([n, ps]) => [n, ps.reduce((s, p) => s + cpuSeconds(p), 0)]));
+    const t0 = performance.now();
+    await sleep(5000);
+    const elapsed = (performance.now() - t0) / 1000;
+    const cpu1 = Object.fromEntries(Object.entries(pids).map(([n, ps]) => [n, ps.reduce((s, p) => s + cpuSeconds(p), 0)]));
+    const hooks = await dumpHooks("idle");
+    report.idle = {
+      cpuMsPerSecond: Object.fromEntries(Object.keys(pids).map((n) => [n, ((cpu1[n] - cpu0[n]) * 1000) / elapsed])),
+      statementsPerSecond: Object.fromEntries(
+        SERVICES.map((s) => [s, Object.values(hooks[s]?.statements ?? {}).reduce((n, v) => n + v.count, 0) / elapsed]),
+      ),
+    };
+    console.log(
+      `\n== idle: CPU ms/s ${Object.entries(report.idle.cpuMsPerSecond)
+        .map(([n, ms]) => `${n} ${fmt(ms)}`)
+        .join(", ")}; statements/s ${Object.entries(report.idle.statementsPerSecond)
+        .map(([n, c]) => `${n} ${fmt(c)}`)
+        .join(", ")}`,
+    );
+  }
   for (const concurrency of concurrencies) {
     const user = `profile-${concurrency}`;
     const pids = Object.fromEntries(Object.entries(mesh.processes).map(([n, { child }]) => [n, processTree(child.pid)]));
@@ -192,6 +219,12 @@ try {
     const db0 = await dbCounters();
     const cpu0 = Object.fromEntries(Object.entries(pids).map(([n, ps]) => [n, ps.reduce((s, p) => s + cpuSeconds(p), 0)]));
     const stop = { done: false };
+    // CPU of the mesh databases' backends (PostgreSQL runs on this machine): those alive now, and
+    // any the sampler sees during the load (counted from their start).
+    const { rows: backends0 } = await admin.query("select pid, datname from pg_stat_activity where datname = any($1)", [
+      Object.values(dbNames),
+    ]);
+    const pgCpu0 = new Map(backends0.map((r) => [r.pid, cpuSeconds(r.pid)]));
     const activity = sampleActivity(stop);
     const result = await runLoad({
       mode: "direct",
@@ -204,6 +237,12 @@ try {
     });
     stop.done = true;
     const cpu1 = Object.fromEntries(Object.entries(pids).map(([n, ps]) => [n, ps.reduce((s, p) => s + cpuSeconds(p), 0)]));
+    const activityMeans = await activity;
+    const pgCpuMsPerOrder = {};
+    for (const [pid, service] of stop.backends ?? []) {
+      const used = cpuSeconds(pid) - (pgCpu0.get(pid) ?? 0);
+      if (Number.isFinite(used)) pgCpuMsPerOrder[service] = (pgCpuMsPerOrder[service] ?? 0) + (used * 1000) / (result.orders + concurrency);
+    }
     const hooks = await dumpHooks(`c${concurrency}`);
     await sleep(1100);
     const db1 = await dbCounters();
@@ -237,7 +276,8 @@ try {
           },
         ]),
       ),
-      activity: await activity,
+      activity: activityMeans,
+      pgCpuMsPerOrder,
       hops: await hops(user),
     };
     report.points.push(point);
@@ -254,7 +294,7 @@ if (cpuProfile) {
   console.log("\n== CPU profiles of the load windows (self time) ==");
   for (const [tag, files] of Object.entries(cpuFiles)) {
     for (const file of files.sort()) {
-      const summary = summarize(JSON.parse(await readFile(join(out, "db", file), "utf8")), 20);
+      const summary = summarize(withoutProfiler(JSON.parse(await readFile(join(out, "db", file), "utf8"))), 20);
       report.cpu[`${tag}/${file}`] = summary;
       console.log(`\n-- ${tag} ${file}: busy ${fmt(summary.totalMs, 0)} ms`);
       console.log(`   packages: ${summary.origins.map((o) => `${o.origin} ${fmt(o.share * 100, 0)}%`).join(", ")}`);
@@ -265,6 +305,24 @@ if (cpuProfile) {
 await writeFile(join(out, "report.json"), JSON.stringify(report, null, 2));
 console.log(`\nfull report: ${join(out, "report.json")}`);
 
+/**
+ * The profile without the profiler's own work: the samples under the inspector session that
+ * stops it (`dispatch` under node:inspector, tens of ms at the end of a window) count as idle.
+ */
+function withoutProfiler(profile) {
+  const parent = new Map();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node);
+  for (const node of profile.nodes) {
+    for (let up = node; up; up = parent.get(up.id)) {
+      if (up.callFrame.url === "node:inspector") {
+        node.callFrame = { ...node.callFrame, functionName: "(idle)" };
+        break;
+      }
+    }
+  }
+  return profile;
+}
+
 function print(p) {
   console.log(
     `\n== c=${p.concurrency}: ${fmt(p.ordersPerSec)} orders/s, p50 ${fmt(p.p50Ms)} ms, p99 ${fmt(p.p99Ms)} ms, ${JSON.stringify(p.statuses)}`,
@@ -273,6 +331,13 @@ function print(p) {
   console.log(
     `   CPU ms/order: ${cpu.map(([n, ms]) => `${n} ${fmt(ms, 2)}`).join(", ")}; mesh ${fmt(
       cpu.reduce((s, [, ms]) => s + ms, 0),
+      2,
+    )}`,
+  );
+  const pgCpu = Object.entries(p.pgCpuMsPerOrder);
+  console.log(
+    `   PostgreSQL backend CPU ms/order: ${pgCpu.map(([n, ms]) => `${n} ${fmt(ms, 2)}`).join(", ")}; all ${fmt(
+      pgCpu.reduce((s, [, ms]) => s + ms, 0),
       2,
     )}`,
   );
