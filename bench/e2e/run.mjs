@@ -111,11 +111,14 @@ export async function runEndToEnd({ concurrencies, seconds, repeats, log = conso
           };
           const pids = serverPids();
           const cpu0 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
+          const byProcess = Object.entries(mesh.processes).map(([name, { child }]) => [name, processTree(child.pid)]);
+          const cpuByProcess0 = byProcess.map(([, ps]) => ps.reduce((s, p) => s + cpuSeconds(p), 0));
           const { stdout } = await run(process.execPath, [LOAD, JSON.stringify(spec)], {
             maxBuffer: 1 << 20,
             timeout: (seconds + 120) * 1000,
           });
           const cpu1 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
+          const cpuByProcess1 = byProcess.map(([, ps]) => ps.reduce((s, p) => s + cpuSeconds(p), 0));
           const result = JSON.parse(stdout.trim().split("\n").at(-1));
           // warm-up orders (one per worker) also notify
           const expected = result.confirmed + concurrency;
@@ -132,8 +135,12 @@ export async function runEndToEnd({ concurrencies, seconds, repeats, log = conso
             failed: result.orders - result.confirmed,
           };
           raw[mode][concurrency].push(point);
+          // where the mesh's CPU per order went, process by process (ms)
+          const perProcess = byProcess
+            .map(([name], i) => `${name} ${(((cpuByProcess1[i] - cpuByProcess0[i]) * 1000) / result.orders).toFixed(1)}`)
+            .join(", ");
           log(
-            `  e2e: round ${round + 1}/${repeats} c=${concurrency} ${mode}: ${point.rps.toFixed(1)} orders/s p50 ${point.p50Ms.toFixed(1)} ms p99 ${point.p99Ms.toFixed(1)} ms, ${JSON.stringify(result.statuses)}, notifications ${delivered.count}/${expected} at ${point.notificationsPerSec.toFixed(1)}/s, last ${point.notificationLagMs.toFixed(0)} ms after the load`,
+            `  e2e: round ${round + 1}/${repeats} c=${concurrency} ${mode}: ${point.rps.toFixed(1)} orders/s p50 ${point.p50Ms.toFixed(1)} ms p99 ${point.p99Ms.toFixed(1)} ms, ${JSON.stringify(result.statuses)}, notifications ${delivered.count}/${expected} at ${point.notificationsPerSec.toFixed(1)}/s, last ${point.notificationLagMs.toFixed(0)} ms after the load; CPU ms/order ${perProcess}`,
           );
         }
       }

@@ -131,6 +131,30 @@ describe("migrations on PostgreSQL", () => {
   });
 });
 
+describe("prepared statements on PostgreSQL", () => {
+  it("keep answering when a table they read * of changes shape under them (a rolling deploy's migration)", async () => {
+    const db = await openDatabase({ url: postgres.url, migrationsDir });
+    try {
+      await db.query("CREATE TABLE reshaped (id INT PRIMARY KEY)");
+      await db.query("INSERT INTO reshaped VALUES (1)");
+      const read = () => db.query("SELECT * FROM reshaped WHERE id = $1", [1]);
+      // prepared on every connection the pool hands out
+      await Promise.all(Array.from({ length: 12 }, read));
+      await db.query("ALTER TABLE reshaped ADD COLUMN label TEXT NOT NULL DEFAULT 'x'");
+      for (let i = 0; i < 12; i += 1) expect((await read()).rows).toEqual([{ id: 1, label: "x" }]);
+      expect((await Promise.all(Array.from({ length: 12 }, read))).map((r) => r.rows)).toEqual(
+        Array.from({ length: 12 }, () => [{ id: 1, label: "x" }]),
+      );
+      expect(await db.transaction((tx) => tx.query("SELECT * FROM reshaped WHERE id = $1", [1]))).toEqual({
+        rows: [{ id: 1, label: "x" }],
+        rowCount: 1,
+      });
+    } finally {
+      await db.close();
+    }
+  });
+});
+
 describe("PGlite with a data directory", () => {
   it("persists data across a reopen and applies nothing twice", async () => {
     const parent = mkdtempSync(join(tmpdir(), "shop-pglite-"));

@@ -28,6 +28,8 @@ type ProductRow = {
 /** `overdue`: a HELD row past its expire_at by the database's clock, the one clock every replica shares. */
 type ReservationRow = { reservation_id: string; state: string; expire_at: Date; created_at: Date; overdue: boolean };
 type LineRow = { sku: string; quantity: number; unit_price_minor: bigint; currency_code: string; product_name: string };
+/** A line read as JSON: the price as text, an int64 kept exact. */
+type LineJson = { sku: string; quantity: number; unit_price_minor: string; currency_code: string; product_name: string };
 
 const RESERVATION_COLUMNS = "reservation_id, state, expire_at, created_at, expire_at <= now() AS overdue";
 
@@ -55,42 +57,71 @@ export class InventoryStore {
    */
   async reserve(reservationId: string, lines: StockLine[], ttlMs: number): Promise<Reservation> {
     return this.db.transaction(async (tx) => {
-      const inserted = await tx.query(
+      const { rows: created } = await tx.query<ReservationRow>(
         `INSERT INTO reservations (reservation_id, state, expire_at)
          VALUES ($1, 'HELD', now() + ($2::text || ' milliseconds')::interval)
-         ON CONFLICT (reservation_id) DO NOTHING`,
+         ON CONFLICT (reservation_id) DO NOTHING
+         RETURNING ${RESERVATION_COLUMNS}`,
         [reservationId, String(ttlMs)],
       );
-      if (inserted.rowCount === 0) return this.existingReservation(tx, reservationId, lines);
+      const reservation = created[0];
+      if (!reservation) return this.existingReservation(tx, reservationId, lines);
       const short: string[] = [];
+      const held: LineRow[] = [];
       for (const line of [...lines].sort((a, b) => a.sku.localeCompare(b.sku))) {
-        const { rows } = await tx.query<ProductRow>(
-          `UPDATE products SET reserved = reserved + $2 WHERE sku = $1 AND on_hand - reserved >= $2 RETURNING *`,
-          [line.sku, line.quantity],
+        // The hold and its reservation line in one statement: no line when the stock is short.
+        const { rows } = await tx.query<LineRow>(
+          `WITH p AS (UPDATE products SET reserved = reserved + $3 WHERE sku = $2 AND on_hand - reserved >= $3 RETURNING *)
+           INSERT INTO reservation_lines (reservation_id, sku, quantity, unit_price_minor, currency_code, product_name)
+           SELECT $1, p.sku, $3, p.price_minor, p.currency_code, p.name FROM p
+           RETURNING sku, quantity, unit_price_minor, currency_code, product_name`,
+          [reservationId, line.sku, line.quantity],
         );
-        const product = rows[0];
-        if (!product) {
+        const row = rows[0];
+        if (!row) {
           const exists = await tx.query("SELECT 1 FROM products WHERE sku = $1", [line.sku]);
           if (exists.rowCount === 0)
             throw notFound("PRODUCT_NOT_FOUND", { type: "shop.inventory.v1.Product", name: line.sku }, { sku: line.sku });
           short.push(line.sku);
           continue;
         }
-        await tx.query(
-          `INSERT INTO reservation_lines (reservation_id, sku, quantity, unit_price_minor, currency_code, product_name)
-           VALUES ($1, $2, $3, $4, $5, $6)`,
-          [reservationId, line.sku, line.quantity, product.price_minor, product.currency_code, product.name],
-        );
+        held.push(row);
       }
       if (short.length > 0) {
         throw failedPrecondition("OUT_OF_STOCK", `not enough stock for ${short.join(", ")}`, { short_skus: short.join(",") });
       }
-      return this.load(tx, reservationId);
+      // One line is in order as it is; several are read back in the order `load` gives (PostgreSQL's ORDER BY sku).
+      return held.length === 1 ? toReservation(reservation, held) : this.load(tx, reservationId);
     });
   }
 
-  /** Turns a HELD reservation into a sale; COMMITTED is a no-op; anything else is refused. */
+  /**
+   * Turns a HELD reservation into a sale; COMMITTED is a no-op; anything else is refused. A HELD
+   * reservation still in time is committed by one statement; any other takes the row lock first.
+   */
   async commit(reservationId: string): Promise<Reservation> {
+    const { rows } = await this.db.query<ReservationRow & { lines: LineJson[] | null }>(
+      `WITH r AS (
+         UPDATE reservations SET state = 'COMMITTED', updated_at = now()
+         WHERE reservation_id = $1 AND state = 'HELD' AND expire_at > now()
+         RETURNING ${RESERVATION_COLUMNS}),
+       p AS (
+         UPDATE products p SET on_hand = p.on_hand - l.quantity, reserved = p.reserved - l.quantity
+         FROM reservation_lines l, r WHERE l.reservation_id = r.reservation_id AND l.sku = p.sku
+         RETURNING p.sku)
+       SELECT r.*, (SELECT count(*) FROM p) AS changed,
+         (SELECT json_agg(json_build_object('sku', l.sku, 'quantity', l.quantity, 'unit_price_minor', l.unit_price_minor::text,
+            'currency_code', l.currency_code, 'product_name', l.product_name) ORDER BY l.sku)
+          FROM reservation_lines l WHERE l.reservation_id = r.reservation_id) AS lines
+       FROM r`,
+      [reservationId],
+    );
+    if (rows[0]) return toReservation(rows[0], rows[0].lines ?? []);
+    return this.commitLocked(reservationId);
+  }
+
+  /** `commit` of a reservation that is not HELD and in time: under its row lock. */
+  private async commitLocked(reservationId: string): Promise<Reservation> {
     const reservation = await this.db.transaction(async (tx) => {
       const held = await this.lockForChange(tx, reservationId);
       if (held.state === "HELD" && held.overdue) {
@@ -221,21 +252,25 @@ export class InventoryStore {
     const { rows: lines } = await tx.query<LineRow>(`SELECT * FROM reservation_lines WHERE reservation_id = $1 ORDER BY sku`, [
       reservationId,
     ]);
-    return create(ReservationSchema, {
-      reservationId: row.reservation_id,
-      state: ReservationState[row.state as keyof typeof ReservationState],
-      expireTime: timestampFromDate(new Date(row.expire_at)),
-      createTime: timestampFromDate(new Date(row.created_at)),
-      lines: lines.map((line) =>
-        create(ReservationLineSchema, {
-          sku: line.sku,
-          quantity: line.quantity,
-          productName: line.product_name,
-          unitPrice: { currencyCode: line.currency_code, amountMinor: BigInt(line.unit_price_minor) },
-        }),
-      ),
-    });
+    return toReservation(row, lines);
   }
+}
+
+function toReservation(row: ReservationRow, lines: Array<LineRow | LineJson>): Reservation {
+  return create(ReservationSchema, {
+    reservationId: row.reservation_id,
+    state: ReservationState[row.state as keyof typeof ReservationState],
+    expireTime: timestampFromDate(new Date(row.expire_at)),
+    createTime: timestampFromDate(new Date(row.created_at)),
+    lines: lines.map((line) =>
+      create(ReservationLineSchema, {
+        sku: line.sku,
+        quantity: line.quantity,
+        productName: line.product_name,
+        unitPrice: { currencyCode: line.currency_code, amountMinor: BigInt(line.unit_price_minor) },
+      }),
+    ),
+  });
 }
 
 function toProduct(row: ProductRow): Product {

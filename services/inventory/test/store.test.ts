@@ -129,6 +129,55 @@ describe.each(engines)("InventoryStore on $engine", ({ open }) => {
     expect(rows[0]).toEqual({ on_hand: 3, reserved: 0 });
   });
 
+  it("commits a multi-line reservation in one go: every product's stock moves, lines come back priced in SKU order", async () => {
+    const a = await addProduct(handle.db, 10, 700n);
+    const b = await addProduct(handle.db, 10, 300n);
+    const id = reservationId();
+    await store.reserve(
+      id,
+      [
+        { sku: b, quantity: 4 },
+        { sku: a, quantity: 1 },
+      ],
+      HOUR,
+    );
+    const committed = await store.commit(id);
+    expect(committed.state).toBe(ReservationState.COMMITTED);
+    expect(committed.lines.map((l) => [l.sku, l.quantity, l.unitPrice?.amountMinor, l.productName !== ""])).toEqual(
+      [
+        [a, 1, 700n, true],
+        [b, 4, 300n, true],
+      ].sort((x, y) => (String(x[0]) < String(y[0]) ? -1 : 1)),
+    );
+    const { rows } = await handle.db.query<{ sku: string; on_hand: number; reserved: number }>(
+      "SELECT sku, on_hand, reserved FROM products WHERE sku = ANY($1::text[]) ORDER BY sku",
+      [[a, b]],
+    );
+    expect(Object.fromEntries(rows.map((r) => [r.sku, [r.on_hand, r.reserved]]))).toEqual({ [a]: [9, 0], [b]: [6, 0] });
+  });
+
+  it("lets exactly one of a racing commit and release act on a HELD reservation, and the stock adds up either way", async () => {
+    for (let round = 0; round < 5; round += 1) {
+      const sku = await addProduct(handle.db, 5);
+      const id = reservationId();
+      await store.reserve(id, [{ sku, quantity: 2 }], HOUR);
+      const [commit, release] = await Promise.allSettled([store.commit(id), store.release(id)]);
+      expect(release.status).toBe("fulfilled");
+      const { rows } = await handle.db.query<{ on_hand: number; reserved: number }>(
+        "SELECT on_hand, reserved FROM products WHERE sku = $1",
+        [sku],
+      );
+      if (commit.status === "fulfilled") {
+        // committed first, then the release restocked the sale
+        expect(rows[0]).toEqual({ on_hand: 5, reserved: 0 });
+      } else {
+        expect(ConnectError.from(commit.reason).code).toBe(Code.FailedPrecondition);
+        expect(rows[0]).toEqual({ on_hand: 5, reserved: 0 });
+      }
+      expect((await store.release(id))?.state).toBe(ReservationState.RELEASED);
+    }
+  });
+
   it("refuses to commit a released reservation (FAILED_PRECONDITION) and an unknown one (NOT_FOUND)", async () => {
     const sku = await addProduct(handle.db, 5);
     const id = reservationId();

@@ -70,6 +70,8 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
           cardToken: request.cardToken,
           items: request.items.map(({ sku, quantity }) => ({ sku, quantity })),
           recoveryGraceMs: deps.recoveryGraceMs,
+          // this request drives the order it places: claimed in the inserting statement
+          claimForRequest: true,
         },
         async (tx, placed) => {
           const event = events.outboxMessage(placed); // OrderPlaced, in the transaction that placed it
@@ -82,7 +84,8 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
         });
       }
       if (created) events.publish(record.order);
-      const driven = record.sagaStep === "DONE" ? record : ((await saga.drive(record.order.orderId)) ?? record);
+      const driven =
+        record.sagaStep === "DONE" ? record : ((await saga.drive(record.order.orderId, created ? record : undefined)) ?? record);
       return { order: driven.order };
     },
 

@@ -56,11 +56,13 @@ export class OrderSaga {
 
   /**
    * Runs the order's saga as far as it can go now and returns the order as it then is.
-   * Returns the order untouched when another driver holds it.
+   * Returns the order untouched when another driver holds it. `claimed` is an order this caller
+   * already holds the lease of (inserted claimed by `OrderStore.insertPending`): it is driven
+   * with that lease instead of claiming again.
    */
-  async drive(orderId: string): Promise<OrderRecord | undefined> {
+  async drive(orderId: string, claimed?: OrderRecord): Promise<OrderRecord | undefined> {
     const { store, options, logger } = this.deps;
-    let record = await store.claim(orderId, options.leaseMs);
+    let record = claimed ?? (await store.claim(orderId, options.leaseMs));
     if (!record) return store.get(orderId);
     const lease = holdLease(store, { orderId, token: record.leaseToken }, options.leaseMs, logger);
     try {
@@ -211,17 +213,21 @@ export class OrderSaga {
 
   /**
    * Persists one step. When the status changes, its event goes into the outbox in the same
-   * transaction: it is published if and only if the status commits.
+   * transaction: it is published if and only if the status commits. A step without a status
+   * change is one statement, committed on its own.
    */
   private async advance(lease: HeldLease, change: OrderChange): Promise<OrderRecord> {
     const { store } = this.deps;
     const { orderId } = lease;
-    const record = await store.transaction(async (tx) => {
-      const advanced = await store.advance(tx, lease, change);
-      const event = change.status === undefined ? undefined : this.deps.events.outboxMessage(advanced.order);
-      if (event) await enqueueOutbox(tx, event);
-      return advanced;
-    });
+    const record =
+      change.status === undefined
+        ? await store.advanceAlone(lease, change)
+        : await store.transaction(async (tx) => {
+            const advanced = await store.advance(tx, lease, change);
+            const event = this.deps.events.outboxMessage(advanced.order);
+            if (event) await enqueueOutbox(tx, event);
+            return advanced;
+          });
     this.deps.events.publish(record.order);
     if (change.status !== undefined) {
       recordSagaOutcome(change.status);

@@ -33,6 +33,13 @@ export interface NewOrder {
    * and the caller would be answered PENDING for an order that completes a moment later.
    */
   recoveryGraceMs: number;
+  /**
+   * When true the new order is inserted already claimed for its saga, by the request that placed
+   * it: lease token 1, held for `recoveryGraceMs` (the same span the recovery loop leaves it
+   * alone), so that request drives it without a separate claim. The returned record carries the
+   * token. A request id seen before is never claimed here.
+   */
+  claimForRequest?: boolean;
 }
 
 /** An order with the saga's private bookkeeping. */
@@ -123,17 +130,29 @@ type OrderRow = {
   updated_at: Date | string;
 };
 
-type LineRow = {
-  order_id: string;
+/** An order row with its lines, as `LINES` reads them (JSON: the price as text, an int64 kept exact). */
+type OrderWithLines = OrderRow & { lines: LineJson[] | null };
+
+type LineJson = {
   sku: string;
   quantity: number;
-  unit_price_minor: bigint | string | number;
+  unit_price_minor: string;
   currency_code: string;
   product_name: string;
 };
 
 const ORDER_COLUMNS = `order_id, user_id, request_id, request_hash, email, card_token, status, saga_step, status_reason,
   currency_code, total_minor, payment_id, attempts, last_error, lease_token, cancel_note, created_at, updated_at`;
+
+/** One line of `l` (an order_lines row) as JSON. */
+const LINE_JSON = `json_build_object('sku', l.sku, 'quantity', l.quantity, 'unit_price_minor', l.unit_price_minor::text,
+  'currency_code', l.currency_code, 'product_name', l.product_name)`;
+
+/**
+ * The lines of the order row `o` in line order, read in the same statement as the order (one
+ * round trip instead of two).
+ */
+const LINES = `(SELECT json_agg(${LINE_JSON} ORDER BY l.line_no) FROM order_lines l WHERE l.order_id = o.order_id) AS lines`;
 
 /** The order service's own database: orders and their lines (the outbox table is the platform's). */
 export class OrderStore {
@@ -152,11 +171,21 @@ export class OrderStore {
     order: NewOrder,
     announce?: (tx: Queryable, inserted: Order) => Promise<void>,
   ): Promise<{ record: OrderRecord; created: boolean }> {
-    const created = await this.db.transaction(async (tx) => {
-      const inserted = await tx.query(
-        `INSERT INTO orders (order_id, user_id, request_id, request_hash, email, card_token, status, saga_step, next_attempt_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'RESERVING', now() + ($8::text || ' milliseconds')::interval)
-         ON CONFLICT (user_id, request_id) DO NOTHING`,
+    // The order and its lines in one statement; the order comes back with its lines.
+    const inserted = await this.db.transaction(async (tx) => {
+      const { rows } = await tx.query<OrderWithLines>(
+        `WITH o AS (
+           INSERT INTO orders (order_id, user_id, request_id, request_hash, email, card_token, status, saga_step, next_attempt_at,
+                               locked_until, lease_token)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, 'RESERVING', now() + ($8::text || ' milliseconds')::interval,
+                   CASE WHEN $11::boolean THEN now() + ($8::text || ' milliseconds')::interval END, CASE WHEN $11::boolean THEN 1 ELSE 0 END)
+           ON CONFLICT (user_id, request_id) DO NOTHING
+           RETURNING ${ORDER_COLUMNS}),
+         l AS (
+           INSERT INTO order_lines (order_id, line_no, sku, quantity)
+           SELECT o.order_id, t.n - 1, t.sku, t.quantity FROM o, unnest($9::text[], $10::int[]) WITH ORDINALITY AS t (sku, quantity, n)
+           RETURNING *)
+         SELECT o.*, (SELECT json_agg(${LINE_JSON} ORDER BY l.line_no) FROM l) AS lines FROM o`,
         [
           order.orderId,
           order.userId,
@@ -166,60 +195,52 @@ export class OrderStore {
           order.cardToken,
           OrderStatus[OrderStatus.PENDING],
           String(order.recoveryGraceMs),
+          order.items.map((item) => item.sku),
+          order.items.map((item) => item.quantity),
+          order.claimForRequest === true,
         ],
       );
-      if (inserted.rowCount === 0) return false;
-      for (const [lineNo, item] of order.items.entries()) {
-        await tx.query(`INSERT INTO order_lines (order_id, line_no, sku, quantity) VALUES ($1, $2, $3, $4)`, [
-          order.orderId,
-          lineNo,
-          item.sku,
-          item.quantity,
-        ]);
-      }
-      if (announce) {
-        const inserted = await this.get(order.orderId, tx);
-        if (inserted) await announce(tx, inserted.order);
-      }
-      return true;
+      const record = rows[0] && toRecord(rows[0]);
+      if (record && announce) await announce(tx, record.order);
+      return record;
     });
-    const existing = created ? await this.get(order.orderId) : await this.findByRequest(order.userId, order.requestId);
+    if (inserted) return { record: inserted, created: true };
+    const existing = await this.findByRequest(order.userId, order.requestId);
     if (!existing) throw new Error(`order for request ${order.requestId} vanished`);
-    return { record: existing, created };
+    return { record: existing, created: false };
   }
 
   /** The order with this id, whoever owns it; read through `tx` inside a transaction. */
   async get(orderId: string, tx: Queryable = this.db): Promise<OrderRecord | undefined> {
-    const { rows } = await tx.query<OrderRow>(`SELECT ${ORDER_COLUMNS} FROM orders WHERE order_id = $1`, [orderId]);
-    return (await withLines(tx, rows))[0];
+    const { rows } = await tx.query<OrderWithLines>(`SELECT ${ORDER_COLUMNS}, ${LINES} FROM orders o WHERE order_id = $1`, [orderId]);
+    return rows[0] && toRecord(rows[0]);
   }
 
   /** The order a customer placed with a request id. */
   async findByRequest(userId: string, requestId: string): Promise<OrderRecord | undefined> {
-    const { rows } = await this.db.query<OrderRow>(`SELECT ${ORDER_COLUMNS} FROM orders WHERE user_id = $1 AND request_id = $2`, [
-      userId,
-      requestId,
-    ]);
-    return (await withLines(this.db, rows))[0];
+    const { rows } = await this.db.query<OrderWithLines>(
+      `SELECT ${ORDER_COLUMNS}, ${LINES} FROM orders o WHERE user_id = $1 AND request_id = $2`,
+      [userId, requestId],
+    );
+    return rows[0] && toRecord(rows[0]);
   }
 
   /** A customer's orders, newest first, after `after`. */
   async list(userId: string, limit: number, after?: OrderPageKey): Promise<ListedOrder[]> {
-    type ListedRow = OrderRow & { created_key: string };
-    const columns = `${ORDER_COLUMNS}, created_at::text AS created_key`;
+    type ListedRow = OrderWithLines & { created_key: string };
+    const columns = `${ORDER_COLUMNS}, ${LINES}, created_at::text AS created_key`;
     const { rows } = after
       ? await this.db.query<ListedRow>(
-          `SELECT ${columns} FROM orders
+          `SELECT ${columns} FROM orders o
            WHERE user_id = $1 AND (created_at, order_id) < ($2::timestamptz, $3)
            ORDER BY created_at DESC, order_id DESC LIMIT $4`,
           [userId, after.createdAt, after.orderId, limit],
         )
       : await this.db.query<ListedRow>(
-          `SELECT ${columns} FROM orders WHERE user_id = $1 ORDER BY created_at DESC, order_id DESC LIMIT $2`,
+          `SELECT ${columns} FROM orders o WHERE user_id = $1 ORDER BY created_at DESC, order_id DESC LIMIT $2`,
           [userId, limit],
         );
-    const records = await withLines(this.db, rows);
-    return records.map((record, i) => ({ record, key: { createdAt: rows[i]!.created_key, orderId: record.order.orderId } }));
+    return rows.map((row) => ({ record: toRecord(row), key: { createdAt: row.created_key, orderId: row.order_id } }));
   }
 
   /**
@@ -228,12 +249,13 @@ export class OrderStore {
    * lease token (see `SagaLease`). Undefined when another driver holds it.
    */
   async claim(orderId: string, leaseMs: number): Promise<OrderRecord | undefined> {
-    const { rowCount } = await this.db.query(
-      `UPDATE orders SET locked_until = now() + ($2::text || ' milliseconds')::interval, lease_token = lease_token + 1
-       WHERE order_id = $1 AND saga_step <> 'DONE' AND (locked_until IS NULL OR locked_until < now())`,
+    const { rows } = await this.db.query<OrderWithLines>(
+      `UPDATE orders o SET locked_until = now() + ($2::text || ' milliseconds')::interval, lease_token = lease_token + 1
+       WHERE order_id = $1 AND saga_step <> 'DONE' AND (locked_until IS NULL OR locked_until < now())
+       RETURNING ${ORDER_COLUMNS}, ${LINES}`,
       [orderId, String(leaseMs)],
     );
-    return rowCount === 1 ? this.get(orderId) : undefined;
+    return rows[0] && toRecord(rows[0]);
   }
 
   /**
@@ -270,17 +292,47 @@ export class OrderStore {
       set("total_minor", change.total.amountMinor.toString());
     }
     if (change.step === "DONE") sets.push("locked_until = NULL");
-    const { rowCount } = await tx.query(`UPDATE orders SET ${sets.join(", ")} WHERE order_id = $1 AND lease_token = $2`, params);
-    if (rowCount !== 1) throw new LeaseLostError(lease);
-    for (const line of change.lines ?? []) {
-      await tx.query(
-        `UPDATE order_lines SET unit_price_minor = $3, currency_code = $4, product_name = $5 WHERE order_id = $1 AND sku = $2`,
-        [orderId, line.sku, line.unitPrice.amountMinor.toString(), line.unitPrice.currencyCode, line.productName],
+    const update = `UPDATE orders SET ${sets.join(", ")} WHERE order_id = $1 AND lease_token = $2 RETURNING ${ORDER_COLUMNS}`;
+    // One statement: the fenced update, the lines' prices (only when the fenced update happened),
+    // and the order as it now is. The lines read here are the statement's snapshot, so priced
+    // lines are taken from what the price update returned.
+    let sql: string;
+    if (change.lines && change.lines.length > 0) {
+      const lines = change.lines;
+      params.push(
+        lines.map((line) => line.sku),
+        lines.map((line) => line.unitPrice.amountMinor.toString()),
+        lines.map((line) => line.unitPrice.currencyCode),
+        lines.map((line) => line.productName),
       );
+      const n = params.length;
+      sql = `WITH o AS (${update}),
+        p AS (
+          UPDATE order_lines SET unit_price_minor = v.price, currency_code = v.currency, product_name = v.name
+          FROM o, unnest($${n - 3}::text[], $${n - 2}::bigint[], $${n - 1}::text[], $${n}::text[]) AS v (sku, price, currency, name)
+          WHERE order_lines.order_id = o.order_id AND order_lines.sku = v.sku
+          RETURNING order_lines.line_no, order_lines.unit_price_minor, order_lines.currency_code, order_lines.product_name)
+        SELECT o.*, (
+          SELECT json_agg(json_build_object('sku', l.sku, 'quantity', l.quantity,
+            'unit_price_minor', coalesce(p.unit_price_minor, l.unit_price_minor)::text,
+            'currency_code', coalesce(p.currency_code, l.currency_code), 'product_name', coalesce(p.product_name, l.product_name))
+            ORDER BY l.line_no)
+          FROM order_lines l LEFT JOIN p ON p.line_no = l.line_no WHERE l.order_id = o.order_id) AS lines
+        FROM o`;
+    } else {
+      sql = `WITH o AS (${update}) SELECT o.*, ${LINES} FROM o`;
     }
-    const record = await this.get(orderId, tx);
-    if (!record) throw new Error(`order ${orderId} vanished`);
-    return record;
+    const { rows } = await tx.query<OrderWithLines>(sql, params);
+    if (!rows[0]) throw new LeaseLostError(lease);
+    return toRecord(rows[0]);
+  }
+
+  /**
+   * `advance` on its own: one statement, so it needs no transaction of its own (a step without
+   * an event to write alongside).
+   */
+  advanceAlone(lease: SagaLease, change: OrderChange): Promise<OrderRecord> {
+    return this.advance(this.db, lease, change);
   }
 
   /**
@@ -321,18 +373,10 @@ export class OrderStore {
   }
 }
 
-/** The records of `rows`, each with its lines, read through `q`. */
-async function withLines(q: Queryable, rows: OrderRow[]): Promise<OrderRecord[]> {
-  if (rows.length === 0) return [];
-  const ids = rows.map((row) => row.order_id);
-  const { rows: lines } = await q.query<LineRow>(`SELECT * FROM order_lines WHERE order_id = ANY($1::text[]) ORDER BY order_id, line_no`, [
-    ids,
-  ]);
-  return rows.map((row) => ({
-    order: toOrder(
-      row,
-      lines.filter((line) => line.order_id === row.order_id),
-    ),
+/** The record of an order row read with its lines. */
+function toRecord(row: OrderWithLines): OrderRecord {
+  return {
+    order: toOrder(row, row.lines ?? []),
     requestHash: row.request_hash,
     cardToken: row.card_token,
     sagaStep: row.saga_step as SagaStep,
@@ -341,10 +385,10 @@ async function withLines(q: Queryable, rows: OrderRow[]): Promise<OrderRecord[]>
     createdAt: toDate(row.created_at),
     leaseToken: BigInt(row.lease_token),
     cancelNote: row.cancel_note,
-  }));
+  };
 }
 
-function toOrder(row: OrderRow, lines: LineRow[]): Order {
+function toOrder(row: OrderRow, lines: LineJson[]): Order {
   return create(OrderSchema, {
     orderId: row.order_id,
     userId: row.user_id,

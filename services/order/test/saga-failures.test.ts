@@ -1,75 +1,56 @@
-// Every failure path of the saga, against real inventory, payment, notification and order processes: the test
-// sets short timeouts through the environment and makes each failure happen (a process frozen with SIGSTOP, a
-// reservation released or a payment voided behind the saga's back), then checks the compensation in each
-// service's own database — never by waiting for a window to pass.
-import { randomUUID } from "node:crypto";
 import type { ConnectError } from "@connectrpc/connect";
-import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
-import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
+import type { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
+import type { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
 import { type Order, OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
 import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
-import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
+import type { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
 import { createClient, errorInfo, type GrpcClient } from "@shop/platform";
 import { callingAs } from "@shop/platform/testing/certificates";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DomainMesh, startDomainMesh } from "./mesh-harness.js";
+import type { DomainMesh } from "./mesh-harness.js";
+import { orderRequest, type SagaMesh, startSagaMesh } from "./saga-harness.js";
 
 const alice = { headers: { "x-user-id": "alice" } };
 const MAX_RETRY_DELAY_MS = 4_000;
 
+let saga: SagaMesh;
 let mesh: DomainMesh;
 let orders: GrpcClient<typeof OrderService>;
 let inventory: GrpcClient<typeof InventoryService>;
 let payments: GrpcClient<typeof PaymentService>;
 let notifications: GrpcClient<typeof NotificationService>;
-let skus: string[];
 
 beforeAll(async () => {
-  mesh = await startDomainMesh({
-    ORDER_STEP_TIMEOUT_MS: "1000",
-    ORDER_PENDING_TIMEOUT_MS: "600000", // out of the way until the test that is about it
-    ORDER_SAGA_LEASE_MS: "1500",
-    ORDER_RECOVERY_INTERVAL_MS: "100",
-    ORDER_MAX_RETRY_DELAY_MS: String(MAX_RETRY_DELAY_MS),
-    ORDER_WATCH_POLL_MS: "200",
-  });
-  connectOrders();
-  inventory = createClient(InventoryService, mesh.inventory.target, callingAs("order", "inventory"));
-  payments = createClient(PaymentService, mesh.payment.target, callingAs("order", "payment"));
-  notifications = createClient(NotificationService, mesh.notification.target, callingAs("gateway", "notification"));
-  skus = (await inventory.listProducts({ pageSize: 100 })).products.map((product) => product.sku);
+  saga = await startSagaMesh(
+    {
+      ORDER_STEP_TIMEOUT_MS: "1000",
+      ORDER_PENDING_TIMEOUT_MS: "600000", // out of the way until the test that is about it
+      ORDER_SAGA_LEASE_MS: "1500",
+      ORDER_RECOVERY_INTERVAL_MS: "100",
+      ORDER_MAX_RETRY_DELAY_MS: String(MAX_RETRY_DELAY_MS),
+      ORDER_WATCH_POLL_MS: "200",
+    },
+    { orderBreaker: false },
+  );
+  ({ mesh, orders, inventory, payments, notifications } = saga);
 }, 120_000);
 
 afterAll(async () => {
   mesh?.payment.signal("SIGCONT");
   mesh?.inventory.signal("SIGCONT");
-  orders?.close();
-  inventory?.close();
-  payments?.close();
-  notifications?.close();
-  await mesh?.close();
+  await saga?.close();
 }, 60_000);
 
 function connectOrders(): void {
-  orders?.close();
-  orders = createClient(OrderService, mesh.order.target, { ...callingAs("gateway", "order"), breaker: false });
+  saga.reconnectOrders();
+  orders = saga.orders;
 }
 
 /** A product no other test here touches, so stock arithmetic is exact. */
-function productFor(test: number): string {
-  const sku = skus[test];
-  if (!sku) throw new Error(`the seeded catalogue has fewer than ${test + 1} products`);
-  return sku;
-}
-
-async function available(sku: string): Promise<number> {
-  return (await inventory.getProduct({ sku })).product?.availableQuantity ?? -1;
-}
-
-function order(sku: string, quantity: number, cardToken = "tok_visa") {
-  return { requestId: randomUUID(), items: [{ sku, quantity }], cardToken, email: "alice@example.com" };
-}
+const productFor = (test: number) => saga.productFor(test);
+const available = (sku: string) => saga.available(sku);
+const order = orderRequest;
 
 async function query<R extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<R[]> {
   const client = new pg.Client({ connectionString: url });

@@ -1,70 +1,52 @@
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
-import { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
+import type { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
+import type { NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
 import { type Order, OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
 import { OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
 import { PaymentState } from "@shop/contracts/shop/payment/v1/payment_pb";
-import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
+import type { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
 import { badRequest, createClient, errorInfo, type GrpcClient } from "@shop/platform";
 import { callingAs } from "@shop/platform/testing/certificates";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DomainMesh, startDomainMesh } from "./mesh-harness.js";
+import type { DomainMesh } from "./mesh-harness.js";
+import { orderRequest, type SagaMesh, startSagaMesh } from "./saga-harness.js";
 
 const alice = { headers: { "x-user-id": "alice" } };
 const bob = { headers: { "x-user-id": "bob" } };
 
+let saga: SagaMesh;
 let mesh: DomainMesh;
 let orders: GrpcClient<typeof OrderService>;
 let inventory: GrpcClient<typeof InventoryService>;
 let payments: GrpcClient<typeof PaymentService>;
 let notifications: GrpcClient<typeof NotificationService>;
-let skus: string[];
 
 beforeAll(async () => {
-  mesh = await startDomainMesh({
+  saga = await startSagaMesh({
     ORDER_STEP_TIMEOUT_MS: "4000",
     ORDER_PENDING_TIMEOUT_MS: "60000",
     ORDER_SAGA_LEASE_MS: "1500",
     ORDER_RECOVERY_INTERVAL_MS: "300",
     ORDER_MAX_RETRY_DELAY_MS: "500",
   });
-  orders = createClient(OrderService, mesh.order.target, callingAs("gateway", "order"));
-  inventory = createClient(InventoryService, mesh.inventory.target, callingAs("order", "inventory"));
-  payments = createClient(PaymentService, mesh.payment.target, callingAs("order", "payment"));
-  notifications = createClient(NotificationService, mesh.notification.target, callingAs("gateway", "notification"));
-  skus = (await inventory.listProducts({ pageSize: 100 })).products.map((product) => product.sku);
+  ({ mesh, orders, inventory, payments, notifications } = saga);
 }, 90_000);
 
 afterAll(async () => {
-  orders?.close();
-  inventory?.close();
-  payments?.close();
-  notifications?.close();
-  await mesh?.close();
+  await saga?.close();
 });
 
-/** A product no other test touches, so stock arithmetic is exact. */
-function productFor(test: number): string {
-  const sku = skus[test];
-  if (!sku) throw new Error(`the seeded catalogue has fewer than ${test + 1} products`);
-  return sku;
-}
-
-async function available(sku: string): Promise<number> {
-  return (await inventory.getProduct({ sku })).product?.availableQuantity ?? -1;
-}
+const productFor = (test: number) => saga.productFor(test);
+const available = (sku: string) => saga.available(sku);
+const order = orderRequest;
 
 /** Holds all but `leave` units of a product with a reservation of the test's own. */
 async function drainTo(sku: string, leave: number): Promise<void> {
   const hold = (await available(sku)) - leave;
   if (hold > 0) await inventory.reserveStock({ reservationId: `drain-${randomUUID()}`, lines: [{ sku, quantity: hold }] });
   expect(await available(sku)).toBe(leave);
-}
-
-function order(sku: string, quantity: number, cardToken = "tok_visa") {
-  return { requestId: randomUUID(), items: [{ sku, quantity }], cardToken, email: "alice@example.com" };
 }
 
 async function paymentRowsFor(orderId: string): Promise<number> {

@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
+import { create } from "@bufbuild/protobuf";
+import { MoneySchema } from "@shop/contracts/shop/type/v1/money_pb";
 import { databaseEngines, type EngineDatabase } from "@shop/platform/testing/postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LeaseLostError, type NewOrder, OrderStore } from "../src/store.js";
@@ -72,6 +74,75 @@ describe.each(databaseEngines(migrationsDir, "order"))("order store on $engine",
     expect(await store.renew(current, 60_000)).toBe(true);
     const advanced = await store.transaction((tx) => store.advance(tx, current, { step: "AUTHORIZING" }));
     expect(advanced.sagaStep).toBe("AUTHORIZING");
+  });
+
+  it("inserts an order claimed by the request that placed it: token 1, no other claim until the grace ends, a repeat not claimed again", async () => {
+    const placed = { ...newOrder(60_000), claimForRequest: true };
+    const { record, created } = await store.insertPending(placed);
+    const orderId = record.order.orderId;
+    expect([created, record.leaseToken, record.sagaStep]).toEqual([true, 1n, "RESERVING"]);
+    expect(record.order.lines.map((l) => [l.sku, l.quantity])).toEqual([["SKU-MUG-001", 1]]);
+    expect(await store.claim(orderId, 5_000)).toBeUndefined();
+    expect(await store.dueForRecovery(1000)).not.toContain(orderId);
+    const again = await store.insertPending({ ...placed, orderId: `ord_${randomUUID()}` });
+    expect([again.created, again.record.order.orderId, again.record.leaseToken]).toEqual([false, orderId, 1n]);
+    // the placing request's lease drives it
+    const advanced = await store.advanceAlone({ orderId, token: 1n }, { step: "AUTHORIZING" });
+    expect(advanced.sagaStep).toBe("AUTHORIZING");
+
+    const { record: unclaimed } = await store.insertPending(newOrder(0));
+    expect(unclaimed.leaseToken).toBe(0n);
+    expect((await store.claim(unclaimed.order.orderId, 5_000))?.leaseToken).toBe(1n);
+  });
+
+  it("prices every line in the step that advances, on its own, and a fenced step changes neither the order nor its lines", async () => {
+    const order = {
+      ...newOrder(0),
+      items: [
+        { sku: "SKU-TEE-002", quantity: 2 },
+        { sku: "SKU-MUG-001", quantity: 1 },
+        { sku: "SKU-CAP-003", quantity: 3 },
+      ],
+    };
+    const { record } = await store.insertPending(order);
+    const orderId = record.order.orderId;
+    expect(record.order.lines.map((l) => l.sku)).toEqual(["SKU-TEE-002", "SKU-MUG-001", "SKU-CAP-003"]);
+    const first = await store.claim(orderId, 60_000);
+    await handle.db.query("UPDATE orders SET locked_until = now() - interval '1 second' WHERE order_id = $1", [orderId]);
+    const second = await store.claim(orderId, 60_000);
+    const price = (sku: string, minor: bigint) => ({
+      sku,
+      quantity: 1,
+      unitPrice: create(MoneySchema, { currencyCode: "EUR", amountMinor: minor }),
+      productName: `name of ${sku}`,
+    });
+    // the reservation priced two of the three lines (the third keeps what it had)
+    const lines = [price("SKU-MUG-001", 1_000_000_000_123n), price("SKU-TEE-002", 250n)];
+    const total = create(MoneySchema, { currencyCode: "EUR", amountMinor: 1_000_000_000_623n });
+
+    await expect(store.advanceAlone({ orderId, token: first!.leaseToken }, { step: "AUTHORIZING", lines, total })).rejects.toThrow(
+      LeaseLostError,
+    );
+    const untouched = await store.get(orderId);
+    expect(untouched?.sagaStep).toBe("RESERVING");
+    expect(untouched?.order.lines.map((l) => [l.productName, l.unitPrice])).toEqual([
+      ["", undefined],
+      ["", undefined],
+      ["", undefined],
+    ]);
+
+    const advanced = await store.advanceAlone({ orderId, token: second!.leaseToken }, { step: "AUTHORIZING", lines, total });
+    const shown = (r: typeof advanced | undefined) =>
+      r?.order.lines.map((l) => [l.sku, l.quantity, l.productName, l.unitPrice?.amountMinor ?? null]);
+    expect(shown(advanced)).toEqual([
+      ["SKU-TEE-002", 2, "name of SKU-TEE-002", 250n],
+      ["SKU-MUG-001", 1, "name of SKU-MUG-001", 1_000_000_000_123n],
+      ["SKU-CAP-003", 3, "", null],
+    ]);
+    expect(advanced.order.total?.amountMinor).toBe(1_000_000_000_623n);
+    expect([advanced.sagaStep, advanced.leaseToken]).toEqual(["AUTHORIZING", second!.leaseToken]);
+    // what the step returned is what a later read sees
+    expect(shown(await store.get(orderId))).toEqual(shown(advanced));
   });
 
   it("pages a customer's orders made within one millisecond without skipping any", async () => {

@@ -10,6 +10,34 @@ const typeParser = {
   getTypeParser: (oid: number, format?: "text" | "binary") => (oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format)),
 };
 
+/**
+ * Statements with parameters run as named prepared statements: PostgreSQL parses and plans each
+ * text once per connection instead of on every call, and the client sends only Bind/Execute
+ * after the first time. The name is the text's number in this process; the number of texts
+ * named is capped so SQL built from varying parts cannot grow the cache (or the server's) without
+ * bound — past the cap a text runs unnamed, as before.
+ */
+const MAX_NAMED_STATEMENTS = 1000;
+const statementNames = new Map<string, string>();
+/**
+ * Texts whose prepared plan went stale — a table they read `*` of changed shape under a running
+ * process (a rolling deploy's migration), which PostgreSQL refuses with "cached plan must not
+ * change result type" — run unnamed from then on.
+ */
+const unnamedStatements = new Set<string>();
+function statementName(sql: string): string | undefined {
+  if (unnamedStatements.has(sql)) return undefined;
+  let name = statementNames.get(sql);
+  if (name === undefined && statementNames.size < MAX_NAMED_STATEMENTS) {
+    name = `shop_${statementNames.size}`;
+    statementNames.set(sql, name);
+  }
+  return name;
+}
+
+/** feature_not_supported: what a named statement whose result columns changed is refused with. */
+const STALE_PLAN = "0A000";
+
 /** A PostgreSQL database through a `pg` connection pool. */
 export async function openPostgres(url: string, poolSize = 10): Promise<Database & MigrationTarget> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 10_000 });
@@ -18,7 +46,20 @@ export async function openPostgres(url: string, poolSize = 10): Promise<Database
   });
   const wrap = (target: pg.Pool | pg.PoolClient): Queryable => ({
     async query<Row extends Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> {
-      const result = await target.query<Row>({ text: sql, values: params as unknown[], types: typeParser });
+      const name = params.length > 0 ? statementName(sql) : undefined;
+      const run = (named: boolean) =>
+        target.query<Row>({ text: sql, values: params as unknown[], types: typeParser, ...(named && name ? { name } : {}) });
+      let result: pg.QueryResult<Row>;
+      try {
+        result = await run(true);
+      } catch (error) {
+        if (!name || (error as { code?: string }).code !== STALE_PLAN) throw error;
+        unnamedStatements.add(sql);
+        // Refused before it ran: outside a transaction it is simply sent again; inside one the
+        // transaction is aborted, so the error stands (and the retry of the transaction runs unnamed).
+        if (target !== pool) throw error;
+        result = await run(false);
+      }
       return { rows: result.rows, rowCount: result.rowCount ?? result.rows.length };
     },
   });
