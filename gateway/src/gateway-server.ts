@@ -14,6 +14,7 @@ import { createStaticFiles } from "./http/static-files.js";
 import { serveRest } from "./rest/rest-handler.js";
 import { createRestRouteTable } from "./rest/route-table.js";
 import { registerPublicMethods, remoteAddressKey } from "./surface/connect-routes.js";
+import { createLeanUnary } from "./surface/lean-unary.js";
 import { registerPublicReflection } from "./surface/public-reflection.js";
 import { type PublicMethod, publicMethods } from "./surface/public-surface.js";
 import { createUpstreams, type UpstreamClientFactory } from "./upstreams.js";
@@ -77,6 +78,18 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     fallback: (req, res) => writeNotFound(req, res, notPublic(req.url ?? "")),
   });
 
+  // Unary Connect and gRPC calls skip connect-node's per-call machinery (surface/lean-unary.ts);
+  // GATEWAY_LEAN_UNARY=off keeps every call on connect-node (for A/B measurements).
+  const lean = !config.leanUnary
+    ? undefined
+    : createLeanUnary({
+        methods,
+        edge,
+        readMaxBytes: config.limits.readMaxBytes,
+        maxTimeoutMs: config.limits.streamMaxTimeoutMs,
+        shutdownSignal: shutdown.signal,
+      });
+
   async function handle(req: NodeRequest, res: NodeResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://gateway.invalid");
     const method = req.method ?? "GET";
@@ -98,6 +111,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     if (rest.route) return serveRest(req, res, url, rest, edge, config.limits.readMaxBytes);
     if (url.pathname === "/dev/token" && config.devTokens) return serveDevToken(req, res, config.jwt);
     if (RPC_PATH.test(url.pathname)) {
+      if (lean?.serve(req, res, url.pathname)) return;
       connectHandler(req as never, res as never);
       return;
     }
