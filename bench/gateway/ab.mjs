@@ -13,7 +13,13 @@ import { startMesh } from "../src/mesh.mjs";
 import { processTree } from "../src/processes.mjs";
 import { sweep } from "../src/sweep.mjs";
 
-const parseEnv = (text) => Object.fromEntries((text ?? "").split(",").filter(Boolean).map((kv) => kv.split("=")));
+const parseEnv = (text) =>
+  Object.fromEntries(
+    (text ?? "")
+      .split(",")
+      .filter(Boolean)
+      .map((kv) => kv.split("=")),
+  );
 const [aText, bText, secondsText, repeatsText, concurrencyText] = process.argv.slice(2);
 const a = parseEnv(aText);
 const b = parseEnv(bText);
@@ -49,10 +55,16 @@ try {
   ]) {
     const gw = mesh.processes.gateway;
     await assertGrpcOk(`gateway ${side}`, gw.port, GET_PRODUCT_PATH, frame);
-    requests[`${side}-connect-h1`] = { url: `${mesh.gatewayUrl}${GET_PRODUCT_PATH}`, body: json, headers: ["content-type: application/json"], h1: true };
+    requests[`${side}-connect-h1`] = {
+      url: `${mesh.gatewayUrl}${GET_PRODUCT_PATH}`,
+      body: json,
+      headers: ["content-type: application/json"],
+      h1: true,
+    };
     requests[`${side}-rest-h1`] = { url: `${mesh.gatewayUrl}/v1/products/${BENCH_SKU}`, h1: true };
     requests[`${side}-grpc`] = { url: `${mesh.gatewayUrl}${GET_PRODUCT_PATH}`, body: frame, headers: grpcHeaders };
-    for (const kind of ["connect-h1", "rest-h1", "grpc"]) pids[`${side}-${kind}`] = () => [...processTree(gw.child.pid), inventory.child.pid];
+    for (const kind of ["connect-h1", "rest-h1", "grpc"])
+      pids[`${side}-${kind}`] = () => [...processTree(gw.child.pid), inventory.child.pid];
   }
   const ids = ["direct", "A-connect-h1", "B-connect-h1", "A-rest-h1", "B-rest-h1", "A-grpc", "B-grpc"];
   const series = await sweep({
@@ -63,7 +75,11 @@ try {
     load: (id, concurrency, secs) => h2load({ ...requests[id], seconds: secs, concurrency, pids: pids[id]() }),
     log: (m) => console.log(`  ${m}`),
   });
-  console.log(`A = ${JSON.stringify(a)}, B = ${JSON.stringify(b)}, ${JSON.stringify(common)}; load average ${load0.map((x) => x.toFixed(2)).join(" ")} -> ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+  console.log(
+    `A = ${JSON.stringify(a)}, B = ${JSON.stringify(b)}, ${JSON.stringify(common)}; load average ${load0.map((x) => x.toFixed(2)).join(" ")} -> ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" ")}`,
+  );
   console.log("| target | c | req/s (median) | × direct | server CPU µs/req | p50 ms |");
   console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
   const direct = Object.fromEntries(series[0].points.map((p) => [p.concurrency, p.rps.median]));
