@@ -4,6 +4,8 @@
 // inventory; GetProduct as Connect JSON (HTTP/1.1), REST (HTTP/1.1) and gRPC (h2c) through each,
 // beside gRPC straight to inventory, interleaved by the same sweep as the gateway part.
 //   node bench/gateway/ab.mjs 'GATEWAY_LEAN_UNARY=off' '' [seconds=3] [repeats=2] [concurrency=64]
+// A side's `@main=<path>` runs that gateway build instead (e.g. one built from another commit:
+// `git archive <commit> gateway tsconfig.base.json | tar -x -C /tmp/x`, then tsc there against this tree's packages).
 // Server CPU per request = that gateway's process tree + inventory (PostgreSQL not counted).
 import { loadavg } from "node:os";
 import { BENCH_SKU, bodyFile, GET_PRODUCT_PATH, grpcFrameFile } from "../src/grpc-frame.mjs";
@@ -21,8 +23,13 @@ const parseEnv = (text) =>
       .map((kv) => kv.split("=")),
   );
 const [aText, bText, secondsText, repeatsText, concurrencyText] = process.argv.slice(2);
-const a = parseEnv(aText);
-const b = parseEnv(bText);
+/** The side's environment, and node arguments that run another gateway build (`@main`) if given. */
+function side(text) {
+  const { "@main": main, ...env } = parseEnv(text);
+  return main ? { env: { ...env, GATEWAY_WEB_ROOT: `${process.cwd()}/web/dist` }, nodeArgs: [main] } : { env, nodeArgs: [] };
+}
+const a = side(aText);
+const b = side(bText);
 const seconds = Number(secondsText ?? 3);
 const repeats = Number(repeatsText ?? 2);
 const concurrencies = (concurrencyText ?? "64").split(",").map(Number);
@@ -33,7 +40,14 @@ const common = {
   LOG_LEVEL: "info",
 };
 const load0 = loadavg();
-const meshA = await startMesh({ db: "postgres", names: ["inventory", "gateway"], tls: false, env: common, perProcessEnv: { gateway: a } });
+const meshA = await startMesh({
+  db: "postgres",
+  names: ["inventory", "gateway"],
+  tls: false,
+  env: common,
+  perProcessEnv: { gateway: a.env },
+  nodeArgs: { gateway: a.nodeArgs },
+});
 let meshB;
 try {
   meshB = await startMesh({
@@ -41,7 +55,8 @@ try {
     names: ["gateway"],
     tls: false,
     env: { ...common, INVENTORY_URL: meshA.address("inventory") },
-    perProcessEnv: { gateway: b },
+    perProcessEnv: { gateway: b.env },
+    nodeArgs: { gateway: b.nodeArgs },
   });
   const inventory = meshA.processes.inventory;
   const frame = grpcFrameFile();

@@ -14,6 +14,8 @@ export interface ScriptedUpstream {
   /** `127.0.0.1:<port>`. */
   target: string;
   port: number;
+  /** Calls whose stream is still open (a "hang" answer stays open until its caller cancels it). */
+  openCalls(): number;
   close(): Promise<void>;
 }
 
@@ -32,7 +34,10 @@ export async function startScriptedUpstream(answer: (path: string) => ScriptedAn
     sessions.add(session);
     session.on("close", () => sessions.delete(session));
   });
+  let open = 0;
   server.on("stream", (stream, headers) => {
+    open++;
+    stream.once("close", () => open--);
     stream.on("error", () => undefined);
     stream.resume();
     const trailers = answer(String(headers[":path"]));
@@ -47,6 +52,7 @@ export async function startScriptedUpstream(answer: (path: string) => ScriptedAn
   return {
     target: `127.0.0.1:${port}`,
     port,
+    openCalls: () => open,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -84,11 +84,14 @@ class CallSignal {
     if (shutdown.aborted) this.onShutdown();
     else shutdown.addEventListener("abort", this.onShutdown, { once: true });
   }
-  /** The caller left before the answer was complete. */
+  private finished = false;
+  /** The caller left: cancels the upstream call unless it is already over. */
   left(reason: ConnectError): void {
-    this.controller.abort(reason);
+    if (!this.finished) this.controller.abort(reason);
   }
+  /** The upstream call is over (the answer is being written). */
   done(): void {
+    this.finished = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.shutdown.removeEventListener("abort", this.onShutdown);
   }
@@ -197,11 +200,15 @@ export function createLeanUnary(options: LeanUnaryOptions): LeanUnary {
     });
   }
 
-  /** Whether the response closed before it was complete: the caller left. */
-  function watchCaller(res: NodeResponse, signal: CallSignal): void {
-    res.once("close", () => {
-      if (!res.writableFinished) signal.left(new ConnectError("the client went away", Code.Canceled));
-    });
+  /**
+   * The caller leaving (an HTTP/1.1 connection closed, an HTTP/2 stream reset) while the upstream
+   * call runs cancels it. On HTTP/2 the stream's close says so (the compatibility response reports
+   * itself finished once its stream is gone); on HTTP/1.1 the response's, as connect-node listens.
+   */
+  function watchCaller(req: NodeRequest, res: NodeResponse, signal: CallSignal): void {
+    const onClose = () => signal.left(new ConnectError("the client went away", Code.Canceled));
+    if ("stream" in req) req.stream.once("close", onClose);
+    else res.once("close", onClose);
   }
 
   async function serveConnect(req: NodeRequest, res: NodeResponse, route: Route, binary: boolean): Promise<void> {
@@ -213,7 +220,7 @@ export function createLeanUnary(options: LeanUnaryOptions): LeanUnary {
       "accept-encoding",
     );
     const signal = new CallSignal(shutdownSignal, timeout.error ? undefined : timeout.timeoutMs);
-    watchCaller(res, signal);
+    watchCaller(req, res, signal);
     const responseHeader: Record<string, string> = { "content-type": binary ? "application/proto" : "application/json" };
     let status = 200;
     let body: Uint8Array;
@@ -258,7 +265,7 @@ export function createLeanUnary(options: LeanUnaryOptions): LeanUnary {
       "grpc-accept-encoding",
     );
     const signal = new CallSignal(shutdownSignal, timeout.error ? undefined : timeout.timeoutMs);
-    watchCaller(res, signal);
+    watchCaller(req, res, signal);
     const responseHeader: Record<string, string> = { "content-type": GRPC_CONTENT_TYPE };
     if (compression.response) responseHeader["grpc-encoding"] = compression.response.name;
     let frame: Uint8Array | undefined;
