@@ -44,7 +44,7 @@ interface TakeAnswers {
 
 /**
  * Installs the primary's side of the shared limiter: the counters every worker's `take` asks over
- * IPC. A worker sends the calls of one event-loop turn as one message and gets one answer back:
+ * IPC. A worker sends its calls in batches (see clusterTaker) and gets one answer per batch back:
  * measured, one IPC message per call (rate-limiter-flexible's RateLimiterCluster) was ~12 % of a
  * worker's CPU at c=64 (`writeUtf8String`, a pipe write each way per call) plus the primary's.
  * The counters and the fixed window are the same RateLimiterMemory's, now all in the primary.
@@ -76,11 +76,24 @@ export function serveSharedRateLimits(): void {
 
 type Pending = { resolve: (decision: RateDecision) => void; reject: (error: Error) => void };
 
-/** A worker's view of the primary's counters: takes batched per event-loop turn, each batch answered within `timeoutMs`. */
+/**
+ * A worker's view of the primary's counters. At most one batch is out at a time: takes that arrive
+ * while it is are sent together when its answer comes back (or after one event-loop turn when none
+ * is out), so under load a batch carries every call of the round trip and at low load a call waits
+ * no longer than before. Each batch is answered within `timeoutMs` or its calls fail (and the
+ * caller falls back to this worker's own counters).
+ */
 function clusterTaker(window: { points: number; duration: number }, timeoutMs: number) {
   const pending = new Map<number, Pending>();
   let queue: [number, string][] = [];
   let nextId = 0;
+  let outstanding: { timer: NodeJS.Timeout } | undefined;
+  let scheduled = false;
+  const settled = () => {
+    if (outstanding) clearTimeout(outstanding.timer);
+    outstanding = undefined;
+    if (queue.length > 0) flush();
+  };
   process.on("message", (message: TakeAnswers) => {
     if (message?.channel !== CHANNEL) return;
     for (const [id, outcome, msBeforeNext] of message.answers) {
@@ -91,8 +104,11 @@ function clusterTaker(window: { points: number; duration: number }, timeoutMs: n
       else if (outcome === 0) call.resolve({ allowed: false, retryAfterMs: Math.max(1, msBeforeNext) });
       else call.reject(new Error("the primary's rate limiter failed"));
     }
+    settled();
   });
   const flush = () => {
+    scheduled = false;
+    if (outstanding || queue.length === 0) return;
     const calls = queue;
     queue = [];
     process.send?.({ channel: CHANNEL, points: window.points, duration: window.duration, calls } satisfies TakeBatch);
@@ -103,15 +119,20 @@ function clusterTaker(window: { points: number; duration: number }, timeoutMs: n
         pending.delete(id);
         call.reject(new Error("shared rate limit: no answer from the primary in time"));
       }
+      settled();
     }, timeoutMs);
     timer.unref();
+    outstanding = { timer };
   };
   return (key: string): Promise<RateDecision> =>
     new Promise((resolve, reject) => {
       const id = nextId++;
       pending.set(id, { resolve, reject });
-      if (queue.length === 0) setImmediate(flush);
       queue.push([id, key]);
+      if (!outstanding && !scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
     });
 }
 

@@ -85,9 +85,9 @@ class CallSignal {
     else shutdown.addEventListener("abort", this.onShutdown, { once: true });
   }
   private finished = false;
-  /** The caller left: cancels the upstream call unless it is already over. */
-  left(reason: ConnectError): void {
-    if (!this.finished) this.controller.abort(reason);
+  /** The caller left: cancels the upstream call unless it is already over (the error is built only then: a stack each). */
+  left(): void {
+    if (!this.finished) this.controller.abort(new ConnectError("the client went away", Code.Canceled));
   }
   /** The upstream call is over (the answer is being written). */
   done(): void {
@@ -206,7 +206,7 @@ export function createLeanUnary(options: LeanUnaryOptions): LeanUnary {
    * itself finished once its stream is gone); on HTTP/1.1 the response's, as connect-node listens.
    */
   function watchCaller(req: NodeRequest, res: NodeResponse, signal: CallSignal): void {
-    const onClose = () => signal.left(new ConnectError("the client went away", Code.Canceled));
+    const onClose = () => signal.left();
     if ("stream" in req) req.stream.once("close", onClose);
     else res.once("close", onClose);
   }
