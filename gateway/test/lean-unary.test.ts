@@ -270,6 +270,19 @@ describe("the caller leaving mid-call", () => {
     }
   });
 
+  it("forwards nothing for a gRPC caller that resets its stream before its message is complete", async () => {
+    const before = lean.calls.length;
+    const stream = leanH2.request({ ":method": "POST", ":path": GET_PRODUCT, "content-type": "application/grpc", te: "trailers" });
+    stream.on("error", () => undefined);
+    stream.write(envelope(getProduct("SKU-1")).subarray(0, 7)); // the frame's head and two of its bytes
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    stream.close(constants.NGHTTP2_CANCEL);
+    await new Promise((resolve) => stream.once("close", resolve));
+    const answer = await overHttp2(leanH2, GET_PRODUCT, { "content-type": "application/grpc" }, envelope(getProduct("SKU-1")));
+    expect(answer.trailers["grpc-status"]).toBe("0");
+    expect(lean.calls.slice(before).map((c) => c.method)).toEqual(["GetProduct"]);
+  });
+
   it("cancels the upstream call when a Connect caller closes its connection", async () => {
     const controller = new AbortController();
     const pending = fetch(`${fx.baseUrl}${GET_PRODUCT}`, {

@@ -112,20 +112,26 @@ function collect(req: NodeRequest, limit: number): Promise<{ body: Uint8Array; o
         finish();
       }
     };
-    const finish = () => {
+    const detach = () => {
       req.off("data", onData);
       req.off("end", finish);
       req.off("error", onError);
+      req.off("close", onClose);
+    };
+    const finish = () => {
+      detach();
       resolve({ body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size), over });
     };
     const onError = (error: Error) => {
-      req.off("data", onData);
-      req.off("end", finish);
+      detach();
       reject(new ConnectError(error.message, Code.Canceled));
     };
+    // A caller that leaves before its body is complete (a reset stream, a closed connection).
+    const onClose = () => onError(new Error("the client went away before its request was complete"));
     req.on("data", onData);
     req.once("end", finish);
     req.once("error", onError);
+    req.once("close", onClose);
   });
 }
 
