@@ -29,16 +29,18 @@ export function rateLimitWindow(rate: GatewayConfig["rateLimit"]): { points: num
 // The IPC channel between the workers' limiters and the primary's counters.
 const CHANNEL = "gateway-rate-limit";
 
-/** One worker's batch: the window, and [call id, key] per call. */
+/** One worker's batch: its number, the window, and [call id, key] per call. */
 interface TakeBatch {
   channel: typeof CHANNEL;
+  batch: number;
   points: number;
   duration: number;
   calls: [number, string][];
 }
-/** The primary's answer: [call id, 1 allowed | 0 refused | -1 failed, ms before the window ends]. */
+/** The primary's answer to a batch: [call id, 1 allowed | 0 refused | -1 failed, ms before the window ends]. */
 interface TakeAnswers {
   channel: typeof CHANNEL;
+  batch: number;
   answers: [number, number, number][];
 }
 
@@ -69,7 +71,7 @@ export function serveSharedRateLimits(): void {
         ),
       ),
     ).then((answers) => {
-      if (worker.isConnected()) worker.send({ channel: CHANNEL, answers } satisfies TakeAnswers);
+      if (worker.isConnected()) worker.send({ channel: CHANNEL, batch: message.batch, answers } satisfies TakeAnswers);
     });
   });
 }
@@ -87,10 +89,13 @@ function clusterTaker(window: { points: number; duration: number }, timeoutMs: n
   const pending = new Map<number, Pending>();
   let queue: [number, string][] = [];
   let nextId = 0;
-  let outstanding: { timer: NodeJS.Timeout } | undefined;
+  let outstanding: { batch: number; timer: NodeJS.Timeout } | undefined;
+  let batches = 0;
   let scheduled = false;
-  const settled = () => {
-    if (outstanding) clearTimeout(outstanding.timer);
+  /** The batch out is answered or timed out: the next may go (a late answer to an earlier batch changes nothing). */
+  const settled = (batch: number) => {
+    if (outstanding?.batch !== batch) return;
+    clearTimeout(outstanding.timer);
     outstanding = undefined;
     if (queue.length > 0) flush();
   };
@@ -104,14 +109,15 @@ function clusterTaker(window: { points: number; duration: number }, timeoutMs: n
       else if (outcome === 0) call.resolve({ allowed: false, retryAfterMs: Math.max(1, msBeforeNext) });
       else call.reject(new Error("the primary's rate limiter failed"));
     }
-    settled();
+    settled(message.batch);
   });
   const flush = () => {
     scheduled = false;
     if (outstanding || queue.length === 0) return;
     const calls = queue;
     queue = [];
-    process.send?.({ channel: CHANNEL, points: window.points, duration: window.duration, calls } satisfies TakeBatch);
+    const batch = ++batches;
+    process.send?.({ channel: CHANNEL, batch, points: window.points, duration: window.duration, calls } satisfies TakeBatch);
     const timer = setTimeout(() => {
       for (const [id] of calls) {
         const call = pending.get(id);
@@ -119,10 +125,10 @@ function clusterTaker(window: { points: number; duration: number }, timeoutMs: n
         pending.delete(id);
         call.reject(new Error("shared rate limit: no answer from the primary in time"));
       }
-      settled();
+      settled(batch);
     }, timeoutMs);
     timer.unref();
-    outstanding = { timer };
+    outstanding = { batch, timer };
   };
   return (key: string): Promise<RateDecision> =>
     new Promise((resolve, reject) => {
