@@ -21,7 +21,7 @@ const VERIFIED_CACHE_SIZE = 10_000;
  * issuer, audience and subject cannot change, and the secret is this process's own, so the only
  * answer that can differ later is "expired" — checked on every hit, as jose checks it (`exp` with
  * the same tolerance). Refusals are not remembered. With a JWKS nothing is remembered (a key can be
- * withdrawn). Measured: jose's HS256 verify is ~40-60 µs of CPU per call here.
+ * withdrawn). Measured: jose's HS256 verify is 62-76 µs of CPU per call here (5,000 in a loop).
  */
 export function createTokenVerifier(jwt: GatewayConfig["jwt"]): TokenVerifier {
   const key: Uint8Array | JWTVerifyGetKey = jwt.jwksUrl ? createRemoteJWKSet(new URL(jwt.jwksUrl)) : new TextEncoder().encode(jwt.secret);
