@@ -102,14 +102,17 @@ const summaries = files
   .map((file) => ({ file, summary: summarize(loadWindow(JSON.parse(readFileSync(file, "utf8")), (seconds + 1) * 1e6)) }))
   .sort((a, b) => b.summary.totalMs - a.summary.totalMs);
 const { file: biggest, summary } = summaries[0];
-const perProcess = summaries.map((s) => `${s.file.split("/").pop()}: busy ${(s.summary.totalMs / 1000).toFixed(2)} s`).join("; ");
+const perProcess = summaries
+  .slice(0, 5)
+  .map((s) => `${s.file.split("/").pop()}: busy ${(s.summary.totalMs / 1000).toFixed(2)} s`)
+  .join("; ");
 const pct = (x) => `${(x * 100).toFixed(1)}%`;
 const md = [
   `## CPU profile: ${label}`,
   "",
   `\`node bench/report/profile.mjs ${process.argv.slice(2).join(" ")}\` — node --cpu-prof on the serving process under h2load c=${concurrency} for ${seconds} s (${result.rps.toFixed(0)} req/s while profiled, p99 ${result.p99Ms.toFixed(1)} ms), ${new Date().toISOString()}; profile ${biggest}.`,
   "",
-  `Busy ${(summary.totalMs / 1000).toFixed(2)} s, idle ${(summary.idleMs / 1000).toFixed(2)} s; shares below are of busy time in the last (seconds + 1) s of each profile (the load; start-up left out). Every profiled process: ${perProcess}.`,
+  `Busy ${(summary.totalMs / 1000).toFixed(2)} s, idle ${(summary.idleMs / 1000).toFixed(2)} s; shares below are of busy time in the last (seconds + 1) s of each profile (the load; start-up left out). The busiest profiled processes (of ${summaries.length}): ${perProcess}.`,
   "",
   "Self time by package:",
   "",
