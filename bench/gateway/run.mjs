@@ -32,7 +32,8 @@ async function probeGateway(gatewayUrl) {
 
 /** Runs part 2: `concurrencies`, `seconds` per point, `repeats`. `perProcessEnv` can add e.g. --cpu-prof. */
 export async function runGateway({ seconds, repeats, concurrencies, perProcessEnv = {}, log = console.log }) {
-  const workers = process.env.BENCH_GATEWAY_WORKERS ?? "1";
+  // Both workers, as the gateway runs by default (GATEWAY_WORKERS=2); BENCH_GATEWAY_WORKERS to change.
+  const workers = process.env.BENCH_GATEWAY_WORKERS ?? "2";
   const mesh = await startMesh({
     db: "postgres",
     names: ["inventory", "gateway"],

@@ -41,6 +41,8 @@ export interface GatewayConfig {
   tls: MeshTlsConfig;
   /** node:cluster workers sharing the public port; 1 runs in-process. */
   workers: number;
+  /** Unary Connect and gRPC calls on the lean path (surface/lean-unary.ts) rather than connect-node (GATEWAY_LEAN_UNARY, default true; off for A/B runs). */
+  leanUnary: boolean;
   /** The services whose annotated methods the gateway exposes (GATEWAY_FRONTED_SERVICES). */
   frontedServices: readonly DescService[];
   /** Full names of fronted services whose public methods need no token (GATEWAY_ANONYMOUS_SERVICES). */
@@ -219,6 +221,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     shutdownGraceMs: common.shutdownGraceMs,
     tls: common.tls,
     workers: integer(env, "GATEWAY_WORKERS", 2, 1),
+    leanUnary: flag(env, "GATEWAY_LEAN_UNARY", true),
     frontedServices: fronted,
     anonymousServices: anonymousServices(env, fronted),
     upstreams: upstreamTargets(env, fronted),

@@ -72,9 +72,9 @@ describe("the gateway's public surface", () => {
     expect(body.details.map((d) => d.type)).toEqual(["google.rpc.ErrorInfo", "google.rpc.ResourceInfo"]);
   });
 
-  it("streams WatchOrder over Connect (HTTP/1.1) and gRPC-Web", async () => {
+  it("streams WatchOrder over Connect (HTTP/1.1 and h2c), gRPC-Web and gRPC (the lean unary path leaves streams to connect-node)", async () => {
     const token = await signToken(fx.config.jwt, { sub: "bob" });
-    for (const transport of [transports["Connect JSON"](), transports["gRPC-Web"]()]) {
+    for (const transport of Object.values(transports).map((make) => make())) {
       const statuses: number[] = [];
       for await (const update of createClient(OrderService, transport).watchOrder(
         { orderId: "ord-7" },

@@ -50,7 +50,9 @@ function fakeServices(calls: SeenCall[]) {
     },
     async listProducts(req, ctx) {
       seen(calls, "ListProducts", req, ctx);
-      return { products: [product("SKU-1"), product("SKU-2")], nextPageToken: "" };
+      // A page of 20 or more is that long (an answer over connect's 1 KiB compression threshold); else two products.
+      const count = req.pageSize >= 20 ? req.pageSize : 2;
+      return { products: Array.from({ length: count }, (_, i) => product(`SKU-${i + 1}`)), nextPageToken: "" };
     },
     async reserveStock(req, ctx) {
       seen(calls, "ReserveStock", req, ctx);

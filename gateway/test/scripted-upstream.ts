@@ -1,39 +1,23 @@
 // A gRPC upstream on raw node:http2 over mTLS (the inventory's test certificate) that answers every
 // call with the trailers a test scripts for it — including ones no platform server would send
 // (internal addresses in grpc-message, private trailers, debug details), to prove the gateway drops them.
-import { readFileSync } from "node:fs";
-import { createSecureServer, type Http2SecureServer, type ServerHttp2Session } from "node:http2";
-import type { AddressInfo } from "node:net";
-import { testCertificateFiles } from "@shop/platform/testing/certificates";
+import { type MtlsUpstream, startMtlsUpstream } from "./mtls-upstream.js";
 
 /** The trailers of one answer (`grpc-status` and whatever else), or "hang" to never answer. */
 export type ScriptedAnswer = Record<string, string | Buffer> | "hang";
 
 /** The running upstream. */
-export interface ScriptedUpstream {
-  /** `127.0.0.1:<port>`. */
-  target: string;
-  port: number;
-  close(): Promise<void>;
+export interface ScriptedUpstream extends MtlsUpstream {
+  /** Calls whose stream is still open (a "hang" answer stays open until its caller cancels it). */
+  openCalls(): number;
 }
 
 /** Starts the upstream; `answer` sees the method path and picks the trailers. */
 export async function startScriptedUpstream(answer: (path: string) => ScriptedAnswer): Promise<ScriptedUpstream> {
-  const files = testCertificateFiles("inventory");
-  const server: Http2SecureServer = createSecureServer({
-    key: readFileSync(files.key),
-    cert: readFileSync(files.cert),
-    ca: readFileSync(files.ca),
-    requestCert: true,
-    rejectUnauthorized: true,
-  });
-  const sessions = new Set<ServerHttp2Session>();
-  server.on("session", (session: ServerHttp2Session) => {
-    sessions.add(session);
-    session.on("close", () => sessions.delete(session));
-  });
-  server.on("stream", (stream, headers) => {
-    stream.on("error", () => undefined);
+  let open = 0;
+  const upstream = await startMtlsUpstream((stream, headers) => {
+    open++;
+    stream.once("close", () => open--);
     stream.resume();
     const trailers = answer(String(headers[":path"]));
     if (trailers === "hang") return;
@@ -42,15 +26,5 @@ export async function startScriptedUpstream(answer: (path: string) => ScriptedAn
     );
     stream.respond({ ":status": 200, "content-type": "application/grpc", ...binary }, { endStream: true });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    target: `127.0.0.1:${port}`,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const session of sessions) session.destroy();
-      }),
-  };
+  return { ...upstream, openCalls: () => open };
 }

@@ -2,12 +2,9 @@
 // certificates required, as the platform's servers do): GetProduct answers one product, and each call
 // records the client port of the connection it came on — one per gateway process, since each worker
 // keeps its own channel — so a test can tell how many workers forwarded calls.
-import { readFileSync } from "node:fs";
-import { createSecureServer, type Http2SecureServer, type ServerHttp2Session } from "node:http2";
-import type { AddressInfo } from "node:net";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { GetProductResponseSchema } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
-import { testCertificateFiles } from "@shop/platform/testing/certificates";
+import { startMtlsUpstream } from "./mtls-upstream.js";
 
 /** The running stub. */
 export interface StubInventory {
@@ -30,21 +27,7 @@ export async function startStubInventory(): Promise<StubInventory> {
   const response = create(GetProductResponseSchema, { product: { sku: "SKU-1", name: "Stub product" } });
   const body = frame(toBinary(GetProductResponseSchema, response));
   const callerPorts: number[] = [];
-  const files = testCertificateFiles("inventory");
-  const server: Http2SecureServer = createSecureServer({
-    key: readFileSync(files.key),
-    cert: readFileSync(files.cert),
-    ca: readFileSync(files.ca),
-    requestCert: true,
-    rejectUnauthorized: true,
-  });
-  const sessions = new Set<ServerHttp2Session>();
-  server.on("session", (session: ServerHttp2Session) => {
-    sessions.add(session);
-    session.on("close", () => sessions.delete(session));
-  });
-  server.on("stream", (stream, headers) => {
-    stream.on("error", () => undefined);
+  const upstream = await startMtlsUpstream((stream, headers) => {
     stream.resume(); // the request message is not needed
     if (headers[":path"] !== "/shop.inventory.v1.InventoryService/GetProduct") {
       stream.respond({ ":status": 200, "content-type": "application/grpc", "grpc-status": "12" }, { endStream: true });
@@ -55,14 +38,5 @@ export async function startStubInventory(): Promise<StubInventory> {
     stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
     stream.end(body);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    target: `127.0.0.1:${(server.address() as AddressInfo).port}`,
-    callerPorts,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const session of sessions) session.destroy();
-      }),
-  };
+  return { target: upstream.target, callerPorts, close: upstream.close };
 }

@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { loadGatewayConfig } from "../src/config.js";
 import { issueDevToken } from "../src/dev/dev-tokens.js";
 import { createTokenVerifier } from "../src/edge/token-verifier.js";
@@ -51,5 +51,36 @@ describe("development tokens", () => {
     expect(JSON.parse(Buffer.from(token.split(".")[0] as string, "base64url").toString())).toMatchObject({ alg: "HS256" });
     expect(expiresAt.getTime() - Date.now()).toBeGreaterThan((jwt.devTokenTtlSeconds - 5) * 1000);
     await expect(createTokenVerifier(jwt).verify(`Bearer ${token}`)).resolves.toBe("heidi");
+  });
+});
+
+describe("remembered HS256 tokens", () => {
+  it("accepts a verified token again until it expires, then refuses it as expired, as jose would", async () => {
+    const verifier = createTokenVerifier(jwt);
+    const token = await signToken(jwt, { sub: "ivan", expiresIn: 60 });
+    const exp = JSON.parse(Buffer.from(token.split(".")[1] as string, "base64url").toString()).exp as number;
+    await expect(verifier.verify(`Bearer ${token}`)).resolves.toBe("ivan");
+    await expect(verifier.verify(`Bearer ${token}`)).resolves.toBe("ivan");
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      // Within the 5 s clock tolerance after exp: still accepted.
+      vi.setSystemTime((exp + 4) * 1000);
+      await expect(verifier.verify(`Bearer ${token}`)).resolves.toBe("ivan");
+      vi.setSystemTime((exp + 5) * 1000);
+      const refused = await verifier.verify(`Bearer ${token}`).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(ConnectError);
+      expect((refused as ConnectError).code).toBe(Code.Unauthenticated);
+      expect((refused as ConnectError).rawMessage).toBe("the token has expired");
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("does not remember a refusal, nor accept a token signed with another secret after a good one", async () => {
+    const verifier = createTokenVerifier(jwt);
+    const good = await signToken(jwt, { sub: "judy" });
+    const forged = await signToken(jwt, { sub: "judy", secret: "another-secret-another-secret-12345" });
+    await expect(verifier.verify(`Bearer ${good}`)).resolves.toBe("judy");
+    for (let i = 0; i < 2; i++) await expect(verifier.verify(`Bearer ${forged}`)).rejects.toMatchObject({ code: Code.Unauthenticated });
   });
 });

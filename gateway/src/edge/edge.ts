@@ -3,7 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { deadlineExceeded, type Logger, resourceExhausted, unauthenticated } from "@shop/platform";
 import type { PublicMethod } from "../surface/public-surface.js";
 import type { Upstreams } from "../upstreams.js";
-import { publicError } from "./public-error.js";
+import { CLIENT_CODES, publicError } from "./public-error.js";
 import type { RateLimiter } from "./rate-limiter.js";
 import type { TokenVerifier } from "./token-verifier.js";
 import { endEdgeSpan, startEdgeSpan } from "./trace-context.js";
@@ -42,19 +42,8 @@ export interface Edge {
   stream(call: EdgeCall): AsyncIterable<Message>;
 }
 
-/** Failures a caller causes or is told about in its own terms: not worth an operator's warning. */
-const CLIENT_SIDE: ReadonlySet<Code> = new Set([
-  Code.Canceled,
-  Code.InvalidArgument,
-  Code.NotFound,
-  Code.AlreadyExists,
-  Code.PermissionDenied,
-  Code.ResourceExhausted,
-  Code.FailedPrecondition,
-  Code.Aborted,
-  Code.OutOfRange,
-  Code.Unauthenticated,
-]);
+/** Failures a caller causes or is told about in its own terms (and its own cancellations): not worth an operator's warning. */
+const CLIENT_SIDE: ReadonlySet<Code> = new Set([...CLIENT_CODES, Code.Canceled]);
 
 /** Creates the edge: the one place that decides who may call, how often, and with which headers upstream. */
 export function createEdge(deps: EdgeDeps): Edge {

@@ -3,7 +3,7 @@ import { BadRequestSchema, ErrorInfoSchema, ResourceInfoSchema, RetryInfoSchema 
 import { ERROR_DOMAIN } from "@shop/platform";
 
 /** Codes that describe the caller's request; the rest describe the mesh (and their text is never the caller's business). */
-const CLIENT_CODES: ReadonlySet<Code> = new Set([
+export const CLIENT_CODES: ReadonlySet<Code> = new Set([
   Code.InvalidArgument,
   Code.NotFound,
   Code.AlreadyExists,
