@@ -10,23 +10,10 @@ import { startMesh } from "../src/mesh.mjs";
 import { meshClientOptions } from "../src/mesh-clients.mjs";
 import { cpuSeconds, processTree } from "../src/processes.mjs";
 import { spread } from "../src/stats.mjs";
+import { CATALOGUE_SKUS as SKUS } from "./catalogue.mjs";
 
 const run = promisify(execFile);
 const LOAD = fileURLToPath(new URL("./load.mjs", import.meta.url));
-const SKUS = [
-  "SKU-MUG-001",
-  "SKU-TEE-002",
-  "SKU-CAP-003",
-  "SKU-BAG-004",
-  "SKU-NBK-005",
-  "SKU-PEN-006",
-  "SKU-BTL-007",
-  "SKU-SOC-008",
-  "SKU-BLK-009",
-  "SKU-LMP-010",
-  "SKU-PLT-011",
-  "SKU-CDL-012",
-];
 const LABELS = { gateway: "CreateOrder via gateway (Connect JSON, HTTP/1.1, JWT)", direct: "CreateOrder direct gRPC to order (baseline)" };
 
 /** Enough stock that no order is rejected for it. */
@@ -61,7 +48,7 @@ export async function runEndToEnd({ concurrencies, seconds, repeats, log = conso
   const mesh = await startMesh({
     db: "postgres",
     env: {
-      GATEWAY_WORKERS: process.env.BENCH_GATEWAY_WORKERS ?? "1",
+      GATEWAY_WORKERS: process.env.BENCH_GATEWAY_WORKERS ?? "2",
       GATEWAY_RATE_LIMIT_BURST: "100000000",
       GATEWAY_RATE_LIMIT_PER_SECOND: "100000000",
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info",
@@ -169,7 +156,7 @@ export async function runEndToEnd({ concurrencies, seconds, repeats, log = conso
     return {
       title: "End to end: CreateOrder to CONFIRMED, and notifications delivered",
       unit: "orders/s",
-      method: `the whole mesh as processes (PostgreSQL database per service, RabbitMQ, gateway GATEWAY_WORKERS=${process.env.BENCH_GATEWAY_WORKERS ?? "1"} with the rate limit lifted, LOG_LEVEL ${process.env.BENCH_LOG_LEVEL ?? "info"}); a separate closed-loop load process places one-unit orders over ${SKUS.length} products with tok_visa and a fresh request_id, ${seconds} s per point, ${repeats} interleaved repeats; orders/s counts CONFIRMED responses; notifications/s = deliveries of that point's orders (notification database) ÷ time from the load's start to the last delivery; server CPU = all mesh processes per order (PostgreSQL and RabbitMQ not counted)`,
+      method: `the whole mesh as processes (PostgreSQL database per service, RabbitMQ, gateway GATEWAY_WORKERS=${process.env.BENCH_GATEWAY_WORKERS ?? "2"} with the rate limit lifted, LOG_LEVEL ${process.env.BENCH_LOG_LEVEL ?? "info"}); a separate closed-loop load process places one-unit orders over ${SKUS.length} products with tok_visa and a fresh request_id, ${seconds} s per point, ${repeats} interleaved repeats; orders/s counts CONFIRMED responses; notifications/s = deliveries of that point's orders (notification database) ÷ time from the load's start to the last delivery; server CPU = all mesh processes per order (PostgreSQL and RabbitMQ not counted)`,
       series,
       comparisons: [{ subject: "gateway", baseline: "direct" }],
       extraHeader: [

@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { CATALOGUE_SKUS as SKUS } from "../e2e/catalogue.mjs";
 import { startMesh } from "../src/mesh.mjs";
 import { meshClientOptions } from "../src/mesh-clients.mjs";
 import { cpuSeconds, processTree } from "../src/processes.mjs";
@@ -25,14 +26,6 @@ import { summarize } from "./cpu-profile.mjs";
 
 const LOAD = fileURLToPath(new URL("../e2e/load.mjs", import.meta.url));
 const HOOK = new URL("./profile-e2e-hook.mjs", import.meta.url).href;
-const SKUS = ["SKU-MUG-001", "SKU-TEE-002", "SKU-CAP-003", "SKU-BAG-004", "SKU-NBK-005", "SKU-PEN-006"].concat([
-  "SKU-BTL-007",
-  "SKU-SOC-008",
-  "SKU-BLK-009",
-  "SKU-LMP-010",
-  "SKU-PLT-011",
-  "SKU-CDL-012",
-]);
 const SERVICES = ["inventory", "payment", "notification", "order"];
 const seconds = Number(process.env.PROFILE_SECONDS ?? 5);
 const concurrencies = (process.env.PROFILE_CONCURRENCY ?? "1,16").split(",").map(Number);

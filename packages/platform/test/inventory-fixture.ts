@@ -1,6 +1,9 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
+import { afterAll, beforeAll, expect } from "vitest";
 import {
+  createClient,
+  type GrpcClient,
   loadServiceConfig,
   notFound,
   openAccess,
@@ -10,7 +13,7 @@ import {
   serve,
   service,
 } from "../src/index.js";
-import { testCertificatesDir } from "../src/testing/certificates.js";
+import { callingAs, testCertificatesDir } from "../src/testing/certificates.js";
 
 /** A tiny in-memory InventoryService: SKU-1 exists, "boom" throws an unexpected error. */
 export function testInventory(
@@ -50,4 +53,22 @@ export async function startServer(
 /** The InventoryService registration with the test implementation, open to every workload of the mesh. */
 export function inventoryRegistration(overrides: Partial<ServiceImpl<typeof InventoryService>> = {}): ServiceRegistration {
   return service(InventoryService, testInventory(overrides) as ServiceImpl<typeof InventoryService>, openAccess(InventoryService));
+}
+
+/** The test InventoryService and a client calling it as the gateway, started before and stopped after the suite. */
+export function inventoryWithClient(): { server: () => RunningServer; client: () => GrpcClient<typeof InventoryService> } {
+  let server: RunningServer | undefined;
+  let client: GrpcClient<typeof InventoryService> | undefined;
+  beforeAll(async () => {
+    server = await startServer([inventoryRegistration()]);
+    client = createClient(InventoryService, server.address, { ...callingAs("gateway"), breaker: false });
+  });
+  afterAll(async () => {
+    client?.close();
+    await server?.shutdown();
+  });
+  return {
+    server: () => server ?? expect.unreachable("the inventory server has not started"),
+    client: () => client ?? expect.unreachable("the inventory client has not started"),
+  };
 }

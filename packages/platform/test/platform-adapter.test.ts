@@ -1,32 +1,24 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "@shop/contracts/grpc/health/v1/health_pb";
-import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient, errorInfo, type GrpcClient, type RunningServer } from "../src/index.js";
+import { describe, expect, it } from "vitest";
+import { createClient, errorInfo } from "../src/index.js";
 import { callingAs } from "../src/testing/certificates.js";
-import { inventoryRegistration, startServer } from "./inventory-fixture.js";
+import { inventoryRegistration, inventoryWithClient, startServer } from "./inventory-fixture.js";
 
 describe("typed adapter over grpc-js", () => {
-  let server: RunningServer;
-  let client: GrpcClient<typeof InventoryService>;
-
-  beforeAll(async () => {
-    server = await startServer([inventoryRegistration()]);
-    client = createClient(InventoryService, server.address, { ...callingAs("gateway"), breaker: false });
-  });
-  afterAll(async () => {
-    client.close();
-    await server.shutdown();
-  });
+  const inventory = inventoryWithClient();
 
   it("answers a unary call with the typed response message", async () => {
-    const response = await client.getProduct({ sku: "SKU-1" });
+    const response = await inventory.client().getProduct({ sku: "SKU-1" });
     expect(response.product?.name).toBe("Enamel mug");
     expect(response.product?.price?.amountMinor).toBe(1250n);
   });
 
   it("returns NOT_FOUND with the google.rpc details the handler raised", async () => {
-    const error = await client.getProduct({ sku: "SKU-404" }).catch((e: unknown) => e);
+    const error = await inventory
+      .client()
+      .getProduct({ sku: "SKU-404" })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConnectError);
     expect((error as ConnectError).code).toBe(Code.NotFound);
     expect(errorInfo(error)?.reason).toBe("PRODUCT_NOT_FOUND");
@@ -34,14 +26,20 @@ describe("typed adapter over grpc-js", () => {
   });
 
   it("turns an unexpected error into INTERNAL without leaking its message", async () => {
-    const error = (await client.getProduct({ sku: "boom" }).catch((e: unknown) => e)) as ConnectError;
+    const error = (await inventory
+      .client()
+      .getProduct({ sku: "boom" })
+      .catch((e: unknown) => e)) as ConnectError;
     expect(error.code).toBe(Code.Internal);
     expect(error.rawMessage).toBe("internal error");
     expect(error.message).not.toContain("hunter2");
   });
 
   it("answers UNIMPLEMENTED for a method the implementation lacks", async () => {
-    const error = (await client.listProducts({}).catch((e: unknown) => e)) as ConnectError;
+    const error = (await inventory
+      .client()
+      .listProducts({})
+      .catch((e: unknown) => e)) as ConnectError;
     expect(error.code).toBe(Code.Unimplemented);
   });
 });

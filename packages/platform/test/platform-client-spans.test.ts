@@ -4,32 +4,19 @@ process.env.OTEL_TRACES_SAMPLER = "always_on"; // before the platform's initTrac
 
 import { SpanKind } from "@opentelemetry/api";
 import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-node";
-import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient, type GrpcClient, type RunningServer } from "../src/index.js";
-import { callingAs } from "../src/testing/certificates.js";
-import { inventoryRegistration, startServer } from "./inventory-fixture.js";
+import { describe, expect, it } from "vitest";
+import { inventoryWithClient } from "./inventory-fixture.js";
 
 const spans = new InMemorySpanExporter();
 new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] }).register();
 
 describe("client spans, recorded", () => {
-  let server: RunningServer;
-  let client: GrpcClient<typeof InventoryService>;
-
-  beforeAll(async () => {
-    server = await startServer([inventoryRegistration()]);
-    client = createClient(InventoryService, server.address, { ...callingAs("gateway"), breaker: false });
-  });
-  afterAll(async () => {
-    client.close();
-    await server.shutdown();
-  });
+  const inventory = inventoryWithClient();
 
   it("records one CLIENT span per call with the method's attributes and its own status, unshared between calls", async () => {
     spans.reset();
-    await client.getProduct({ sku: "SKU-1" });
-    await expect(client.getProduct({ sku: "nope" })).rejects.toThrow();
+    await inventory.client().getProduct({ sku: "SKU-1" });
+    await expect(inventory.client().getProduct({ sku: "nope" })).rejects.toThrow();
     const clientSpans = spans.getFinishedSpans().filter((s) => s.kind === SpanKind.CLIENT);
     expect(clientSpans).toHaveLength(2);
     const [ok, failed] = clientSpans as [(typeof clientSpans)[0], (typeof clientSpans)[0]];
@@ -39,7 +26,7 @@ describe("client spans, recorded", () => {
         "rpc.system": "grpc",
         "rpc.service": "shop.inventory.v1.InventoryService",
         "rpc.method": "GetProduct",
-        "server.address": server.address,
+        "server.address": inventory.server().address,
       });
     }
     expect(ok.attributes["rpc.grpc.status_code"]).toBe(0);
