@@ -66,9 +66,17 @@ export interface NotificationStore {
   deliveryForCommand(commandId: string): Promise<Delivery | undefined>;
 }
 
+let randomPool = Buffer.alloc(0);
+let randomAt = 0;
+
 /** A new notification id, e.g. "ntf_lx3k2a9f1c2d3e4f5a6b": time-prefixed so ids sort roughly by creation. */
 export function newNotificationId(): string {
-  return `ntf_${Date.now().toString(36)}${randomBytes(6).toString("hex")}`;
+  if (randomAt + 6 > randomPool.length) {
+    randomPool = randomBytes(6 * 512); // one call for 512 ids: a call each cost more than the rest of the id
+    randomAt = 0;
+  }
+  randomAt += 6;
+  return `ntf_${Date.now().toString(36)}${randomPool.toString("hex", randomAt - 6, randomAt)}`;
 }
 
 /** The store over `db` (migrations already applied). */
