@@ -55,7 +55,12 @@ interface OutboxRow extends Record<string, unknown> {
  * the broker's ack. Relays of several replicas share one outbox: each round claims its rows
  * (`FOR UPDATE SKIP LOCKED`, then `claimed_until`, in one short statement), so each row is
  * published by one relay, and a row claimed by a relay that died is taken again after `claimMs`.
- * (On PGlite, one connection, there is no second relay to skip: the same SQL simply runs.) Unroutable or nacked rows stay pending with `last_error` and an error log
+ * (On PGlite, one connection, there is no second relay to skip: the same SQL simply runs.) A
+ * round is ONE statement — it marks the previous round's acked rows published and claims the
+ * next ones — and publishes every claimed row with its confirm in flight; acked rows are marked by
+ * the next round, which runs at once when there are any, or by `stop()`. Until then they stay
+ * claimed (a relay that dies in between has them published again, a duplicate that consumers
+ * drop). Unroutable or nacked rows stay pending with `last_error` and an error log
  * (the alarm); while the broker is away it backs off. It runs on its own timer and never holds
  * a transaction while publishing, so it never blocks the request path. Exposes the gauges
  * `outbox_backlog` and `outbox_oldest_age_seconds`.
