@@ -84,6 +84,7 @@ async function baseline(scope) {
   const body = Buffer.from(toBinary(SendNotificationCommandSchema, command("baseline")));
   let acked = 0;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const done = new Promise((resolve) => {
     void sub.consume(
       queue,
@@ -115,8 +116,14 @@ async function baseline(scope) {
   const published = performance.now();
   await done;
   const t1 = performance.now();
+  const cpu = process.cpuUsage(cpu0);
   await conn.close();
-  return { publishPerSec: N / ((published - t0) / 1000), endToEndPerSec: N / ((t1 - t0) / 1000), seconds: (t1 - t0) / 1000 };
+  return {
+    cpuMicrosPerMessage: (cpu.user + cpu.system) / N,
+    publishPerSec: N / ((published - t0) / 1000),
+    endToEndPerSec: N / ((t1 - t0) / 1000),
+    seconds: (t1 - t0) / 1000,
+  };
 }
 
 async function pipeline(scope, engine) {
@@ -194,7 +201,9 @@ try {
   const fmt = (n) => Math.round(n).toLocaleString("en-US").padStart(9);
   console.log(`messaging throughput, N=${N}, prefetch=${PREFETCH}, publish window=${BATCH} (quorum queues, persistent, confirms)`);
   console.log(`  bare amqplib  publish+confirm       ${fmt(base.publishPerSec)} msg/s`);
-  console.log(`  bare amqplib  publish -> consume+ack ${fmt(base.endToEndPerSec)} msg/s   (${base.seconds.toFixed(2)} s)`);
+  console.log(
+    `  bare amqplib  publish -> consume+ack ${fmt(base.endToEndPerSec)} msg/s   (${base.seconds.toFixed(2)} s, ${Math.round(base.cpuMicrosPerMessage)} µs CPU per message in this process)`,
+  );
   for (const [engine, pipe] of pipes) {
     // PGlite's rows keep their old names (bench/src/messaging.mjs pairs them); PostgreSQL's say so.
     const on = engine === "pglite" ? "" : `${engine}: `;
