@@ -32,6 +32,25 @@ const PAIRS = [
     "bare publish → consume + ack",
   ],
   ["pipeline outbox enqueue (tx)", "bare amqplib publish+confirm", "outbox enqueue (one transaction each)", "bare publish + confirm"],
+  // The same rows with both databases on PostgreSQL (bench/messaging prints them after PGlite's).
+  [
+    "pipeline postgres: outbox -> relay -> broker ack (rows marked)",
+    "bare amqplib publish+confirm",
+    "PostgreSQL: outbox → relay → broker ack",
+    "bare publish + confirm",
+  ],
+  [
+    "pipeline postgres: outbox -> relay -> broker -> consumer -> dedupe+commit -> ack",
+    "bare amqplib publish -> consume+ack",
+    "PostgreSQL: outbox → relay → broker → consumer → dedupe + commit → ack",
+    "bare publish → consume + ack",
+  ],
+  [
+    "pipeline postgres: outbox enqueue (tx)",
+    "bare amqplib publish+confirm",
+    "PostgreSQL: outbox enqueue (one transaction each)",
+    "bare publish + confirm",
+  ],
 ];
 
 /** Runs part 4. BENCH_MESSAGING_N commands per run (default 2000; bench/messaging's own default is 5000). */
@@ -54,7 +73,7 @@ export async function runMessaging({ repeats = 1, log = console.log }) {
   const known = PAIRS.filter(([a, b]) => a in runs[0] && b in runs[0]);
   return {
     title: "Messaging: outbox → RabbitMQ → consumer vs bare amqplib",
-    method: `\`node bench/messaging/run.mjs\` (${header.replace(/^messaging throughput,\s*/, "")}; one Node process, PGlite in memory for the outbox and deliveries), ${repeats} run(s); see bench/messaging/README.md`,
+    method: `\`node bench/messaging/run.mjs\` (${header.replace(/^messaging throughput,\s*/, "")}; one Node process; outbox and deliveries on PGlite in memory, then on PostgreSQL), ${repeats} run(s); see bench/messaging/README.md`,
     pairs: known.map(([subject, baseline, label, baselineLabel]) => ({
       label,
       unit: "commands/s",

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { create, isMessage, toBinary } from "@bufbuild/protobuf";
+import { create, isMessage, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { context, SpanKind, trace } from "@opentelemetry/api";
 import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-node";
@@ -13,8 +13,10 @@ import type { Database } from "../src/database/database.js";
 import { openDatabase } from "../src/database/index.js";
 import {
   broadcastTopology,
+  type Consumer,
   connectMessaging,
   createPublisher,
+  type DeliveryInfo,
   declareExchange,
   declareTopology,
   enqueueOutbox,
@@ -70,6 +72,24 @@ async function waitFor<T>(probe: () => Promise<T | undefined | false> | T | unde
   }
 }
 
+type Confirmed = MessageShape<typeof OrderConfirmedSchema>;
+type Rejected = MessageShape<typeof OrderRejectedSchema>;
+
+/** Consumers for the subscribers given handlers — audit (confirmations and rejections), mailer (confirmations) — closed together. */
+function subscribe(handlers: {
+  audit?: (event: Confirmed | Rejected, delivery: DeliveryInfo) => Promise<void>;
+  mailer?: (event: Confirmed, delivery: DeliveryInfo) => Promise<void>;
+}): { close(): Promise<void> } {
+  const consumers: Consumer[] = [];
+  if (handlers.audit)
+    consumers.push(
+      startConsumer({ connection, topology: audit, messages: [OrderConfirmedSchema, OrderRejectedSchema], logger, handle: handlers.audit }),
+    );
+  if (handlers.mailer)
+    consumers.push(startConsumer({ connection, topology: mailer, schema: OrderConfirmedSchema, logger, handle: handlers.mailer }));
+  return { close: async () => void (await Promise.all(consumers.map((c) => c.close()))) };
+}
+
 async function depth(queue: string): Promise<number> {
   const ch = await raw.createChannel();
   try {
@@ -115,26 +135,14 @@ describe("subscribers on a topic exchange", () => {
   it("gives every subscriber its own copy of the events it is bound to, decoded by their AMQP type", async () => {
     const auditSeen: string[] = [];
     const mailerSeen: string[] = [];
-    const consumers = [
-      startConsumer({
-        connection,
-        topology: audit,
-        messages: [OrderConfirmedSchema, OrderRejectedSchema],
-        logger,
-        async handle(event, delivery) {
-          auditSeen.push(`${isMessage(event, OrderRejectedSchema) ? `rejected:${event.reason}` : "confirmed"}@${delivery.routingKey}`);
-        },
-      }),
-      startConsumer({
-        connection,
-        topology: mailer,
-        schema: OrderConfirmedSchema,
-        logger,
-        async handle(event) {
-          mailerSeen.push(event.eventId);
-        },
-      }),
-    ];
+    const consumers = subscribe({
+      async audit(event, delivery) {
+        auditSeen.push(`${isMessage(event, OrderRejectedSchema) ? `rejected:${event.reason}` : "confirmed"}@${delivery.routingKey}`);
+      },
+      async mailer(event) {
+        mailerSeen.push(event.eventId);
+      },
+    });
     await publisher.publishMessage(OrderConfirmedSchema, confirmed("o1"), {
       messageId: "o1.confirmed",
       routingKey: OrderConfirmedSchema.typeName,
@@ -155,38 +163,26 @@ describe("subscribers on a topic exchange", () => {
     expect(auditSeen.sort()).toEqual(["confirmed@shop.order.v1.OrderConfirmed", "rejected:out of stock@shop.order.v1.OrderRejected"]);
     expect(mailerSeen).toEqual(["o1.confirmed"]);
     expect(unroutable).toMatchObject({ reason: "unroutable" });
-    await Promise.all(consumers.map((c) => c.close()));
+    await consumers.close();
   });
 
   it("dead-letters an event one subscriber cannot process into that subscriber's DLQ only", async () => {
     const mailed: string[] = [];
-    const consumers = [
-      startConsumer({
-        connection,
-        topology: audit,
-        messages: [OrderConfirmedSchema, OrderRejectedSchema],
-        logger,
-        async handle() {
-          throw new UnprocessableMessageError("audit cannot take it");
-        },
-      }),
-      startConsumer({
-        connection,
-        topology: mailer,
-        schema: OrderConfirmedSchema,
-        logger,
-        async handle(event) {
-          mailed.push(event.eventId);
-        },
-      }),
-    ];
+    const consumers = subscribe({
+      async audit() {
+        throw new UnprocessableMessageError("audit cannot take it");
+      },
+      async mailer(event) {
+        mailed.push(event.eventId);
+      },
+    });
     await publisher.publishMessage(OrderConfirmedSchema, confirmed("o4"), {
       messageId: "o4.confirmed",
       routingKey: OrderConfirmedSchema.typeName,
     });
     await waitFor(async () => (await depth(audit.deadLetterQueue)) === 1 && mailed.length === 1);
     expect(await depth(mailer.deadLetterQueue)).toBe(0);
-    await Promise.all(consumers.map((c) => c.close()));
+    await consumers.close();
     const ch = await raw.createChannel();
     await ch.purgeQueue(audit.deadLetterQueue);
     await ch.close();
@@ -194,12 +190,8 @@ describe("subscribers on a topic exchange", () => {
 
   it("processes an event carrying a field this consumer does not know, and keeps the field", async () => {
     const seen: Array<{ orderId: string | undefined; unknown: number }> = [];
-    const consumer = startConsumer({
-      connection,
-      topology: mailer,
-      schema: OrderConfirmedSchema,
-      logger,
-      async handle(event) {
+    const consumer = subscribe({
+      async mailer(event) {
         seen.push({ orderId: event.order?.orderId, unknown: event.$unknown?.length ?? 0 });
       },
     });

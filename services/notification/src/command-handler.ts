@@ -4,6 +4,7 @@ import type { Logger } from "@shop/platform";
 import type { DeliveryInfo } from "@shop/platform/messaging";
 import { UnprocessableMessageError } from "@shop/platform/messaging";
 import type { ChannelName, ChannelProvider } from "./channel-provider.js";
+import { createDeliveryBatcher } from "./delivery-batch.js";
 import { type NotificationStore, newNotificationId } from "./store.js";
 import { renderTemplate } from "./templates.js";
 
@@ -12,6 +13,8 @@ export interface CommandHandlerDeps {
   store: NotificationStore;
   provider: ChannelProvider;
   logger: Logger;
+  /** Most commands recorded in one transaction (the consumer's prefetch); default 16. */
+  maxBatch?: number;
 }
 
 const CHANNELS: Partial<Record<NotificationChannel, ChannelName>> = {
@@ -27,10 +30,13 @@ const CHANNELS: Partial<Record<NotificationChannel, ChannelName>> = {
  * a provider failure rolls the claim back, so the retry sends. The only double send left is a
  * crash between the provider's success and the commit — the provider gets the command id as
  * its idempotency key for that case. The consumer acks only after this resolves (committed).
+ * Commands handled at the same time share one transaction (`createDeliveryBatcher`: one claim
+ * statement, one commit), each with the outcome it would have had alone.
  */
 export function createCommandHandler(
   deps: CommandHandlerDeps,
 ): (command: SendNotificationCommand, delivery: DeliveryInfo) => Promise<void> {
+  const batcher = createDeliveryBatcher({ store: deps.store, provider: deps.provider, maxBatch: deps.maxBatch ?? 16 });
   return async (command, delivery) => {
     const log = (delivery.log ?? deps.logger).child({ commandId: command.commandId, attempt: delivery.attempts + 1 });
     const channel = CHANNELS[command.channel];
@@ -40,8 +46,8 @@ export function createCommandHandler(
     const rendered = renderTemplate(command.template, command.parameters);
     const notificationId = newNotificationId();
 
-    const sent = await deps.store.db.transaction(async (tx) => {
-      const claimed = await deps.store.recordDelivery(tx, {
+    const sent = await batcher.deliver({
+      delivery: {
         notificationId,
         commandId: command.commandId,
         channel,
@@ -51,17 +57,15 @@ export function createCommandHandler(
         body: rendered.body,
         orderId: command.orderId,
         userId: command.userId,
-      });
-      if (!claimed) return false;
-      await deps.provider.send({
+      },
+      outgoing: {
         notificationId,
         commandId: command.commandId,
         channel,
         recipient: command.recipient,
         subject: rendered.subject,
         body: rendered.body,
-      });
-      return true;
+      },
     });
     if (sent)
       log.info(

@@ -22,7 +22,7 @@ export function startNotificationConsumer(deps: NotificationConsumerDeps): Consu
     connection: deps.connection,
     topology: deps.topology,
     schema: SendNotificationCommandSchema,
-    handle: createCommandHandler({ store: deps.store, provider: deps.provider, logger: deps.logger }),
+    handle: createCommandHandler({ store: deps.store, provider: deps.provider, logger: deps.logger, maxBatch: deps.prefetch ?? 16 }),
     logger: deps.logger,
     prefetch: deps.prefetch ?? 16,
   });
@@ -34,7 +34,7 @@ export function startOrderEventConsumer(deps: NotificationConsumerDeps): Consume
     connection: deps.connection,
     topology: deps.topology,
     messages: NOTIFIED_ORDER_EVENTS,
-    handle: createOrderEventHandler({ store: deps.store, provider: deps.provider, logger: deps.logger }),
+    handle: createOrderEventHandler({ store: deps.store, provider: deps.provider, logger: deps.logger, maxBatch: deps.prefetch ?? 16 }),
     logger: deps.logger,
     prefetch: deps.prefetch ?? 16,
   });

@@ -51,6 +51,13 @@ export interface NotificationStore {
    * already recorded (ON CONFLICT DO NOTHING — a concurrent duplicate waits on the unique key).
    */
   recordDelivery(tx: Queryable, delivery: Omit<Delivery, "seq" | "deliveredAt">): Promise<boolean>;
+  /**
+   * `recordDelivery` for several deliveries in one statement (their command ids distinct): the
+   * command ids it claimed, in `tx`. The others were recorded already.
+   */
+  recordDeliveries(tx: Queryable, deliveries: readonly Omit<Delivery, "seq" | "deliveredAt">[]): Promise<Set<string>>;
+  /** Takes back, inside `tx`, the claims of these command ids made earlier in `tx` (their sends failed). */
+  releaseDeliveries(tx: Queryable, commandIds: readonly string[]): Promise<void>;
   /** One delivery of this user's. */
   getDelivery(notificationId: string, userId: string): Promise<Delivery | undefined>;
   /** Up to `limit` deliveries, newest first. */
@@ -59,9 +66,17 @@ export interface NotificationStore {
   deliveryForCommand(commandId: string): Promise<Delivery | undefined>;
 }
 
+let randomPool = Buffer.alloc(0);
+let randomAt = 0;
+
 /** A new notification id, e.g. "ntf_lx3k2a9f1c2d3e4f5a6b": time-prefixed so ids sort roughly by creation. */
 export function newNotificationId(): string {
-  return `ntf_${Date.now().toString(36)}${randomBytes(6).toString("hex")}`;
+  if (randomAt + 6 > randomPool.length) {
+    randomPool = randomBytes(6 * 512); // one call for 512 ids: a call each cost more than the rest of the id
+    randomAt = 0;
+  }
+  randomAt += 6;
+  return `ntf_${Date.now().toString(36)}${randomPool.toString("hex", randomAt - 6, randomAt)}`;
 }
 
 /** The store over `db` (migrations already applied). */
@@ -75,6 +90,31 @@ export function createNotificationStore(db: Database): NotificationStore {
         [d.notificationId, d.commandId, d.channel, d.recipient, d.template, JSON.stringify(d.parameters), d.body, d.orderId, d.userId],
       );
       return result.rows.length === 1;
+    },
+    async recordDeliveries(tx, ds) {
+      const column = <K extends keyof Omit<Delivery, "seq" | "deliveredAt">>(key: K) => ds.map((d) => d[key]);
+      const { rows } = await tx.query<{ command_id: string }>(
+        `insert into deliveries (notification_id, command_id, channel, recipient, template, parameters, body, order_id, user_id)
+         select n, c, ch, r, t, p::jsonb, b, o, u
+         from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+           as d(n, c, ch, r, t, p, b, o, u)
+         on conflict (command_id) do nothing returning command_id`,
+        [
+          column("notificationId"),
+          column("commandId"),
+          column("channel"),
+          column("recipient"),
+          column("template"),
+          ds.map((d) => JSON.stringify(d.parameters)),
+          column("body"),
+          column("orderId"),
+          column("userId"),
+        ],
+      );
+      return new Set(rows.map((row) => row.command_id));
+    },
+    async releaseDeliveries(tx, commandIds) {
+      await tx.query(`delete from deliveries where command_id = any($1::text[])`, [commandIds]);
     },
     async getDelivery(notificationId, userId) {
       const { rows } = await db.query<DeliveryRow>(`select * from deliveries where notification_id = $1 and user_id = $2`, [

@@ -180,6 +180,37 @@ describe("notification commands over RabbitMQ", () => {
     expect(letter.error).toContain('unknown template "no_such_template"');
   });
 
+  it("in commands handled together, a provider failure retries that command alone; the others are delivered once", async () => {
+    const ids = Array.from({ length: 12 }, (_, i) => `c-together-${i}`);
+    provider.failuresLeft.set("c-together-5", 1);
+    await Promise.all(ids.map((id) => publish(command(id))));
+    for (const id of ids) await waitFor(() => store.deliveryForCommand(id));
+    await scope.drained(); // every copy consumed and acked, the retried one included
+    for (const id of ids) {
+      expect(await deliveriesFor(id)).toBe(1);
+      expect(provider.sentFor(id)).toBe(1);
+    }
+    expect(provider.calls.get("c-together-5")).toHaveLength(2);
+    expect(ids.filter((id) => id !== "c-together-5").every((id) => provider.calls.get(id)?.length === 1)).toBe(true);
+  });
+
+  it("in commands handled together, one whose row the database refuses fails alone: the others are delivered, it is dead-lettered", async () => {
+    const ids = Array.from({ length: 12 }, (_, i) => `c-refused-${i}`);
+    // PostgreSQL text cannot hold NUL: the claim statement of any batch holding this command fails.
+    const bad = command("c-refused-7", { recipient: "nul\u0000@example.com" });
+    await Promise.all(ids.map((id) => publish(id === "c-refused-7" ? bad : command(id))));
+    const dlq = deadLetterQueue(connection, topology);
+    const letter = await waitFor(async () => (await dlq.list()).find((l) => l.messageId === "c-refused-7"));
+    expect(letter.attempts).toBe(3);
+    await scope.drained();
+    for (const id of ids.filter((id) => id !== "c-refused-7")) {
+      expect(await deliveriesFor(id)).toBe(1);
+      expect(provider.sentFor(id)).toBe(1);
+    }
+    expect(await deliveriesFor("c-refused-7")).toBe(0);
+    expect(provider.calls.has("c-refused-7")).toBe(false);
+  });
+
   it("re-subscribes after the broker cancels its consumer (its queue deleted) and delivers what comes next", async () => {
     const raw = await connect(scope.url);
     try {

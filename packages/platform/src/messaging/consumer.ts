@@ -1,6 +1,6 @@
 import { type DescMessage, fromBinary, type MessageShape } from "@bufbuild/protobuf";
 import { context, SpanStatusCode, trace } from "@opentelemetry/api";
-import type { ConfirmChannel, ConsumeMessage, Options } from "amqplib";
+import type { Channel, ConfirmChannel, ConsumeMessage, Options } from "amqplib";
 import type { Logger } from "pino";
 import { Counter, type Registry } from "prom-client";
 import { metricsRegistry } from "../observability/metrics.js";
@@ -117,9 +117,13 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
 
   // Forwards are mandatory: a retry queue or DLX that vanished must not swallow the message.
   const returned = new WeakMap<ConfirmChannel, Set<string>>();
+  const windows = new WeakMap<ConfirmChannel, AckWindow>();
+  let window: AckWindow | undefined;
   const channel = options.connection.channel(async (ch) => {
     const returns = new Set<string>();
     returned.set(ch, returns);
+    window = new AckWindow(ch);
+    windows.set(ch, window);
     ch.on("return", (msg: ConsumeMessage) => returns.add(String(msg.properties.headers?.[FORWARD_ID_HEADER] ?? "")));
     // Declared again on every (re)subscription, not only per connection: after the broker cancelled
     // us because the queue was deleted, consuming from the missing queue would fail forever.
@@ -140,6 +144,7 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
           void ch.close().catch(() => {});
           return;
         }
+        windows.get(ch)?.track(msg);
         const work = onDelivery(ch, msg).catch(async (err: Error) => {
           // The retry/DLQ forward failed (broker refused it, or the channel died). Hand the
           // message back after a pause rather than hold its prefetch slot; if the channel is
@@ -150,6 +155,8 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
           );
           await new Promise((r) => setTimeout(r, 1_000));
           try {
+            // Out of the ack window first: a later `multiple` ack must never cover it.
+            windows.get(ch)?.forget(msg);
             if (channel.current() === ch) ch.nack(msg, false, true);
           } catch {
             /* channel closed meanwhile: the broker redelivers */
@@ -199,7 +206,7 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
       span?.setStatus({ code: SpanStatusCode.ERROR, message: "undecodable" });
       if (topology.exclusive) {
         log.error({ event: "amqp.undecodable", err: (err as Error).message }, "cannot decode; dropped");
-        ch.ack(msg);
+        ack(ch, msg);
         count("dropped");
         return;
       }
@@ -225,7 +232,7 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
       const attempt = attempts + 1;
       if (topology.exclusive) {
         log.error({ event: "amqp.dropped", attempt, err: (err as Error).message }, "handler failed; a per-process queue drops the message");
-        ch.ack(msg);
+        ack(ch, msg);
         count("dropped");
         return;
       }
@@ -249,8 +256,15 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
       count("retry");
       return;
     }
-    ch.ack(msg);
+    ack(ch, msg);
     count("ack");
+  }
+
+  /** Settles `msg` as acked: sent with the other deliveries settled in this turn of the event loop. */
+  function ack(ch: ConfirmChannel, msg: ConsumeMessage): void {
+    const w = windows.get(ch);
+    if (w) w.ack(msg);
+    else ch.ack(msg);
   }
 
   /** Republishes (confirmed) to a retry queue or the DLX, then acks the original on its own channel. */
@@ -292,7 +306,7 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
         reject(e as Error);
       }
     });
-    ch.ack(msg);
+    ack(ch, msg);
   }
 
   return {
@@ -302,7 +316,77 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
       const ch = channel.current();
       if (ch && consumerTag) await ch.cancel(consumerTag).catch(() => {});
       await Promise.allSettled([...inFlight]);
+      window?.flush();
       await channel.close();
     },
   };
+}
+
+/**
+ * The deliveries of one channel not yet settled, in delivery-tag order. Acks are sent once per
+ * turn of the event loop: the settled run at the head of the window as ONE `basic.ack` with
+ * `multiple` (which acks every unsettled tag up to it — hence only a run with nothing unsettled
+ * before it), any other settled delivery on its own. A delivery that is nacked leaves the window
+ * first (`forget`), so no `multiple` ack ever covers it. On a closed channel nothing is sent: the
+ * broker has requeued its deliveries already.
+ */
+class AckWindow {
+  private readonly open: { msg: ConsumeMessage; settled: boolean }[] = [];
+  private scheduled = false;
+
+  constructor(private readonly ch: Channel) {}
+
+  /** A new delivery (called in the order the broker delivers). */
+  track(msg: ConsumeMessage): void {
+    this.open.push({ msg, settled: false });
+  }
+
+  /** Marks `msg` acked; the ack goes out at the end of this turn of the event loop. */
+  ack(msg: ConsumeMessage): void {
+    const entry = this.open.find((e) => e.msg === msg);
+    if (!entry) {
+      this.send(msg, false);
+      return;
+    }
+    entry.settled = true;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Takes `msg` out of the window without acking it (it is nacked, or its channel is gone). */
+  forget(msg: ConsumeMessage): void {
+    const i = this.open.findIndex((e) => e.msg === msg);
+    if (i >= 0) this.open.splice(i, 1);
+  }
+
+  /** Sends the acks of every settled delivery now. */
+  flush(): void {
+    this.scheduled = false;
+    let head: ConsumeMessage | undefined;
+    let run = 0;
+    while (this.open[0]?.settled) {
+      head = this.open.shift()?.msg;
+      run++;
+    }
+    if (head) this.send(head, run > 1);
+    for (let i = 0; i < this.open.length; ) {
+      const entry = this.open[i]!;
+      if (!entry.settled) {
+        i++;
+        continue;
+      }
+      this.open.splice(i, 1);
+      this.send(entry.msg, false);
+    }
+  }
+
+  private send(msg: ConsumeMessage, multiple: boolean): void {
+    try {
+      this.ch.ack(msg, multiple);
+    } catch {
+      /* channel closed: the broker redelivers what it did not get an ack for */
+    }
+  }
 }

@@ -55,7 +55,12 @@ interface OutboxRow extends Record<string, unknown> {
  * the broker's ack. Relays of several replicas share one outbox: each round claims its rows
  * (`FOR UPDATE SKIP LOCKED`, then `claimed_until`, in one short statement), so each row is
  * published by one relay, and a row claimed by a relay that died is taken again after `claimMs`.
- * (On PGlite, one connection, there is no second relay to skip: the same SQL simply runs.) Unroutable or nacked rows stay pending with `last_error` and an error log
+ * (On PGlite, one connection, there is no second relay to skip: the same SQL simply runs.) A
+ * round is ONE statement — it marks the previous round's acked rows published and claims the
+ * next ones — and publishes every claimed row with its confirm in flight; acked rows are marked by
+ * the next round, which runs at once when there are any, or by `stop()`. Until then they stay
+ * claimed (a relay that dies in between has them published again, a duplicate that consumers
+ * drop). Unroutable or nacked rows stay pending with `last_error` and an error log
  * (the alarm); while the broker is away it backs off. It runs on its own timer and never holds
  * a transaction while publishing, so it never blocks the request path. Exposes the gauges
  * `outbox_backlog` and `outbox_oldest_age_seconds`.
@@ -94,24 +99,57 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     return { count, oldestAgeSeconds };
   }
 
-  /** One round: returns how many rows were published (a full batch means "poll again now"). */
+  // Rows the broker acked, marked published by the next round's statement (with its claim) or by stop().
+  let acked: string[] = [];
+  let backlogAt = 0;
+
+  /**
+   * The round's one statement: marks the previous round's acked rows published and claims the
+   * next rows (`FOR UPDATE SKIP LOCKED`, then `claimed_until`), without holding a transaction
+   * while publishing. The marked rows are still claimed by this relay, and are kept out of the
+   * claim besides, so the two parts never touch one row.
+   */
+  async function markAndClaim(limit: number, skip: string[]): Promise<OutboxRow[]> {
+    const marked = acked;
+    acked = [];
+    try {
+      const { rows } = await db.query<OutboxRow>(
+        `with marked as (
+           update outbox set published_at = now(), attempts = attempts + 1, last_error = null, claimed_until = null
+           where id = any($4::bigint[])),
+         next as (
+           select id from outbox
+           where published_at is null and (claimed_until is null or claimed_until < now())
+             and id <> all($2::bigint[]) and id <> all($4::bigint[])
+           order by id limit $1
+           for update skip locked)
+         update outbox set claimed_until = now() + ($3::text || ' milliseconds')::interval
+         from next where outbox.id = next.id
+         returning outbox.id, message_id, message_type, routing_key, payload, headers`,
+        [limit, skip, String(claimMs), marked],
+      );
+      return rows;
+    } catch (err) {
+      acked = marked.concat(acked); // still acked, still claimed: marked by the next round
+      throw err;
+    }
+  }
+
+  /** Marks the acked rows published now (no claim). */
+  async function markAcked(): Promise<void> {
+    if (acked.length > 0) await markAndClaim(0, []);
+  }
+
+  /** One round: how many rows were claimed and published (a full batch means "poll again now"). */
   async function publishBatch(): Promise<{ published: number; fetched: number; brokerDown: boolean }> {
-    if (!publisher.isReady()) return { published: 0, fetched: 0, brokerDown: true };
+    if (!publisher.isReady()) {
+      await markAcked();
+      return { published: 0, fetched: 0, brokerDown: true };
+    }
     connectedOnce = true;
     const now = Date.now();
     const skip = [...parked].filter(([, p]) => p.until > now).map(([id]) => id);
-    // Claimed and marked in one statement, without holding a transaction while publishing.
-    const { rows: claimed } = await db.query<OutboxRow>(
-      `with next as (
-         select id from outbox
-         where published_at is null and (claimed_until is null or claimed_until < now()) and id <> all($2::bigint[])
-         order by id limit $1
-         for update skip locked)
-       update outbox set claimed_until = now() + ($3::text || ' milliseconds')::interval
-       from next where outbox.id = next.id
-       returning outbox.id, message_id, message_type, routing_key, payload, headers`,
-      [batchSize, skip, String(claimMs)],
-    );
+    const claimed = await markAndClaim(batchSize, skip);
     const rows = claimed.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
     // Pipelined on one confirm channel: the broker keeps their order, confirms arrive as they come.
     const results = await Promise.allSettled(
@@ -129,13 +167,15 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         ),
       ),
     );
-    const acked: string[] = [];
     let brokerDown = false;
+    let published = 0;
+    const failed: { id: string; error: string }[] = [];
     for (const [i, result] of results.entries()) {
       const row = rows[i]!;
       if (result.status === "fulfilled") {
         acked.push(String(row.id));
         parked.delete(String(row.id));
+        published++;
         continue;
       }
       const err = result.reason as Error;
@@ -157,18 +197,18 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
           "outbox row not accepted by the broker; kept pending",
         );
       } else brokerDown = true;
-      await db.query(`update outbox set attempts = attempts + 1, last_error = $2, claimed_until = null where id = $1`, [
-        row.id,
-        `${reason}: ${err.message}`,
-      ]);
+      failed.push({ id: String(row.id), error: `${reason}: ${err.message}` });
     }
-    if (acked.length > 0) {
+    if (failed.length > 0) {
+      // Released (pending again) before the next claim, in one statement; the acked ones are marked with it.
       await db.query(
-        `update outbox set published_at = now(), attempts = attempts + 1, last_error = null, claimed_until = null where id = any($1::bigint[])`,
-        [acked],
+        `update outbox set attempts = attempts + 1, last_error = f.error, claimed_until = null
+         from unnest($1::bigint[], $2::text[]) as f(id, error) where outbox.id = f.id`,
+        [failed.map((f) => f.id), failed.map((f) => f.error)],
       );
+      await markAcked();
     }
-    return { published: acked.length, fetched: rows.length, brokerDown };
+    return { published, fetched: rows.length, brokerDown };
   }
 
   function schedule(delayMs: number): void {
@@ -190,9 +230,14 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         log[level]({ event: "outbox.broker_unavailable", retryInMs: next }, "broker unavailable; outbox rows kept");
       } else {
         backoffMs = 0;
-        if (fetched === batchSize && published > 0) next = 0;
+        // A full batch: poll again now. Rows acked but not marked: mark them now (and claim what came meanwhile).
+        if ((fetched === batchSize && published > 0) || acked.length > 0) next = 0;
       }
-      await backlog();
+      // The gauges: read when the relay is idle, and at most once a second while it is busy.
+      if (next !== 0 || Date.now() - backlogAt >= 1_000) {
+        backlogAt = Date.now();
+        await backlog();
+      }
     } catch (err) {
       backoffMs = Math.min(maxBackoffMs, Math.max(intervalMs, backoffMs * 2 || intervalMs));
       next = backoffMs;
@@ -210,6 +255,10 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       stopped = true;
       if (timer) clearTimeout(timer);
       await round;
+      await markAcked().catch((err: Error) => {
+        // Still claimed: published again (a duplicate the consumers drop) once the claim runs out.
+        log.error({ event: "outbox.mark_failed", err: err.message, rows: acked.length }, "acked outbox rows not marked published");
+      });
     },
   };
 }
