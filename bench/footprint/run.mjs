@@ -2,22 +2,69 @@
 // grpc.health.v1 Check = SERVING) and the idle RSS of each process, with a PostgreSQL database per
 // service, and with embedded PGlite: fresh data directories (a first start initialises them), then
 // a restart on the directories that first start left.
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
+import http2 from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { healthStatus } from "../src/grpc-probe.mjs";
+import { startProcessEnv } from "../../scripts/start/process-env.mjs";
 import { SERVICES, startMesh } from "../src/mesh.mjs";
 import { processTree, treeRssMiB } from "../src/processes.mjs";
 import { spread } from "../src/stats.mjs";
 
 const NAMES = [...SERVICES, "gateway"];
 
+/**
+ * grpc.health.v1.Health/Check ("" service) on `port`: "SERVING", "NOT_SERVING", or the error. The
+ * mesh runs mTLS (as `npm start` does), so the call presents the gateway's workload certificate.
+ */
+function healthStatus(port, certsDir) {
+  const file = (name) => readFileSync(join(certsDir, "gateway", name));
+  return new Promise((resolve) => {
+    const session = http2.connect(`https://127.0.0.1:${port}`, {
+      ca: file("ca.crt"),
+      cert: file("tls.crt"),
+      key: file("tls.key"),
+      // The server's identity is its SPIFFE URI, not a host name; the CA check still applies.
+      checkServerIdentity: () => undefined,
+    });
+    const fail = (error) => {
+      session.destroy();
+      resolve(String(error));
+    };
+    session.on("error", fail);
+    const stream = session.request({
+      ":method": "POST",
+      ":path": "/grpc.health.v1.Health/Check",
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
+    const chunks = [];
+    let headers = {};
+    stream.on("response", (h) => (headers = h));
+    stream.on("trailers", (t) => (headers = { ...headers, ...t }));
+    stream.on("data", (chunk) => chunks.push(chunk));
+    stream.on("error", fail);
+    stream.on("end", () => {
+      session.close();
+      if (String(headers["grpc-status"]) !== "0") return resolve(`grpc-status ${headers["grpc-status"]} ${headers["grpc-message"] ?? ""}`);
+      // HealthCheckResponse { status = 1 } is 08 01 after the 5-byte frame header; absent field = UNKNOWN (0).
+      const body = Buffer.concat(chunks);
+      const status = body.length >= 7 && body[5] === 0x08 ? body[6] : 0;
+      resolve(["UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"][status] ?? String(status));
+    });
+    stream.end(Buffer.alloc(5));
+  });
+}
+
 async function once(mode, idleSeconds, log, dataDir) {
   const db = mode.startsWith("pglite") ? "pglite" : "postgres";
-  const mesh = await startMesh({ db, dataDir });
+  // Each process gets what `npm start` adds to its environment (the gateway: one process).
+  const perProcessEnv = Object.fromEntries(NAMES.map((name) => [name, startProcessEnv(name)]));
+  const mesh = await startMesh({ db, dataDir, perProcessEnv });
   try {
     const health = {};
-    for (const name of SERVICES) health[name] = await healthStatus(mesh.processes[name].port);
+    for (const name of SERVICES) health[name] = await healthStatus(mesh.processes[name].port, mesh.certsDir);
     const notServing = Object.entries(health).filter(([, s]) => s !== "SERVING");
     if (notServing.length > 0) throw new Error(`ready but not SERVING: ${JSON.stringify(health)}`);
     await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
@@ -62,7 +109,7 @@ export async function runFootprint({ repeats = 2, pgliteRepeats = 1, idleSeconds
   }
   return {
     title: "Footprint: cold start to all SERVING and idle RSS",
-    method: `all five processes spawned at once (gateway with its default node:cluster workers; RSS summed over its process tree), ready = every /readyz 200 then grpc.health.v1 Check SERVING on each service; RSS read after ${idleSeconds} s idle; PostgreSQL: a fresh database per service on the local server; PGlite: fresh data directories (first start: initdb runs, and its WASM memory stays mapped), then a restart on them`,
+    method: `all five processes spawned at once with the environment \`npm start\` gives them (the gateway as one process unless GATEWAY_WORKERS is set; RSS summed over each process tree), ready = every /readyz 200 then grpc.health.v1 Check SERVING on each service; RSS read after ${idleSeconds} s idle; PostgreSQL: a fresh database per service on the local server; PGlite: fresh data directories (first start: one initdb in a child process makes a template that each service copies), then a restart on them`,
     footprint: results,
   };
 }
