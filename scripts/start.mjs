@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { ensureCertificates } from "./certs.mjs";
 import { reachable } from "./local-services.mjs";
 import { logLineFormatter, parseRecord } from "./start/log-format.mjs";
-import { startProcessEnv } from "./start/process-env.mjs";
+import { startNodeArgs, startProcessEnv } from "./start/process-env.mjs";
 import { startupProgress } from "./start/progress.mjs";
 import { supervise } from "./start/supervisor.mjs";
 
@@ -75,7 +75,7 @@ const supervised = services.map((service, i) => {
   return supervise({
     name: service.name,
     spawnChild: () =>
-      spawn(process.execPath, [join(root, service.main)], {
+      spawn(process.execPath, [...startNodeArgs(), join(root, service.main)], {
         cwd: root,
         env: { ...process.env, ...startProcessEnv(service.name) },
         stdio: ["ignore", "pipe", "pipe"],

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import http2 from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startProcessEnv } from "../../scripts/start/process-env.mjs";
+import { startNodeArgs, startProcessEnv } from "../../scripts/start/process-env.mjs";
 import { SERVICES, startMesh } from "../src/mesh.mjs";
 import { processTree, treeRssMiB } from "../src/processes.mjs";
 import { spread } from "../src/stats.mjs";
@@ -59,9 +59,10 @@ function healthStatus(port, certsDir) {
 
 async function once(mode, idleSeconds, log, dataDir) {
   const db = mode.startsWith("pglite") ? "pglite" : "postgres";
-  // Each process gets what `npm start` adds to its environment (the gateway: one process).
+  // Each process runs as `npm start` runs it: its environment (the gateway: one process) and node flags.
   const perProcessEnv = Object.fromEntries(NAMES.map((name) => [name, startProcessEnv(name)]));
-  const mesh = await startMesh({ db, dataDir, perProcessEnv });
+  const nodeArgs = Object.fromEntries(NAMES.map((name) => [name, startNodeArgs()]));
+  const mesh = await startMesh({ db, dataDir, perProcessEnv, nodeArgs });
   try {
     const health = {};
     for (const name of SERVICES) health[name] = await healthStatus(mesh.processes[name].port, mesh.certsDir);
@@ -109,7 +110,7 @@ export async function runFootprint({ repeats = 2, pgliteRepeats = 1, idleSeconds
   }
   return {
     title: "Footprint: cold start to all SERVING and idle RSS",
-    method: `all five processes spawned at once with the environment \`npm start\` gives them (the gateway as one process unless GATEWAY_WORKERS is set; RSS summed over each process tree), ready = every /readyz 200 then grpc.health.v1 Check SERVING on each service; RSS read after ${idleSeconds} s idle; PostgreSQL: a fresh database per service on the local server; PGlite: fresh data directories (first start: one initdb in a child process makes a template that each service copies), then a restart on them`,
+    method: `all five processes spawned at once with the environment and node flags \`npm start\` gives them (${startNodeArgs().join(" ") || "no flags"}; the gateway as one process unless GATEWAY_WORKERS is set; RSS summed over each process tree), ready = every /readyz 200 then grpc.health.v1 Check SERVING on each service; RSS read after ${idleSeconds} s idle; PostgreSQL: a fresh database per service on the local server; PGlite: fresh data directories (first start: one initdb in a child process makes a template that each service copies), then a restart on them`,
     footprint: results,
   };
 }

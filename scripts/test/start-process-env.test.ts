@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { startProcessEnv } from "../start/process-env.mjs";
+import { startNodeArgs, startProcessEnv } from "../start/process-env.mjs";
 
 describe("what npm start adds to a process's environment", () => {
   it("runs the gateway as one process unless GATEWAY_WORKERS is set", () => {
@@ -9,5 +9,11 @@ describe("what npm start adds to a process's environment", () => {
 
   it("adds nothing to a service", () => {
     expect(startProcessEnv("order", {})).toEqual({});
+  });
+
+  it("runs every process with V8's --optimize-for-size, which SHOP_NODE_FLAGS replaces", () => {
+    expect(startNodeArgs({})).toEqual(["--optimize-for-size"]);
+    expect(startNodeArgs({ SHOP_NODE_FLAGS: " --max-semi-space-size=4  --trace-gc " })).toEqual(["--max-semi-space-size=4", "--trace-gc"]);
+    expect(startNodeArgs({ SHOP_NODE_FLAGS: "" })).toEqual([]);
   });
 });
