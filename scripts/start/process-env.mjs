@@ -13,13 +13,16 @@ export function startProcessEnv(name, env = process.env) {
 }
 
 /**
- * Node flags for every process: V8's --optimize-for-size (smaller young generation — 1 MiB
- * semi-spaces instead of up to 16 — and heap growth, earlier bytecode flushing). Under `npm start`
- * the mesh idles most of the time; the young generation alone had grown to 32 MiB in each process
- * by the time it was ready. Whole mesh after a restart on PGlite: ~770 -> ~640 MiB RSS; 1,000 PGlite
- * transactions cost ~0.93 vs ~0.88 ms CPU each. SHOP_NODE_FLAGS replaces the flags ("" for none).
+ * Node flags for every process. V8's --optimize-for-size: a smaller young generation (1 MiB
+ * semi-spaces instead of up to 16) and heap growth, earlier bytecode flushing; under `npm start` the
+ * mesh idles most of the time, and the young generation alone had grown to 32 MiB in each process by
+ * the time it was ready. --liftoff-only: PGlite's WebAssembly stays on V8's baseline compiler (see
+ * packages/platform/src/database/pglite.ts, which sets it at run time too — but Node 24 ignores a
+ * WebAssembly flag set at run time, so it is given here). Whole mesh after a restart on PGlite
+ * (Node 20): ~770 -> ~630 MiB RSS; 1,000 PGlite transactions cost ~0.93 vs ~0.88 ms CPU each.
+ * SHOP_NODE_FLAGS replaces the flags ("" for none).
  */
 export function startNodeArgs(env = process.env) {
-  const flags = env.SHOP_NODE_FLAGS ?? "--optimize-for-size";
+  const flags = env.SHOP_NODE_FLAGS ?? "--optimize-for-size --liftoff-only";
   return flags.split(/\s+/).filter(Boolean);
 }

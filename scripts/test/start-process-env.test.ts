@@ -11,8 +11,8 @@ describe("what npm start adds to a process's environment", () => {
     expect(startProcessEnv("order", {})).toEqual({});
   });
 
-  it("runs every process with V8's --optimize-for-size, which SHOP_NODE_FLAGS replaces", () => {
-    expect(startNodeArgs({})).toEqual(["--optimize-for-size"]);
+  it("runs every process with V8's --optimize-for-size and --liftoff-only, which SHOP_NODE_FLAGS replaces", () => {
+    expect(startNodeArgs({})).toEqual(["--optimize-for-size", "--liftoff-only"]);
     expect(startNodeArgs({ SHOP_NODE_FLAGS: " --max-semi-space-size=4  --trace-gc " })).toEqual(["--max-semi-space-size=4", "--trace-gc"]);
     expect(startNodeArgs({ SHOP_NODE_FLAGS: "" })).toEqual([]);
   });

@@ -37,6 +37,7 @@ export async function openPglite(dataDir: string | undefined): Promise<Database 
   // and select ran at 0.94 ms CPU each with it and 0.96 ms without, and the first 1,000 at 2.7 vs
   // 1.4 ms (the compile itself). The flag applies to WebAssembly compiled from now on in this
   // process (PGlite is the services' only big module; compiled code is not shared with others).
+  // Node 24's V8 ignores it when set at run time: `npm start` also passes it on the command line.
   setFlagsFromString("--liftoff-only");
   // PostgreSQL's defaults are sized for a server; an embedded per-service database of a few thousand
   // rows needs far less, and PGlite's shared memory is zero-filled WASM memory, so every megabyte of
