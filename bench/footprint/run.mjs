@@ -14,6 +14,20 @@ import { spread } from "../src/stats.mjs";
 
 const NAMES = [...SERVICES, "gateway"];
 
+/** CPU seconds a process tree has used so far, its waited-for children included (the initdb child). */
+function treeCpuSeconds(pid) {
+  let ticks = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const fields = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1].split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]); // utime stime cutime cstime
+    } catch {
+      // gone
+    }
+  }
+  return ticks / 100; // USER_HZ
+}
+
 /**
  * grpc.health.v1.Health/Check ("" service) on `port`: "SERVING", "NOT_SERVING", or the error. The
  * mesh runs mTLS (as `npm start` does), so the call presents the gateway's workload certificate.
@@ -68,14 +82,20 @@ async function once(mode, idleSeconds, log, dataDir) {
     for (const name of SERVICES) health[name] = await healthStatus(mesh.processes[name].port, mesh.certsDir);
     const notServing = Object.entries(health).filter(([, s]) => s !== "SERVING");
     if (notServing.length > 0) throw new Error(`ready but not SERVING: ${JSON.stringify(health)}`);
+    // CPU used to get there: unlike the wall time, it hardly depends on what else the machine runs.
+    const cpuSeconds = Object.fromEntries(NAMES.map((name) => [name, treeCpuSeconds(mesh.processes[name].child.pid)]));
     await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
     const rss = Object.fromEntries(NAMES.map((name) => [name, treeRssMiB(mesh.processes[name].child.pid)]));
     const processes = Object.fromEntries(NAMES.map((name) => [name, processTree(mesh.processes[name].child.pid).length]));
     const readyMs = Object.fromEntries(NAMES.map((name) => [name, mesh.processes[name].readyMs]));
     log(
-      `  footprint ${mode}: all SERVING after ${(mesh.coldStartMs / 1000).toFixed(2)} s; idle RSS MiB ${JSON.stringify(Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, Math.round(v)])))}`,
+      `  footprint ${mode}: all SERVING after ${(mesh.coldStartMs / 1000).toFixed(2)} s; CPU s to SERVING ${Object.values(cpuSeconds)
+        .reduce((a, b) => a + b, 0)
+        .toFixed(
+          1,
+        )} ${JSON.stringify(cpuSeconds)}; idle RSS MiB ${JSON.stringify(Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, Math.round(v)])))}`,
     );
-    return { coldStartMs: mesh.coldStartMs, readyMs, rss, processes };
+    return { coldStartMs: mesh.coldStartMs, readyMs, rss, processes, cpuSeconds };
   } finally {
     await mesh.stop();
   }
@@ -105,6 +125,7 @@ export async function runFootprint({ repeats = 2, pgliteRepeats = 1, idleSeconds
       readyMs: Object.fromEntries(NAMES.map((name) => [name, spread(list.map((r) => r.readyMs[name]))])),
       rssMiB: Object.fromEntries(NAMES.map((name) => [name, spread(list.map((r) => r.rss[name]))])),
       totalRssMiB: spread(list.map((r) => NAMES.reduce((sum, name) => sum + r.rss[name], 0))),
+      totalCpuSeconds: spread(list.map((r) => NAMES.reduce((sum, name) => sum + r.cpuSeconds[name], 0))),
       processes: list[0].processes,
     };
   }

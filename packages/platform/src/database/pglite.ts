@@ -168,7 +168,8 @@ function initdbInChild(dir: string): Promise<void> {
   const script = `const { PGlite } = require(process.env.PGLITE_MODULE);
 PGlite.create({ dataDir: process.env.PGLITE_TEMPLATE_DIR }).then((pg) => pg.close()).catch((error) => { console.error(error); process.exit(1); });`;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["-e", script], {
+    // Baseline-compiled only (see openPglite): initdb in ~3.0 s of CPU instead of ~4.7.
+    const child = spawn(process.execPath, ["--liftoff-only", "-e", script], {
       env: { ...process.env, PGLITE_MODULE: pgliteModule, PGLITE_TEMPLATE_DIR: dir },
       stdio: ["ignore", "ignore", "pipe"],
     });
