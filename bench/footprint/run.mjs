@@ -29,6 +29,23 @@ function treeCpuSeconds(pid) {
 }
 
 /**
+ * Proportional set size (MiB) of a process tree: RSS with each shared page divided among the
+ * processes that map it. RSS summed over the mesh counts the node binary's ~40 MiB of file pages
+ * once per process; PSS summed counts them once.
+ */
+function treePssMiB(pid) {
+  let kib = 0;
+  for (const p of processTree(pid)) {
+    try {
+      kib += Number(readFileSync(`/proc/${p}/smaps_rollup`, "utf8").match(/^Pss:\s+(\d+)/m)?.[1] ?? 0);
+    } catch {
+      // gone
+    }
+  }
+  return kib / 1024;
+}
+
+/**
  * grpc.health.v1.Health/Check ("" service) on `port`: "SERVING", "NOT_SERVING", or the error. The
  * mesh runs mTLS (as `npm start` does), so the call presents the gateway's workload certificate.
  */
@@ -86,16 +103,15 @@ async function once(mode, idleSeconds, log, dataDir) {
     const cpuSeconds = Object.fromEntries(NAMES.map((name) => [name, treeCpuSeconds(mesh.processes[name].child.pid)]));
     await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
     const rss = Object.fromEntries(NAMES.map((name) => [name, treeRssMiB(mesh.processes[name].child.pid)]));
+    const pss = Object.fromEntries(NAMES.map((name) => [name, treePssMiB(mesh.processes[name].child.pid)]));
     const processes = Object.fromEntries(NAMES.map((name) => [name, processTree(mesh.processes[name].child.pid).length]));
     const readyMs = Object.fromEntries(NAMES.map((name) => [name, mesh.processes[name].readyMs]));
+    const sum = (values) => Object.values(values).reduce((total, value) => total + value, 0);
+    const rounded = (values) => JSON.stringify(Object.fromEntries(Object.entries(values).map(([k, v]) => [k, Math.round(v)])));
     log(
-      `  footprint ${mode}: all SERVING after ${(mesh.coldStartMs / 1000).toFixed(2)} s; CPU s to SERVING ${Object.values(cpuSeconds)
-        .reduce((a, b) => a + b, 0)
-        .toFixed(
-          1,
-        )} ${JSON.stringify(cpuSeconds)}; idle RSS MiB ${JSON.stringify(Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, Math.round(v)])))}`,
+      `  footprint ${mode}: all SERVING after ${(mesh.coldStartMs / 1000).toFixed(2)} s, ${sum(cpuSeconds).toFixed(1)} CPU s ${JSON.stringify(cpuSeconds)}; idle RSS ${Math.round(sum(rss))} MiB ${rounded(rss)}, PSS ${Math.round(sum(pss))} MiB`,
     );
-    return { coldStartMs: mesh.coldStartMs, readyMs, rss, processes, cpuSeconds };
+    return { coldStartMs: mesh.coldStartMs, readyMs, rss, pss, processes, cpuSeconds };
   } finally {
     await mesh.stop();
   }
@@ -125,6 +141,7 @@ export async function runFootprint({ repeats = 2, pgliteRepeats = 1, idleSeconds
       readyMs: Object.fromEntries(NAMES.map((name) => [name, spread(list.map((r) => r.readyMs[name]))])),
       rssMiB: Object.fromEntries(NAMES.map((name) => [name, spread(list.map((r) => r.rss[name]))])),
       totalRssMiB: spread(list.map((r) => NAMES.reduce((sum, name) => sum + r.rss[name], 0))),
+      totalPssMiB: spread(list.map((r) => NAMES.reduce((sum, name) => sum + r.pss[name], 0))),
       totalCpuSeconds: spread(list.map((r) => NAMES.reduce((sum, name) => sum + r.cpuSeconds[name], 0))),
       processes: list[0].processes,
     };
