@@ -8,6 +8,7 @@ import {
   readdirSync,
   readFileSync,
   renameSync,
+  rmdirSync,
   rmSync,
   unlinkSync,
   writeSync,
@@ -110,7 +111,7 @@ export async function initialiseFromTemplate(dataDir: string): Promise<void> {
   }
   const staging = `${dataDir}.initialising-${process.pid}`;
   cpSync(template, staging, { recursive: true });
-  rmSync(dataDir, { recursive: true, force: true }); // empty, checked above
+  if (existsSync(dataDir)) rmdirSync(dataDir); // empty, checked above (and refuses if it no longer is)
   renameSync(staging, dataDir);
 }
 
