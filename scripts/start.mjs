@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { ensureCertificates } from "./certs.mjs";
 import { reachable } from "./local-services.mjs";
 import { logLineFormatter, parseRecord } from "./start/log-format.mjs";
+import { startNodeArgs, startProcessEnv } from "./start/process-env.mjs";
 import { startupProgress } from "./start/progress.mjs";
 import { supervise } from "./start/supervisor.mjs";
 
@@ -74,7 +75,11 @@ const supervised = services.map((service, i) => {
   return supervise({
     name: service.name,
     spawnChild: () =>
-      spawn(process.execPath, [join(root, service.main)], { cwd: root, env: process.env, stdio: ["ignore", "pipe", "pipe"] }),
+      spawn(process.execPath, [...startNodeArgs(), join(root, service.main)], {
+        cwd: root,
+        env: { ...process.env, ...startProcessEnv(service.name) },
+        stdio: ["ignore", "pipe", "pipe"],
+      }),
     report: (text) => progress.print(`[start] ${text}\n`),
     onStart(child, restarts) {
       for (const stream of [child.stdout, child.stderr]) {
