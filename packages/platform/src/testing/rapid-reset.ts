@@ -122,7 +122,8 @@ export async function rapidReset(target: RapidResetTarget, pairs: number, settle
     }
     const flushed = socket.write(Buffer.concat(frames));
     result.sent += count;
-    if (!flushed) await new Promise<void>((resolve) => (closed ? resolve() : socket.once("drain", resolve)));
+    // A server that closes the connection while our writes are queued never lets them drain: wait for either.
+    if (!flushed && !closed) await Promise.race([new Promise((resolve) => socket.once("drain", resolve)), done]);
     await new Promise<void>((resolve) => setImmediate(resolve)); // let the server's frames in
   }
   if (!closed) {
