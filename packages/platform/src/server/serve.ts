@@ -17,6 +17,7 @@ import { connectionLimitOptions } from "./connection-limits.js";
 import { createHealthService, HealthState, ServingStatus } from "./health.js";
 import { addReflection } from "./reflection.js";
 
+const STARTING_READINESS_MS = 100;
 /** A service descriptor with its implementation and who may call it; make one with {@link service}. */
 export type ServiceRegistration = readonly [DescService, object, AccessPolicy];
 
@@ -146,9 +147,19 @@ export async function serve(config: ServiceConfig, services: ServiceRegistration
     ready = nowReady;
     health.setAll(nowReady ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
   };
-  await updateReadiness();
-  const poller = setInterval(() => void updateReadiness(), config.readinessIntervalMs);
-  poller.unref();
+  // Until the first SERVING, checks run every STARTING_READINESS_MS: a process that starts while its
+  // dependencies come up (a whole mesh starting at once) says SERVING within that, not a whole interval later.
+  let poller: NodeJS.Timeout | undefined;
+  let servedOnce = false;
+  const pollReadiness = async () => {
+    await updateReadiness();
+    if (draining) return;
+    servedOnce ||= ready;
+    const next = servedOnce ? config.readinessIntervalMs : Math.min(STARTING_READINESS_MS, config.readinessIntervalMs);
+    poller = setTimeout(() => void pollReadiness(), next);
+    poller.unref();
+  };
+  await pollReadiness();
 
   if (config.tls.enabled) await meshCertificatesLoaded(config.tls); // before bind: the first handshake has them
   const credentials = config.tls.enabled ? meshServerCredentials(config.tls) : ServerCredentials.createInsecure();
@@ -171,7 +182,7 @@ export async function serve(config: ServiceConfig, services: ServiceRegistration
   const shutdown = () =>
     (stopping ??= (async () => {
       draining = true;
-      clearInterval(poller);
+      clearTimeout(poller);
       logger.info({ event: "shutdown", inFlightStreams: streams.size, graceMs: config.shutdownGraceMs }, "shutting down: draining calls");
       health.setAll(ServingStatus.NOT_SERVING);
       // Long-lived streams (a watch of a resource, health Watch) would hold the drain open until the grace
