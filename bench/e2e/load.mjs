@@ -6,28 +6,58 @@
 // status, latencies, times.
 //   node bench/e2e/load.mjs '{"mode":"gateway","target":"http://127.0.0.1:8080","token":"…","user":"u","concurrency":4,"seconds":5,"skus":["SKU-MUG-001"]}'
 import { randomUUID } from "node:crypto";
+import http from "node:http";
 import { quantile } from "../src/stats.mjs";
 
 const spec = JSON.parse(process.argv[2]);
 const CONFIRMED = "ORDER_STATUS_CONFIRMED";
 
 async function gatewayPlacer() {
-  const url = `${spec.target}/shop.order.v1.OrderService/CreateOrder`;
+  // One keep-alive connection per closed-loop worker (as h2load or a browser tab would hold), not
+  // fetch's pool: at c=1 undici kept two connections and alternated between them, so the gateway's
+  // cluster spread one caller's orders over both workers and each woke cold for every other order.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: spec.concurrency, noDelay: true });
+  const { hostname, port } = new URL(spec.target);
   const headers = { "content-type": "application/json", authorization: `Bearer ${spec.token}` };
-  return async (sku) => {
-    const response = await fetch(url, {
-      method: "POST",
-      headers,
-      body: JSON.stringify({
-        requestId: randomUUID(),
-        items: [{ sku, quantity: 1 }],
-        cardToken: "tok_visa",
-        email: `${spec.user}@example.com`,
-      }),
+  const placer = (sku) =>
+    new Promise((resolve, reject) => {
+      const body = Buffer.from(
+        JSON.stringify({
+          requestId: randomUUID(),
+          items: [{ sku, quantity: 1 }],
+          cardToken: "tok_visa",
+          email: `${spec.user}@example.com`,
+        }),
+      );
+      const request = http.request(
+        {
+          host: hostname,
+          port,
+          path: "/shop.order.v1.OrderService/CreateOrder",
+          method: "POST",
+          agent,
+          headers: { ...headers, "content-length": body.byteLength },
+        },
+        (response) => {
+          const chunks = [];
+          response.on("data", (chunk) => chunks.push(chunk));
+          response.on("error", reject);
+          response.on("end", () => {
+            try {
+              const answer = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+              const ok = response.statusCode >= 200 && response.statusCode < 300;
+              resolve(ok ? (answer.order?.status ?? "NO_ORDER") : `HTTP_${response.statusCode}_${answer.code ?? ""}`);
+            } catch (error) {
+              reject(error);
+            }
+          });
+        },
+      );
+      request.on("error", reject);
+      request.end(body);
     });
-    const body = await response.json();
-    return response.ok ? (body.order?.status ?? "NO_ORDER") : `HTTP_${response.status}_${body.code ?? ""}`;
-  };
+  placer.close = () => agent.destroy();
+  return placer;
 }
 
 async function directPlacer() {
@@ -58,6 +88,7 @@ await Promise.all(Array.from({ length: spec.concurrency }, (_, i) => place(spec.
 const statuses = {};
 const latencies = [];
 const startedAt = Date.now();
+const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 const until = t0 + spec.seconds * 1000;
 let next = 0;
@@ -78,6 +109,7 @@ await Promise.all(
   }),
 );
 const elapsed = (performance.now() - t0) / 1000;
+const cpu = process.cpuUsage(cpu0);
 place.close?.();
 const confirmed = statuses[CONFIRMED] ?? 0;
 process.stdout.write(
@@ -91,6 +123,8 @@ process.stdout.write(
     p90Ms: quantile(latencies, 0.9),
     p99Ms: quantile(latencies, 0.99),
     maxMs: quantile(latencies, 1),
+    // the load process's own CPU per order (user + system), to tell the client's cost from the mesh's
+    loadCpuMsPerOrder: latencies.length ? (cpu.user + cpu.system) / 1000 / latencies.length : Number.NaN,
     startedAt,
     endedAt: Date.now(),
   })}\n`,

@@ -80,7 +80,10 @@ export async function listenDualProtocol(
     session.once("close", () => clearTimeout(firstRequest));
   });
   const sockets = new Set<Socket>();
-  const tcp = createNetServer((socket) => {
+  // node:http's own server turns Nagle off on every socket it accepts (noDelay defaults to true);
+  // this one accepts them itself, so it must too, or a response written in two pieces (gRPC's
+  // headers, message and trailers; HTTP/1.1 keep-alive) waits for the client's delayed ACK.
+  const tcp = createNetServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     // The HTTP/1.1 server enforces headersTimeout itself; until the first bytes arrive this does.
