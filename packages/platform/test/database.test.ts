@@ -72,8 +72,37 @@ describe.each(engines)("openDatabase on $name", ({ name, open }) => {
         throw new Error("changed my mind");
       }),
     ).rejects.toThrow("changed my mind");
+    // The first statement with parameters (a prepared one, sent with BEGIN unanswered) is inside the transaction too.
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.query("UPDATE accounts SET balance = balance + $2 WHERE id = $1", ["b", 1000]);
+        await tx.query("SELECT 1");
+        throw new Error("changed my mind again");
+      }),
+    ).rejects.toThrow("changed my mind again");
     const { rows } = await db.query<{ balance: bigint }>("SELECT balance FROM accounts WHERE id = 'b'");
     expect(rows[0]?.balance).toBe(15n);
+  });
+
+  it("holds a row lock taken by a transaction's first statement until it commits", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const lockTaken = new Promise<void>((resolve) => (locked = resolve));
+    const first = db.transaction(async (tx) => {
+      await tx.query("SELECT balance FROM accounts WHERE id = $1 FOR UPDATE", ["a"]);
+      locked();
+      await held;
+    });
+    await lockTaken;
+    if (name !== "PGlite") {
+      const error = await db
+        .transaction((tx) => tx.query("SELECT balance FROM accounts WHERE id = $1 FOR UPDATE NOWAIT", ["a"]))
+        .catch((e: unknown) => e);
+      expect((error as { code?: string }).code).toBe("55P03"); // lock_not_available
+    }
+    release();
+    await first;
   });
 
   it("reports the rows a statement changed or returned", async () => {

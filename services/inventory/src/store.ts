@@ -56,6 +56,10 @@ export class InventoryStore {
    * same reservation id returns the reservation already made.
    */
   async reserve(reservationId: string, lines: StockLine[], ttlMs: number): Promise<Reservation> {
+    if (lines.length === 1) {
+      const held = await this.reserveOneLine(reservationId, lines[0]!, ttlMs);
+      if (held) return held;
+    }
     return this.db.transaction(async (tx) => {
       const { rows: created } = await tx.query<ReservationRow>(
         `INSERT INTO reservations (reservation_id, state, expire_at)
@@ -93,6 +97,40 @@ export class InventoryStore {
       // One line is in order as it is; several are read back in the order `load` gives (PostgreSQL's ORDER BY sku).
       return held.length === 1 ? toReservation(reservation, held) : this.load(tx, reservationId);
     });
+  }
+
+  /**
+   * `reserve` of a new one-line reservation with the stock there, in one statement (atomic on its
+   * own, so no BEGIN/COMMIT round trips): the hold, the reservation and its line, or nothing.
+   * Undefined when that is not the case — the id is taken, the stock short, the SKU unknown — and
+   * the transaction in `reserve` decides (the existing reservation, OUT_OF_STOCK, NOT_FOUND). A
+   * concurrent reserve with the same id fails the INSERT on the primary key (no ON CONFLICT here):
+   * the whole statement, hold included, rolls back, and the transaction answers.
+   */
+  private async reserveOneLine(reservationId: string, line: StockLine, ttlMs: number): Promise<Reservation | undefined> {
+    try {
+      const { rows } = await this.db.query<ReservationRow & LineRow>(
+        `WITH p AS (
+           UPDATE products SET reserved = reserved + $3
+           WHERE sku = $2 AND on_hand - reserved >= $3 AND NOT EXISTS (SELECT 1 FROM reservations WHERE reservation_id = $1)
+           RETURNING sku, price_minor, currency_code, name),
+         r AS (
+           INSERT INTO reservations (reservation_id, state, expire_at)
+           SELECT $1, 'HELD', now() + ($4::text || ' milliseconds')::interval FROM p
+           RETURNING ${RESERVATION_COLUMNS}),
+         l AS (
+           INSERT INTO reservation_lines (reservation_id, sku, quantity, unit_price_minor, currency_code, product_name)
+           SELECT r.reservation_id, p.sku, $3, p.price_minor, p.currency_code, p.name FROM p, r
+           RETURNING sku, quantity, unit_price_minor, currency_code, product_name)
+         SELECT r.*, l.* FROM r, l`,
+        [reservationId, line.sku, line.quantity, String(ttlMs)],
+      );
+      const row = rows[0];
+      return row && toReservation(row, [row]);
+    } catch (error) {
+      if ((error as { code?: string }).code === "23505") return undefined; // unique_violation: the id was reserved meanwhile
+      throw error;
+    }
   }
 
   /**

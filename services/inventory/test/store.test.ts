@@ -115,6 +115,26 @@ describe.each(engines)("InventoryStore on $engine", ({ open }) => {
     expect(await available(sku)).toBe(10);
   });
 
+  it("leaves no reservation behind when a one-line reservation is short or names an unknown SKU", async () => {
+    const sku = await addProduct(handle.db, 2);
+    const shortId = reservationId();
+    const short = await store.reserve(shortId, [{ sku, quantity: 3 }], HOUR).catch((e: unknown) => e);
+    expect(errorInfo(short)?.reason).toBe("OUT_OF_STOCK");
+    const unknownId = reservationId();
+    const unknown = await store.reserve(unknownId, [{ sku: "SKU-NOPE-997", quantity: 1 }], HOUR).catch((e: unknown) => e);
+    expect(ConnectError.from(unknown).code).toBe(Code.NotFound);
+    expect(errorInfo(unknown)?.reason).toBe("PRODUCT_NOT_FOUND");
+    const { rows } = await handle.db.query<{ n: number }>("SELECT count(*)::int AS n FROM reservations WHERE reservation_id IN ($1, $2)", [
+      shortId,
+      unknownId,
+    ]);
+    expect(rows[0]?.n).toBe(0);
+    expect(await available(sku)).toBe(2);
+    // The same id with the stock there afterwards is a fresh reservation.
+    expect((await store.reserve(shortId, [{ sku, quantity: 2 }], HOUR)).state).toBe(ReservationState.HELD);
+    expect(await available(sku)).toBe(0);
+  });
+
   it("commits a HELD reservation once; a repeated commit is a no-op", async () => {
     const sku = await addProduct(handle.db, 5);
     const id = reservationId();
