@@ -131,5 +131,6 @@ if (session) {
   const { profile } = await session.post("Profiler.stop");
   (await import("node:fs")).writeFileSync(process.env.CPU_PROFILE, JSON.stringify(profile));
 }
-process.stdout.write(`${JSON.stringify({ requests, failed, seconds, cpuUsPerCall: (cpu.user + cpu.system) / requests, latenciesUs })}\n`);
-process.exit(0);
+// A pipe's writes are asynchronous: exit once the line (hundreds of KiB of latencies) is out, not before.
+const line = `${JSON.stringify({ requests, failed, seconds, cpuUsPerCall: (cpu.user + cpu.system) / requests, latenciesUs })}\n`;
+process.stdout.write(line, () => process.exit(0));
