@@ -38,7 +38,6 @@ export function createCommandHandler(
 ): (command: SendNotificationCommand, delivery: DeliveryInfo) => Promise<void> {
   const batcher = createDeliveryBatcher({ store: deps.store, provider: deps.provider, maxBatch: deps.maxBatch ?? 16 });
   return async (command, delivery) => {
-    const log = (delivery.log ?? deps.logger).child({ commandId: command.commandId, attempt: delivery.attempts + 1 });
     const channel = CHANNELS[command.channel];
     if (!command.commandId) throw new UnprocessableMessageError("command_id is empty");
     if (!channel) throw new UnprocessableMessageError(`channel ${command.channel} is not deliverable`);
@@ -67,11 +66,16 @@ export function createCommandHandler(
         body: rendered.body,
       },
     });
+    // The delivery's logger (made on first use) only when the line will be written; the command's
+    // fields go with the line rather than into a child logger of its own.
+    if (!deps.logger.isLevelEnabled("info")) return;
+    const log = delivery.log ?? deps.logger;
+    const fields = { commandId: command.commandId, attempt: delivery.attempts + 1 };
     if (sent)
       log.info(
-        { event: "notification.delivered", notificationId, template: command.template, orderId: command.orderId },
+        { ...fields, event: "notification.delivered", notificationId, template: command.template, orderId: command.orderId },
         "notification delivered",
       );
-    else log.info({ event: "notification.duplicate" }, "command already delivered; skipped");
+    else log.info({ ...fields, event: "notification.duplicate" }, "command already delivered; skipped");
   };
 }

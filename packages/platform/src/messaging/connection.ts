@@ -1,3 +1,4 @@
+import type { Writable } from "node:stream";
 import type { Channel, ChannelModel, ConfirmChannel, RecoveringChannelModel } from "amqplib";
 import { connect } from "amqplib";
 import type { Logger } from "pino";
@@ -88,6 +89,7 @@ export function connectMessaging(options: MessagingConnectionOptions): Messaging
   void recovering.then(
     (rec) => {
       rec.on("connect", (fresh: ChannelModel) => {
+        coalesceWrites(fresh);
         model = fresh;
         log.info({ event: "amqp.connected" }, "connected to broker");
         for (const waiter of connectWaiters.splice(0)) waiter.resolve();
@@ -222,4 +224,28 @@ function waitWithTimeout<T>(waiters: Waiter<T>[], timeoutMs: number | undefined,
       }, timeoutMs);
     }
   });
+}
+
+/**
+ * amqplib writes each frame set it takes from a channel (a publish, an ack) to the socket on its
+ * own: a write system call each, which on a busy machine also wakes the broker once per message.
+ * Its muxer hands over all the frames queued in one pass; corking the socket around that pass
+ * sends them in ONE write, the same bytes in the same order (backpressure unchanged: `write`
+ * still says when the buffer is full, and the pass stops there). Skipped when amqplib's internals
+ * are not the expected ones (`connection.muxer._readIncoming`, `muxer.out`), writing as before.
+ */
+function coalesceWrites(model: ChannelModel): void {
+  const muxer = (model as unknown as { connection?: { muxer?: { _readIncoming?: () => void; out?: Partial<Writable> } } }).connection
+    ?.muxer;
+  const out = muxer?.out;
+  const readIncoming = muxer?._readIncoming;
+  if (!muxer || typeof readIncoming !== "function" || typeof out?.cork !== "function" || typeof out.uncork !== "function") return;
+  muxer._readIncoming = function (this: unknown) {
+    out.cork?.();
+    try {
+      readIncoming.call(muxer);
+    } finally {
+      out.uncork?.();
+    }
+  };
 }

@@ -180,9 +180,23 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
     const creation = extractTraceContext(headers);
     const span = startProcessSpan(queue, { messageId, routingKey, type }, creation);
     const spanContext = trace.setSpan(creation, span);
-    const deliveryLog = log.child({ messageId, type, ...traceFields(span) });
+    // The delivery's logger is made when first used: a pino child per message costs more than most
+    // of the rest of the consumer's work, and at the usual levels nothing logs on the happy path.
+    const base = log;
+    let deliveryLog: Logger | undefined;
+    const d = {
+      headers,
+      attempts,
+      messageId,
+      type,
+      routingKey,
+      get log(): Logger {
+        deliveryLog ??= base.child({ messageId, type, ...traceFields(span) });
+        return deliveryLog;
+      },
+    };
     try {
-      await context.with(spanContext, () => settle(ch, msg, { headers, attempts, messageId, type, routingKey, log: deliveryLog }));
+      await context.with(spanContext, () => settle(ch, msg, d));
     } finally {
       span.end();
     }
@@ -193,8 +207,8 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
     msg: ConsumeMessage,
     d: { headers: AmqpHeaders; attempts: number; messageId: string | undefined; type: string; routingKey: string; log: Logger },
   ): Promise<void> {
-    const { headers, attempts, messageId, type, log } = d;
-    log.debug({ event: "amqp.received", attempt: attempts + 1 }, "message received");
+    const { headers, attempts, messageId, type } = d;
+    if (log.isLevelEnabled("debug")) d.log.debug({ event: "amqp.received", attempt: attempts + 1 }, "message received");
     const span = trace.getActiveSpan();
     let message: MessageShape<Desc>;
     try {
@@ -205,12 +219,12 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
     } catch (err) {
       span?.setStatus({ code: SpanStatusCode.ERROR, message: "undecodable" });
       if (topology.exclusive) {
-        log.error({ event: "amqp.undecodable", err: (err as Error).message }, "cannot decode; dropped");
+        d.log.error({ event: "amqp.undecodable", err: (err as Error).message }, "cannot decode; dropped");
         ack(ch, msg);
         count("dropped");
         return;
       }
-      log.error({ event: "amqp.undecodable", err: (err as Error).message }, "cannot decode; dead-lettering at once");
+      d.log.error({ event: "amqp.undecodable", err: (err as Error).message }, "cannot decode; dead-lettering at once");
       await forward(ch, msg, "", topology.deadLetterExchange, headers, attempts + 1, err as Error);
       count("dead_letter");
       return;
@@ -224,20 +238,28 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
         headers,
         type,
         routingKey: d.routingKey,
-        log,
+        get log() {
+          return d.log;
+        },
       });
     } catch (err) {
       span?.recordException(err as Error);
       span?.setStatus({ code: SpanStatusCode.ERROR });
       const attempt = attempts + 1;
       if (topology.exclusive) {
-        log.error({ event: "amqp.dropped", attempt, err: (err as Error).message }, "handler failed; a per-process queue drops the message");
+        d.log.error(
+          { event: "amqp.dropped", attempt, err: (err as Error).message },
+          "handler failed; a per-process queue drops the message",
+        );
         ack(ch, msg);
         count("dropped");
         return;
       }
       if (attempt >= maxAttempts || err instanceof UnprocessableMessageError) {
-        log.error({ event: "amqp.dead_lettered", attempt, err: (err as Error).message }, "handler failed on the last attempt; to the DLQ");
+        d.log.error(
+          { event: "amqp.dead_lettered", attempt, err: (err as Error).message },
+          "handler failed on the last attempt; to the DLQ",
+        );
         await forward(ch, msg, "", topology.deadLetterExchange, headers, attempt, err as Error);
         count("dead_letter");
         return;
@@ -248,7 +270,7 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
         count("dead_letter");
         return;
       }
-      log.warn(
+      d.log.warn(
         { event: "amqp.retry_scheduled", attempt, delayMs: tier.delayMs, err: (err as Error).message },
         "handler failed; retrying later",
       );

@@ -26,10 +26,11 @@ export async function publishStored(publisher: Publisher, message: RawPublish & 
   const span = startSendSpan(exchange, { messageId: message.messageId, routingKey: message.routingKey, type: message.type }, creation);
   try {
     await context.with(trace.setSpan(creation, span), () => publisher.publish(message));
-    log.debug(
-      { event: "outbox.published", messageId: message.messageId, type: message.type, ...traceFields(span) },
-      "outbox row published",
-    );
+    if (log.isLevelEnabled("debug"))
+      log.debug(
+        { event: "outbox.published", messageId: message.messageId, type: message.type, ...traceFields(span) },
+        "outbox row published",
+      );
   } catch (err) {
     span.recordException(err as Error);
     span.setStatus({ code: SpanStatusCode.ERROR });
