@@ -99,6 +99,36 @@ describe("publisher", () => {
     expect(String(got.properties.headers?.traceparent)).toBe("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
   });
 
+  it("confirms and delivers a burst published in one turn (written to the socket in one pass) in order, byte for byte", async () => {
+    // More than the socket's buffer (16 KiB) in one turn: the corked writes of amqplib's muxer pass
+    // meet backpressure, and every frame must still go out, once and in order.
+    const ch = await raw.createChannel();
+    const { queue } = await ch.assertQueue("", { exclusive: true, autoDelete: true });
+    const routingKey = `${scope.prefix}burst`;
+    await ch.bindQueue(queue, topology.exchange, routingKey);
+    const n = 1_500;
+    const body = (i: number) => Buffer.from(`${String(i).padStart(6, "0")}:${"x".repeat(200)}`);
+    const received: { id: string; body: string }[] = [];
+    const all = new Promise<void>((resolve) => {
+      void ch.consume(
+        queue,
+        (msg) => {
+          if (!msg) return;
+          received.push({ id: String(msg.properties.messageId), body: msg.content.toString() });
+          if (received.length === n) resolve();
+        },
+        { noAck: true },
+      );
+    });
+    await Promise.all(
+      Array.from({ length: n }, (_, i) => publisher.publish({ routingKey, body: body(i), type: "test.Burst", messageId: `burst-${i}` })),
+    );
+    await all;
+    await ch.close();
+    expect(received.map((r) => r.id)).toEqual(Array.from({ length: n }, (_, i) => `burst-${i}`));
+    expect(received.every((r, i) => r.body === body(i).toString())).toBe(true);
+  });
+
   it("rejects an unroutable message with reason unroutable although the broker acked it", async () => {
     const err = await publisher
       .publishMessage(SendNotificationCommandSchema, command("cmd-lost"), { messageId: "cmd-lost", routingKey: "nobody.listens.here" })
