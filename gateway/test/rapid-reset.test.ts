@@ -105,10 +105,15 @@ describe("an HTTP/2 rapid-reset burst", () => {
         results.push(await rapidReset(targets[name](), PAIRS));
         await during;
       }
-      // Node 20's nghttp2 (1.61) allows a burst of 1000 stream resets per connection, refilled at
+      // Node's nghttp2 (1.61 in Node 20, 1.70 in 24) allows a burst of 1000 stream resets per connection, refilled at
       // 33/s, then sends GOAWAY(INTERNAL_ERROR): an attacker gets ~1000 streams per connection, not
       // an unbounded stream of them (and the gateway caps connections).
-      for (const result of results) expect(result.goawayCode).toBe(2);
+      // Under load the server may close the socket before its GOAWAY reaches us (the connection is
+      // ended either way); a GOAWAY that does arrive says INTERNAL_ERROR.
+      for (const result of results) {
+        expect(result.closedByServer || result.goawayCode !== undefined).toBe(true);
+        if (result.goawayCode !== undefined) expect(result.goawayCode).toBe(2);
+      }
       await call();
       const after = await settledHeap(process, call, baseline);
       expect(after).toBeLessThanOrEqual(baseline + HEAP_SLACK);
