@@ -10,7 +10,7 @@
 import { loadavg } from "node:os";
 import { BENCH_SKU, bodyFile, GET_PRODUCT_PATH, grpcFrameFile } from "../src/grpc-frame.mjs";
 import { assertGrpcOk } from "../src/grpc-probe.mjs";
-import { h2load } from "../src/h2load.mjs";
+import { GRPC_HEADERS, h2load } from "../src/h2load.mjs";
 import { startMesh } from "../src/mesh.mjs";
 import { processTree } from "../src/processes.mjs";
 import { sweep } from "../src/sweep.mjs";
@@ -61,8 +61,7 @@ try {
   const inventory = meshA.processes.inventory;
   const frame = grpcFrameFile();
   const json = bodyFile("get-product.json", JSON.stringify({ sku: BENCH_SKU }));
-  const grpcHeaders = ["content-type: application/grpc", "te: trailers"];
-  const requests = { direct: { url: `http://127.0.0.1:${inventory.port}${GET_PRODUCT_PATH}`, body: frame, headers: grpcHeaders } };
+  const requests = { direct: { url: `http://127.0.0.1:${inventory.port}${GET_PRODUCT_PATH}`, body: frame, headers: GRPC_HEADERS } };
   const pids = { direct: () => [inventory.child.pid] };
   for (const [side, mesh] of [
     ["A", meshA],
@@ -77,7 +76,7 @@ try {
       h1: true,
     };
     requests[`${side}-rest-h1`] = { url: `${mesh.gatewayUrl}/v1/products/${BENCH_SKU}`, h1: true };
-    requests[`${side}-grpc`] = { url: `${mesh.gatewayUrl}${GET_PRODUCT_PATH}`, body: frame, headers: grpcHeaders };
+    requests[`${side}-grpc`] = { url: `${mesh.gatewayUrl}${GET_PRODUCT_PATH}`, body: frame, headers: GRPC_HEADERS };
     for (const kind of ["connect-h1", "rest-h1", "grpc"])
       pids[`${side}-${kind}`] = () => [...processTree(gw.child.pid), inventory.child.pid];
   }

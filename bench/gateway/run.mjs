@@ -4,7 +4,7 @@
 
 import { BENCH_SKU, bodyFile, GET_PRODUCT_PATH, grpcFrameFile } from "../src/grpc-frame.mjs";
 import { assertGrpcOk } from "../src/grpc-probe.mjs";
-import { h2load } from "../src/h2load.mjs";
+import { GRPC_HEADERS, h2load } from "../src/h2load.mjs";
 import { startMesh } from "../src/mesh.mjs";
 import { processTree } from "../src/processes.mjs";
 import { sweep } from "../src/sweep.mjs";
@@ -58,10 +58,9 @@ export async function runGateway({ seconds, repeats, concurrencies, perProcessEn
     const sizes = await probeGateway(mesh.gatewayUrl);
     log(`  gateway: probes ok, gRPC ${grpcBytes} bytes, ${JSON.stringify(sizes)}`);
     const serverPids = (id) => (id === "direct" ? [inventory.child.pid] : [...processTree(gateway.child.pid), inventory.child.pid]);
-    const grpcHeaders = ["content-type: application/grpc", "te: trailers"];
     const requests = {
-      direct: { url: `http://127.0.0.1:${inventory.port}${GET_PRODUCT_PATH}`, body: frame, headers: grpcHeaders },
-      "gateway-grpc": { url: `${mesh.gatewayUrl}${GET_PRODUCT_PATH}`, body: frame, headers: grpcHeaders },
+      direct: { url: `http://127.0.0.1:${inventory.port}${GET_PRODUCT_PATH}`, body: frame, headers: GRPC_HEADERS },
+      "gateway-grpc": { url: `${mesh.gatewayUrl}${GET_PRODUCT_PATH}`, body: frame, headers: GRPC_HEADERS },
       "gateway-connect-h1": {
         url: `${mesh.gatewayUrl}${GET_PRODUCT_PATH}`,
         body: json,

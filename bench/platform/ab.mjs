@@ -9,7 +9,7 @@ import { loadavg } from "node:os";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { GET_PRODUCT_PATH, grpcFrameFile } from "../src/grpc-frame.mjs";
-import { h2load } from "../src/h2load.mjs";
+import { grpcUnaryLoad } from "../src/h2load.mjs";
 import { startPortServer } from "../src/processes.mjs";
 import { spread } from "../src/stats.mjs";
 
@@ -33,14 +33,7 @@ for (let trial = 0; trial < trials; trial++) {
   try {
     for (const t of targets) servers[t] = await start(t);
     const load = (t, concurrency, secs) =>
-      h2load({
-        url: `http://127.0.0.1:${servers[t].port}${GET_PRODUCT_PATH}`,
-        seconds: secs,
-        concurrency,
-        body: frame,
-        headers: ["content-type: application/grpc", "te: trailers"],
-        pids: [servers[t].child.pid],
-      });
+      grpcUnaryLoad({ port: servers[t].port, path: GET_PRODUCT_PATH, body: frame, pids: [servers[t].child.pid] })(concurrency, secs);
     for (const t of targets) await load(t, 16, 1);
     for (let round = 0; round < rounds; round++)
       for (const c of concurrencies) for (const t of targets) samples[t][c].push(await load(t, c, seconds));

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { summarize } from "../report/cpu-profile.mjs";
 import { GET_PRODUCT_PATH, grpcFrameFile } from "../src/grpc-frame.mjs";
-import { h2load } from "../src/h2load.mjs";
+import { grpcUnaryLoad } from "../src/h2load.mjs";
 import { startPortServer } from "../src/processes.mjs";
 
 const SERVER = fileURLToPath(new URL("./server.mjs", import.meta.url));
@@ -27,15 +27,8 @@ const server = await startPortServer(SERVER, [kind], {
 });
 let result;
 try {
-  const load = (secs) =>
-    h2load({
-      url: `http://127.0.0.1:${server.port}${GET_PRODUCT_PATH}`,
-      seconds: secs,
-      concurrency,
-      body: grpcFrameFile(),
-      headers: ["content-type: application/grpc", "te: trailers"],
-      pids: [server.child.pid],
-    });
+  const unary = grpcUnaryLoad({ port: server.port, path: GET_PRODUCT_PATH, body: grpcFrameFile(), pids: [server.child.pid] });
+  const load = (secs) => unary(concurrency, secs);
   await load(2);
   server.child.kill("SIGUSR2");
   await sleep(300);

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BENCH_SKU, bodyFile, GET_PRODUCT_PATH, grpcFrameFile } from "../src/grpc-frame.mjs";
 import { assertGrpcOk } from "../src/grpc-probe.mjs";
-import { h2load } from "../src/h2load.mjs";
+import { GRPC_HEADERS, grpcUnaryLoad, h2load } from "../src/h2load.mjs";
 import { startMesh } from "../src/mesh.mjs";
 import { UNARY_TARGETS } from "../src/unary.mjs";
 import { summarize } from "./cpu-profile.mjs";
@@ -51,7 +51,7 @@ if (target === "gateway") {
       grpc: {
         url: `${mesh.gatewayUrl}${GET_PRODUCT_PATH}`,
         body: grpcFrameFile(),
-        headers: ["content-type: application/grpc", "te: trailers"],
+        headers: GRPC_HEADERS,
       },
     };
     const request = requests[variant];
@@ -66,13 +66,7 @@ if (target === "gateway") {
   try {
     const frame = grpcFrameFile();
     await assertGrpcOk(target, server.port, GET_PRODUCT_PATH, frame);
-    result = await h2load({
-      url: `http://127.0.0.1:${server.port}${GET_PRODUCT_PATH}`,
-      seconds,
-      concurrency,
-      body: frame,
-      headers: ["content-type: application/grpc", "te: trailers"],
-    });
+    result = await grpcUnaryLoad({ port: server.port, path: GET_PRODUCT_PATH, body: frame })(concurrency, seconds);
   } finally {
     await server.stop();
   }

@@ -73,3 +73,23 @@ export async function h2load({ url, seconds, concurrency, body, headers = [], h1
     streams,
   };
 }
+
+/** The request headers of a gRPC call over h2c (the body is a length-prefixed frame). */
+export const GRPC_HEADERS = ["content-type: application/grpc", "te: trailers"];
+
+/**
+ * A load of unary gRPC calls of one prebuilt frame (`body`, e.g. `grpcFrameFile()`) against
+ * `http://127.0.0.1:<port><path>`: returns `(concurrency, seconds) => h2load result`, counting the
+ * CPU of `pids` (a function, to read them at call time, or an array).
+ */
+export function grpcUnaryLoad({ port, path, body, pids = [] }) {
+  return (concurrency, seconds) =>
+    h2load({
+      url: `http://127.0.0.1:${port}${path}`,
+      seconds,
+      concurrency,
+      body,
+      headers: GRPC_HEADERS,
+      pids: typeof pids === "function" ? pids() : pids,
+    });
+}

@@ -5,7 +5,7 @@
 import { fileURLToPath } from "node:url";
 import { GET_PRODUCT_PATH, grpcFrameFile } from "./grpc-frame.mjs";
 import { assertGrpcOk } from "./grpc-probe.mjs";
-import { h2load } from "./h2load.mjs";
+import { grpcUnaryLoad } from "./h2load.mjs";
 import { startPortServer } from "./processes.mjs";
 import { sweep } from "./sweep.mjs";
 
@@ -76,14 +76,7 @@ async function serverSide({
     for (const id of targets) sizes[id] = await assertGrpcOk(id, running[id].port, GET_PRODUCT_PATH, frame);
     log(`  unary: response frame bytes ${JSON.stringify(sizes)}`);
     const load = (id, concurrency, secs) =>
-      h2load({
-        url: `http://127.0.0.1:${running[id].port}${GET_PRODUCT_PATH}`,
-        seconds: secs,
-        concurrency,
-        body: frame,
-        headers: ["content-type: application/grpc", "te: trailers"],
-        pids: [running[id].child.pid],
-      });
+      grpcUnaryLoad({ port: running[id].port, path: GET_PRODUCT_PATH, body: frame, pids: [running[id].child.pid] })(concurrency, secs);
     const restart = async () => {
       await Promise.all(Object.values(running).map((r) => r.stop()));
       await startAll();
