@@ -75,6 +75,8 @@ export interface GatewayConfig {
     minTimeoutMs: number;
     /** Open connections per process (each node:cluster worker): more are closed as they arrive. */
     maxConnections: number;
+    /** Open connections per remote address per process (0: no cap, e.g. behind a proxy): more from it are closed as they arrive. */
+    maxConnectionsPerIp: number;
     headersTimeoutMs: number;
     requestTimeoutMs: number;
     idleTimeoutMs: number;
@@ -245,6 +247,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
       streamMaxTimeoutMs: integer(env, "GATEWAY_STREAM_TIMEOUT_MS", 15 * 60_000, 1),
       minTimeoutMs: integer(env, "GATEWAY_MIN_TIMEOUT_MS", 100, 0),
       maxConnections: integer(env, "GATEWAY_MAX_CONNECTIONS", 4096, 1),
+      maxConnectionsPerIp: integer(env, "GATEWAY_MAX_CONNECTIONS_PER_IP", 256, 0),
       headersTimeoutMs: integer(env, "GATEWAY_HEADERS_TIMEOUT_MS", 10_000, 1),
       requestTimeoutMs: integer(env, "GATEWAY_REQUEST_TIMEOUT_MS", 60_000, 0),
       idleTimeoutMs: integer(env, "GATEWAY_IDLE_TIMEOUT_MS", 120_000, 1),

@@ -16,6 +16,8 @@ export interface ListenerLimits {
   maxConcurrentStreams: number;
   /** Open connections per process; more are closed as they arrive. */
   maxConnections: number;
+  /** Open connections per remote address per process; more from that address are closed as they arrive (0: no cap). */
+  maxConnectionsPerIp: number;
 }
 
 /** One TCP port speaking HTTP/1.1 and h2c (prior knowledge) to the same handler. */
@@ -80,10 +82,12 @@ export async function listenDualProtocol(
     session.once("close", () => clearTimeout(firstRequest));
   });
   const sockets = new Set<Socket>();
+  const perIp = connectionsPerAddress(limits.maxConnectionsPerIp);
   // node:http's own server turns Nagle off on every socket it accepts (noDelay defaults to true);
   // this one accepts them itself, so it must too, or a response written in two pieces (gRPC's
   // headers, message and trailers; HTTP/1.1 keep-alive) waits for the client's delayed ACK.
   const tcp = createNetServer({ noDelay: true }, (socket) => {
+    if (!perIp.admit(socket)) return;
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     // The HTTP/1.1 server enforces headersTimeout itself; until the first bytes arrive this does.
@@ -124,6 +128,34 @@ export async function listenDualProtocol(
       timer.unref();
       await closed;
       clearTimeout(timer);
+    },
+  };
+}
+
+/**
+ * Counts open connections per remote address: one neighbour holding connections open (idle, or
+ * slow-walking its requests) cannot take the whole process's `maxConnections` from every other
+ * caller. A connection past the address's cap is destroyed before a byte is read. 0 turns it off
+ * (as behind a proxy whose connections all come from one address).
+ */
+function connectionsPerAddress(cap: number): { admit(socket: Socket): boolean } {
+  if (cap <= 0) return { admit: () => true };
+  const open = new Map<string, number>();
+  return {
+    admit(socket) {
+      const address = socket.remoteAddress ?? "";
+      const count = open.get(address) ?? 0;
+      if (count >= cap) {
+        socket.destroy();
+        return false;
+      }
+      open.set(address, count + 1);
+      socket.once("close", () => {
+        const left = (open.get(address) ?? 1) - 1;
+        if (left > 0) open.set(address, left);
+        else open.delete(address);
+      });
+      return true;
     },
   };
 }
