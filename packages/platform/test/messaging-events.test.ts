@@ -256,6 +256,45 @@ describe("per-process queues (broadcast)", () => {
     await consumers[0]!.close();
     await replicas[0]!.close();
   });
+
+  it("tells the owner of a broadcast queue each time it subscribed again (what was published while it was away is lost)", async () => {
+    const topology = broadcastTopology({ prefix: scope.prefix, exchange: EXCHANGE, routingKeys: [OrderConfirmedSchema.typeName] });
+    const replica = connectMessaging({
+      url: scope.url,
+      connectionName: `${scope.connectionName}-resubscribing`,
+      logger,
+      declare: (ch) => declareExchange(ch, exchange, "topic"),
+      reconnect: { initialDelayMs: 50, maxDelayMs: 500 },
+    });
+    const subscriptions: number[] = [];
+    const seen: string[] = [];
+    const consumer = startConsumer({
+      connection: replica,
+      topology,
+      schema: OrderConfirmedSchema,
+      logger,
+      onSubscribed: (n) => subscriptions.push(n),
+      async handle(event) {
+        seen.push(event.eventId);
+      },
+    });
+    await waitFor(() => consumer.isConsuming() && subscriptions.length === 1);
+    expect(await scope.closeConnectionsFromBroker()).toBeGreaterThan(0);
+    await waitFor(() => consumer.isConsuming() && subscriptions.length === 2);
+    expect(subscriptions).toEqual([1, 2]);
+    // Subscribed again, it hears what is published from now on.
+    await waitFor(() =>
+      publisher
+        .publishMessage(OrderConfirmedSchema, confirmed("o9"), { messageId: "o9.confirmed", routingKey: OrderConfirmedSchema.typeName })
+        .then(
+          () => true,
+          () => undefined,
+        ),
+    );
+    await waitFor(() => seen.includes("o9.confirmed"));
+    await consumer.close();
+    await replica.close();
+  });
 });
 
 describe("trace of an outbox message", () => {

@@ -11,6 +11,12 @@ import type { OutboxMessage } from "@shop/platform/messaging";
 
 type Listener = (order: Order) => void;
 
+/** A watcher: told of each change, and asked to re-read when changes may have been missed. */
+interface Watcher {
+  changed: Listener;
+  resync?: () => void;
+}
+
 /** The events the order service announces, in the order of an order's life. */
 export const ORDER_EVENT_SCHEMAS = [OrderPlacedSchema, OrderConfirmedSchema, OrderRejectedSchema, OrderCancelledSchema] as const;
 
@@ -24,24 +30,36 @@ export const EVENTS_EXCHANGE = "shop.events";
  * exchange, for every replica's (see order-feed.ts).
  */
 export class OrderEvents {
-  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly byOrder = new Map<string, Set<Watcher>>();
 
   /** `exchange`: the events exchange with its prefix, as the relay publishes to it. */
   constructor(readonly exchange = EVENTS_EXCHANGE) {}
 
   /** Tells every watcher of this order on this replica that it changed. */
   publish(order: Order): void {
-    for (const listener of this.listeners.get(order.orderId) ?? []) listener(order);
+    for (const watcher of this.byOrder.get(order.orderId) ?? []) watcher.changed(order);
   }
 
-  /** Calls `listener` on each change of the order until the returned function is called. */
-  subscribe(orderId: string, listener: Listener): () => void {
-    const set = this.listeners.get(orderId) ?? new Set();
-    this.listeners.set(orderId, set);
-    set.add(listener);
+  /**
+   * Asks every watcher on this replica to re-read its order: changes may have gone unheard (this
+   * replica's feed lost its queue on the events exchange, and with it what was published meanwhile).
+   */
+  resync(): void {
+    for (const set of this.byOrder.values()) for (const watcher of set) watcher.resync?.();
+  }
+
+  /**
+   * Calls `listener` on each change of the order, and `resync` when changes may have been missed,
+   * until the returned function is called.
+   */
+  subscribe(orderId: string, listener: Listener, resync?: () => void): () => void {
+    const set = this.byOrder.get(orderId) ?? new Set();
+    this.byOrder.set(orderId, set);
+    const watcher = { changed: listener, resync };
+    set.add(watcher);
     return () => {
-      set.delete(listener);
-      if (set.size === 0) this.listeners.delete(orderId);
+      set.delete(watcher);
+      if (set.size === 0) this.byOrder.delete(orderId);
     };
   }
 

@@ -24,7 +24,9 @@ export function feedHandler(events: OrderEvents): (event: OrderEventMessage, del
 /**
  * Binds this replica's own exclusive, broker-named queue to the events exchange for every order
  * event, so its WatchOrder streams hear of changes any replica made — without reading the
- * database per stream. The queue lives and dies with this process's connection.
+ * database per stream. The queue lives and dies with this process's connection: whatever was
+ * published while the connection was down is lost to it, so on every re-subscription the
+ * streams re-read their order once.
  */
 export function startOrderFeed(deps: {
   connection: MessagingConnection;
@@ -46,5 +48,8 @@ export function startOrderFeed(deps: {
     handle: feedHandler(deps.events),
     logger: deps.logger,
     prefetch: 64,
+    onSubscribed: (subscription) => {
+      if (subscription > 1) deps.events.resync();
+    },
   });
 }

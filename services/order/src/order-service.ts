@@ -142,7 +142,13 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
       // events exchange, every replica's. The database is read once, after subscribing, so no
       // change falls between the read and the subscription.
       const changes = new AsyncQueue<Order>(ctx.signal);
-      const unsubscribe = events.subscribe(orderId, (order) => changes.push(order));
+      // After the feed lost its queue (a broker outage), re-read: the changes made meanwhile were not kept for it.
+      const reread = () =>
+        void callersOrder(orderId, ctx).then(
+          ({ order }) => changes.push(order),
+          () => undefined, // the stream goes on with the changes it hears; the next resync reads again
+        );
+      const unsubscribe = events.subscribe(orderId, (order) => changes.push(order), reread);
       try {
         let current = (await callersOrder(orderId, ctx)).order;
         yield { order: current };

@@ -94,13 +94,21 @@ class Interruptions {
   };
 }
 
-/** OrderEvents that counts live subscriptions: each WatchOrder stream holds one until it ends. */
+/**
+ * OrderEvents that counts live subscriptions (each WatchOrder stream holds one until it ends) and can
+ * go deaf: while `deaf`, changes are not passed on, as when this replica's feed had lost its queue.
+ */
 class CountedEvents extends OrderEvents {
   watchers = 0;
+  deaf = false;
 
-  override subscribe(orderId: string, listener: (order: Order) => void): () => void {
+  override publish(order: Order): void {
+    if (!this.deaf) super.publish(order);
+  }
+
+  override subscribe(orderId: string, listener: (order: Order) => void, resync?: () => void): () => void {
     this.watchers += 1;
-    const unsubscribe = super.subscribe(orderId, listener);
+    const unsubscribe = super.subscribe(orderId, listener, resync);
     return () => {
       this.watchers -= 1;
       unsubscribe();
@@ -850,6 +858,33 @@ describe("WatchOrder", () => {
     for (let i = 1; i < seen.length; i += 1) {
       expect(timestampMs(seen[i]!.updateTime!)).toBeGreaterThanOrEqual(timestampMs(seen[i - 1]!.updateTime!));
     }
+  });
+
+  it("re-reads the order when the feed asks (changes made while it was deaf were never heard), and ends with the order as stored", async () => {
+    const { options } = newCaller();
+    const authorize = interruptions.hold("AuthorizePayment");
+    const placing = place(orderOf([{ sku: await addProduct(2), quantity: 1 }]), options);
+    await authorize.reached;
+    const [{ orderId }] = (await orders.listOrders({}, options)).orders as [Order];
+    const seen: Order[] = [];
+    const watch = (async () => {
+      for await (const { order } of orders.watchOrder({ orderId }, { ...options, signal: AbortSignal.timeout(10_000) })) seen.push(order!);
+    })();
+    await until(() => seen.length === 1);
+
+    events.deaf = true; // the feed's queue is gone: the rest of the saga's changes go unheard here
+    authorize.release();
+    const placed = await placing;
+    expect(placed.status).toBe(OrderStatus.CONFIRMED);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(seen.at(-1)?.status).toBe(OrderStatus.PENDING);
+
+    events.deaf = false;
+    events.resync(); // the feed subscribed again
+    await watch;
+    expect(seen.at(-1)?.status).toBe(OrderStatus.CONFIRMED);
+    expect(equals(OrderSchema, seen.at(-1)!, placed)).toBe(true);
+    expect(events.watchers).toBe(0);
   });
 
   it("refuses a caller's WatchOrder stream beyond the per-caller cap with RESOURCE_EXHAUSTED, and takes one again once a stream ends", async () => {

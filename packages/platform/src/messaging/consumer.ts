@@ -74,6 +74,13 @@ interface ConsumerBase<Desc extends DescMessage> {
   maxAttempts?: number;
   /** Where `amqp_messages_handled_total{queue,outcome}` is registered; default the platform's `metricsRegistry` (served on /metrics). */
   registry?: Registry;
+  /**
+   * Called each time the consumer has subscribed: `subscription` 1 at start, then one more after
+   * every re-subscription (a lost connection or channel, or a broker cancel). A durable queue kept
+   * what arrived meanwhile; an `exclusive` one (a broadcast feed) did not — its owner re-reads
+   * whatever state the lost messages would have told it of.
+   */
+  onSubscribed?(subscription: number): void;
 }
 
 /** A running consumer. */
@@ -100,6 +107,7 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
   const maxAttempts = options.maxAttempts ?? topology.retryQueues.length + 1;
   const inFlight = new Set<Promise<void>>();
   let consumerTag: string | undefined;
+  let subscriptions = 0;
   let closing = false;
   let forwardSeq = 0;
   const registry = options.registry ?? metricsRegistry;
@@ -168,7 +176,13 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
       { noAck: false },
     );
     consumerTag = reply.consumerTag;
-    log.info({ event: "amqp.consuming", prefetch: options.prefetch ?? 16 }, "consuming");
+    subscriptions += 1;
+    log.info({ event: "amqp.consuming", prefetch: options.prefetch ?? 16, subscription: subscriptions }, "consuming");
+    try {
+      options.onSubscribed?.(subscriptions);
+    } catch (err) {
+      log.error({ event: "amqp.on_subscribed_failed", err: (err as Error).message }, "onSubscribed threw; consuming on");
+    }
   });
 
   async function onDelivery(ch: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
