@@ -1,11 +1,12 @@
 // What the shared rate limit costs per call: two node:cluster workers each spend `take()` calls as
-// fast as they can, with the counters in the primary (RateLimiterCluster: an IPC round trip per
-// call) or in each worker (RateLimiterMemory). Reports calls/s over both workers, CPU per call summed
+// fast as they can, with the counters in the primary (shares of each caller's window leased to the
+// workers: an IPC round trip per share) or in each worker (RateLimiterMemory). Reports calls/s over both workers, CPU per call summed
 // over all three processes, and the latency of one call at a time. Needs the built gateway (npx tsc -b).
 // Usage: node gateway/bench/rate-limiter-cost.mjs [seconds per point, default 3] [repeats, default 3]
 import cluster from "node:cluster";
 import { createLogger } from "@shop/platform";
-import { createRateLimiter, serveSharedRateLimits } from "../dist/edge/rate-limiter.js";
+import { serveSharedRateLimits } from "../dist/edge/rate-lease-primary.js";
+import { createRateLimiter } from "../dist/edge/rate-limiter.js";
 
 const WORKERS = 2;
 const RATE = { burst: 1e9, perSecond: 1e9 }; // never refuses: every call does the full work of an allowed one

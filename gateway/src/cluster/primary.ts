@@ -3,7 +3,7 @@ import { type Logger, startAdminServer } from "@shop/platform";
 import { AggregatorRegistry } from "prom-client";
 import type { GatewayConfig } from "../config.js";
 import { createMeshConsole } from "../console/console-server.js";
-import { serveSharedRateLimits } from "../edge/rate-limiter.js";
+import { serveSharedRateLimits } from "../edge/rate-lease-primary.js";
 
 /**
  * Supervises the node:cluster workers that serve the public port: forks `config.workers` of them,
