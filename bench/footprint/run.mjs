@@ -146,9 +146,13 @@ export async function runFootprint({ repeats = 2, pgliteRepeats = 1, idleSeconds
       processes: list[0].processes,
     };
   }
+  const addedEnv =
+    Object.entries(startProcessEnv("order"))
+      .map(([name, value]) => `${name}=${value}`)
+      .join(" ") || "no added environment";
   return {
     title: "Footprint: cold start to all SERVING and idle RSS",
-    method: `all five processes spawned at once with the environment and node flags \`npm start\` gives them (${startNodeArgs().join(" ") || "no flags"}; the gateway as one process unless GATEWAY_WORKERS is set; RSS summed over each process tree), ready = every /readyz 200 then grpc.health.v1 Check SERVING on each service; RSS read after ${idleSeconds} s idle; PostgreSQL: a fresh database per service on the local server; PGlite: fresh data directories (first start: one initdb in a child process makes a template that each service copies), then a restart on them`,
+    method: `all five processes spawned at once with the environment and node flags \`npm start\` gives them (${startNodeArgs().join(" ") || "no flags"}; ${addedEnv}; the gateway as one process unless GATEWAY_WORKERS is set; RSS summed over each process tree), ready = every /readyz 200 then grpc.health.v1 Check SERVING on each service; RSS read after ${idleSeconds} s idle; PostgreSQL: a fresh database per service on the local server; PGlite: fresh data directories (first start: one initdb in a child process makes a template that each service copies), then a restart on them`,
     footprint: results,
   };
 }

