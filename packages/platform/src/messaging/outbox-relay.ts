@@ -3,6 +3,7 @@ import { Gauge, type Registry } from "prom-client";
 import type { Database } from "../database/database.js";
 import { metricsRegistry } from "../observability/metrics.js";
 import { enableContextPropagation } from "../observability/tracing.js";
+import { onOutboxCommitted } from "./outbox-nudge.js";
 import { publishStored, storedHeaders, storedTraceFields } from "./outbox-send.js";
 import { PublishError, type Publisher } from "./publisher.js";
 import type { AmqpHeaders } from "./trace-headers.js";
@@ -62,7 +63,8 @@ interface OutboxRow extends Record<string, unknown> {
  * claimed (a relay that dies in between has them published again, a duplicate that consumers
  * drop). Unroutable or nacked rows stay pending with `last_error` and an error log
  * (the alarm); while the broker is away it backs off. It runs on its own timer and never holds
- * a transaction while publishing, so it never blocks the request path. Exposes the gauges
+ * a transaction while publishing, so it never blocks the request path. Rows committed by this
+ * process wake it at once (outbox-nudge.ts); the poll finds everyone else's. Exposes the gauges
  * `outbox_backlog` and `outbox_oldest_age_seconds`.
  */
 export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
@@ -211,13 +213,32 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     return { published, fetched: rows.length, brokerDown };
   }
 
+  // Woken (outbox rows committed in this process) while a round runs: the next round runs at once.
+  let woken = false;
+  let waiting = false; // between rounds, on the timer
   function schedule(delayMs: number): void {
     if (stopped) return;
+    if (woken && backoffMs === 0) delayMs = 0;
+    woken = false;
+    waiting = true;
     timer = setTimeout(() => {
+      waiting = false;
       round = tick();
     }, delayMs);
     timer.unref();
   }
+
+  /** Rows were committed in this process: publish them now rather than at the next poll (not while the broker is away). */
+  function wake(): void {
+    if (stopped || backoffMs > 0) return;
+    if (!waiting) {
+      woken = true; // a round is running; the one after it starts at once
+      return;
+    }
+    clearTimeout(timer);
+    schedule(0);
+  }
+  const stopWaking = onOutboxCommitted(wake);
 
   async function tick(): Promise<void> {
     let next = intervalMs;
@@ -253,6 +274,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     backlog,
     async stop() {
       stopped = true;
+      stopWaking();
       if (timer) clearTimeout(timer);
       await round;
       await markAcked().catch((err: Error) => {
