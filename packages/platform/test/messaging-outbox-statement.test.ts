@@ -176,7 +176,6 @@ describe.each(databaseEngines(migrationsDir, "outbox_statement"))("outbox in the
     const relay = startOutboxRelay({ db, publisher, logger, intervalMs: 60_000, registry: new Registry() });
     try {
       await waitFor(async () => (await takeOne())?.commandId === "e.at-start", { what: "the row written before the relay started" });
-      await waitFor(async () => (await relay.backlog()).count === 0, { what: "the first rows marked published" });
 
       await db.query("insert into things values ('e', 'new')");
       await setState(db, "e", "done", [command("e.statement")]);
