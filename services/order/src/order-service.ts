@@ -13,7 +13,6 @@ import {
   resourceExhausted,
   unavailable,
 } from "@shop/platform";
-import { enqueueOutbox } from "@shop/platform/messaging";
 import type { OrderEvents } from "./order-events.js";
 import { requestHash } from "./order-validation.js";
 import type { OrderSaga } from "./saga.js";
@@ -73,10 +72,7 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
           // this request drives the order it places: claimed in the inserting statement
           claimForRequest: true,
         },
-        async (tx, placed) => {
-          const event = events.outboxMessage(placed); // OrderPlaced, in the transaction that placed it
-          if (event) await enqueueOutbox(tx, event);
-        },
+        (placed) => events.outboxMessage(placed), // OrderPlaced, written by the statement that places the order
       );
       if (!created && record.requestHash !== hash) {
         throw alreadyExists("REQUEST_ID_REUSED", `request_id "${request.requestId}" was already used for a different order`, {

@@ -6,7 +6,6 @@ import { PaymentState } from "@shop/contracts/shop/payment/v1/payment_pb";
 import type { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
 import { type Money, MoneySchema } from "@shop/contracts/shop/type/v1/money_pb";
 import { errorInfo, type GrpcClient, type Logger, traceFields } from "@shop/platform";
-import { enqueueOutbox } from "@shop/platform/messaging";
 import type { SagaSettings } from "./order-config.js";
 import type { OrderEvents } from "./order-events.js";
 import { OrderReason } from "./order-reasons.js";
@@ -49,7 +48,7 @@ const BUSINESS_REFUSALS = new Set([Code.FailedPrecondition, Code.NotFound, Code.
  * transient failure leaves the order where it is, with a retry time, for the recovery loop. What
  * the customer is shown as the reason is one of `OrderReason`; the error behind it is logged. A
  * final status (CONFIRMED, REJECTED, CANCELLED) writes its event (OrderConfirmed, …) to the outbox
- * in the same transaction as the status (see `advance`), for the relay to publish to `shop.events`.
+ * in the same statement as the status (see `advance`), for the relay to publish to `shop.events`.
  */
 export class OrderSaga {
   constructor(private readonly deps: SagaDeps) {}
@@ -118,7 +117,7 @@ export class OrderSaga {
 
   private timedOut(record: OrderRecord, lease: HeldLease): Promise<OrderRecord> {
     const detail = record.lastError || "dependency unavailable";
-    return this.reject(lease, "COMPENSATING", OrderReason.TIMED_OUT, detail);
+    return this.reject(record, lease, "COMPENSATING", OrderReason.TIMED_OUT, detail);
   }
 
   private async reserve(record: OrderRecord, lease: HeldLease): Promise<OrderRecord> {
@@ -134,12 +133,12 @@ export class OrderSaga {
         unitPrice: line.unitPrice ?? create(MoneySchema),
         productName: line.productName,
       }));
-      return this.advance(lease, { step: "AUTHORIZING", lines, total: totalOf(lines) });
+      return this.advance(record, lease, { step: "AUTHORIZING", lines, total: totalOf(lines) });
     } catch (error) {
       if (!isRefusal(error)) throw error;
       // All-or-nothing reservation: a refusal holds nothing, so there is nothing to give back.
       const reason = errorInfo(error)?.reason === "OUT_OF_STOCK" ? OrderReason.OUT_OF_STOCK : OrderReason.PRODUCT_UNAVAILABLE;
-      return this.reject(lease, "DONE", reason, refusalText(error));
+      return this.reject(record, lease, "DONE", reason, refusalText(error));
     }
   }
 
@@ -151,17 +150,17 @@ export class OrderSaga {
         this.callOptions(lease),
       );
       if (payment?.state === PaymentState.DECLINED) {
-        return this.reject(lease, "COMPENSATING", OrderReason.PAYMENT_DECLINED, payment.declineReason);
+        return this.reject(record, lease, "COMPENSATING", OrderReason.PAYMENT_DECLINED, payment.declineReason);
       }
       if (payment?.state !== PaymentState.AUTHORIZED) {
         // e.g. VOIDED: a compensation of this order already voided the key.
         const state = payment ? PaymentState[payment.state] : "missing";
-        return this.reject(lease, "COMPENSATING", OrderReason.PAYMENT_FAILED, `payment not authorized (${state})`);
+        return this.reject(record, lease, "COMPENSATING", OrderReason.PAYMENT_FAILED, `payment not authorized (${state})`);
       }
-      return this.advance(lease, { step: "COMMITTING", paymentId: payment.paymentId });
+      return this.advance(record, lease, { step: "COMMITTING", paymentId: payment.paymentId });
     } catch (error) {
       if (!isRefusal(error)) throw error;
-      return this.reject(lease, "COMPENSATING", OrderReason.PAYMENT_FAILED, refusalText(error));
+      return this.reject(record, lease, "COMPENSATING", OrderReason.PAYMENT_FAILED, refusalText(error));
     }
   }
 
@@ -169,22 +168,22 @@ export class OrderSaga {
     const orderId = record.order.orderId;
     try {
       await this.deps.inventory.commitReservation({ reservationId: orderId }, this.callOptions(lease));
-      return this.advance(lease, { step: "CAPTURING" });
+      return this.advance(record, lease, { step: "CAPTURING" });
     } catch (error) {
       if (!isRefusal(error)) throw error;
       // The reservation lapsed before the order got this far.
-      return this.reject(lease, "COMPENSATING", OrderReason.TIMED_OUT, refusalText(error));
+      return this.reject(record, lease, "COMPENSATING", OrderReason.TIMED_OUT, refusalText(error));
     }
   }
 
   private async capture(record: OrderRecord, lease: HeldLease): Promise<OrderRecord> {
     try {
       await this.deps.payment.capturePayment({ paymentId: record.order.paymentId }, this.callOptions(lease));
-      return this.advance(lease, { step: "DONE", status: OrderStatus.CONFIRMED, reason: "" });
+      return this.advance(record, lease, { step: "DONE", status: OrderStatus.CONFIRMED, reason: "" });
     } catch (error) {
       if (!isRefusal(error)) throw error;
       // The authorization is gone (voided or lapsed): the committed stock goes back on sale.
-      return this.reject(lease, "COMPENSATING", OrderReason.PAYMENT_FAILED, refusalText(error));
+      return this.reject(record, lease, "COMPENSATING", OrderReason.PAYMENT_FAILED, refusalText(error));
     }
   }
 
@@ -194,7 +193,7 @@ export class OrderSaga {
     // Without a payment id the authorization's outcome was never learned: void by key, which
     // also stops a late authorization with that key from going through.
     await this.deps.payment.voidPayment(paymentId ? { paymentId } : { idempotencyKey: orderId }, this.callOptions(lease));
-    return this.advance(lease, { step: "DONE", status: OrderStatus.REJECTED });
+    return this.advance(record, lease, { step: "DONE", status: OrderStatus.REJECTED });
   }
 
   private async cancel(record: OrderRecord, lease: HeldLease): Promise<OrderRecord> {
@@ -202,32 +201,34 @@ export class OrderSaga {
     const reason = record.cancelNote || OrderReason.CANCELLED_BY_CUSTOMER;
     await this.deps.payment.refundPayment({ paymentId, reason }, this.callOptions(lease));
     await this.deps.inventory.releaseReservation({ reservationId: orderId }, this.callOptions(lease));
-    return this.advance(lease, { step: "DONE", status: OrderStatus.CANCELLED, reason: OrderReason.CANCELLED_BY_CUSTOMER });
+    return this.advance(record, lease, { step: "DONE", status: OrderStatus.CANCELLED, reason: OrderReason.CANCELLED_BY_CUSTOMER });
   }
 
   /** Records why the order is being rejected: the customer sees `reason`; `detail` (a dependency's words) goes to the log. */
-  private reject(lease: HeldLease, step: "COMPENSATING" | "DONE", reason: OrderReason, detail: string): Promise<OrderRecord> {
+  private reject(
+    record: OrderRecord,
+    lease: HeldLease,
+    step: "COMPENSATING" | "DONE",
+    reason: OrderReason,
+    detail: string,
+  ): Promise<OrderRecord> {
     this.deps.logger.warn({ orderId: lease.orderId, reason, detail }, "order is being rejected");
-    return this.advance(lease, step === "DONE" ? { step, status: OrderStatus.REJECTED, reason } : { step, reason });
+    return this.advance(record, lease, step === "DONE" ? { step, status: OrderStatus.REJECTED, reason } : { step, reason });
   }
 
   /**
-   * Persists one step. When the status changes, its event goes into the outbox in the same
-   * transaction: it is published if and only if the status commits. A step without a status
-   * change is one statement, committed on its own.
+   * Persists one step of the order `current`. When the status changes, its event (built by
+   * `events.outboxMessage` from the order as the step leaves it) goes into the outbox in the same
+   * statement as the status: it is published if and only if the status commits. Either way one
+   * statement, committed on its own.
    */
-  private async advance(lease: HeldLease, change: OrderChange): Promise<OrderRecord> {
-    const { store } = this.deps;
+  private async advance(current: OrderRecord, lease: HeldLease, change: OrderChange): Promise<OrderRecord> {
+    const { store, events } = this.deps;
     const { orderId } = lease;
     const record =
       change.status === undefined
         ? await store.advanceAlone(lease, change)
-        : await store.transaction(async (tx) => {
-            const advanced = await store.advance(tx, lease, change);
-            const event = this.deps.events.outboxMessage(advanced.order);
-            if (event) await enqueueOutbox(tx, event);
-            return advanced;
-          });
+        : await store.advanceAnnouncing(current, lease, change, (order) => events.outboxMessage(order));
     this.deps.events.publish(record.order);
     if (change.status !== undefined) {
       recordSagaOutcome(change.status);

@@ -1,8 +1,9 @@
-import { create } from "@bufbuild/protobuf";
+import { clone, create, type DescMessage } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Order, OrderLineSchema, OrderSchema, OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
 import { type Money, MoneySchema } from "@shop/contracts/shop/type/v1/money_pb";
 import type { Database, Queryable } from "@shop/platform/database";
+import { type OutboxMessage, queryWithOutbox } from "@shop/platform/messaging";
 
 /**
  * How far an order's saga has got, named by what it does next. Persisted before every remote
@@ -83,7 +84,14 @@ export interface PricedLine {
   productName: string;
 }
 
-/** What one saga step changes, written in one transaction. */
+/**
+ * The outbox message announcing an order as a write leaves it (or none). The store builds that
+ * order from the values it is about to write, so the message goes into the outbox in the same
+ * statement as the write.
+ */
+export type Announce = (order: Order) => OutboxMessage<DescMessage> | undefined;
+
+/** What one saga step changes, written in one statement. */
 export interface OrderChange {
   step: SagaStep;
   status?: OrderStatus;
@@ -165,28 +173,32 @@ export class OrderStore {
 
   /**
    * Inserts a PENDING order, or returns the one already placed with the same request id.
-   * `announce` runs in the inserting transaction with the new order (to write its event).
+   * `announce` names the message announcing the new order (its OrderPlaced event), written to
+   * the outbox by the inserting statement — and only when that statement inserts the order.
    */
-  async insertPending(
-    order: NewOrder,
-    announce?: (tx: Queryable, inserted: Order) => Promise<void>,
-  ): Promise<{ record: OrderRecord; created: boolean }> {
-    // The order and its lines in one statement; the order comes back with its lines.
-    const inserted = await this.db.transaction(async (tx) => {
-      const { rows } = await tx.query<OrderWithLines>(
-        `WITH o AS (
+  async insertPending(order: NewOrder, announce?: Announce): Promise<{ record: OrderRecord; created: boolean }> {
+    // The order's creation time is chosen here, so the announced order is the one written.
+    const at = new Date();
+    const message = announce?.(placedOrder(order, at));
+    // The order, its lines and its message in one statement; the order comes back with its lines.
+    const { rows } = await queryWithOutbox<OrderWithLines>(
+      this.db,
+      {
+        sql: (outbox) => `WITH o AS (
            INSERT INTO orders (order_id, user_id, request_id, request_hash, email, card_token, status, saga_step, next_attempt_at,
-                               locked_until, lease_token)
+                               locked_until, lease_token, created_at, updated_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, 'RESERVING', now() + ($8::text || ' milliseconds')::interval,
-                   CASE WHEN $11::boolean THEN now() + ($8::text || ' milliseconds')::interval END, CASE WHEN $11::boolean THEN 1 ELSE 0 END)
+                   CASE WHEN $11::boolean THEN now() + ($8::text || ' milliseconds')::interval END, CASE WHEN $11::boolean THEN 1 ELSE 0 END,
+                   $12, $12)
            ON CONFLICT (user_id, request_id) DO NOTHING
            RETURNING ${ORDER_COLUMNS}),
          l AS (
            INSERT INTO order_lines (order_id, line_no, sku, quantity)
            SELECT o.order_id, t.n - 1, t.sku, t.quantity FROM o, unnest($9::text[], $10::int[]) WITH ORDINALITY AS t (sku, quantity, n)
-           RETURNING *)
+           RETURNING *),
+         ${outbox}
          SELECT o.*, (SELECT json_agg(${LINE_JSON} ORDER BY l.line_no) FROM l) AS lines FROM o`,
-        [
+        params: [
           order.orderId,
           order.userId,
           order.requestId,
@@ -198,12 +210,13 @@ export class OrderStore {
           order.items.map((item) => item.sku),
           order.items.map((item) => item.quantity),
           order.claimForRequest === true,
+          at,
         ],
-      );
-      const record = rows[0] && toRecord(rows[0]);
-      if (record && announce) await announce(tx, record.order);
-      return record;
-    });
+        when: "o",
+      },
+      message ? [{ ...message, createdAt: at }] : [],
+    );
+    const inserted = rows[0] && toRecord(rows[0]);
     if (inserted) return { record: inserted, created: true };
     const existing = await this.findByRequest(order.userId, order.requestId);
     if (!existing) throw new Error(`order for request ${order.requestId} vanished`);
@@ -277,52 +290,8 @@ export class OrderStore {
    * Fenced: throws `LeaseLostError`, having written nothing, when `lease` was taken over.
    */
   async advance(tx: Queryable, lease: SagaLease, change: OrderChange): Promise<OrderRecord> {
-    const { orderId } = lease;
-    const sets = ["saga_step = $3", "attempts = 0", "last_error = ''", "next_attempt_at = now()", "updated_at = now()"];
-    const params: unknown[] = [orderId, lease.token.toString(), change.step];
-    const set = (column: string, value: unknown) => {
-      params.push(value);
-      sets.push(`${column} = $${params.length}`);
-    };
-    if (change.status !== undefined) set("status", OrderStatus[change.status]);
-    if (change.reason !== undefined) set("status_reason", change.reason);
-    if (change.paymentId !== undefined) set("payment_id", change.paymentId);
-    if (change.total !== undefined) {
-      set("currency_code", change.total.currencyCode);
-      set("total_minor", change.total.amountMinor.toString());
-    }
-    if (change.step === "DONE") sets.push("locked_until = NULL");
-    const update = `UPDATE orders SET ${sets.join(", ")} WHERE order_id = $1 AND lease_token = $2 RETURNING ${ORDER_COLUMNS}`;
-    // One statement: the fenced update, the lines' prices (only when the fenced update happened),
-    // and the order as it now is. The lines read here are the statement's snapshot, so priced
-    // lines are taken from what the price update returned.
-    let sql: string;
-    if (change.lines && change.lines.length > 0) {
-      const lines = change.lines;
-      params.push(
-        lines.map((line) => line.sku),
-        lines.map((line) => line.unitPrice.amountMinor.toString()),
-        lines.map((line) => line.unitPrice.currencyCode),
-        lines.map((line) => line.productName),
-      );
-      const n = params.length;
-      sql = `WITH o AS (${update}),
-        p AS (
-          UPDATE order_lines SET unit_price_minor = v.price, currency_code = v.currency, product_name = v.name
-          FROM o, unnest($${n - 3}::text[], $${n - 2}::bigint[], $${n - 1}::text[], $${n}::text[]) AS v (sku, price, currency, name)
-          WHERE order_lines.order_id = o.order_id AND order_lines.sku = v.sku
-          RETURNING order_lines.line_no, order_lines.unit_price_minor, order_lines.currency_code, order_lines.product_name)
-        SELECT o.*, (
-          SELECT json_agg(json_build_object('sku', l.sku, 'quantity', l.quantity,
-            'unit_price_minor', coalesce(p.unit_price_minor, l.unit_price_minor)::text,
-            'currency_code', coalesce(p.currency_code, l.currency_code), 'product_name', coalesce(p.product_name, l.product_name))
-            ORDER BY l.line_no)
-          FROM order_lines l LEFT JOIN p ON p.line_no = l.line_no WHERE l.order_id = o.order_id) AS lines
-        FROM o`;
-    } else {
-      sql = `WITH o AS (${update}) SELECT o.*, ${LINES} FROM o`;
-    }
-    const { rows } = await tx.query<OrderWithLines>(sql, params);
+    const statement = advanceStatement(lease, change, new Date());
+    const { rows } = await tx.query<OrderWithLines>(`WITH ${statement.with} ${statement.select}`, statement.params);
     if (!rows[0]) throw new LeaseLostError(lease);
     return toRecord(rows[0]);
   }
@@ -333,6 +302,26 @@ export class OrderStore {
    */
   advanceAlone(lease: SagaLease, change: OrderChange): Promise<OrderRecord> {
     return this.advance(this.db, lease, change);
+  }
+
+  /**
+   * `advance` of the order `current` (as this lease holder last wrote or claimed it) that also
+   * writes the message announcing the order as the step leaves it — in the same statement, so the
+   * message is published if and only if the step is recorded. The order announced is built from
+   * `current` and `change` (with the update time this statement writes): the lease fences every
+   * other writer off, so it is the order the statement leaves. Fenced like `advance`.
+   */
+  async advanceAnnouncing(current: OrderRecord, lease: SagaLease, change: OrderChange, announce: Announce): Promise<OrderRecord> {
+    const at = new Date();
+    const message = announce(orderAfter(current.order, change, at));
+    const statement = advanceStatement(lease, change, at);
+    const { rows } = await queryWithOutbox<OrderWithLines>(
+      this.db,
+      { sql: (outbox) => `WITH ${statement.with}, ${outbox} ${statement.select}`, params: statement.params, when: "o" },
+      message ? [{ ...message, createdAt: at }] : [],
+    );
+    if (!rows[0]) throw new LeaseLostError(lease);
+    return toRecord(rows[0]);
   }
 
   /**
@@ -371,6 +360,89 @@ export class OrderStore {
     );
     return rows.map((row) => row.order_id);
   }
+}
+
+/**
+ * The statement of one saga step: the fenced update as CTE `o` (with the lines' prices as `p`
+ * when the step brings them) and the SELECT of the order as it now is. `at` is the update time
+ * written.
+ */
+function advanceStatement(lease: SagaLease, change: OrderChange, at: Date): { with: string; select: string; params: unknown[] } {
+  const sets = ["saga_step = $3", "attempts = 0", "last_error = ''", "next_attempt_at = now()", "updated_at = $4"];
+  const params: unknown[] = [lease.orderId, lease.token.toString(), change.step, at];
+  const set = (column: string, value: unknown) => {
+    params.push(value);
+    sets.push(`${column} = $${params.length}`);
+  };
+  if (change.status !== undefined) set("status", OrderStatus[change.status]);
+  if (change.reason !== undefined) set("status_reason", change.reason);
+  if (change.paymentId !== undefined) set("payment_id", change.paymentId);
+  if (change.total !== undefined) {
+    set("currency_code", change.total.currencyCode);
+    set("total_minor", change.total.amountMinor.toString());
+  }
+  if (change.step === "DONE") sets.push("locked_until = NULL");
+  const update = `UPDATE orders SET ${sets.join(", ")} WHERE order_id = $1 AND lease_token = $2 RETURNING ${ORDER_COLUMNS}`;
+  if (!change.lines || change.lines.length === 0) return { with: `o AS (${update})`, select: `SELECT o.*, ${LINES} FROM o`, params };
+  // The fenced update, the lines' prices (only when the fenced update happened), and the order as
+  // it now is. The lines read here are the statement's snapshot, so priced lines are taken from
+  // what the price update returned.
+  const lines = change.lines;
+  params.push(
+    lines.map((line) => line.sku),
+    lines.map((line) => line.unitPrice.amountMinor.toString()),
+    lines.map((line) => line.unitPrice.currencyCode),
+    lines.map((line) => line.productName),
+  );
+  const n = params.length;
+  return {
+    with: `o AS (${update}),
+      p AS (
+        UPDATE order_lines SET unit_price_minor = v.price, currency_code = v.currency, product_name = v.name
+        FROM o, unnest($${n - 3}::text[], $${n - 2}::bigint[], $${n - 1}::text[], $${n}::text[]) AS v (sku, price, currency, name)
+        WHERE order_lines.order_id = o.order_id AND order_lines.sku = v.sku
+        RETURNING order_lines.line_no, order_lines.unit_price_minor, order_lines.currency_code, order_lines.product_name)`,
+    select: `SELECT o.*, (
+        SELECT json_agg(json_build_object('sku', l.sku, 'quantity', l.quantity,
+          'unit_price_minor', coalesce(p.unit_price_minor, l.unit_price_minor)::text,
+          'currency_code', coalesce(p.currency_code, l.currency_code), 'product_name', coalesce(p.product_name, l.product_name))
+          ORDER BY l.line_no)
+        FROM order_lines l LEFT JOIN p ON p.line_no = l.line_no WHERE l.order_id = o.order_id) AS lines
+      FROM o`,
+    params,
+  };
+}
+
+/** The order `insertPending` writes for `order`, made at `at`: as reading it back would give it. */
+function placedOrder(order: NewOrder, at: Date): Order {
+  const time = timestampFromDate(at);
+  return create(OrderSchema, {
+    orderId: order.orderId,
+    userId: order.userId,
+    requestId: order.requestId,
+    email: order.email,
+    status: OrderStatus.PENDING,
+    lines: order.items.map(({ sku, quantity }) => create(OrderLineSchema, { sku, quantity })),
+    createTime: time,
+    updateTime: time,
+  });
+}
+
+/** `order` as `advanceStatement` leaves it after `change` at `at`: as reading it back would give it. */
+function orderAfter(order: Order, change: OrderChange, at: Date): Order {
+  const next = clone(OrderSchema, order);
+  if (change.status !== undefined) next.status = change.status;
+  if (change.reason !== undefined) next.statusReason = change.reason;
+  if (change.paymentId !== undefined) next.paymentId = change.paymentId;
+  if (change.total !== undefined) next.total = change.total.currencyCode ? clone(MoneySchema, change.total) : undefined;
+  for (const priced of change.lines ?? []) {
+    for (const line of next.lines.filter((l) => l.sku === priced.sku)) {
+      line.unitPrice = priced.unitPrice.currencyCode ? clone(MoneySchema, priced.unitPrice) : undefined;
+      line.productName = priced.productName;
+    }
+  }
+  next.updateTime = timestampFromDate(at);
+  return next;
 }
 
 /** The record of an order row read with its lines. */

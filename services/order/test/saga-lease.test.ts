@@ -93,6 +93,7 @@ function cuttable(db: Database): { link: Database; cutOff(): () => void } {
       await restored;
       return db.transaction(work);
     },
+    afterCommit: (fn) => db.afterCommit(fn),
     ping: () => db.ping(),
     close: () => db.close(),
   };

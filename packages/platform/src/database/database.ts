@@ -8,6 +8,13 @@ export interface QueryResult<Row> {
 export interface Queryable {
   /** Runs one statement with `$1`-style parameters. */
   query<Row extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>>;
+  /**
+   * Calls `fn` once what was written through this is committed: after COMMIT in a transaction
+   * (never, when it rolls back), at once on the database itself, where each statement commits
+   * on its own. For work that must not run before the data is visible to others (e.g. waking
+   * the outbox relay).
+   */
+  afterCommit(fn: () => void): void;
 }
 
 /**

@@ -18,6 +18,7 @@ import { basename, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { setFlagsFromString } from "node:v8";
 import { PGlite, type Transaction, types } from "@electric-sql/pglite";
+import { runCommitted } from "./after-commit.js";
 import type { Database, Queryable, QueryResult } from "./database.js";
 import type { MigrationTarget } from "./migrations.js";
 
@@ -50,21 +51,33 @@ export async function openPglite(dataDir: string | undefined): Promise<Database 
   // no committed row; see test/pglite-template.test.ts).
   const startParams = [...PGlite.defaultStartParams, "-c", "shared_buffers=4MB", "-c", "max_connections=8"];
   const pglite = await PGlite.create(dataDir ? { dataDir, parsers, startParams } : { parsers, startParams });
-  const wrap = (target: Pick<PGlite, "query"> | Transaction): Queryable => ({
+  const wrap = (target: Pick<PGlite, "query"> | Transaction, committed?: Array<() => void>): Queryable => ({
+    afterCommit(fn: () => void) {
+      if (committed) committed.push(fn);
+      else fn();
+    },
     async query<Row extends Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> {
       const result = await target.query<Row>(sql, params as unknown[]);
       return { rows: result.rows, rowCount: result.rowCount ?? result.affectedRows ?? result.rows.length };
     },
   });
+  /** PGlite's transaction, then its `afterCommit` work once it committed. */
+  async function inTransaction<T>(work: (tx: Transaction, committed: Array<() => void>) => Promise<T>): Promise<T> {
+    const committed: Array<() => void> = [];
+    const result = await pglite.transaction((tx) => work(tx, committed));
+    runCommitted(committed);
+    return result;
+  }
   const root = wrap(pglite);
   return {
     kind: "pglite",
+    afterCommit: root.afterCommit,
     query: root.query,
-    transaction: (work) => pglite.transaction((tx) => work(wrap(tx))),
+    transaction: (work) => inTransaction((tx, committed) => work(wrap(tx, committed))),
     migrationTransaction: (work) =>
-      pglite.transaction((tx) =>
+      inTransaction((tx, committed) =>
         work({
-          ...wrap(tx),
+          ...wrap(tx, committed),
           async exec(script: string) {
             await tx.exec(script);
           },

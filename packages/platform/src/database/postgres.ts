@@ -1,4 +1,5 @@
 import pg from "pg";
+import { runCommitted } from "./after-commit.js";
 import type { Database, Queryable, QueryResult } from "./database.js";
 import type { MigrationTarget } from "./migrations.js";
 
@@ -47,7 +48,11 @@ export async function openPostgres(url: string, poolSize = 10): Promise<Database
   pool.on("error", () => {
     // An idle client lost its connection; the pool replaces it. Queries report their own errors.
   });
-  const wrap = (target: pg.Pool | pg.PoolClient): Queryable => ({
+  const wrap = (target: pg.Pool | pg.PoolClient, committed?: Array<() => void>): Queryable => ({
+    afterCommit(fn: () => void) {
+      if (committed) committed.push(fn);
+      else fn();
+    },
     async query<Row extends Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> {
       const name = params.length > 0 ? statementName(sql) : undefined;
       const run = (named: boolean) =>
@@ -68,8 +73,9 @@ export async function openPostgres(url: string, poolSize = 10): Promise<Database
   });
 
   /** A dedicated client between BEGIN and COMMIT; ROLLBACK when `work` throws. */
-  async function inTransaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  async function inTransaction<T>(work: (client: pg.PoolClient, committed: Array<() => void>) => Promise<T>): Promise<T> {
     const client = await pool.connect();
+    const committed: Array<() => void> = [];
     let broken: Error | undefined;
     try {
       // BEGIN is not waited for: it goes out in the same write as the transaction's first statement,
@@ -77,9 +83,10 @@ export async function openPostgres(url: string, poolSize = 10): Promise<Database
       // transaction; BEGIN fails only with the connection, and then so does everything after it.
       const begin = client.query("BEGIN");
       begin.catch(() => {}); // awaited below; its failure is the connection's, which `work` meets first
-      const result = await work(client);
+      const result = await work(client, committed);
       await begin;
       await client.query("COMMIT");
+      runCommitted(committed);
       return result;
     } catch (error) {
       await client.query("ROLLBACK").catch((rollbackError: Error) => {
@@ -95,11 +102,12 @@ export async function openPostgres(url: string, poolSize = 10): Promise<Database
   return {
     kind: "postgres",
     query: root.query,
-    transaction: (work) => inTransaction((client) => work(wrap(client))),
+    afterCommit: root.afterCommit,
+    transaction: (work) => inTransaction((client, committed) => work(wrap(client, committed))),
     migrationTransaction: (work) =>
-      inTransaction((client) =>
+      inTransaction((client, committed) =>
         work({
-          ...wrap(client),
+          ...wrap(client, committed),
           async exec(script: string) {
             await client.query(script); // no parameters: the simple protocol, several statements allowed
           },

@@ -17,7 +17,14 @@ export {
   UnprocessableMessageError,
 } from "./consumer.js";
 export { type DeadLetter, type DeadLetterQueue, deadLetterQueue } from "./dead-letter-queue.js";
-export { enqueueOutbox, OUTBOX_CLAIMS_SQL, OUTBOX_TABLE_SQL, type OutboxMessage } from "./outbox.js";
+export {
+  enqueueOutbox,
+  OUTBOX_CLAIMS_SQL,
+  OUTBOX_TABLE_SQL,
+  type OutboxMessage,
+  type OutboxStatement,
+  queryWithOutbox,
+} from "./outbox.js";
 export { type OutboxBacklog, type OutboxRelay, type OutboxRelayOptions, startOutboxRelay } from "./outbox-relay.js";
 export { createPublisher, PublishError, type Publisher, type PublisherOptions, type PublishFailure, type RawPublish } from "./publisher.js";
 export { registerQueueMetrics } from "./queue-metrics.js";

@@ -3,6 +3,7 @@ import { Gauge, type Registry } from "prom-client";
 import type { Database } from "../database/database.js";
 import { metricsRegistry } from "../observability/metrics.js";
 import { enableContextPropagation } from "../observability/tracing.js";
+import { onOutboxCommitted } from "./outbox-nudge.js";
 import { publishStored, storedHeaders, storedTraceFields } from "./outbox-send.js";
 import { PublishError, type Publisher } from "./publisher.js";
 import type { AmqpHeaders } from "./trace-headers.js";
@@ -58,11 +59,12 @@ interface OutboxRow extends Record<string, unknown> {
  * (On PGlite, one connection, there is no second relay to skip: the same SQL simply runs.) A
  * round is ONE statement — it marks the previous round's acked rows published and claims the
  * next ones — and publishes every claimed row with its confirm in flight; acked rows are marked by
- * the next round, which runs at once when there are any, or by `stop()`. Until then they stay
- * claimed (a relay that dies in between has them published again, a duplicate that consumers
- * drop). Unroutable or nacked rows stay pending with `last_error` and an error log
+ * the next round (a wake-up's or the poll's) or by `stop()`; the backlog no longer counts them.
+ * Until then they stay claimed (a relay that dies in between has them published again, a
+ * duplicate that consumers drop). Unroutable or nacked rows stay pending with `last_error` and an error log
  * (the alarm); while the broker is away it backs off. It runs on its own timer and never holds
- * a transaction while publishing, so it never blocks the request path. Exposes the gauges
+ * a transaction while publishing, so it never blocks the request path. Rows committed by this
+ * process wake it at once (outbox-nudge.ts); the poll finds everyone else's. Exposes the gauges
  * `outbox_backlog` and `outbox_oldest_age_seconds`.
  */
 export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
@@ -88,9 +90,15 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   // neither floods the log nor holds back the rows behind it.
   const parked = new Map<string, { until: number; failures: number }>();
 
+  // Rows the broker acked, marked published by the next round's statement (with its claim) or by stop().
+  let acked: string[] = [];
+
   async function backlog(): Promise<OutboxBacklog> {
+    // Rows this relay has had acked are published, marked or not yet.
     const { rows } = await db.query<{ count: string | number; oldest: string | number | null }>(
-      `select count(*) as count, extract(epoch from now() - min(created_at)) as oldest from outbox where published_at is null`,
+      `select count(*) as count, extract(epoch from now() - min(created_at)) as oldest from outbox
+       where published_at is null and id <> all($1::bigint[])`,
+      [acked],
     );
     const count = Number(rows[0]?.count ?? 0);
     const oldestAgeSeconds = Math.max(0, Number(rows[0]?.oldest ?? 0));
@@ -99,8 +107,6 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     return { count, oldestAgeSeconds };
   }
 
-  // Rows the broker acked, marked published by the next round's statement (with its claim) or by stop().
-  let acked: string[] = [];
   let backlogAt = 0;
 
   /**
@@ -211,13 +217,32 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     return { published, fetched: rows.length, brokerDown };
   }
 
+  // Woken (outbox rows committed in this process) while a round runs: the next round runs at once.
+  let woken = false;
+  let waiting = false; // between rounds, on the timer
   function schedule(delayMs: number): void {
     if (stopped) return;
+    if (woken && backoffMs === 0) delayMs = 0;
+    woken = false;
+    waiting = true;
     timer = setTimeout(() => {
+      waiting = false;
       round = tick();
     }, delayMs);
     timer.unref();
   }
+
+  /** Rows were committed in this process: publish them now rather than at the next poll (not while the broker is away). */
+  function wake(): void {
+    if (stopped || backoffMs > 0) return;
+    if (!waiting) {
+      woken = true; // a round is running; the one after it starts at once
+      return;
+    }
+    clearTimeout(timer);
+    schedule(0);
+  }
+  const stopWaking = onOutboxCommitted(wake);
 
   async function tick(): Promise<void> {
     let next = intervalMs;
@@ -230,11 +255,14 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         log[level]({ event: "outbox.broker_unavailable", retryInMs: next }, "broker unavailable; outbox rows kept");
       } else {
         backoffMs = 0;
-        // A full batch: poll again now. Rows acked but not marked: mark them now (and claim what came meanwhile).
-        if ((fetched === batchSize && published > 0) || acked.length > 0) next = 0;
+        // A full batch: poll again now. Rows acked but not marked wait for the next round — a wake-up's
+        // or the poll's — to be marked with its claim (or for stop()): still claimed by this relay,
+        // no other relay takes them meanwhile, and a wake-up per committed row costs one statement, not two.
+        if (fetched === batchSize && published > 0) next = 0;
       }
-      // The gauges: read when the relay is idle, and at most once a second while it is busy.
-      if (next !== 0 || Date.now() - backlogAt >= 1_000) {
+      // The gauges: read when the relay is idle (at most once a poll interval: wake-ups make rounds
+      // frequent), and at most once a second while it is busy.
+      if (Date.now() - backlogAt >= (next === 0 ? 1_000 : intervalMs)) {
         backlogAt = Date.now();
         await backlog();
       }
@@ -253,6 +281,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     backlog,
     async stop() {
       stopped = true;
+      stopWaking();
       if (timer) clearTimeout(timer);
       await round;
       await markAcked().catch((err: Error) => {

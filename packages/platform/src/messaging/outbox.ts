@@ -1,8 +1,9 @@
 import { type DescMessage, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { context, trace } from "@opentelemetry/api";
-import type { Queryable } from "../database/database.js";
+import type { Queryable, QueryResult } from "../database/database.js";
 import { enableContextPropagation } from "../observability/tracing.js";
 import { startCreateSpan } from "./message-spans.js";
+import { nudgeOutboxRelays } from "./outbox-nudge.js";
 import { type AmqpHeaders, injectTraceHeaders } from "./trace-headers.js";
 
 /**
@@ -45,6 +46,11 @@ export interface OutboxMessage<Desc extends DescMessage> {
   headers?: AmqpHeaders;
   /** Where the relay will publish it (its publisher's exchange): names the PRODUCER span. */
   destination?: string;
+  /**
+   * When the message was made, stored as the row's `created_at` (the backlog's age is measured
+   * from it); default the statement's `now()`. E.g. the time an event states, written by the same statement.
+   */
+  createdAt?: Date;
 }
 
 /**
@@ -52,32 +58,102 @@ export interface OutboxMessage<Desc extends DescMessage> {
  * only if the transaction commits. A PRODUCER span (`create <destination>`, a child of the
  * active span) marks the write; its context — the message's creation context — is stored in
  * the row's headers as `traceparent`, and the relay and every consumer continue it.
- * Enqueueing the same messageId twice is a no-op.
+ * Enqueueing the same messageId twice is a no-op. Once `tx` commits, this process's relay is
+ * woken (see outbox-nudge.ts).
  */
 export async function enqueueOutbox<Desc extends DescMessage>(tx: Queryable, msg: OutboxMessage<Desc>): Promise<void> {
-  enableContextPropagation(); // normally on already (a relay or client); later rows carry the trace
-  const span = startCreateSpan(
-    msg.destination ?? "",
-    { messageId: msg.messageId, routingKey: msg.routingKey, type: msg.schema.typeName },
-    context.active(),
-  );
-  try {
-    await insert(tx, msg, trace.setSpan(context.active(), span));
-  } finally {
-    span.end();
-  }
+  await withCreateSpans([msg], async (rows) => {
+    await tx.query(
+      `insert into outbox (message_id, message_type, routing_key, payload, headers, created_at)
+       values ${rows.values} on conflict (message_id) do nothing`,
+      rows.params,
+    );
+  });
+  tx.afterCommit(nudgeOutboxRelays);
 }
 
-async function insert<Desc extends DescMessage>(tx: Queryable, msg: OutboxMessage<Desc>, creation: ReturnType<typeof context.active>) {
-  await tx.query(
-    `insert into outbox (message_id, message_type, routing_key, payload, headers)
-     values ($1, $2, $3, $4, $5::jsonb) on conflict (message_id) do nothing`,
-    [
-      msg.messageId,
-      msg.schema.typeName,
-      msg.routingKey,
-      toBinary(msg.schema, msg.message),
-      JSON.stringify(injectTraceHeaders(msg.headers, creation)),
-    ],
+/** A statement of the caller's own that writes outbox rows as part of it (see `queryWithOutbox`). */
+export interface OutboxStatement {
+  /**
+   * The statement, given the outbox's CTE to put in its WITH list after the CTE named by `when`:
+   * `(outbox) => \`WITH o AS (UPDATE … RETURNING …), ${outbox} SELECT … FROM o\``.
+   */
+  sql: (outbox: string) => string;
+  /** The statement's own parameters, `$1`…; the outbox's follow them. */
+  params: readonly unknown[];
+  /** The CTE whose rows decide: the messages are written when it returns a row, and not at all when it returns none. */
+  when: string;
+}
+
+/**
+ * Runs the caller's statement with the outbox rows of `messages` written by that same statement
+ * — one round trip, no BEGIN/COMMIT — when its CTE `when` returns a row (e.g. a fenced UPDATE that
+ * happened). Rows, spans, trace headers and duplicate handling are `enqueueOutbox`'s; the rows
+ * are in `messages`' order. The relay is woken once `db` has committed them (at once on the
+ * database itself; after COMMIT when `db` is a transaction). Returns the statement's result.
+ */
+export async function queryWithOutbox<Row extends Record<string, unknown>>(
+  db: Queryable,
+  statement: OutboxStatement,
+  messages: ReadonlyArray<OutboxMessage<DescMessage>>,
+): Promise<QueryResult<Row>> {
+  const result = await withCreateSpans(
+    messages,
+    (rows) => {
+      const outbox =
+        messages.length === 0
+          ? "outbox_rows AS (SELECT WHERE false)"
+          : `outbox_rows AS (
+             INSERT INTO outbox (message_id, message_type, routing_key, payload, headers, created_at)
+             SELECT * FROM (VALUES ${rows.values}) AS m WHERE EXISTS (SELECT FROM ${statement.when})
+             ON CONFLICT (message_id) DO NOTHING)`;
+      return db.query<Row>(statement.sql(outbox), [...statement.params, ...rows.params]);
+    },
+    statement.params.length + 1,
   );
+  if (messages.length > 0) db.afterCommit(nudgeOutboxRelays);
+  return result;
+}
+
+/** Outbox rows as a `VALUES` list from parameter `$first` on: its text and parameters. */
+interface OutboxValues {
+  values: string;
+  params: unknown[];
+}
+
+/**
+ * Runs `write` with the rows of `messages`, each under its PRODUCER span (`create <destination>`,
+ * a child of the active span) whose context its headers carry; ends the spans when it settles.
+ */
+async function withCreateSpans<T>(
+  messages: ReadonlyArray<OutboxMessage<DescMessage>>,
+  write: (rows: OutboxValues) => Promise<T>,
+  first = 1,
+): Promise<T> {
+  enableContextPropagation(); // normally on already (a relay or client); later rows carry the trace
+  const active = context.active();
+  const spans = messages.map((msg) =>
+    startCreateSpan(msg.destination ?? "", { messageId: msg.messageId, routingKey: msg.routingKey, type: msg.schema.typeName }, active),
+  );
+  try {
+    const values: string[] = [];
+    const params: unknown[] = [];
+    messages.forEach((msg, i) => {
+      const n = first + params.length;
+      values.push(
+        `($${n}::text, $${n + 1}::text, $${n + 2}::text, $${n + 3}::bytea, $${n + 4}::jsonb, coalesce($${n + 5}::timestamptz, now()))`,
+      );
+      params.push(
+        msg.messageId,
+        msg.schema.typeName,
+        msg.routingKey,
+        toBinary(msg.schema, msg.message),
+        JSON.stringify(injectTraceHeaders(msg.headers, trace.setSpan(active, spans[i]!))),
+        msg.createdAt ?? null,
+      );
+    });
+    return await write({ values: values.join(", "), params });
+  } finally {
+    for (const span of spans) span.end();
+  }
 }
