@@ -15,6 +15,13 @@ export interface OutboxRelayOptions {
   logger: Logger;
   /** Pause between polls when the outbox is drained; default 200 ms. */
   intervalMs?: number;
+  /**
+   * How long after rows committed in this process the relay publishes them (default 50 ms, a quarter
+   * of the poll): commits within that window go out in one round. 0 is a round per commit — measured
+   * at c=1, that cost ~2 ms of CPU per order (order and notification: one message per round and per
+   * consumer batch).
+   */
+  wakeDelayMs?: number;
   /** Rows published per round (pipelined on one confirm channel); default 100. */
   batchSize?: number;
   /** Longest pause while the broker is away; default 10000 ms. */
@@ -73,6 +80,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const log = options.logger.child({ component: "outbox.relay" });
   const intervalMs = options.intervalMs ?? 200;
   const batchSize = options.batchSize ?? 100;
+  const wakeDelayMs = options.wakeDelayMs ?? 50;
   const maxBackoffMs = options.maxBackoffMs ?? 10_000;
   const claimMs = options.claimMs ?? 30_000;
   const registry = options.registry ?? metricsRegistry;
@@ -217,14 +225,16 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     return { published, fetched: rows.length, brokerDown };
   }
 
-  // Woken (outbox rows committed in this process) while a round runs: the next round runs at once.
+  // Woken (outbox rows committed in this process) while a round runs: the next round runs after wakeDelayMs.
   let woken = false;
   let waiting = false; // between rounds, on the timer
+  let dueAt = 0; // when the timer's round starts
   function schedule(delayMs: number): void {
     if (stopped) return;
-    if (woken && backoffMs === 0) delayMs = 0;
+    if (woken && backoffMs === 0) delayMs = Math.min(delayMs, wakeDelayMs);
     woken = false;
     waiting = true;
+    dueAt = Date.now() + delayMs;
     timer = setTimeout(() => {
       waiting = false;
       round = tick();
@@ -232,15 +242,16 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     timer.unref();
   }
 
-  /** Rows were committed in this process: publish them now rather than at the next poll (not while the broker is away). */
+  /** Rows were committed in this process: publish them soon rather than at the next poll (not while the broker is away). */
   function wake(): void {
     if (stopped || backoffMs > 0) return;
     if (!waiting) {
-      woken = true; // a round is running; the one after it starts at once
+      woken = true; // a round is running; the one after it starts after wakeDelayMs
       return;
     }
+    if (dueAt - Date.now() <= wakeDelayMs) return; // a round starts soon enough: these rows ride on it
     clearTimeout(timer);
-    schedule(0);
+    schedule(wakeDelayMs);
   }
   const stopWaking = onOutboxCommitted(wake);
 
