@@ -174,6 +174,15 @@ function start(
   resolve: (message: Buffer) => void,
   reject: (error: ConnectError) => void,
 ): void {
+  // The session may have come after a resolution: the caller may have left or run out of time meanwhile.
+  if (request.signal?.aborted || request.parent?.cancelled) {
+    reject(new ConnectError("Cancelled on client", Code.Canceled));
+    return;
+  }
+  if (request.deadline <= Date.now()) {
+    reject(new ConnectError("Deadline exceeded", Code.DeadlineExceeded));
+    return;
+  }
   const headers: Record<string, string> = {
     ...request.metadata,
     ":method": "POST",
