@@ -195,7 +195,13 @@ function start(
   try {
     stream = session.request(headers);
   } catch (error) {
-    reject(new ConnectError(`connection to ${pool.name} is closing: ${(error as Error).message}`, Code.Unavailable));
+    // A header node refuses (a bad metadata name or value) is the caller's; anything else is a session going away.
+    const invalid = /^ERR_HTTP2_INVALID_(HEADER|PSEUDOHEADER|CONNECTION_HEADERS)/.test(String((error as NodeJS.ErrnoException).code));
+    reject(
+      invalid
+        ? new ConnectError(`invalid request metadata: ${(error as Error).message}`, Code.Internal)
+        : new ConnectError(`connection to ${pool.name} is closing: ${(error as Error).message}`, Code.Unavailable),
+    );
     return;
   }
   pool.hold(session);
