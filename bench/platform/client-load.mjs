@@ -1,7 +1,7 @@
 // One client process calling GetProduct in a closed loop, for the client side of a call: the
 // platform's createClient against a bare @grpc/grpc-js client, same server, same message.
 // Measures this process's own CPU (process.cpuUsage) per call over the measured window.
-//   node client-load.mjs '{"kind":"platform|platform-explicit|grpc-js|http2","port":1234,"concurrency":16,"seconds":3,"warmupSeconds":1}'
+//   node client-load.mjs '{"kind":"platform|platform-explicit|platform-h2|platform-h2-explicit|grpc-js|http2","port":1234,"concurrency":16,"seconds":3,"warmupSeconds":1}'
 // `platform` is a client as a service makes it (implicit context: AsyncLocalStorage on, as in
 // order); `platform-explicit` is implicitContext: false (as the gateway passes the context itself).
 // Prints one JSON line: { requests, failed, seconds, cpuUsPerCall, latenciesUs }.
@@ -81,7 +81,11 @@ async function makeCaller(kind) {
     };
   }
   const platform = await import(process.env.PLATFORM_DIST ? `${process.env.PLATFORM_DIST}/index.js` : "@shop/platform");
-  const client = platform.createClient(InventoryService, target, { implicitContext: kind !== "platform-explicit" });
+  // `platform-h2`, `platform-h2-explicit`: the same, unary calls on the platform's http2 transport.
+  const client = platform.createClient(InventoryService, target, {
+    implicitContext: !kind.endsWith("-explicit"),
+    ...(kind.startsWith("platform-h2") ? { transport: "http2" } : {}),
+  });
   return { call: (request) => client.getProduct(request), close: () => client.close() };
 }
 

@@ -65,6 +65,7 @@ export function meshClientFactory(config: Pick<GatewayConfig, "limits" | "tls">,
     createClient(service, target, {
       defaultTimeoutMs: config.limits.unaryMaxTimeoutMs,
       implicitContext: false,
+      transport: "http2",
       mesh: { tls: config.tls, server: upstreamWorkload(service) },
       ...overrides,
     }) as unknown as UpstreamClient;

@@ -164,6 +164,7 @@ export async function startGatewayFixture(
       : (svc, t) =>
           createClient(svc, t, {
             ...callingAs("gateway"),
+            transport: "http2",
             retry: false,
             breaker: false,
             implicitContext: false,

@@ -217,16 +217,28 @@ export function createLeanUnary(options: LeanUnaryOptions): LeanUnary {
     else res.once("close", onClose);
   }
 
-  async function serveConnect(req: NodeRequest, res: NodeResponse, route: Route, binary: boolean): Promise<void> {
-    const timeout = parseConnectTimeout(header(req, "connect-timeout-ms"), maxTimeoutMs);
+  /**
+   * What both protocols do first: the caller's deadline (`connect-timeout-ms` or `grpc-timeout`),
+   * compression negotiated from the protocol's headers, and the call's cancellation, watching the caller.
+   */
+  function startCall(req: NodeRequest, res: NodeResponse, protocol: "connect" | "grpc") {
+    const grpc = protocol === "grpc";
+    const timeout = grpc
+      ? parseGrpcTimeout(header(req, "grpc-timeout"), maxTimeoutMs)
+      : parseConnectTimeout(header(req, "connect-timeout-ms"), maxTimeoutMs);
     const compression = compressionNegotiate(
       ACCEPT_COMPRESSION,
-      header(req, "content-encoding"),
-      header(req, "accept-encoding"),
-      "accept-encoding",
+      header(req, grpc ? "grpc-encoding" : "content-encoding"),
+      header(req, grpc ? "grpc-accept-encoding" : "accept-encoding"),
+      grpc ? "grpc-accept-encoding" : "accept-encoding",
     );
     const signal = new CallSignal(shutdownSignal, timeout.error ? undefined : timeout.timeoutMs);
     watchCaller(req, res, signal);
+    return { timeout, compression, signal };
+  }
+
+  async function serveConnect(req: NodeRequest, res: NodeResponse, route: Route, binary: boolean): Promise<void> {
+    const { timeout, compression, signal } = startCall(req, res, "connect");
     const responseHeader: Record<string, string> = { "content-type": binary ? "application/proto" : "application/json" };
     let status = 200;
     let body: Uint8Array;
@@ -263,15 +275,7 @@ export function createLeanUnary(options: LeanUnaryOptions): LeanUnary {
   }
 
   async function serveGrpc(req: NodeRequest, res: NodeResponse, route: Route): Promise<void> {
-    const timeout = parseGrpcTimeout(header(req, "grpc-timeout"), maxTimeoutMs);
-    const compression = compressionNegotiate(
-      ACCEPT_COMPRESSION,
-      header(req, "grpc-encoding"),
-      header(req, "grpc-accept-encoding"),
-      "grpc-accept-encoding",
-    );
-    const signal = new CallSignal(shutdownSignal, timeout.error ? undefined : timeout.timeoutMs);
-    watchCaller(req, res, signal);
+    const { timeout, compression, signal } = startCall(req, res, "grpc");
     const responseHeader: Record<string, string> = { "content-type": GRPC_CONTENT_TYPE };
     if (compression.response) responseHeader["grpc-encoding"] = compression.response.name;
     let frame: Uint8Array | undefined;

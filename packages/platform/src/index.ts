@@ -4,7 +4,7 @@ export { fromServiceError, toWireStatus } from "./adapter/status.js";
 export { AsyncQueue } from "./async-queue.js";
 export type { RetryOptions } from "./client/channel-options.js";
 export type { BreakerOptions } from "./client/circuit-breaker.js";
-export { type CallOptions, type ClientOptions, createClient, type GrpcClient } from "./client/create-client.js";
+export { type CallOptions, type ClientOptions, type ClientTransport, createClient, type GrpcClient } from "./client/create-client.js";
 export {
   ConfigError,
   envInteger,

@@ -2,6 +2,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { afterAll, beforeAll, expect } from "vitest";
 import {
+  type ClientTransport,
   createClient,
   type GrpcClient,
   loadServiceConfig,
@@ -55,13 +56,19 @@ export function inventoryRegistration(overrides: Partial<ServiceImpl<typeof Inve
   return service(InventoryService, testInventory(overrides) as ServiceImpl<typeof InventoryService>, openAccess(InventoryService));
 }
 
+/** Both transports a client's unary calls can run on: client tests run on each. */
+export const CLIENT_TRANSPORTS: readonly ClientTransport[] = ["grpc-js", "http2"];
+
 /** The test InventoryService and a client calling it as the gateway, started before and stopped after the suite. */
-export function inventoryWithClient(): { server: () => RunningServer; client: () => GrpcClient<typeof InventoryService> } {
+export function inventoryWithClient(transport: ClientTransport = "grpc-js"): {
+  server: () => RunningServer;
+  client: () => GrpcClient<typeof InventoryService>;
+} {
   let server: RunningServer | undefined;
   let client: GrpcClient<typeof InventoryService> | undefined;
   beforeAll(async () => {
     server = await startServer([inventoryRegistration()]);
-    client = createClient(InventoryService, server.address, { ...callingAs("gateway"), breaker: false });
+    client = createClient(InventoryService, server.address, { transport, ...callingAs("gateway"), breaker: false });
   });
   afterAll(async () => {
     client?.close();

@@ -3,10 +3,10 @@ import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "@sho
 import { describe, expect, it } from "vitest";
 import { createClient, errorInfo } from "../src/index.js";
 import { callingAs } from "../src/testing/certificates.js";
-import { inventoryRegistration, inventoryWithClient, startServer } from "./inventory-fixture.js";
+import { CLIENT_TRANSPORTS, inventoryRegistration, inventoryWithClient, startServer } from "./inventory-fixture.js";
 
-describe("typed adapter over grpc-js", () => {
-  const inventory = inventoryWithClient();
+describe.each(CLIENT_TRANSPORTS)("typed adapter over grpc-js (%s client)", (transport) => {
+  const inventory = inventoryWithClient(transport);
 
   it("answers a unary call with the typed response message", async () => {
     const response = await inventory.client().getProduct({ sku: "SKU-1" });
@@ -44,11 +44,11 @@ describe("typed adapter over grpc-js", () => {
   });
 });
 
-describe("shutdown with open streams", () => {
+describe.each(CLIENT_TRANSPORTS)("shutdown with open streams (%s client)", (transport) => {
   it("ends server streams with UNAVAILABLE instead of waiting out the grace period", async () => {
     // A grace period far beyond the test's timeout: a shutdown that waited for the stream would fail the test.
     const server = await startServer([inventoryRegistration()], {}, { SHUTDOWN_GRACE_MS: "3600000" });
-    const health = createClient(Health, server.address, { ...callingAs("gateway"), breaker: false });
+    const health = createClient(Health, server.address, { transport, ...callingAs("gateway"), breaker: false });
     const updates: number[] = [];
     let streaming!: () => void;
     const firstUpdate = new Promise<void>((resolve) => (streaming = resolve));

@@ -3,7 +3,7 @@ import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_se
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, type GrpcClient, type RunningServer } from "../src/index.js";
 import { callingAs } from "../src/testing/certificates.js";
-import { inventoryRegistration, startServer } from "./inventory-fixture.js";
+import { CLIENT_TRANSPORTS, inventoryRegistration, startServer } from "./inventory-fixture.js";
 
 /** Resolves after `ms`, or at once when `signal` aborts (the handler sees its caller leave). */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -25,7 +25,7 @@ const failure = (promise: Promise<unknown>) =>
 // A breaker that opens after 3 counted failures and stays open long enough for any test here.
 const breaker = { consecutiveFailures: 3, halfOpenAfterMs: 60_000 };
 
-describe("circuit breakers count only the target's failures, never the caller's", () => {
+describe.each(CLIENT_TRANSPORTS)("circuit breakers count only the target's failures, never the caller's (%s client)", (transport) => {
   let slow: RunningServer;
   let front: RunningServer;
   let frontToSlow: GrpcClient<typeof InventoryService>;
@@ -44,9 +44,9 @@ describe("circuit breakers count only the target's failures, never the caller's"
     ]);
     // A front service whose handler calls the slow one with its own budget (the client's 5 s default),
     // under the deadline its own caller propagated — as order calls inventory and payment.
-    frontToSlow = createClient(InventoryService, slow.address, { ...callingAs("order"), retry: false, breaker });
+    frontToSlow = createClient(InventoryService, slow.address, { transport, ...callingAs("order"), retry: false, breaker });
     front = await startServer([inventoryRegistration({ getProduct: ({ sku }) => frontToSlow.getProduct({ sku }) })]);
-    toFront = createClient(InventoryService, front.address, { ...callingAs("gateway"), retry: false, breaker: false });
+    toFront = createClient(InventoryService, front.address, { transport, ...callingAs("gateway"), retry: false, breaker: false });
   });
   afterAll(async () => {
     toFront.close();
@@ -56,7 +56,7 @@ describe("circuit breakers count only the target's failures, never the caller's"
   });
 
   it("does not open on DEADLINE_EXCEEDED under the caller's deadline (callerTimeoutMs), however many", async () => {
-    const client = createClient(InventoryService, `${slow.address}`, { ...callingAs("gateway"), retry: false, breaker });
+    const client = createClient(InventoryService, `${slow.address}`, { transport, ...callingAs("gateway"), retry: false, breaker });
     for (let i = 0; i < 10; i++) {
       expect((await failure(client.getProduct({ sku: "slow-1" }, { callerTimeoutMs: 20 })))?.code).toBe(Code.DeadlineExceeded);
     }
@@ -73,7 +73,7 @@ describe("circuit breakers count only the target's failures, never the caller's"
   });
 
   it("does not open on CANCELLED: callers that leave say nothing about the target", async () => {
-    const client = createClient(InventoryService, slow.address, { ...callingAs("gateway"), retry: false, breaker });
+    const client = createClient(InventoryService, slow.address, { transport, ...callingAs("gateway"), retry: false, breaker });
     for (let i = 0; i < 10; i++) {
       const abort = new AbortController();
       const pending = failure(client.getProduct({ sku: "slow-3" }, { signal: abort.signal }));
@@ -85,7 +85,7 @@ describe("circuit breakers count only the target's failures, never the caller's"
   });
 
   it("opens on DEADLINE_EXCEEDED when the call's own budget ran out (the caller gave more time)", async () => {
-    const client = createClient(InventoryService, `dns:///${slow.address}`, { ...callingAs("gateway"), retry: false, breaker });
+    const client = createClient(InventoryService, `dns:///${slow.address}`, { transport, ...callingAs("gateway"), retry: false, breaker });
     for (let i = 0; i < 3; i++) {
       const error = await failure(client.getProduct({ sku: "slow-4" }, { timeoutMs: 20, callerTimeoutMs: 10_000 }));
       expect(error?.code).toBe(Code.DeadlineExceeded);
@@ -97,7 +97,7 @@ describe("circuit breakers count only the target's failures, never the caller's"
   });
 
   it("opens on INTERNAL", async () => {
-    const client = createClient(InventoryService, `ipv4:${slow.address}`, { ...callingAs("gateway"), retry: false, breaker });
+    const client = createClient(InventoryService, `ipv4:${slow.address}`, { transport, ...callingAs("gateway"), retry: false, breaker });
     for (let i = 0; i < 3; i++) expect((await failure(client.getProduct({ sku: "internal" })))?.code).toBe(Code.Internal);
     expect((await failure(client.getProduct({ sku: "fast" })))?.rawMessage).toContain("circuit open");
     client.close();

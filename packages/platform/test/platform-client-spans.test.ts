@@ -5,13 +5,13 @@ process.env.OTEL_TRACES_SAMPLER = "always_on"; // before the platform's initTrac
 import { SpanKind } from "@opentelemetry/api";
 import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-node";
 import { describe, expect, it } from "vitest";
-import { inventoryWithClient } from "./inventory-fixture.js";
+import { CLIENT_TRANSPORTS, inventoryWithClient } from "./inventory-fixture.js";
 
 const spans = new InMemorySpanExporter();
 new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] }).register();
 
-describe("client spans, recorded", () => {
-  const inventory = inventoryWithClient();
+describe.each(CLIENT_TRANSPORTS)("client spans, recorded (%s client)", (transport) => {
+  const inventory = inventoryWithClient(transport);
 
   it("records one CLIENT span per call with the method's attributes and its own status, unshared between calls", async () => {
     spans.reset();

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, type GrpcClient, initTracing, type RunningServer } from "../src/index.js";
 import { callingAs } from "../src/testing/certificates.js";
 import { waitFor } from "../src/testing/wait.js";
-import { inventoryRegistration, startServer } from "./inventory-fixture.js";
+import { CLIENT_TRANSPORTS, inventoryRegistration, startServer } from "./inventory-fixture.js";
 
 interface Seen {
   timeoutMs?: number | undefined;
@@ -24,7 +24,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-describe("deadlines, cancellation and context across hops", () => {
+describe.each(CLIENT_TRANSPORTS)("deadlines, cancellation and context across hops (%s client)", (transport) => {
   let b: RunningServer;
   let a: RunningServer;
   let toA: GrpcClient<typeof InventoryService>;
@@ -49,7 +49,7 @@ describe("deadlines, cancellation and context across hops", () => {
         },
       }),
     ]);
-    const toB = createClient(InventoryService, b.address, { ...callingAs("gateway"), breaker: false });
+    const toB = createClient(InventoryService, b.address, { transport, ...callingAs("gateway"), breaker: false });
     a = await startServer([
       inventoryRegistration({
         async getProduct({ sku }, ctx) {
@@ -65,7 +65,7 @@ describe("deadlines, cancellation and context across hops", () => {
       }),
     ]);
     a.onShutdown(() => toB.close());
-    toA = createClient(InventoryService, a.address, { ...callingAs("gateway"), breaker: false });
+    toA = createClient(InventoryService, a.address, { transport, ...callingAs("gateway"), breaker: false });
   });
   afterAll(async () => {
     toA.close();

@@ -4,9 +4,9 @@ import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { createClient, createLogger } from "../src/index.js";
 import { callingAs } from "../src/testing/certificates.js";
-import { inventoryRegistration, startServer } from "./inventory-fixture.js";
+import { CLIENT_TRANSPORTS, inventoryRegistration, startServer } from "./inventory-fixture.js";
 
-describe("call logging", () => {
+describe.each(CLIENT_TRANSPORTS)("call logging (%s client)", (transport) => {
   it("logs one JSON line per call with service, method, code, duration and trace id, and the cause of unexpected errors", async () => {
     const lines: Record<string, unknown>[] = [];
     const sink = new Writable({
@@ -16,7 +16,7 @@ describe("call logging", () => {
       },
     });
     const server = await startServer([inventoryRegistration()], { logger: pino({ level: "info" }, sink) });
-    const client = createClient(InventoryService, server.address, { ...callingAs("gateway"), breaker: false });
+    const client = createClient(InventoryService, server.address, { transport, ...callingAs("gateway"), breaker: false });
     try {
       await client.getProduct({ sku: "SKU-1" });
       await client.getProduct({ sku: "missing" }).catch(() => undefined);
@@ -41,7 +41,7 @@ describe("call logging", () => {
     const written: string[] = [];
     const logger = createLogger("inventory", "info", { write: (line: string) => void written.push(line) });
     const server = await startServer([inventoryRegistration()], { logger });
-    const client = createClient(InventoryService, server.address, { ...callingAs("gateway"), breaker: false });
+    const client = createClient(InventoryService, server.address, { transport, ...callingAs("gateway"), breaker: false });
     try {
       await client.getProduct({ sku: "SKU-1" });
       await client.getProduct({ sku: "missing" }).catch(() => undefined);

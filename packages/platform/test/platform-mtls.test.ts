@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AccessPolicy, createClient, errorInfo, type RunningServer, service } from "../src/index.js";
 import { callingAs, testCertificateFiles, testCertificatesDir, untrustedCertificate } from "../src/testing/certificates.js";
 import { issueCertificate, loadAuthority, writeWorkloadFiles } from "../src/tls/development-ca.js";
-import { startServer, testInventory } from "./inventory-fixture.js";
+import { CLIENT_TRANSPORTS, startServer, testInventory } from "./inventory-fixture.js";
 
 /** A small table like a real service's: reads by the gateway, holds by order, only the gateway names users. */
 const access: AccessPolicy<typeof InventoryService> = {
@@ -46,7 +46,7 @@ function refusal(error: unknown): { code: Code; reason: string | undefined } {
   return { code: (error as ConnectError).code, reason: errorInfo(error)?.reason };
 }
 
-describe("mTLS and access by workload identity", () => {
+describe.each(CLIENT_TRANSPORTS)("mTLS and access by workload identity (%s client)", (transport) => {
   let server: RunningServer;
 
   beforeAll(async () => {
@@ -55,7 +55,7 @@ describe("mTLS and access by workload identity", () => {
   afterAll(() => server.shutdown());
 
   function as(workload: string) {
-    return createClient(InventoryService, server.address, { ...callingAs(workload, "inventory"), retry: false, breaker: false });
+    return createClient(InventoryService, server.address, { transport, ...callingAs(workload, "inventory"), retry: false, breaker: false });
   }
 
   it("says who it is: the SPIFFE ID of its certificate", () => {
@@ -93,7 +93,7 @@ describe("mTLS and access by workload identity", () => {
   });
 
   it("answers health checks from any workload of the mesh", async () => {
-    const health = createClient(Health, server.address, { ...callingAs("payment", "inventory"), retry: false, breaker: false });
+    const health = createClient(Health, server.address, { transport, ...callingAs("payment", "inventory"), retry: false, breaker: false });
     expect((await health.check({ service: "" })).status).toBeGreaterThan(0);
   });
 
@@ -133,14 +133,19 @@ describe("mTLS and access by workload identity", () => {
   });
 
   it("refuses a server that is not the workload the client expects", async () => {
-    const client = createClient(InventoryService, server.address, { ...callingAs("gateway", "payment"), retry: false, breaker: false });
+    const client = createClient(InventoryService, server.address, {
+      transport,
+      ...callingAs("gateway", "payment"),
+      retry: false,
+      breaker: false,
+    });
     const error = await client.getProduct({ sku: "SKU-1" }, { timeoutMs: 2_000 }).catch((e: unknown) => e);
     expect((error as ConnectError).code).toBe(Code.Unavailable);
     expect((error as ConnectError).rawMessage).toContain("expected the server to be payment");
   });
 });
 
-describe("certificate rotation", () => {
+describe.each(CLIENT_TRANSPORTS)("certificate rotation (%s client)", (transport) => {
   it("serves a re-issued certificate from the files without a restart", async () => {
     const root = await mkdtemp(join(tmpdir(), "mesh-rotate-"));
     await cp(join(testCertificatesDir(), "inventory"), join(root, "inventory"), { recursive: true });
@@ -156,7 +161,12 @@ describe("certificate rotation", () => {
         after = await servedCertificate(server.port);
       }
       expect(after).not.toBe(before);
-      const client = createClient(InventoryService, server.address, { ...callingAs("gateway", "inventory"), retry: false, breaker: false });
+      const client = createClient(InventoryService, server.address, {
+        transport,
+        ...callingAs("gateway", "inventory"),
+        retry: false,
+        breaker: false,
+      });
       expect((await client.getProduct({ sku: "SKU-1" })).product?.name).toBe("Enamel mug");
       client.close();
     } finally {

@@ -3,9 +3,9 @@ import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_se
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, invalidArgument, type RunningServer, unavailable } from "../src/index.js";
 import { callingAs } from "../src/testing/certificates.js";
-import { inventoryRegistration, startServer } from "./inventory-fixture.js";
+import { CLIENT_TRANSPORTS, inventoryRegistration, startServer } from "./inventory-fixture.js";
 
-describe("resilient clients", () => {
+describe.each(CLIENT_TRANSPORTS)("resilient clients (%s client)", (transport) => {
   let server: RunningServer;
   let invocations = 0;
   let failuresLeft = 0;
@@ -33,6 +33,7 @@ describe("resilient clients", () => {
 
   it("retries UNAVAILABLE through the service config until the call succeeds", async () => {
     const client = createClient(InventoryService, server.address, {
+      transport,
       ...callingAs("gateway"),
       breaker: false,
       retry: { initialBackoffMs: 10, maxBackoffMs: 50 },
@@ -48,6 +49,7 @@ describe("resilient clients", () => {
 
   it("gives up after maxAttempts and returns UNAVAILABLE", async () => {
     const client = createClient(InventoryService, server.address, {
+      transport,
       ...callingAs("gateway"),
       breaker: false,
       retry: { maxAttempts: 3, initialBackoffMs: 10, maxBackoffMs: 50 },
@@ -64,6 +66,7 @@ describe("resilient clients", () => {
 
   it("never retries INVALID_ARGUMENT", async () => {
     const client = createClient(InventoryService, server.address, {
+      transport,
       ...callingAs("gateway"),
       breaker: false,
       retry: { initialBackoffMs: 10 },
@@ -80,6 +83,7 @@ describe("resilient clients", () => {
 
   it("opens the breaker after consecutive failures, fails fast while open, and recovers after a probe", async () => {
     const client = createClient(InventoryService, server.address, {
+      transport,
       ...callingAs("gateway"),
       retry: false,
       breaker: { consecutiveFailures: 3, halfOpenAfterMs: 300 },
@@ -108,6 +112,7 @@ describe("resilient clients", () => {
 
   it("returns UNAVAILABLE quickly when nothing listens at the target", async () => {
     const client = createClient(InventoryService, "127.0.0.1:1", {
+      transport,
       ...callingAs("gateway"),
       breaker: false,
       retry: { initialBackoffMs: 10, maxBackoffMs: 20 },

@@ -5,10 +5,10 @@ import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_se
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { badRequest, createClient, type GrpcClient, openAccess, type RunningServer, service } from "../src/index.js";
 import { callingAs } from "../src/testing/certificates.js";
-import { startServer, testInventory } from "./inventory-fixture.js";
+import { CLIENT_TRANSPORTS, startServer, testInventory } from "./inventory-fixture.js";
 
 /** Through a real grpc-js server: the request's buf.validate rules run after access control and before the handler. */
-describe("request validation in serve()", () => {
+describe.each(CLIENT_TRANSPORTS)("request validation in serve() (%s client)", (transport) => {
   let server: RunningServer;
   let client: GrpcClient<typeof InventoryService>;
   let health: GrpcClient<typeof Health>;
@@ -22,8 +22,8 @@ describe("request validation in serve()", () => {
       },
     }) as ServiceImpl<typeof InventoryService>;
     server = await startServer([service(InventoryService, impl, openAccess(InventoryService))], {}, { GRPC_MAX_MESSAGE_BYTES: "65536" });
-    client = createClient(InventoryService, server.address, { ...callingAs("order"), breaker: false, retry: false });
-    health = createClient(Health, server.address, { ...callingAs("order"), breaker: false });
+    client = createClient(InventoryService, server.address, { transport, ...callingAs("order"), breaker: false, retry: false });
+    health = createClient(Health, server.address, { transport, ...callingAs("order"), breaker: false });
   });
   afterAll(async () => {
     client.close();

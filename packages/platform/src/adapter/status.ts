@@ -38,13 +38,33 @@ export function toWireStatus(error: unknown): WireStatus {
 
 /** Turns a grpc-js client error back into a ConnectError with its `google.rpc` details. */
 export function fromServiceError(error: Partial<StatusObject> & Partial<ServiceError>): ConnectError {
-  const code = typeof error.code === "number" && error.code > 0 && error.code <= 16 ? (error.code as number as Code) : Code.Unknown;
-  const message = error.details ?? error.message ?? "";
   const raw = error.metadata?.get(STATUS_DETAILS_KEY)[0];
+  return connectErrorOf(
+    typeof error.code === "number" ? error.code : Code.Unknown,
+    error.details ?? error.message ?? "",
+    raw instanceof Uint8Array ? raw : undefined,
+    error.metadata ? metadataToHeaders(error.metadata) : undefined,
+    error,
+  );
+}
+
+/**
+ * The ConnectError of a gRPC status as a client reads it: its code (UNKNOWN when out of range),
+ * message, `grpc-status-details-bin` (undecodable details are dropped) and trailers. Both client
+ * transports end here.
+ */
+export function connectErrorOf(
+  code: number,
+  message: string,
+  detailsBin: Uint8Array | undefined,
+  metadata?: Headers,
+  cause?: unknown,
+): ConnectError {
+  const known = code > 0 && code <= 16 ? (code as Code) : Code.Unknown;
   const details: { type: string; value: Uint8Array }[] = [];
-  if (raw instanceof Uint8Array) {
+  if (detailsBin) {
     try {
-      const status = fromBinary(StatusSchema, raw);
+      const status = fromBinary(StatusSchema, detailsBin);
       for (const any of status.details) {
         const type = any.typeUrl.startsWith(TYPE_URL_PREFIX)
           ? any.typeUrl.slice(TYPE_URL_PREFIX.length)
@@ -55,7 +75,7 @@ export function fromServiceError(error: Partial<StatusObject> & Partial<ServiceE
       // Undecodable details are dropped; the code and message still stand.
     }
   }
-  const connectError = new ConnectError(message, code, error.metadata ? metadataToHeaders(error.metadata) : undefined, undefined, error);
+  const connectError = new ConnectError(message, known, metadata, undefined, cause);
   connectError.details.push(...details);
   return connectError;
 }

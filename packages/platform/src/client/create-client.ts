@@ -32,9 +32,12 @@ import { deserializerFor, methodPath, serializerFor } from "../adapter/server-de
 import { fromServiceError } from "../adapter/status.js";
 import { clientMethodMetrics, codeName } from "../observability/metrics.js";
 import { enableContextPropagation, initTracing, platformTracer } from "../observability/tracing.js";
-import { type MeshTlsConfig, meshChannelCredentials, readMeshIdentity } from "../tls/mesh-tls.js";
+import { type MeshTlsConfig, meshChannelCredentials, meshServerIdentityCheck, meshTlsSource, readMeshIdentity } from "../tls/mesh-tls.js";
 import { channelOptions, DEFAULT_RETRY, type RetryOptions } from "./channel-options.js";
 import { type BreakerOptions, createTargetBreaker, DEFAULT_BREAKER, type DeadlineOwner, type TargetBreaker } from "./circuit-breaker.js";
+import { Http2SessionPool } from "./http2-session-pool.js";
+import { http2Unary } from "./http2-unary.js";
+import { retryingUnary } from "./unary-retry.js";
 
 /** Per-call options of a client method. */
 export interface CallOptions {
@@ -62,7 +65,7 @@ export interface CallOptions {
 export interface ClientOptions {
   /** Deadline of a unary call without `timeoutMs` (default 5000). */
   defaultTimeoutMs?: number;
-  /** Retries on UNAVAILABLE through the service config; `false` disables. */
+  /** Retries on UNAVAILABLE (grpc-js: through the service config; http2: the platform's loop, same policy); `false` disables. */
   retry?: Partial<RetryOptions> | false;
   /** Circuit breaker for this target; `false` disables. */
   breaker?: Partial<BreakerOptions> | false;
@@ -71,6 +74,13 @@ export interface ClientOptions {
   keepaliveTimeoutMs?: number;
   /** Message size limit both ways (default 4 MiB). */
   maxMessageBytes?: number;
+  /**
+   * What carries unary calls: `"grpc-js"` (its channel, as streams always use), or `"http2"` (the
+   * platform's lean unary transport on pooled node:http2 sessions: same wire, deadlines, retries,
+   * metadata, mTLS check; about half of grpc-js's client CPU per call at c=16). `channelOptions` apply
+   * to grpc-js only. Default "grpc-js".
+   */
+  transport?: ClientTransport;
   /** Extra grpc-js channel options (override the above). */
   channelOptions?: ChannelOptions;
   /**
@@ -88,6 +98,9 @@ export interface ClientOptions {
    */
   implicitContext?: boolean;
 }
+
+/** The transports a client's unary calls can run on. */
+export type ClientTransport = "grpc-js" | "http2";
 
 type UnaryMethod<M> =
   M extends DescMethodUnary<infer I, infer O> ? (init: MessageInitShape<I>, options?: CallOptions) => Promise<MessageShape<O>> : never;
@@ -162,14 +175,23 @@ export function createClient<S extends DescService>(service: S, target: string, 
     }),
   );
   const breaker = options.breaker === false ? undefined : breakerFor(target, options.breaker ?? {});
+  const pool = options.transport === "http2" ? sessionPool(target, options) : undefined;
   const settings: MethodSettings = {
     channel,
     target,
     breaker,
     defaultTimeoutMs: options.defaultTimeoutMs ?? 5_000,
     logger: options.logger,
+    pool,
+    retry,
+    maxMessageBytes: options.maxMessageBytes ?? 4 * 1024 * 1024,
   };
-  const client: Record<string, unknown> = { close: () => channel.close() };
+  const client: Record<string, unknown> = {
+    close: () => {
+      channel.close();
+      pool?.close();
+    },
+  };
   for (const method of service.methods) {
     if (method.methodKind === "unary") client[method.localName] = unaryMethod(method, settings);
     else if (method.methodKind === "server_streaming") client[method.localName] = streamMethod(method, settings);
@@ -179,12 +201,35 @@ export function createClient<S extends DescService>(service: S, target: string, 
 
 const trustDomains = new Map<string, string>();
 
-/** Plaintext, or mTLS presenting the workload's certificate (its trust domain read once per folder). */
+/** The workload's trust domain, read once per certificate folder. */
+function trustDomainOf(tls: MeshTlsConfig): string {
+  const trustDomain = trustDomains.get(tls.dir) ?? readMeshIdentity(tls).id.trustDomain;
+  trustDomains.set(tls.dir, trustDomain);
+  return trustDomain;
+}
+
+/** Plaintext, or mTLS presenting the workload's certificate. */
 function channelCredentials(mesh: ClientOptions["mesh"]): ChannelCredentials {
   if (!mesh?.tls.enabled) return credentials.createInsecure();
-  const trustDomain = trustDomains.get(mesh.tls.dir) ?? readMeshIdentity(mesh.tls).id.trustDomain;
-  trustDomains.set(mesh.tls.dir, trustDomain);
-  return meshChannelCredentials(mesh.tls, trustDomain, mesh.server);
+  return meshChannelCredentials(mesh.tls, trustDomainOf(mesh.tls), mesh.server);
+}
+
+/** The http2 transport's sessions: plaintext, or mTLS with the same certificate and SPIFFE check as the grpc-js channel. */
+function sessionPool(target: string, options: ClientOptions): Http2SessionPool {
+  const mesh = options.mesh;
+  return new Http2SessionPool(target, {
+    keepaliveTimeMs: options.keepaliveTimeMs ?? 30_000,
+    keepaliveTimeoutMs: options.keepaliveTimeoutMs ?? 10_000,
+    ...(mesh?.tls.enabled
+      ? {
+          tls: {
+            source: meshTlsSource(mesh.tls),
+            servername: mesh.server ?? "mesh",
+            checkServerIdentity: meshServerIdentityCheck(trustDomainOf(mesh.tls), mesh.server),
+          },
+        }
+      : {}),
+  });
 }
 
 interface MethodSettings {
@@ -193,6 +238,10 @@ interface MethodSettings {
   breaker: TargetBreaker | undefined;
   defaultTimeoutMs: number;
   logger: Logger | undefined;
+  /** The http2 transport's sessions; undefined: unary calls run on grpc-js. */
+  pool: Http2SessionPool | undefined;
+  retry: RetryOptions | false;
+  maxMessageBytes: number;
 }
 
 /** A call's deadline (absolute ms; Infinity for none) and who set it: its own budget, or its caller. */
@@ -247,7 +296,82 @@ function endSpan(span: ReturnType<typeof prepare>["span"], code: number): void {
   span.end();
 }
 
+const recordSetter: TextMapSetter<Record<string, string>> = {
+  set(carrier, key, value) {
+    carrier[key] = value;
+  },
+};
+
+/** The http2 transport's request metadata: as `requestMetadata`, in a plain record. */
+function requestHeaders(headers: CallOptions["headers"], incoming: Metadata | undefined): Record<string, string> {
+  const record: Record<string, string> = {};
+  if (headers) {
+    const entries = headers instanceof Headers ? headers.entries() : Object.entries(headers);
+    for (const [key, value] of entries) record[key.toLowerCase()] = value;
+  }
+  if (incoming && record["x-user-id"] === undefined) {
+    const userId = incoming.get("x-user-id")[0];
+    if (typeof userId === "string") record["x-user-id"] = userId;
+  }
+  return record;
+}
+
+/**
+ * A unary method on the platform's http2 transport: the same deadline (capped by the parent's),
+ * metadata, span, metrics, logging and breaker as on grpc-js; retries on UNAVAILABLE within the
+ * deadline (one span and one metric sample per call, as grpc-js's retries).
+ */
+function http2UnaryMethod(method: DescMethod, settings: MethodSettings, pool: Http2SessionPool) {
+  const path = methodPath(method);
+  const serialize = serializerFor(method.input);
+  const deserialize = deserializerFor(method.output);
+  const metrics = clientMethodMetrics(settings.target, method.parent.typeName, method.name);
+  const spanOf = spanTemplate(method, settings);
+  const { breaker, logger, retry, maxMessageBytes } = settings;
+
+  const call = async (init: unknown, options: CallOptions | undefined, seen?: { deadline: DeadlineOwner }): Promise<unknown> => {
+    const started = performance.now();
+    const active = options?.context ?? context.active();
+    const incoming = incomingCallIn(active);
+    const metadata = requestHeaders(options?.headers, incoming?.call.metadata);
+    const span = platformTracer().startSpan(spanOf.name, spanOf.options, active);
+    propagation.inject(trace.setSpan(active, span), metadata, recordSetter);
+    const { deadline: own, owner } = deadlineOf(options?.timeoutMs ?? settings.defaultTimeoutMs, options?.callerTimeoutMs, incoming?.call);
+    if (seen) seen.deadline = owner;
+    const deadline = Math.min(own, incoming ? Number(incoming.call.getDeadline()) : Infinity);
+    const signal = options?.signal;
+    let code = 0;
+    try {
+      const request = { path, metadata, message: serialize(init), deadline, signal, parent: incoming?.call, maxMessageBytes };
+      const bytes = await retryingUnary(() => http2Unary(pool, request), retry, deadline, signal);
+      return deserialize(bytes);
+    } catch (error) {
+      const connectError =
+        error instanceof ConnectError ? error : new ConnectError(`message serialization failure: ${String(error)}`, Code.Internal);
+      code = connectError.code;
+      logger?.debug(
+        { target: settings.target, method: path, code: codeName(code), message: connectError.rawMessage },
+        "outgoing rpc failed",
+      );
+      throw connectError;
+    } finally {
+      metrics.record(code, (performance.now() - started) / 1000);
+      endSpan(span, code);
+    }
+  };
+
+  if (!breaker) return (init: unknown, options?: CallOptions) => call(init, options);
+  return (init: unknown, options?: CallOptions) => {
+    const seen: { deadline: DeadlineOwner } = { deadline: "budget" };
+    return breaker.execute(
+      () => call(init, options, seen),
+      () => seen.deadline,
+    );
+  };
+}
+
 function unaryMethod(method: DescMethod, settings: MethodSettings) {
+  if (settings.pool) return http2UnaryMethod(method, settings, settings.pool);
   const path = methodPath(method);
   const serialize = serializerFor(method.input);
   const deserialize = deserializerFor(method.output);

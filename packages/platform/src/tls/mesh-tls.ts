@@ -131,19 +131,84 @@ export function meshServerCredentials(tls: MeshTlsConfig): ServerCredentials {
 }
 
 /**
+ * The SPIFFE check of a server's certificate: it must carry a SPIFFE ID in `trustDomain` — and, when
+ * `expect` names a workload, exactly that one. (TLS has already checked it comes from the mesh CA.)
+ */
+export function meshServerIdentityCheck(
+  trustDomain: string,
+  expect?: string,
+): (host: string, certificate: PeerCertificate) => Error | undefined {
+  return (_host, certificate) => {
+    const id = spiffeIdOfSubjectAltName(certificate.subjectaltname);
+    if (!id || id.trustDomain !== trustDomain)
+      return new Error(`the server's certificate names no workload of trust domain ${trustDomain}`);
+    if (expect !== undefined && id.workload !== expect) return new Error(`expected the server to be ${expect}, it is ${spiffeUri(id)}`);
+    return undefined;
+  };
+}
+
+/**
  * Client credentials presenting the workload's certificate. The server is checked the SPIFFE way,
- * not by hostname: its certificate must come from the mesh CA (TLS verifies that) and carry a
- * SPIFFE ID in `trustDomain` — and, when `expect` names a workload, exactly that one.
+ * not by hostname (`meshServerIdentityCheck`).
  */
 export function meshChannelCredentials(tls: MeshTlsConfig, trustDomain: string, expect?: string): ChannelCredentials {
   const provider = providerFor(tls);
   return experimental.createCertificateProviderChannelCredentials(provider, provider, {
-    checkServerIdentity: (_host: string, certificate: PeerCertificate) => {
-      const id = spiffeIdOfSubjectAltName(certificate.subjectaltname);
-      if (!id || id.trustDomain !== trustDomain)
-        return new Error(`the server's certificate names no workload of trust domain ${trustDomain}`);
-      if (expect !== undefined && id.workload !== expect) return new Error(`expected the server to be ${expect}, it is ${spiffeUri(id)}`);
-      return undefined;
-    },
+    checkServerIdentity: meshServerIdentityCheck(trustDomain, expect),
   });
+}
+
+/** The workload's certificate, key and the mesh CA as last read by the folder's file watcher (PEM). */
+export interface MeshTlsMaterial {
+  cert: Buffer;
+  key: Buffer;
+  ca: Buffer;
+}
+
+/** The watcher's readings for one client: the latest material, until `release()`. */
+export interface MeshTlsSource {
+  /** Resolves once the first certificate, key and CA are in; rejects when a file cannot be read. */
+  ready: Promise<void>;
+  /** The latest reading (call after `ready`): rotated files reach new connections. */
+  current(): MeshTlsMaterial;
+  /** Stops listening (the watcher stops once nobody listens). */
+  release(): void;
+}
+
+/**
+ * The certificate, key and CA of the folder's file watcher (the one grpc-js's credentials use),
+ * for a client on node's own TLS.
+ */
+export function meshTlsSource(tls: MeshTlsConfig): MeshTlsSource {
+  const provider = providerFor(tls);
+  let identity: { certificate: Buffer; privateKey: Buffer } | undefined;
+  let ca: Buffer | undefined;
+  let settle: { resolve(): void; reject(error: Error): void } | undefined;
+  const ready = new Promise<void>((resolve, reject) => {
+    settle = { resolve, reject };
+  });
+  const failed = () => settle?.reject(new ConfigError(`cannot read the mesh certificate, key or CA in ${tls.dir}`));
+  const onIdentity = (update: { certificate: Buffer; privateKey: Buffer } | null) => {
+    if (!update) return failed();
+    identity = update;
+    if (ca) settle?.resolve();
+  };
+  const onCa = (update: { caCertificate: Buffer } | null) => {
+    if (!update) return failed();
+    ca = update.caCertificate;
+    if (identity) settle?.resolve();
+  };
+  provider.addIdentityCertificateListener(onIdentity);
+  provider.addCaCertificateListener(onCa);
+  return {
+    ready,
+    current() {
+      if (!identity || !ca) throw new ConfigError(`cannot read the mesh certificate, key or CA in ${tls.dir}`);
+      return { cert: identity.certificate, key: identity.privateKey, ca };
+    },
+    release() {
+      provider.removeIdentityCertificateListener(onIdentity);
+      provider.removeCaCertificateListener(onCa);
+    },
+  };
 }
