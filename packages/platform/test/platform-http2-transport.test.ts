@@ -41,6 +41,14 @@ const behaviours: Record<string, Behaviour> = {
   },
   garbage: (stream) => answer(stream, Buffer.from([0, 0, 0, 0, 3, 0xff, 0xff, 0xff])),
   huge: (stream) => answer(stream, framed(new Uint8Array(64 * 1024))),
+  // Small frames, one after another, never ending: a unary answer is one message, not a stream to buffer.
+  endless: (stream) => {
+    stream.respond({ ":status": 200, "content-type": "application/grpc" });
+    const timer = setInterval(() => {
+      if (!stream.destroyed) stream.write(framed(new Uint8Array(512)));
+    }, 5);
+    stream.on("close", () => clearInterval(timer));
+  },
   "rst-mid-response": (stream) => {
     stream.respond({ ":status": 200, "content-type": "application/grpc" });
     stream.write(framed(product).subarray(0, 4), () => stream.close(constants.NGHTTP2_INTERNAL_ERROR));
@@ -49,6 +57,8 @@ const behaviours: Record<string, Behaviour> = {
     stream.respond({ ":status": 200, "content-type": "application/grpc" });
     stream.write(framed(product).subarray(0, 4), () => stream.session?.socket.destroy());
   },
+  // The connection dropped before any answer: the request was not processed, a retry may go.
+  "killed-before-answer": (stream) => stream.session?.socket.destroy(),
   "trailers-only-details": (stream) => {
     const status = toWireStatus(notFound("PRODUCT_NOT_FOUND", { type: "product", name: "nope" }, { sku: "nope" }));
     const details = status.metadata.get("grpc-status-details-bin")[0] as Buffer;
@@ -82,6 +92,7 @@ describe("the http2 client transport against a hostile server", () => {
   let target: string;
   const sessions = new Set<unknown>();
   const seenTimeouts: string[] = [];
+  const seenSkus: string[] = [];
 
   beforeAll(async () => {
     server = createServer();
@@ -95,6 +106,7 @@ describe("the http2 client transport against a hostile server", () => {
         // The request is GetProductRequest{sku}: field 1, length-delimited, after the 5-byte prefix.
         const body = Buffer.concat(chunks);
         const sku = body.subarray(7).toString("utf8");
+        seenSkus.push(sku);
         (behaviours[sku] ?? behaviours.ok!)(stream);
       });
     });
@@ -147,6 +159,11 @@ describe("the http2 client transport against a hostile server", () => {
     expect((await failure(client({ maxMessageBytes: 16 }).getProduct({ sku: "x".repeat(64) }))).code).toBe(Code.ResourceExhausted);
   });
 
+  it("gives RESOURCE_EXHAUSTED (not its deadline) for frames that never stop coming", async () => {
+    const error = await failure(client({ maxMessageBytes: 4096 }).getProduct({ sku: "endless" }, { timeoutMs: 20_000 }));
+    expect(error.code).toBe(Code.ResourceExhausted);
+  });
+
   it("gives INTERNAL when the server resets the stream mid-response", async () => {
     const error = await failure(client().getProduct({ sku: "rst-mid-response" }));
     expect(error.code).toBe(Code.Internal);
@@ -156,6 +173,16 @@ describe("the http2 client transport against a hostile server", () => {
     const c = client();
     expect((await failure(c.getProduct({ sku: "killed-mid-call" }))).code).toBe(Code.Unavailable);
     expect((await c.getProduct({ sku: "ok" })).product?.sku).toBe("SKU-1");
+  });
+
+  it("retries UNAVAILABLE only while the server has not answered: not once its response headers came (the call was committed)", async () => {
+    const retrying = client({ retry: { maxAttempts: 3, initialBackoffMs: 10, maxBackoffMs: 20 } });
+    const count = (sku: string) => seenSkus.filter((seen) => seen === sku).length;
+    const before = { mid: count("killed-mid-call"), early: count("killed-before-answer") };
+    expect((await failure(retrying.getProduct({ sku: "killed-mid-call" }))).code).toBe(Code.Unavailable);
+    expect(count("killed-mid-call") - before.mid).toBe(1);
+    expect((await failure(retrying.getProduct({ sku: "killed-before-answer" }))).code).toBe(Code.Unavailable);
+    expect(count("killed-before-answer") - before.early).toBe(3);
   });
 
   it("moves new calls to a fresh session after GOAWAY", async () => {

@@ -36,7 +36,7 @@ import { type MeshTlsConfig, meshChannelCredentials, meshServerIdentityCheck, me
 import { channelOptions, DEFAULT_RETRY, type RetryOptions } from "./channel-options.js";
 import { type BreakerOptions, createTargetBreaker, DEFAULT_BREAKER, type DeadlineOwner, type TargetBreaker } from "./circuit-breaker.js";
 import { Http2SessionPool } from "./http2-session-pool.js";
-import { http2Unary } from "./http2-unary.js";
+import { http2Unary, isCommitted } from "./http2-unary.js";
 import { retryingUnary } from "./unary-retry.js";
 
 /** Per-call options of a client method. */
@@ -343,7 +343,7 @@ function http2UnaryMethod(method: DescMethod, settings: MethodSettings, pool: Ht
     let code = 0;
     try {
       const request = { path, metadata, message: serialize(init), deadline, signal, parent: incoming?.call, maxMessageBytes };
-      const bytes = await retryingUnary(() => http2Unary(pool, request), retry, deadline, signal);
+      const bytes = await retryingUnary(() => http2Unary(pool, request), retry, deadline, signal, isCommitted);
       return deserialize(bytes);
     } catch (error) {
       const connectError =

@@ -27,6 +27,18 @@ export interface Http2UnaryRequest {
   maxMessageBytes: number;
 }
 
+/**
+ * Errors of calls the server had already answered with gRPC response headers: the call was
+ * committed (gRFC A6, as grpc-js), so it is not retried even when its status is UNAVAILABLE — the
+ * server may have processed it.
+ */
+const committedErrors = new WeakSet<ConnectError>();
+
+/** True when `error` ended a call after the server's response headers: not to be retried. */
+export function isCommitted(error: ConnectError): boolean {
+  return committedErrors.has(error);
+}
+
 /** How long after its deadline a call's stream is reset, when the server has not ended it by then. */
 const DEADLINE_GRACE_MS = 100;
 
@@ -210,6 +222,7 @@ function start(
   const chunks: Buffer[] = [];
   let received = 0;
   let responded = false;
+  let committed = false; // gRPC response headers came (not trailers-only): no retry from here
   let statusHeaders: IncomingHttpHeaders | undefined;
   let encoding: string | undefined;
   let failure: ConnectError | undefined;
@@ -262,17 +275,25 @@ function start(
       return;
     }
     encoding = typeof head["grpc-encoding"] === "string" ? head["grpc-encoding"] : undefined;
-    if (head["grpc-status"] !== undefined) statusHeaders = head; // trailers-only
+    if (head["grpc-status"] !== undefined)
+      statusHeaders = head; // trailers-only
+    else committed = true;
   });
+  let lengthChecked = false;
   stream.on("data", (chunk: Buffer) => {
     if (failure) return;
     chunks.push(chunk);
     received += chunk.byteLength;
-    if (received >= 5) {
+    // The declared length, once its five bytes are in (read once: a large message comes in many chunks).
+    if (!lengthChecked && received >= 5) {
+      lengthChecked = true;
       const head = chunks.length === 1 ? chunk : Buffer.concat(chunks);
       const length = head.readUInt32BE(1);
       if (length > max) cancel(new ConnectError(`Received message larger than max (${length} vs ${max})`, Code.ResourceExhausted));
     }
+    // A unary answer is one message: more bytes than the largest allowed frame are not kept.
+    if (received > max + 5)
+      cancel(new ConnectError(`Received more than one message's worth of data (over ${max} bytes)`, Code.ResourceExhausted));
   });
   stream.on("trailers", (trailers) => {
     statusHeaders = trailers;
@@ -284,8 +305,10 @@ function start(
     if (settled) return;
     settle();
     const outcome = finish();
-    if (outcome instanceof ConnectError) reject(outcome);
-    else if (outcome instanceof Promise) outcome.then(resolve, reject);
+    if (outcome instanceof ConnectError) {
+      if (committed) committedErrors.add(outcome);
+      reject(outcome);
+    } else if (outcome instanceof Promise) outcome.then(resolve, reject);
     else resolve(outcome);
   });
   stream.end(frame(request.message));
