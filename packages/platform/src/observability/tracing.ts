@@ -1,6 +1,5 @@
 import { context, type Tracer, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import {
   AlwaysOffSampler,
@@ -10,6 +9,7 @@ import {
   SimpleSpanProcessor,
   type SpanProcessor,
 } from "@opentelemetry/sdk-trace-node";
+import { LazyOtlpTraceExporter } from "./lazy-otlp-exporter.js";
 import { UnrecordedTracer } from "./unrecorded-tracer.js";
 
 let provider: NodeTracerProvider | undefined;
@@ -41,7 +41,7 @@ function processorsFromEnv(env: NodeJS.ProcessEnv): SpanProcessor[] {
   // traceparent across hops) when none is set, they are just not exported.
   const exporters = (env.OTEL_TRACES_EXPORTER ?? "none").split(",").map((s) => s.trim().toLowerCase());
   const processors: SpanProcessor[] = [];
-  if (exporters.includes("otlp")) processors.push(new BatchSpanProcessor(new OTLPTraceExporter()));
+  if (exporters.includes("otlp")) processors.push(new BatchSpanProcessor(new LazyOtlpTraceExporter()));
   if (exporters.includes("console")) processors.push(new SimpleSpanProcessor(new ConsoleSpanExporter()));
   return processors;
 }
