@@ -15,6 +15,9 @@ export interface SessionPoolOptions {
   };
 }
 
+/** How long a connection attempt may take (grpc-js's minimum connect timeout). */
+const CONNECT_TIMEOUT_MS = 20_000;
+
 interface Slot {
   address: TargetAddress;
   session: ClientHttp2Session | undefined;
@@ -23,8 +26,8 @@ interface Slot {
 /**
  * One HTTP/2 session per address of a target, calls spread round-robin across them (as grpc-js's
  * round_robin). A session that closes, fails or receives GOAWAY leaves the pool at once: new calls
- * open a fresh one, calls in flight on it finish (or fail, as HTTP/2 decides). A failed session makes
- * the next pick resolve the target again. Keep-alive pings every `keepaliveTimeMs`; one unanswered
+ * open a fresh one (after resolving the target again), calls in flight on it finish (or fail, as
+ * HTTP/2 decides). A connection attempt is given up after 20 s. Keep-alive pings every `keepaliveTimeMs`; one unanswered
  * for `keepaliveTimeoutMs` destroys the session. A session holds the process open only while calls run on it.
  */
 export class Http2SessionPool {
@@ -115,17 +118,23 @@ export class Http2SessionPool {
       session = connect(`http://${authority}`);
     }
     session.unref();
+    // A session that leaves (GOAWAY, error, close) sends the next pick to resolve the target again,
+    // as grpc-js re-resolves when a connection drops: a replaced server may have a new address.
     const leave = () => {
       if (slot.session === session) slot.session = undefined;
+      this.stale = true;
     };
     const keepalive = this.keepalive(session);
+    // A connection attempt that neither succeeds nor fails (packets to an address nobody holds any
+    // more) is given up, as grpc-js's connect timeout does; its calls fail by their own deadlines first.
+    const connecting = setTimeout(() => session.destroy(new Error("connection attempt timed out")), CONNECT_TIMEOUT_MS);
+    connecting.unref();
+    session.once("connect", () => clearTimeout(connecting));
     session.once("goaway", leave);
-    session.on("error", () => {
-      leave();
-      this.stale = true;
-    });
+    session.on("error", leave);
     session.once("close", () => {
       leave();
+      clearTimeout(connecting);
       clearInterval(keepalive);
     });
     return session;

@@ -170,13 +170,51 @@ export function http2Unary(pool: Http2SessionPool, request: Http2UnaryRequest): 
       reject(new ConnectError((error as Error).message, Code.Unavailable));
       return;
     }
-    if (found instanceof Promise) {
-      found.then(
-        (session) => start(pool, session, request, resolve, reject),
-        (error: Error) => reject(new ConnectError(`name resolution failed for ${pool.name}: ${error.message}`, Code.Unavailable)),
-      );
-    } else start(pool, found, request, resolve, reject);
+    if (found instanceof Promise) awaitSession(pool, found, request, resolve, reject);
+    else start(pool, found, request, resolve, reject);
   });
+}
+
+/**
+ * Waits for the session of a target still being resolved (or its certificate read) — within the
+ * call's deadline and cancellation, as the call itself would: a lookup that hangs must not hold the
+ * caller past its deadline.
+ */
+function awaitSession(
+  pool: Http2SessionPool,
+  found: Promise<ClientHttp2Session>,
+  request: Http2UnaryRequest,
+  resolve: (message: Buffer) => void,
+  reject: (error: ConnectError) => void,
+): void {
+  let waiting = true;
+  const stop = (): boolean => {
+    if (!waiting) return false;
+    waiting = false;
+    if (timer !== undefined) clearTimeout(timer);
+    request.signal?.removeEventListener("abort", onAbort);
+    request.parent?.removeListener("cancelled", onAbort);
+    return true;
+  };
+  const onAbort = () => {
+    if (stop()) reject(new ConnectError("Cancelled on client", Code.Canceled));
+  };
+  const timer =
+    request.deadline === Infinity
+      ? undefined
+      : setTimeout(() => {
+          if (stop()) reject(new ConnectError(`Deadline exceeded while connecting to ${pool.name}`, Code.DeadlineExceeded));
+        }, request.deadline - Date.now());
+  request.signal?.addEventListener("abort", onAbort, { once: true });
+  request.parent?.once("cancelled", onAbort);
+  found.then(
+    (session) => {
+      if (stop()) start(pool, session, request, resolve, reject);
+    },
+    (error: Error) => {
+      if (stop()) reject(new ConnectError(`name resolution failed for ${pool.name}: ${error.message}`, Code.Unavailable));
+    },
+  );
 }
 
 function start(
