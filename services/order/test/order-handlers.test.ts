@@ -272,6 +272,23 @@ async function watchAll(
   return seen;
 }
 
+/**
+ * An order held at AuthorizePayment (until `authorize.release()`), and a WatchOrder stream of it
+ * collecting into `seen` until it ends (`watch`).
+ */
+async function watchWhileAuthorizing() {
+  const { options } = newCaller();
+  const authorize = interruptions.hold("AuthorizePayment");
+  const placing = place(orderOf([{ sku: await addProduct(2), quantity: 1 }]), options);
+  await authorize.reached;
+  const [{ orderId }] = (await orders.listOrders({}, options)).orders as [Order];
+  const seen: Order[] = [];
+  const watch = (async () => {
+    for await (const { order } of orders.watchOrder({ orderId }, { ...options, signal: AbortSignal.timeout(10_000) })) seen.push(order!);
+  })();
+  return { orderId, authorize, placing, seen, watch };
+}
+
 async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
@@ -835,17 +852,7 @@ describe("WatchOrder", () => {
   });
 
   it("never sends an older state of the order after a newer one when a late notification arrives (the broker's copy of OrderPlaced)", async () => {
-    const { options } = newCaller();
-    const authorize = interruptions.hold("AuthorizePayment");
-    const placing = place(orderOf([{ sku: await addProduct(2), quantity: 1 }]), options);
-    await authorize.reached;
-    const [{ orderId }] = (await orders.listOrders({}, options)).orders as [Order];
-    const seen: Order[] = [];
-    const watch = (async () => {
-      const stream = orders.watchOrder({ orderId }, { ...options, signal: AbortSignal.timeout(10_000) });
-      for await (const { order } of stream) seen.push(order!);
-    })();
-
+    const { orderId, authorize, placing, seen, watch } = await watchWhileAuthorizing();
     await until(() => seen.length === 1); // priced by its reservation
     expect(seen[0]?.total?.amountMinor).toBeGreaterThan(0n);
     await deliverOutbox(orderId); // OrderPlaced: the order before it was priced, arriving now
@@ -861,15 +868,7 @@ describe("WatchOrder", () => {
   });
 
   it("re-reads the order when the feed asks (changes made while it was deaf were never heard), and ends with the order as stored", async () => {
-    const { options } = newCaller();
-    const authorize = interruptions.hold("AuthorizePayment");
-    const placing = place(orderOf([{ sku: await addProduct(2), quantity: 1 }]), options);
-    await authorize.reached;
-    const [{ orderId }] = (await orders.listOrders({}, options)).orders as [Order];
-    const seen: Order[] = [];
-    const watch = (async () => {
-      for await (const { order } of orders.watchOrder({ orderId }, { ...options, signal: AbortSignal.timeout(10_000) })) seen.push(order!);
-    })();
+    const { authorize, placing, seen, watch } = await watchWhileAuthorizing();
     await until(() => seen.length === 1);
 
     events.deaf = true; // the feed's queue is gone: the rest of the saga's changes go unheard here

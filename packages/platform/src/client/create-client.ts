@@ -360,14 +360,7 @@ function http2UnaryMethod(method: DescMethod, settings: MethodSettings, pool: Ht
     }
   };
 
-  if (!breaker) return (init: unknown, options?: CallOptions) => call(init, options);
-  return (init: unknown, options?: CallOptions) => {
-    const seen: { deadline: DeadlineOwner } = { deadline: "budget" };
-    return breaker.execute(
-      () => call(init, options, seen),
-      () => seen.deadline,
-    );
-  };
+  return behindBreaker(breaker, call);
 }
 
 function unaryMethod(method: DescMethod, settings: MethodSettings) {
@@ -415,11 +408,18 @@ function unaryMethod(method: DescMethod, settings: MethodSettings) {
     });
   };
 
-  if (!breaker) return (init: unknown, options?: CallOptions) => attempt(init, options);
+  return behindBreaker(breaker, attempt);
+}
+
+type UnaryCall = (init: unknown, options: CallOptions | undefined, seen?: { deadline: DeadlineOwner }) => Promise<unknown>;
+
+/** A unary method behind the target's breaker (if any), which learns from `seen` whose deadline a DEADLINE_EXCEEDED was. */
+function behindBreaker(breaker: TargetBreaker | undefined, call: UnaryCall) {
+  if (!breaker) return (init: unknown, options?: CallOptions) => call(init, options);
   return (init: unknown, options?: CallOptions) => {
     const seen: { deadline: DeadlineOwner } = { deadline: "budget" };
     return breaker.execute(
-      () => attempt(init, options, seen),
+      () => call(init, options, seen),
       () => seen.deadline,
     );
   };
