@@ -7,18 +7,18 @@ import { randomBytes } from "node:crypto";
 // and consumes them with manual acks. Not a test: prints a table.
 //   node bench/messaging/run.mjs            (after `npx tsc -b services/notification`)
 //   BENCH_N=20000 BENCH_PREFETCH=64 node bench/messaging/run.mjs
-//   BENCH_MESSAGING_DB=pglite,postgres (default both, one run: same broker, baseline first)
+//   BENCH_MESSAGING_DB=pglite,pglite-disk,postgres (default all three, one run: same broker, baseline
+//   first; pglite = in memory, pglite-disk = a data directory on disk, as `npm start` runs it)
+// Every consumer, the baseline's too, runs in a worker thread of its own (consume-side.mjs): in the
+// mesh the relay and the consumer are two processes, each with its own database and event loop.
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
 import { notificationTopology } from "@shop/notification/config";
-import { startNotificationConsumer } from "@shop/notification/consumer";
-import { createNotificationStore } from "@shop/notification/store";
-import { openDatabase } from "@shop/platform/database";
 import {
   connectMessaging,
   createPublisher,
@@ -27,25 +27,18 @@ import {
   OUTBOX_TABLE_SQL,
   startOutboxRelay,
 } from "@shop/platform/messaging";
-import { databaseEngines } from "@shop/platform/testing/postgres";
 import { rabbitTestScope } from "@shop/platform/testing/rabbitmq";
 import amqp from "amqplib";
 import { pino } from "pino";
 import { Registry } from "prom-client";
+import { engineDatabase } from "./engine-database.mjs";
 
 const N = Number(process.env.BENCH_N ?? 5000);
 const PREFETCH = Number(process.env.BENCH_PREFETCH ?? 64);
 const BATCH = Number(process.env.BENCH_BATCH ?? 200);
-const ENGINES = (process.env.BENCH_MESSAGING_DB ?? "pglite,postgres").split(",").map((e) => e.trim().toLowerCase());
-const logger = pino({ level: process.env.LOG_LEVEL ?? "warn" });
-// Counts its sends: the bench asks the database for the committed count only once every command was sent.
-let sends = 0;
-const silentProvider = {
-  name: "bench",
-  async send() {
-    sends++;
-  },
-};
+const ENGINES = (process.env.BENCH_MESSAGING_DB ?? "pglite,pglite-disk,postgres").split(",").map((e) => e.trim().toLowerCase());
+const LOG_LEVEL = process.env.LOG_LEVEL ?? "warn";
+const logger = pino({ level: LOG_LEVEL });
 
 const command = (id) =>
   create(SendNotificationCommandSchema, {
@@ -58,43 +51,46 @@ const command = (id) =>
     userId: "user-1",
   });
 
-/** The engine's database (the platform's openDatabase: PGlite in memory, or a fresh PostgreSQL database) with the given migrations. */
-async function engineDatabase(engine, migrationsDir, label) {
-  if (engine === "pglite") {
-    const db = await openDatabase({ migrationsDir });
-    return { db, dispose: () => db.close() };
-  }
-  const postgres = databaseEngines(migrationsDir, label).find((e) => e.engine === "PostgreSQL");
-  return postgres.open();
-}
-
 function outboxMigrations() {
   const dir = mkdtempSync(join(tmpdir(), "bench-outbox-"));
   writeFileSync(join(dir, "001_outbox.sql"), OUTBOX_TABLE_SQL);
   return dir;
 }
 
+/** Starts consume-side.mjs in a worker thread; resolves once it consumes. */
+async function startConsumeSide(data) {
+  const worker = new Worker(new URL("./consume-side.mjs", import.meta.url), {
+    workerData: { n: N, prefetch: PREFETCH, logLevel: LOG_LEVEL, ...data },
+  });
+  const failed = new Promise((_, reject) => {
+    worker.once("error", reject);
+    worker.once("exit", (code) => reject(new Error(`consume side exited (${code}) before it was done`)));
+  });
+  const signal = (key) => Promise.race([new Promise((resolve) => worker.on("message", (m) => m[key] && resolve())), failed]);
+  const done = signal("done");
+  const closed = signal("closed");
+  done.catch(() => {});
+  closed.catch(() => {});
+  await signal("ready");
+  return {
+    done,
+    async close() {
+      worker.postMessage("stop");
+      await closed;
+      await worker.terminate();
+    },
+  };
+}
+
 async function baseline(scope) {
   const queue = `${scope.prefix}baseline`;
   const conn = await amqp.connect(scope.url);
   const pub = await conn.createConfirmChannel();
-  const sub = await conn.createChannel();
   await pub.assertQueue(queue, { durable: true, arguments: { "x-queue-type": "quorum" } });
-  await sub.prefetch(PREFETCH);
+  const consumer = await startConsumeSide({ mode: "baseline", url: scope.url, queue });
   const body = Buffer.from(toBinary(SendNotificationCommandSchema, command("baseline")));
-  let acked = 0;
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
-  const done = new Promise((resolve) => {
-    void sub.consume(
-      queue,
-      (msg) => {
-        sub.ack(msg);
-        if (++acked === N) resolve();
-      },
-      { noAck: false },
-    );
-  });
   // publish in confirmed windows of BATCH, as the relay does
   for (let i = 0; i < N; i += BATCH) {
     const window = [];
@@ -114,9 +110,10 @@ async function baseline(scope) {
     await Promise.all(window);
   }
   const published = performance.now();
-  await done;
+  await consumer.done;
   const t1 = performance.now();
   const cpu = process.cpuUsage(cpu0);
+  await consumer.close();
   await conn.close();
   return {
     cpuMicrosPerMessage: (cpu.user + cpu.system) / N,
@@ -127,16 +124,10 @@ async function baseline(scope) {
 }
 
 async function pipeline(scope, engine) {
-  const topology = notificationTopology(`${scope.prefix}${engine}.`);
+  const topologyPrefix = `${scope.prefix}${engine}.`;
+  const topology = notificationTopology(topologyPrefix);
   const ordersDb = await engineDatabase(engine, outboxMigrations(), "bench_msg_orders");
-  const notificationsDb = await engineDatabase(
-    engine,
-    fileURLToPath(new URL("../../services/notification/migrations", import.meta.url)),
-    "bench_msg_notify",
-  );
   const orders = ordersDb.db;
-  const notifications = notificationsDb.db;
-  const store = createNotificationStore(notifications);
   const connection = connectMessaging({
     url: scope.url,
     connectionName: scope.connectionName,
@@ -145,7 +136,13 @@ async function pipeline(scope, engine) {
   });
   await connection.waitForConnect(10_000);
   const publisher = createPublisher(connection, { exchange: topology.exchange, logger });
-  const consumer = startNotificationConsumer({ connection, topology, store, provider: silentProvider, logger, prefetch: PREFETCH });
+  const consumer = await startConsumeSide({
+    mode: "pipeline",
+    url: scope.url,
+    connectionName: scope.connectionName,
+    engine,
+    topologyPrefix,
+  });
 
   const e0 = performance.now();
   for (let i = 0; i < N; i++) {
@@ -160,21 +157,20 @@ async function pipeline(scope, engine) {
   }
   const enqueuePerSec = N / ((performance.now() - e0) / 1000);
 
-  sends = 0;
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   const relay = startOutboxRelay({ db: orders, publisher, logger, intervalMs: 5, batchSize: BATCH, registry: new Registry() });
   let relayedAt;
-  for (;;) {
+  let consumed = false;
+  void consumer.done.then(() => {
+    consumed = true;
+  });
+  while (!consumed) {
     if (relayedAt === undefined) {
       const { rows: pending } = await orders.query("select count(*)::int as n from outbox where published_at is null");
       if (pending[0].n === 0) relayedAt = performance.now();
     }
-    if (sends >= N) {
-      const { rows } = await notifications.query("select count(*)::int as n from deliveries");
-      if (rows[0].n >= N) break;
-    }
-    await new Promise((r) => setTimeout(r, 10));
+    await Promise.race([consumer.done, new Promise((r) => setTimeout(r, 10))]);
   }
   const t1 = performance.now();
   const cpu = process.cpuUsage(cpu0);
@@ -183,7 +179,6 @@ async function pipeline(scope, engine) {
   await publisher.close();
   await connection.close();
   await ordersDb.dispose();
-  await notificationsDb.dispose();
   return {
     cpuMicrosPerCommand: (cpu.user + cpu.system) / N,
     enqueuePerSec,
@@ -199,10 +194,12 @@ try {
   const pipes = [];
   for (const engine of ENGINES) pipes.push([engine, await pipeline(scope, engine)]);
   const fmt = (n) => Math.round(n).toLocaleString("en-US").padStart(9);
-  console.log(`messaging throughput, N=${N}, prefetch=${PREFETCH}, publish window=${BATCH} (quorum queues, persistent, confirms)`);
+  console.log(
+    `messaging throughput, N=${N}, prefetch=${PREFETCH}, publish window=${BATCH} (quorum queues, persistent, confirms; consumers in a worker thread)`,
+  );
   console.log(`  bare amqplib  publish+confirm       ${fmt(base.publishPerSec)} msg/s`);
   console.log(
-    `  bare amqplib  publish -> consume+ack ${fmt(base.endToEndPerSec)} msg/s   (${base.seconds.toFixed(2)} s, ${Math.round(base.cpuMicrosPerMessage)} µs CPU per message in this process)`,
+    `  bare amqplib  publish -> consume+ack ${fmt(base.endToEndPerSec)} msg/s   (${base.seconds.toFixed(2)} s, ${Math.round(base.cpuMicrosPerMessage)} µs CPU per message in this process, both threads)`,
   );
   for (const [engine, pipe] of pipes) {
     // PGlite's rows keep their old names (bench/src/messaging.mjs pairs them); PostgreSQL's say so.
@@ -210,7 +207,7 @@ try {
     console.log(`  pipeline      ${on}outbox enqueue (tx)    ${fmt(pipe.enqueuePerSec)} cmd/s`);
     console.log(`  pipeline      ${on}outbox -> relay -> broker ack (rows marked) ${fmt(pipe.relayPerSec)} cmd/s`);
     console.log(
-      `  pipeline      ${on}outbox -> relay -> broker -> consumer -> dedupe+commit -> ack ${fmt(pipe.endToEndPerSec)} cmd/s   (${pipe.seconds.toFixed(2)} s, ${Math.round(pipe.cpuMicrosPerCommand)} µs CPU per command in this process, ${engine})`,
+      `  pipeline      ${on}outbox -> relay -> broker -> consumer -> dedupe+commit -> ack ${fmt(pipe.endToEndPerSec)} cmd/s   (${pipe.seconds.toFixed(2)} s, ${Math.round(pipe.cpuMicrosPerCommand)} µs CPU per command in this process, both threads, ${engine})`,
     );
   }
 } finally {

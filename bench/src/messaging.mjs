@@ -32,6 +32,25 @@ const PAIRS = [
     "bare publish → consume + ack",
   ],
   ["pipeline outbox enqueue (tx)", "bare amqplib publish+confirm", "outbox enqueue (one transaction each)", "bare publish + confirm"],
+  // The same rows on PGlite in a data directory on disk (as `npm start` runs it).
+  [
+    "pipeline pglite-disk: outbox -> relay -> broker ack (rows marked)",
+    "bare amqplib publish+confirm",
+    "PGlite on disk: outbox → relay → broker ack",
+    "bare publish + confirm",
+  ],
+  [
+    "pipeline pglite-disk: outbox -> relay -> broker -> consumer -> dedupe+commit -> ack",
+    "bare amqplib publish -> consume+ack",
+    "PGlite on disk: outbox → relay → broker → consumer → dedupe + commit → ack",
+    "bare publish → consume + ack",
+  ],
+  [
+    "pipeline pglite-disk: outbox enqueue (tx)",
+    "bare amqplib publish+confirm",
+    "PGlite on disk: outbox enqueue (one transaction each)",
+    "bare publish + confirm",
+  ],
   // The same rows with both databases on PostgreSQL (bench/messaging prints them after PGlite's).
   [
     "pipeline postgres: outbox -> relay -> broker ack (rows marked)",
@@ -73,7 +92,7 @@ export async function runMessaging({ repeats = 1, log = console.log }) {
   const known = PAIRS.filter(([a, b]) => a in runs[0] && b in runs[0]);
   return {
     title: "Messaging: outbox → RabbitMQ → consumer vs bare amqplib",
-    method: `\`node bench/messaging/run.mjs\` (${header.replace(/^messaging throughput,\s*/, "")}; one Node process; outbox and deliveries on PGlite in memory, then on PostgreSQL), ${repeats} run(s); see bench/messaging/README.md`,
+    method: `\`node bench/messaging/run.mjs\` (${header.replace(/^messaging throughput,\s*/, "")}; relay and producer in one thread, each consumer — the baseline's too — in a worker thread of its own, as the mesh runs them in two processes; CPU counts both threads; outbox and deliveries on PGlite in memory, on PGlite in a data directory on disk, then on PostgreSQL), ${repeats} run(s); see bench/messaging/README.md`,
     pairs: known.map(([subject, baseline, label, baselineLabel]) => ({
       label,
       unit: "commands/s",
