@@ -8,3 +8,11 @@ export function runCommitted(committed: ReadonlyArray<() => void>): void {
     }
   }
 }
+
+/**
+ * `Queryable.afterCommit` of a transaction that collects its hooks in `committed` (run by
+ * `runCommitted` after COMMIT), or of the database itself (no transaction: run at once).
+ */
+export function afterCommitHook(committed?: Array<() => void>): (fn: () => void) => void {
+  return committed ? (fn) => void committed.push(fn) : (fn) => fn();
+}

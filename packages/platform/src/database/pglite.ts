@@ -18,7 +18,7 @@ import { basename, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { setFlagsFromString } from "node:v8";
 import { PGlite, type Transaction, types } from "@electric-sql/pglite";
-import { runCommitted } from "./after-commit.js";
+import { afterCommitHook, runCommitted } from "./after-commit.js";
 import type { Database, Queryable, QueryResult } from "./database.js";
 import type { MigrationTarget } from "./migrations.js";
 
@@ -52,10 +52,7 @@ export async function openPglite(dataDir: string | undefined): Promise<Database 
   const startParams = [...PGlite.defaultStartParams, "-c", "shared_buffers=4MB", "-c", "max_connections=8"];
   const pglite = await PGlite.create(dataDir ? { dataDir, parsers, startParams } : { parsers, startParams });
   const wrap = (target: Pick<PGlite, "query"> | Transaction, committed?: Array<() => void>): Queryable => ({
-    afterCommit(fn: () => void) {
-      if (committed) committed.push(fn);
-      else fn();
-    },
+    afterCommit: afterCommitHook(committed),
     async query<Row extends Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> {
       const result = await target.query<Row>(sql, params as unknown[]);
       return { rows: result.rows, rowCount: result.rowCount ?? result.affectedRows ?? result.rows.length };

@@ -1,5 +1,5 @@
 import pg from "pg";
-import { runCommitted } from "./after-commit.js";
+import { afterCommitHook, runCommitted } from "./after-commit.js";
 import type { Database, Queryable, QueryResult } from "./database.js";
 import type { MigrationTarget } from "./migrations.js";
 
@@ -49,10 +49,7 @@ export async function openPostgres(url: string, poolSize = 10): Promise<Database
     // An idle client lost its connection; the pool replaces it. Queries report their own errors.
   });
   const wrap = (target: pg.Pool | pg.PoolClient, committed?: Array<() => void>): Queryable => ({
-    afterCommit(fn: () => void) {
-      if (committed) committed.push(fn);
-      else fn();
-    },
+    afterCommit: afterCommitHook(committed),
     async query<Row extends Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> {
       const name = params.length > 0 ? statementName(sql) : undefined;
       const run = (named: boolean) =>
