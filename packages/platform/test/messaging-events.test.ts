@@ -29,6 +29,7 @@ import {
   UnprocessableMessageError,
 } from "../src/messaging/index.js";
 import { rabbitTestScope } from "../src/testing/rabbitmq.js";
+import { waitFor } from "../src/testing/wait.js";
 
 // Spans are recorded in memory: the platform's tracer is the global provider's when no exporter was set up.
 const spans = new InMemorySpanExporter();
@@ -61,16 +62,6 @@ const confirmed = (orderId: string) =>
   create(OrderConfirmedSchema, { eventId: `${orderId}.confirmed`, order: { orderId, userId: "ada", email: "ada@example.com" } });
 const rejected = (orderId: string) =>
   create(OrderRejectedSchema, { eventId: `${orderId}.rejected`, order: { orderId, userId: "ada" }, reason: "out of stock" });
-
-async function waitFor<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 type Confirmed = MessageShape<typeof OrderConfirmedSchema>;
 type Rejected = MessageShape<typeof OrderRejectedSchema>;

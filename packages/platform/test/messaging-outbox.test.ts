@@ -21,6 +21,7 @@ import {
   startOutboxRelay,
 } from "../src/messaging/index.js";
 import { rabbitTestScope } from "../src/testing/rabbitmq.js";
+import { waitFor } from "../src/testing/wait.js";
 
 /** An in-memory PGlite database with just the outbox table, made the way a service makes its own. */
 async function memoryDatabase(sql: string): Promise<Database> {
@@ -44,16 +45,6 @@ let raw: ChannelModel;
 
 const command = (id: string) =>
   create(SendNotificationCommandSchema, { commandId: id, recipient: "ada@example.com", template: "order_confirmed" });
-
-async function waitFor<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function drainMainQueue(): Promise<string[]> {
   const ch = await raw.createChannel();

@@ -16,6 +16,7 @@ import {
   startConsumer,
 } from "../src/messaging/index.js";
 import { rabbitTestScope } from "../src/testing/rabbitmq.js";
+import { waitFor } from "../src/testing/wait.js";
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
 const scope = rabbitTestScope("test-msg");
@@ -37,16 +38,6 @@ function command(id: string) {
     template: "order_confirmed",
     orderId: "ord_1",
   });
-}
-
-async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 beforeAll(async () => {
