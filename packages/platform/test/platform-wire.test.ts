@@ -1,7 +1,10 @@
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import http2 from "node:http2";
 import { promisify } from "node:util";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "@shop/contracts/grpc/health/v1/health_pb";
+import { ServerReflectionRequestSchema, ServerReflectionResponseSchema } from "@shop/contracts/grpc/reflection/v1/reflection_pb";
 import {
   GetProductRequestSchema,
   GetProductResponseSchema,
@@ -135,5 +138,88 @@ describe("wire compatibility with clients we did not write", () => {
     expect(metrics).toContain("grpc_server_handling_seconds_bucket");
     expect(metrics).toContain("process_cpu_seconds_total");
     expect((await fetch(`http://127.0.0.1:${server.adminPort}/healthz`)).status).toBe(200);
+  });
+});
+
+describe("server reflection, loaded on its first call", () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer([inventoryRegistration()]);
+  });
+  afterAll(async () => {
+    await server.shutdown();
+  });
+
+  /** One ServerReflectionInfo stream over mTLS: sends each request frame, resolves to the answer frames and the grpc-status. */
+  function reflect(frames: Buffer[]): Promise<{ messages: Buffer[]; status: string | undefined }> {
+    const { ca, cert, key } = testCertificateFiles("gateway");
+    const session = http2.connect(`https://${server.address}`, {
+      ca: readFileSync(ca),
+      cert: readFileSync(cert),
+      key: readFileSync(key),
+      checkServerIdentity: () => undefined,
+    });
+    return new Promise((resolve, reject) => {
+      session.on("error", reject);
+      const stream = session.request({
+        ":method": "POST",
+        ":path": "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        "content-type": "application/grpc",
+        te: "trailers",
+      });
+      const chunks: Buffer[] = [];
+      let status: string | undefined;
+      stream.on("response", (headers) => (status ??= headers["grpc-status"] as string | undefined));
+      stream.on("trailers", (trailers) => (status = trailers["grpc-status"] as string | undefined));
+      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+      stream.on("error", reject);
+      stream.on("end", () => {
+        session.close();
+        const body = Buffer.concat(chunks);
+        const messages: Buffer[] = [];
+        for (let at = 0; at + 5 <= body.length; at += 5 + body.readUInt32BE(at + 1))
+          messages.push(body.subarray(at + 5, at + 5 + body.readUInt32BE(at + 1)));
+        resolve({ messages, status });
+      });
+      for (const frame of frames) stream.write(frame);
+      stream.end();
+    });
+  }
+  const listServices = () => {
+    const message = toBinary(
+      ServerReflectionRequestSchema,
+      create(ServerReflectionRequestSchema, { messageRequest: { case: "listServices", value: "*" } }),
+    );
+    const frame = Buffer.alloc(5 + message.length);
+    frame.writeUInt32BE(message.length, 1);
+    frame.set(message, 5);
+    return frame;
+  };
+
+  it("answers three streams that arrive together before it is loaded, each request in order", async () => {
+    const answers = await Promise.all([reflect([listServices()]), reflect([listServices(), listServices()]), reflect([listServices()])]);
+    expect(answers.map((a) => [a.status, a.messages.length])).toEqual([
+      ["0", 1],
+      ["0", 2],
+      ["0", 1],
+    ]);
+    for (const { messages } of answers) {
+      for (const message of messages) {
+        const response = fromBinary(ServerReflectionResponseSchema, message);
+        expect(response.messageResponse.case).toBe("listServicesResponse");
+        const names =
+          response.messageResponse.case === "listServicesResponse" ? response.messageResponse.value.service.map((s) => s.name) : [];
+        expect(names).toContain("shop.inventory.v1.InventoryService");
+      }
+    }
+  });
+
+  it("ends a stream whose request cannot be decoded with INTERNAL, and goes on answering others", async () => {
+    const garbage = Buffer.from([0, 0, 0, 0, 1, 0x0f]); // field 1 with wire type 7, which does not exist
+    const broken = await reflect([garbage]);
+    expect(broken.status).toBe("13");
+    const next = await reflect([listServices()]);
+    expect(next.status).toBe("0");
+    expect(next.messages).toHaveLength(1);
   });
 });

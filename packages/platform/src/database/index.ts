@@ -4,8 +4,6 @@ import type { Logger } from "pino";
 import { describeDatabase } from "./config.js";
 import type { Database, DatabaseConfig } from "./database.js";
 import { migrate } from "./migrations.js";
-import { openPglite } from "./pglite.js";
-import { openPostgres } from "./postgres.js";
 
 export { type DatabasePaths, describeDatabase, loadDatabaseConfig } from "./config.js";
 export type { Database, DatabaseConfig, Queryable, QueryResult } from "./database.js";
@@ -24,7 +22,12 @@ export async function openDatabase(config: DatabaseConfig, logger?: Logger): Pro
     { event: "database.opening", database: where, initialising },
     initialising ? "initialising the embedded database (first start: this takes a while)" : "opening the database",
   );
-  const db = config.url ? await openPostgres(config.url) : await openPglite(config.dataDir);
+  // Each engine's driver is loaded only by a service that uses it: PGlite's JavaScript (its
+  // Emscripten runtime) is several MiB of heap that a service on PostgreSQL never needs, pg ~0.5 MiB
+  // that an embedded one never needs.
+  const db = config.url
+    ? await (await import("./postgres.js")).openPostgres(config.url)
+    : await (await import("./pglite.js")).openPglite(config.dataDir);
   try {
     const applied = await migrate(db, config.migrationsDir);
     logger?.info(

@@ -131,7 +131,7 @@ export async function serve(config: ServiceConfig, services: ServiceRegistration
     methodGate(method, healthAccess.callers[method.localName as keyof typeof Health.method], [], control),
   );
   server.addService(healthGrpc.definition, healthGrpc.handlers);
-  addReflection(server, [...services.map(([desc]) => desc), Health, ReflectionV1, ReflectionV1Alpha]);
+  addReflection(server, [...services.map(([desc]) => desc), Health, ReflectionV1, ReflectionV1Alpha], [ReflectionV1, ReflectionV1Alpha]);
 
   const checks = options.readiness ?? {};
   let ready = false;
