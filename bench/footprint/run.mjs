@@ -2,14 +2,15 @@
 // grpc.health.v1 Check = SERVING) and the idle RSS of each process, with a PostgreSQL database per
 // service, and with embedded PGlite: fresh data directories (a first start initialises them), then
 // a restart on the directories that first start left.
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import http2 from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startNodeArgs, startProcessEnv } from "../../scripts/start/process-env.mjs";
-import { SERVICES, startMesh } from "../src/mesh.mjs";
-import { processTree, treeRssMiB } from "../src/processes.mjs";
+import { repoRoot, SERVICES, startMesh } from "../src/mesh.mjs";
+import { processTree, stopChild, treeRssMiB } from "../src/processes.mjs";
 import { spread } from "../src/stats.mjs";
 
 const NAMES = [...SERVICES, "gateway"];
@@ -118,17 +119,58 @@ async function once(mode, idleSeconds, log, dataDir) {
 }
 
 /**
+ * The floor beside a PGlite restart: one process per mesh process with the same node flags and
+ * environment, each service's opening only its PGlite data directory (as the platform does) and the
+ * gateway's an idle HTTP server (bench/footprint/floor-process.mjs); idle RSS and PSS read as for the mesh.
+ */
+async function floorOnce(idleSeconds, log, dataDir) {
+  const started = performance.now();
+  const script = join(repoRoot, "bench/footprint/floor-process.mjs");
+  const children = {};
+  const readyMs = {};
+  try {
+    await Promise.all(
+      NAMES.map(async (name) => {
+        const args = name === "gateway" ? [] : [join(dataDir, name), join(repoRoot, `services/${name}/migrations`)];
+        const child = spawn(process.execPath, [...startNodeArgs(), script, ...args], {
+          env: { ...process.env, ...startProcessEnv(name) },
+          stdio: ["ignore", "pipe", "inherit"],
+        });
+        children[name] = child;
+        await new Promise((resolve, reject) => {
+          child.once("exit", (code) => reject(new Error(`floor process ${name} exited (${code})`)));
+          child.stdout.on("data", (chunk) => String(chunk).includes("floor-process ready") && resolve());
+        });
+        readyMs[name] = performance.now() - started;
+      }),
+    );
+    const coldStartMs = performance.now() - started;
+    const cpuSeconds = Object.fromEntries(NAMES.map((name) => [name, treeCpuSeconds(children[name].pid)]));
+    await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
+    const rss = Object.fromEntries(NAMES.map((name) => [name, treeRssMiB(children[name].pid)]));
+    const pss = Object.fromEntries(NAMES.map((name) => [name, treePssMiB(children[name].pid)]));
+    const processes = Object.fromEntries(NAMES.map((name) => [name, 1]));
+    const sum = (values) => Object.values(values).reduce((total, value) => total + value, 0);
+    log(`  footprint floor (Node + PGlite only): idle RSS ${Math.round(sum(rss))} MiB, PSS ${Math.round(sum(pss))} MiB`);
+    return { coldStartMs, readyMs, rss, pss, processes, cpuSeconds };
+  } finally {
+    await Promise.all(Object.values(children).map((child) => stopChild(child)));
+  }
+}
+
+/**
  * Runs part 5: `repeats` mesh starts on PostgreSQL; `pgliteRepeats` first starts on fresh PGlite
  * directories, each followed by a restart on the directories it left.
  */
 export async function runFootprint({ repeats = 2, pgliteRepeats = 1, idleSeconds = 3, log = console.log }) {
-  const runs = { postgres: [], pglite: [], "pglite restart": [] };
+  const runs = { postgres: [], pglite: [], "pglite restart": [], "floor: Node + PGlite only": [] };
   for (let i = 0; i < repeats; i++) runs.postgres.push(await once("postgres", idleSeconds, log));
   for (let i = 0; i < pgliteRepeats; i++) {
     const dataDir = await mkdtemp(join(tmpdir(), "shop-bench-pglite-"));
     try {
       runs.pglite.push(await once("pglite", idleSeconds, log, dataDir));
       runs["pglite restart"].push(await once("pglite restart", idleSeconds, log, dataDir));
+      runs["floor: Node + PGlite only"].push(await floorOnce(idleSeconds, log, dataDir));
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
@@ -152,7 +194,7 @@ export async function runFootprint({ repeats = 2, pgliteRepeats = 1, idleSeconds
       .join(" ") || "no added environment";
   return {
     title: "Footprint: cold start to all SERVING and idle RSS",
-    method: `all five processes spawned at once with the environment and node flags \`npm start\` gives them (${startNodeArgs().join(" ") || "no flags"}; ${addedEnv}; the gateway as one process unless GATEWAY_WORKERS is set; RSS summed over each process tree), ready = every /readyz 200 then grpc.health.v1 Check SERVING on each service; RSS read after ${idleSeconds} s idle; PostgreSQL: a fresh database per service on the local server; PGlite: fresh data directories (first start: one initdb in a child process makes a template that each service copies), then a restart on them`,
+    method: `all five processes spawned at once with the environment and node flags \`npm start\` gives them (${startNodeArgs().join(" ") || "no flags"}; ${addedEnv}; the gateway as one process unless GATEWAY_WORKERS is set; RSS summed over each process tree), ready = every /readyz 200 then grpc.health.v1 Check SERVING on each service; RSS read after ${idleSeconds} s idle; PostgreSQL: a fresh database per service on the local server; PGlite: fresh data directories (first start: one initdb in a child process makes a template that each service copies), then a restart on them; floor = the same five processes with the same flags and environment, each service's opening only its PGlite data directory as the platform does (nothing else of ours: bench/footprint/floor-process.mjs), the gateway's an idle HTTP server`,
     footprint: results,
   };
 }

@@ -151,6 +151,11 @@ function summaryTable(parts) {
       lines.push(
         `| ${id} | idle RSS, whole mesh, PostgreSQL vs PGlite | – | ${num(fp.postgres.totalRssMiB.median)} MiB | ${rssPglite || "–"} | – |`,
       );
+      const floor = fp["floor: Node + PGlite only"];
+      if (restart && floor)
+        lines.push(
+          `| ${id} | idle RSS, whole mesh on PGlite (restart) vs its floor (the same processes: Node + PGlite only) | – | ${num(restart.totalRssMiB.median)} MiB | ${num(floor.totalRssMiB.median)} MiB | ${(restart.totalRssMiB.median / floor.totalRssMiB.median).toFixed(2)}× |`,
+        );
     }
   }
   return lines;
