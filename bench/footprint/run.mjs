@@ -89,6 +89,19 @@ function healthStatus(port, certsDir) {
   });
 }
 
+/**
+ * Each named process tree's CPU seconds so far (what it took to get ready), then, after
+ * `idleSeconds` of idle, its RSS, PSS and number of processes. `pidOf(name)` is the tree's root.
+ */
+async function idleFootprint(pidOf, idleSeconds) {
+  const each = (measure) => Object.fromEntries(NAMES.map((name) => [name, measure(pidOf(name))]));
+  const cpuSeconds = each(treeCpuSeconds);
+  await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
+  return { cpuSeconds, rss: each(treeRssMiB), pss: each(treePssMiB), processes: each((pid) => processTree(pid).length) };
+}
+
+const sum = (values) => Object.values(values).reduce((total, value) => total + value, 0);
+
 async function once(mode, idleSeconds, log, dataDir) {
   const db = mode.startsWith("pglite") ? "pglite" : "postgres";
   // Each process runs as `npm start` runs it: its environment (the gateway: one process) and node flags.
@@ -101,13 +114,8 @@ async function once(mode, idleSeconds, log, dataDir) {
     const notServing = Object.entries(health).filter(([, s]) => s !== "SERVING");
     if (notServing.length > 0) throw new Error(`ready but not SERVING: ${JSON.stringify(health)}`);
     // CPU used to get there: unlike the wall time, it hardly depends on what else the machine runs.
-    const cpuSeconds = Object.fromEntries(NAMES.map((name) => [name, treeCpuSeconds(mesh.processes[name].child.pid)]));
-    await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
-    const rss = Object.fromEntries(NAMES.map((name) => [name, treeRssMiB(mesh.processes[name].child.pid)]));
-    const pss = Object.fromEntries(NAMES.map((name) => [name, treePssMiB(mesh.processes[name].child.pid)]));
-    const processes = Object.fromEntries(NAMES.map((name) => [name, processTree(mesh.processes[name].child.pid).length]));
+    const { cpuSeconds, rss, pss, processes } = await idleFootprint((name) => mesh.processes[name].child.pid, idleSeconds);
     const readyMs = Object.fromEntries(NAMES.map((name) => [name, mesh.processes[name].readyMs]));
-    const sum = (values) => Object.values(values).reduce((total, value) => total + value, 0);
     const rounded = (values) => JSON.stringify(Object.fromEntries(Object.entries(values).map(([k, v]) => [k, Math.round(v)])));
     log(
       `  footprint ${mode}: all SERVING after ${(mesh.coldStartMs / 1000).toFixed(2)} s, ${sum(cpuSeconds).toFixed(1)} CPU s ${JSON.stringify(cpuSeconds)}; idle RSS ${Math.round(sum(rss))} MiB ${rounded(rss)}, PSS ${Math.round(sum(pss))} MiB`,
@@ -145,12 +153,7 @@ async function floorOnce(idleSeconds, log, dataDir) {
       }),
     );
     const coldStartMs = performance.now() - started;
-    const cpuSeconds = Object.fromEntries(NAMES.map((name) => [name, treeCpuSeconds(children[name].pid)]));
-    await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
-    const rss = Object.fromEntries(NAMES.map((name) => [name, treeRssMiB(children[name].pid)]));
-    const pss = Object.fromEntries(NAMES.map((name) => [name, treePssMiB(children[name].pid)]));
-    const processes = Object.fromEntries(NAMES.map((name) => [name, 1]));
-    const sum = (values) => Object.values(values).reduce((total, value) => total + value, 0);
+    const { cpuSeconds, rss, pss, processes } = await idleFootprint((name) => children[name].pid, idleSeconds);
     log(`  footprint floor (Node + PGlite only): idle RSS ${Math.round(sum(rss))} MiB, PSS ${Math.round(sum(pss))} MiB`);
     return { coldStartMs, readyMs, rss, pss, processes, cpuSeconds };
   } finally {

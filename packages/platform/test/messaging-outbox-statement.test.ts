@@ -6,7 +6,7 @@ import {
   type SendNotificationCommand,
   SendNotificationCommandSchema,
 } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
-import { type ChannelModel, connect } from "amqplib";
+import type { ChannelModel } from "amqplib";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -14,7 +14,6 @@ import type { Database } from "../src/database/database.js";
 import {
   commandTopology,
   enqueueOutbox,
-  type MessagingConnection,
   OUTBOX_TABLE_SQL,
   type OutboxMessage,
   type Publisher,
@@ -42,21 +41,14 @@ const topology = commandTopology({
   routingKey: SendNotificationCommandSchema.typeName,
   retryDelaysMs: [100],
 });
-let connection: MessagingConnection;
 let publisher: Publisher;
 let raw: ChannelModel;
 
 beforeAll(async () => {
-  ({ connection, publisher } = await scope.connectTo(topology, logger));
-  raw = await connect(scope.url);
+  ({ publisher, raw } = await scope.open(topology, logger));
 });
 
-afterAll(async () => {
-  await publisher?.close();
-  await connection?.close();
-  await raw?.close();
-  await scope.cleanup();
-});
+afterAll(() => scope.cleanup()); // closes what open() made, then deletes the run's queues
 
 const command = (id: string): OutboxMessage<typeof SendNotificationCommandSchema> => ({
   schema: SendNotificationCommandSchema,

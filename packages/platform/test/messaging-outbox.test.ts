@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
-import { type ChannelModel, connect } from "amqplib";
+import type { ChannelModel } from "amqplib";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,7 +15,6 @@ import {
   createPublisher,
   declareTopology,
   enqueueOutbox,
-  type MessagingConnection,
   OUTBOX_TABLE_SQL,
   type Publisher,
   startOutboxRelay,
@@ -39,7 +38,6 @@ const topology = commandTopology({
   routingKey: SendNotificationCommandSchema.typeName,
   retryDelaysMs: [100],
 });
-let connection: MessagingConnection;
 let publisher: Publisher;
 let raw: ChannelModel;
 
@@ -59,16 +57,10 @@ async function drainMainQueue(): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  ({ connection, publisher } = await scope.connectTo(topology, logger));
-  raw = await connect(scope.url);
+  ({ publisher, raw } = await scope.open(topology, logger));
 });
 
-afterAll(async () => {
-  await publisher?.close();
-  await connection?.close();
-  await raw?.close();
-  await scope.cleanup();
-});
+afterAll(() => scope.cleanup()); // closes what open() made, then deletes the run's queues
 
 describe("outbox", () => {
   let db: Database;

@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { context, trace } from "@opentelemetry/api";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
-import { type ChannelModel, connect } from "amqplib";
+import type { ChannelModel } from "amqplib";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -41,16 +41,10 @@ function command(id: string) {
 }
 
 beforeAll(async () => {
-  ({ connection, publisher } = await scope.connectTo(topology, logger, { initialDelayMs: 50, maxDelayMs: 500 }));
-  raw = await connect(scope.url);
+  ({ connection, publisher, raw } = await scope.open(topology, logger, { initialDelayMs: 50, maxDelayMs: 500 }));
 });
 
-afterAll(async () => {
-  await publisher?.close();
-  await connection?.close();
-  await raw?.close();
-  await scope.cleanup();
-});
+afterAll(() => scope.cleanup()); // closes what open() made, then deletes the run's queues
 
 describe("topology", () => {
   it("declares exchange, quorum main queue, retry tiers and DLQ, and declaring again changes nothing", async () => {

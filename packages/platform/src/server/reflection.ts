@@ -40,8 +40,9 @@ async function loadReflection(services: DescService[]): Promise<Registered> {
     import("@grpc/proto-loader"),
     import("@grpc/reflection"),
   ]);
-  const files = filesOf(services).map((file) => Buffer.from(toBinary(FileDescriptorProtoSchema, file.proto)));
-  const set = create(FileDescriptorSetSchema, { file: filesOf(services).map((file) => file.proto) });
+  const ordered = filesOf(services);
+  const files = ordered.map((file) => Buffer.from(toBinary(FileDescriptorProtoSchema, file.proto)));
+  const set = create(FileDescriptorSetSchema, { file: ordered.map((file) => file.proto) });
   const packageDefinition = loadFileDescriptorSetFromBuffer(Buffer.from(toBinary(FileDescriptorSetSchema, set)));
   // protobufjs re-serializes the descriptors it loaded, merging files (a message file ends up inside
   // the service file), which leaves imports dangling and clients such as buf curl unable to

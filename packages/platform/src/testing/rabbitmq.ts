@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
-import { connect } from "amqplib";
+import { type ChannelModel, connect } from "amqplib";
 import type { Logger } from "pino";
 import { connectMessaging, type MessagingConnection, type MessagingConnectionOptions } from "../messaging/connection.js";
 import { createPublisher, type Publisher } from "../messaging/publisher.js";
@@ -41,6 +41,15 @@ export interface RabbitTestScope {
     logger: Logger,
     reconnect?: MessagingConnectionOptions["reconnect"],
   ): Promise<{ connection: MessagingConnection; publisher: Publisher }>;
+  /**
+   * `connectTo`, plus a bare amqplib connection to look at queues as the broker holds them; all
+   * three are closed by `cleanup()` — a test file's whole RabbitMQ set-up in one call.
+   */
+  open(
+    topology: Topology,
+    logger: Logger,
+    reconnect?: MessagingConnectionOptions["reconnect"],
+  ): Promise<{ connection: MessagingConnection; publisher: Publisher; raw: ChannelModel }>;
 }
 
 /** One queue as `rabbitmqctl list_queues` reports it. */
@@ -53,6 +62,8 @@ export interface QueueState {
 /** A fresh scope with a random prefix; call `cleanup()` in afterAll. */
 export function rabbitTestScope(label = "test"): RabbitTestScope {
   const prefix = `${label}-${randomBytes(4).toString("hex")}.`;
+  // What `open` made, closed (publisher, connection, then the bare one) by `cleanup`.
+  const opened: Array<() => Promise<void>> = [];
   return {
     url: TEST_AMQP_URL,
     prefix,
@@ -67,6 +78,16 @@ export function rabbitTestScope(label = "test"): RabbitTestScope {
       });
       await connection.waitForConnect(10_000);
       return { connection, publisher: createPublisher(connection, { exchange: topology.exchange, logger }) };
+    },
+    async open(topology, logger, reconnect) {
+      const { connection, publisher } = await this.connectTo(topology, logger, reconnect);
+      const raw = await connect(TEST_AMQP_URL);
+      opened.push(
+        () => publisher.close(),
+        () => connection.close(),
+        () => raw.close(),
+      );
+      return { connection, publisher, raw };
     },
     async closeConnectionsFromBroker() {
       const pids = (await listConnections()).filter((c) => c.clientProperties.includes(`"${prefix}`)).map((c) => c.pid);
@@ -93,6 +114,7 @@ export function rabbitTestScope(label = "test"): RabbitTestScope {
       }
     },
     async cleanup() {
+      for (const close of opened.splice(0)) await close().catch(() => undefined);
       const [queues, exchanges] = await Promise.all([listNames("list_queues"), listNames("list_exchanges")]);
       const conn = await connect(TEST_AMQP_URL);
       try {
