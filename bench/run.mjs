@@ -54,6 +54,7 @@ const RUNNERS = {
       concurrencies: config.e2eConcurrencies,
       seconds: config.e2eSeconds,
       repeats: Math.min(config.repeats, 2),
+      floor: true,
     }),
   runtime: async () => {
     const options = {

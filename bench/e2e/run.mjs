@@ -2,19 +2,28 @@
 // payment, PostgreSQL per service, outbox -> RabbitMQ -> notification) by a separate closed-loop
 // load process, through the gateway vs straight to the order service; and how fast the
 // notifications of those orders are delivered (deliveries rows in the notification database).
+// With `floor`, the same direct load also runs against the order path's floor (floor-service.mjs:
+// the same processes, calls, statements and messages in bare Node, nothing else), in the same rounds.
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import pg from "pg";
 import { startMesh } from "../src/mesh.mjs";
 import { meshClientOptions } from "../src/mesh-clients.mjs";
-import { cpuSeconds, processTree } from "../src/processes.mjs";
+import { cpuSeconds, cpuSecondsByCommand, processTree } from "../src/processes.mjs";
 import { spread } from "../src/stats.mjs";
 import { CATALOGUE_SKUS as SKUS } from "./catalogue.mjs";
+import { startFloorMesh } from "./floor-mesh.mjs";
 
 const run = promisify(execFile);
 const LOAD = fileURLToPath(new URL("./load.mjs", import.meta.url));
-const LABELS = { gateway: "CreateOrder via gateway (Connect JSON, HTTP/1.1, JWT)", direct: "CreateOrder direct gRPC to order (baseline)" };
+const LABELS = {
+  gateway: "CreateOrder via gateway (Connect JSON, HTTP/1.1, JWT)",
+  direct: "CreateOrder direct gRPC to order (baseline)",
+  floor: "CreateOrder direct gRPC to the floor (bare Node: same calls, statements, messages)",
+};
+/** The shared servers each order also costs CPU in (not part of "server CPU", reported beside it). */
+const INFRASTRUCTURE = { postgres: "postgres", rabbitmq: "beam.smp" };
 
 /** Enough stock that no order is rejected for it. */
 async function restock(mesh) {
@@ -44,7 +53,7 @@ async function deliveries(db, user, expected, timeoutMs = 30_000) {
 }
 
 /** Runs part 3 at `concurrencies`, `seconds` per point, `repeats` interleaved rounds. */
-export async function runEndToEnd({ concurrencies, seconds, repeats, log = console.log }) {
+export async function runEndToEnd({ concurrencies, seconds, repeats, floor = false, log = console.log }) {
   const mesh = await startMesh({
     db: "postgres",
     env: {
@@ -54,9 +63,16 @@ export async function runEndToEnd({ concurrencies, seconds, repeats, log = conso
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info",
     },
   });
+  let floorMesh;
   const db = new pg.Client({ connectionString: mesh.databases.notification.url });
+  let floorDb;
   try {
     await db.connect();
+    if (floor) {
+      floorMesh = await startFloorMesh();
+      floorDb = new pg.Client({ connectionString: floorMesh.databases.notification.url });
+      await floorDb.connect();
+    }
     await restock(mesh);
     const tokenResponse = await fetch(`${mesh.gatewayUrl}/dev/token`, {
       method: "POST",
@@ -64,8 +80,9 @@ export async function runEndToEnd({ concurrencies, seconds, repeats, log = conso
       body: JSON.stringify({ user: "bench" }),
     });
     if (!tokenResponse.ok) throw new Error(`dev token: ${tokenResponse.status} ${await tokenResponse.text()}`);
-    const serverPids = () => Object.values(mesh.processes).flatMap(({ child }) => processTree(child.pid));
-    const modes = ["gateway", "direct"];
+    const meshOf = (mode) => (mode === "floor" ? floorMesh : mesh);
+    const serverPids = (mode) => Object.values(meshOf(mode).processes).flatMap(({ child }) => processTree(child.pid));
+    const modes = ["gateway", "direct", ...(floorMesh ? ["floor"] : [])];
     const raw = Object.fromEntries(modes.map((m) => [m, Object.fromEntries(concurrencies.map((c) => [c, []]))]));
     for (let round = 0; round < repeats; round++) {
       for (const concurrency of concurrencies) {
@@ -86,35 +103,41 @@ export async function runEndToEnd({ concurrencies, seconds, repeats, log = conso
               : undefined;
           const pointUser = mode === "gateway" ? `bench-gw-${round}-${concurrency}` : user;
           const spec = {
-            mode,
-            target: mode === "gateway" ? mesh.gatewayUrl : mesh.address("order"),
+            mode: mode === "floor" ? "direct" : mode,
+            target: mode === "gateway" ? mesh.gatewayUrl : meshOf(mode).address("order"),
             // Straight to order over mTLS as the gateway, the one workload order answers.
-            certsDir: mesh.certsDir,
+            certsDir: meshOf(mode).certsDir,
             token,
             user: pointUser,
             concurrency,
             seconds,
             skus: SKUS,
           };
-          const pids = serverPids();
+          const pids = serverPids(mode);
           const cpu0 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
-          const byProcess = Object.entries(mesh.processes).map(([name, { child }]) => [name, processTree(child.pid)]);
+          const infrastructure0 = cpuSecondsByCommand(Object.values(INFRASTRUCTURE));
+          const byProcess = Object.entries(meshOf(mode).processes).map(([name, { child }]) => [name, processTree(child.pid)]);
           const cpuByProcess0 = byProcess.map(([, ps]) => ps.reduce((s, p) => s + cpuSeconds(p), 0));
           const { stdout } = await run(process.execPath, [LOAD, JSON.stringify(spec)], {
             maxBuffer: 1 << 20,
             timeout: (seconds + 120) * 1000,
           });
           const cpu1 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
+          const infrastructure1 = cpuSecondsByCommand(Object.values(INFRASTRUCTURE));
+          const infrastructureMs = (name) =>
+            result.orders ? ((infrastructure1[INFRASTRUCTURE[name]] - infrastructure0[INFRASTRUCTURE[name]]) * 1000) / result.orders : NaN;
           const cpuByProcess1 = byProcess.map(([, ps]) => ps.reduce((s, p) => s + cpuSeconds(p), 0));
           const result = JSON.parse(stdout.trim().split("\n").at(-1));
           // warm-up orders (one per worker) also notify
           const expected = result.confirmed + concurrency;
-          const delivered = await deliveries(db, pointUser, expected);
+          const delivered = await deliveries(mode === "floor" ? floorDb : db, pointUser, expected);
           const deliveryWindow = (delivered.lastMs - result.startedAt) / 1000;
           const point = {
             ...result,
             rps: result.ordersPerSec,
             cpuUsPerRequest: result.orders ? ((cpu1 - cpu0) * 1e6) / result.orders : NaN,
+            postgresCpuMs: infrastructureMs("postgres"),
+            rabbitmqCpuMs: infrastructureMs("rabbitmq"),
             notificationsDelivered: delivered.count,
             notificationsExpected: expected,
             notificationsPerSec: delivered.count > concurrency ? (delivered.count - concurrency) / deliveryWindow : 0,
@@ -126,8 +149,9 @@ export async function runEndToEnd({ concurrencies, seconds, repeats, log = conso
           const perProcess = byProcess
             .map(([name], i) => `${name} ${(((cpuByProcess1[i] - cpuByProcess0[i]) * 1000) / result.orders).toFixed(1)}`)
             .join(", ");
+          const shared = `PostgreSQL ${point.postgresCpuMs.toFixed(1)}, RabbitMQ ${point.rabbitmqCpuMs.toFixed(1)}, load ${result.loadCpuMsPerOrder.toFixed(1)}`;
           log(
-            `  e2e: round ${round + 1}/${repeats} c=${concurrency} ${mode}: ${point.rps.toFixed(1)} orders/s p50 ${point.p50Ms.toFixed(1)} ms p99 ${point.p99Ms.toFixed(1)} ms, ${JSON.stringify(result.statuses)}, notifications ${delivered.count}/${expected} at ${point.notificationsPerSec.toFixed(1)}/s, last ${point.notificationLagMs.toFixed(0)} ms after the load; CPU ms/order ${perProcess}`,
+            `  e2e: round ${round + 1}/${repeats} c=${concurrency} ${mode}: ${point.rps.toFixed(1)} orders/s p50 ${point.p50Ms.toFixed(1)} ms p99 ${point.p99Ms.toFixed(1)} ms, ${JSON.stringify(result.statuses)}, notifications ${delivered.count}/${expected} at ${point.notificationsPerSec.toFixed(1)}/s, last ${point.notificationLagMs.toFixed(0)} ms after the load; CPU ms/order ${perProcess}; beside them ${shared}`,
           );
         }
       }
@@ -143,6 +167,9 @@ export async function runEndToEnd({ concurrencies, seconds, repeats, log = conso
       "notificationLagMs",
       "confirmed",
       "orders",
+      "postgresCpuMs",
+      "rabbitmqCpuMs",
+      "loadCpuMsPerOrder",
     ];
     const series = modes.map((mode) => ({
       id: mode,
@@ -156,9 +183,9 @@ export async function runEndToEnd({ concurrencies, seconds, repeats, log = conso
     return {
       title: "End to end: CreateOrder to CONFIRMED, and notifications delivered",
       unit: "orders/s",
-      method: `the whole mesh as processes (PostgreSQL database per service, RabbitMQ, gateway GATEWAY_WORKERS=${process.env.BENCH_GATEWAY_WORKERS ?? "2"} with the rate limit lifted, LOG_LEVEL ${process.env.BENCH_LOG_LEVEL ?? "info"}); a separate closed-loop load process places one-unit orders over ${SKUS.length} products with tok_visa and a fresh request_id, ${seconds} s per point, ${repeats} interleaved repeats; orders/s counts CONFIRMED responses; notifications/s = deliveries of that point's orders (notification database) ÷ time from the load's start to the last delivery; server CPU = all mesh processes per order (PostgreSQL and RabbitMQ not counted)`,
+      method: `the whole mesh as processes (PostgreSQL database per service, RabbitMQ, gateway GATEWAY_WORKERS=${process.env.BENCH_GATEWAY_WORKERS ?? "2"} with the rate limit lifted, LOG_LEVEL ${process.env.BENCH_LOG_LEVEL ?? "info"}); a separate closed-loop load process places one-unit orders over ${SKUS.length} products with tok_visa and a fresh request_id, ${seconds} s per point, ${repeats} interleaved repeats; orders/s counts CONFIRMED responses; notifications/s = deliveries of that point's orders (notification database) ÷ time from the load's start to the last delivery; server CPU = all mesh processes per order (PostgreSQL and RabbitMQ not counted: their CPU per order — every postgres and beam.smp process on the machine, over the same span — and the load process's are in the table below)${floorMesh ? "; floor = bench/e2e/floor-service.mjs: order, inventory, payment and notification as bare node:http2 servers over the same mTLS (caller's SPIFFE id checked once per connection), the real contracts' messages (protobuf-es), the same statements on each service's database with the real schema (pg, named prepared statements; payment's capture one conditional UPDATE instead of a locked transaction) and the same two events through an outbox relay (confirms) to an order feed and notification's deliveries (one INSERT and one ack per prefetch window); no validation, access table, deadlines beyond one per call, leases renewed, retries, breakers, metrics, tracing or logs" : ""}`,
       series,
-      comparisons: [{ subject: "gateway", baseline: "direct" }],
+      comparisons: [{ subject: "gateway", baseline: "direct" }, ...(floorMesh ? [{ subject: "direct", baseline: "floor" }] : [])],
       extraHeader: [
         "path",
         "concurrency",
@@ -167,13 +194,29 @@ export async function runEndToEnd({ concurrencies, seconds, repeats, log = conso
         "non-CONFIRMED",
         "notifications/s",
         "last notification after load end, ms",
+        "PostgreSQL CPU ms/order",
+        "RabbitMQ CPU ms/order",
+        "load process CPU ms/order",
       ],
       extra: series.flatMap((s) =>
-        s.points.map((p) => [s.label, p.concurrency, p.rps, p.p99Ms, p.failed, p.notificationsPerSec, p.notificationLagMs]),
+        s.points.map((p) => [
+          s.label,
+          p.concurrency,
+          p.rps,
+          p.p99Ms,
+          p.failed,
+          p.notificationsPerSec,
+          p.notificationLagMs,
+          p.postgresCpuMs,
+          p.rabbitmqCpuMs,
+          p.loadCpuMsPerOrder,
+        ]),
       ),
     };
   } finally {
     await db.end().catch(() => undefined);
+    await floorDb?.end().catch(() => undefined);
+    await floorMesh?.stop();
     await mesh.stop();
   }
 }

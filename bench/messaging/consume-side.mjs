@@ -3,17 +3,21 @@
 // own database and event loop, so they must not share one thread here either. The bare baseline's
 // consumer runs the same way, so both sides of every ratio have the same shape.
 //
-// workerData: { mode: "baseline" | "pipeline", url, prefix, connectionName, n, prefetch,
-//               queue (baseline), engine + topologyPrefix (pipeline), logLevel }
+// workerData: { mode: "baseline" | "pipeline" | "floor", url, prefix, connectionName, n, prefetch,
+//               queue (baseline, floor), engine + topologyPrefix (pipeline), databaseUrl (floor), logLevel }
 // Messages to the parent: { ready: true } once consuming, { done: true } once n commands are
 // consumed (pipeline: sent and committed), { closed: true } after clean-up.
+import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { parentPort, workerData } from "node:worker_threads";
+import { fromBinary } from "@bufbuild/protobuf";
+import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
 import { notificationTopology } from "@shop/notification/config";
 import { startNotificationConsumer } from "@shop/notification/consumer";
 import { createNotificationStore } from "@shop/notification/store";
 import { connectMessaging, declareTopology } from "@shop/platform/messaging";
 import amqp from "amqplib";
+import pg from "pg";
 import { pino } from "pino";
 import { engineDatabase } from "./engine-database.mjs";
 
@@ -45,6 +49,57 @@ if (mode === "baseline") {
   parentPort.postMessage({ ready: true });
   await stopped;
   await conn.close();
+} else if (mode === "floor") {
+  // The consumer's floor: bare amqplib and pg. A prefetch window's commands decoded, their deliveries
+  // inserted by one statement (a repeated command id is a no-op, as the service dedupes), then one
+  // ack with `multiple`; windows written one after another, so an ack never covers an uncommitted row.
+  const pool = new pg.Pool({ connectionString: workerData.databaseUrl, max: 2 });
+  const conn = await amqp.connect(url);
+  const sub = await conn.createChannel();
+  await sub.assertQueue(workerData.queue, { durable: true, arguments: { "x-queue-type": "quorum" } });
+  await sub.prefetch(prefetch);
+  let window = [];
+  let writing = Promise.resolve();
+  let written = 0;
+  const flush = async () => {
+    const batch = window;
+    window = [];
+    if (batch.length === 0) return;
+    const rows = batch.map(({ command: c }) => ({
+      n: `ntf_${randomUUID()}`,
+      c: c.commandId,
+      ch: "EMAIL",
+      r: c.recipient,
+      t: c.template,
+      p: c.parameters,
+      b: `Your order ${c.parameters.order_id} is confirmed: ${c.parameters.total}`,
+      o: c.orderId,
+      u: c.userId,
+    }));
+    await pool.query({
+      name: "floor_deliveries",
+      text: `insert into deliveries (notification_id, command_id, channel, recipient, template, parameters, body, order_id, user_id)
+             select n, c, ch, r, t, p, b, o, u from json_to_recordset($1::json)
+               as d(n text, c text, ch text, r text, t text, p jsonb, b text, o text, u text)
+             on conflict (command_id) do nothing`,
+      values: [JSON.stringify(rows)],
+    });
+    sub.ack(batch.at(-1).message, true);
+    written += batch.length;
+    if (written === n) parentPort.postMessage({ done: true });
+  };
+  await sub.consume(workerData.queue, (message) => {
+    window.push({ message, command: fromBinary(SendNotificationCommandSchema, message.content) });
+    if (window.length === 1) {
+      setImmediate(() => {
+        writing = writing.then(flush).catch((error) => logger.error({ err: error }, "floor: deliveries not written"));
+      });
+    }
+  });
+  parentPort.postMessage({ ready: true });
+  await stopped;
+  await conn.close();
+  await pool.end();
 } else {
   // Counts its sends: the committed count is read from the database only once every command was sent.
   let sends = 0;

@@ -11,6 +11,8 @@ import { randomBytes } from "node:crypto";
 //   first; pglite = in memory, pglite-disk = a data directory on disk, as `npm start` runs it)
 // Every consumer, the baseline's too, runs in a worker thread of its own (consume-side.mjs): in the
 // mesh the relay and the consumer are two processes, each with its own database and event loop.
+// With postgres among the engines, the pipeline's floor runs last: the same rows, statements and
+// messages with bare pg and amqplib (BENCH_MESSAGING_FLOOR=0 leaves it out).
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,10 +29,13 @@ import {
   OUTBOX_TABLE_SQL,
   startOutboxRelay,
 } from "@shop/platform/messaging";
+import { createTestDatabase } from "@shop/platform/testing/postgres";
 import { rabbitTestScope } from "@shop/platform/testing/rabbitmq";
 import amqp from "amqplib";
+import pg from "pg";
 import { pino } from "pino";
 import { Registry } from "prom-client";
+import { applyMigrations } from "../src/migrations.mjs";
 import { engineDatabase } from "./engine-database.mjs";
 
 const N = Number(process.env.BENCH_N ?? 5000);
@@ -123,6 +128,79 @@ async function baseline(scope) {
   };
 }
 
+/**
+ * The pipeline's floor on PostgreSQL, with neither platform nor notification code: N outbox rows
+ * enqueued one statement each (timed apart), then the relay's loop — one statement that marks the
+ * last round's confirmed rows published and claims the next BATCH (as the platform's relay does),
+ * publish them with confirms, repeat — against the floor consumer (consume-side.mjs, mode floor):
+ * a prefetch window's deliveries in one INSERT, one ack with `multiple`.
+ */
+async function floor(scope) {
+  const queue = `${scope.prefix}floor`;
+  const outboxDatabase = await createTestDatabase("bench_msg_floor_outbox");
+  const deliveriesDatabase = await createTestDatabase("bench_msg_floor_notify");
+  const pool = new pg.Pool({ connectionString: outboxDatabase.url, max: 2 });
+  const conn = await amqp.connect(scope.url);
+  try {
+    await pool.query(OUTBOX_TABLE_SQL);
+    await applyMigrations(deliveriesDatabase.url, new URL("../../services/notification/migrations", import.meta.url).pathname);
+    const pub = await conn.createConfirmChannel();
+    await pub.assertQueue(queue, { durable: true, arguments: { "x-queue-type": "quorum" } });
+    const consumer = await startConsumeSide({ mode: "floor", url: scope.url, queue, databaseUrl: deliveriesDatabase.url });
+    const e0 = performance.now();
+    for (let i = 0; i < N; i++) {
+      await pool.query({
+        name: "floor_enqueue",
+        text: "insert into outbox (message_id, message_type, routing_key, payload) values ($1, $2, $3, $4)",
+        values: [
+          `f-${i}`,
+          SendNotificationCommandSchema.typeName,
+          queue,
+          Buffer.from(toBinary(SendNotificationCommandSchema, command(`f-${i}`))),
+        ],
+      });
+    }
+    const enqueuePerSec = N / ((performance.now() - e0) / 1000);
+    const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
+    let marked = [];
+    for (;;) {
+      const { rows } = await pool.query({
+        name: "floor_mark_and_claim",
+        text: `with marked as (update outbox set published_at = now(), claimed_until = null where id = any($2::bigint[])),
+               next as (select id from outbox where published_at is null and (claimed_until is null or claimed_until < now())
+                        and id <> all($2::bigint[]) order by id limit $1 for update skip locked)
+               update outbox set claimed_until = now() + interval '30 seconds' from next where outbox.id = next.id
+               returning outbox.id, message_id, message_type, payload`,
+        values: [BATCH, marked],
+      });
+      if (rows.length === 0) break;
+      for (const row of rows) {
+        pub.publish("", queue, row.payload, { type: row.message_type, messageId: row.message_id, persistent: true, mandatory: true });
+      }
+      await pub.waitForConfirms();
+      marked = rows.map((row) => row.id);
+    }
+    const relayPerSec = N / ((performance.now() - t0) / 1000);
+    await consumer.done;
+    const t1 = performance.now();
+    const cpu = process.cpuUsage(cpu0);
+    await consumer.close();
+    return {
+      cpuMicrosPerCommand: (cpu.user + cpu.system) / N,
+      enqueuePerSec,
+      relayPerSec,
+      endToEndPerSec: N / ((t1 - t0) / 1000),
+      seconds: (t1 - t0) / 1000,
+    };
+  } finally {
+    await conn.close().catch(() => {});
+    await pool.end();
+    await outboxDatabase.drop().catch(() => {});
+    await deliveriesDatabase.drop().catch(() => {});
+  }
+}
+
 async function pipeline(scope, engine) {
   const topologyPrefix = `${scope.prefix}${engine}.`;
   const topology = notificationTopology(topologyPrefix);
@@ -193,6 +271,7 @@ try {
   const base = await baseline(scope);
   const pipes = [];
   for (const engine of ENGINES) pipes.push([engine, await pipeline(scope, engine)]);
+  const floors = ENGINES.includes("postgres") && process.env.BENCH_MESSAGING_FLOOR !== "0" ? [["postgres", await floor(scope)]] : [];
   const fmt = (n) => Math.round(n).toLocaleString("en-US").padStart(9);
   console.log(
     `messaging throughput, N=${N}, prefetch=${PREFETCH}, publish window=${BATCH} (quorum queues, persistent, confirms; consumers in a worker thread)`,
@@ -208,6 +287,13 @@ try {
     console.log(`  pipeline      ${on}outbox -> relay -> broker ack (rows marked) ${fmt(pipe.relayPerSec)} cmd/s`);
     console.log(
       `  pipeline      ${on}outbox -> relay -> broker -> consumer -> dedupe+commit -> ack ${fmt(pipe.endToEndPerSec)} cmd/s   (${pipe.seconds.toFixed(2)} s, ${Math.round(pipe.cpuMicrosPerCommand)} µs CPU per command in this process, both threads, ${engine})`,
+    );
+  }
+  for (const [engine, pipe] of floors) {
+    console.log(`  floor         ${engine}: outbox enqueue (one statement) ${fmt(pipe.enqueuePerSec)} cmd/s`);
+    console.log(`  floor         ${engine}: outbox -> relay -> broker ack (rows marked) ${fmt(pipe.relayPerSec)} cmd/s`);
+    console.log(
+      `  floor         ${engine}: outbox -> relay -> broker -> consumer -> dedupe+commit -> ack ${fmt(pipe.endToEndPerSec)} cmd/s   (${pipe.seconds.toFixed(2)} s, ${Math.round(pipe.cpuMicrosPerCommand)} µs CPU per command in this process, both threads, bare pg + amqplib)`,
     );
   }
 } finally {

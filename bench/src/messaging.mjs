@@ -12,7 +12,7 @@ const SCRIPT = fileURLToPath(new URL("../messaging/run.mjs", import.meta.url));
 export function parseMessagingOutput(stdout) {
   const rates = {};
   for (const line of stdout.split("\n")) {
-    const found = /^\s+(bare amqplib|pipeline)\s+(.+?)\s+([\d,]+) (?:msg|cmd)\/s/.exec(line);
+    const found = /^\s+(bare amqplib|pipeline|floor)\s+(.+?)\s+([\d,]+) (?:msg|cmd)\/s/.exec(line);
     if (found) rates[`${found[1]} ${found[2].trim()}`] = Number(found[3].replace(/,/g, ""));
   }
   return rates;
@@ -70,6 +70,20 @@ const PAIRS = [
     "PostgreSQL: outbox enqueue (one transaction each)",
     "bare publish + confirm",
   ],
+  // The pipeline's floor on PostgreSQL (bare pg + amqplib, the same rows, statements and messages):
+  // against the bare broker, and the pipeline against it.
+  [
+    "floor postgres: outbox -> relay -> broker -> consumer -> dedupe+commit -> ack",
+    "bare amqplib publish -> consume+ack",
+    "floor (bare pg + amqplib), PostgreSQL: outbox → relay → broker → consumer → dedupe → ack",
+    "bare publish → consume + ack",
+  ],
+  [
+    "pipeline postgres: outbox -> relay -> broker -> consumer -> dedupe+commit -> ack",
+    "floor postgres: outbox -> relay -> broker -> consumer -> dedupe+commit -> ack",
+    "PostgreSQL: the pipeline vs its floor",
+    "floor (bare pg + amqplib)",
+  ],
 ];
 
 /** Runs part 4. BENCH_MESSAGING_N commands per run (default 2000; bench/messaging's own default is 5000). */
@@ -92,7 +106,7 @@ export async function runMessaging({ repeats = 1, log = console.log }) {
   const known = PAIRS.filter(([a, b]) => a in runs[0] && b in runs[0]);
   return {
     title: "Messaging: outbox → RabbitMQ → consumer vs bare amqplib",
-    method: `\`node bench/messaging/run.mjs\` (${header.replace(/^messaging throughput,\s*/, "")}; relay and producer in one thread, each consumer — the baseline's too — in a worker thread of its own, as the mesh runs them in two processes; CPU counts both threads; outbox and deliveries on PGlite in memory, on PGlite in a data directory on disk, then on PostgreSQL), ${repeats} run(s); see bench/messaging/README.md`,
+    method: `\`node bench/messaging/run.mjs\` (${header.replace(/^messaging throughput,\s*/, "")}; relay and producer in one thread, each consumer — the baseline's too — in a worker thread of its own, as the mesh runs them in two processes; CPU counts both threads; outbox and deliveries on PGlite in memory, on PGlite in a data directory on disk, then on PostgreSQL; floor = the same on PostgreSQL with bare pg and amqplib: the relay's one mark-and-claim statement a round and confirmed publishes, the consumer's one INSERT and one \`multiple\` ack per prefetch window — no platform or notification code), ${repeats} run(s); see bench/messaging/README.md`,
     pairs: known.map(([subject, baseline, label, baselineLabel]) => ({
       label,
       unit: "commands/s",

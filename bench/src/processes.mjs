@@ -1,6 +1,6 @@
 // Spawning benchmark targets as their own processes and reading their resource use from /proc.
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 
 /**
@@ -76,4 +76,35 @@ export function processTree(pid) {
 /** Summed RSS (MiB) of a process and its descendants. */
 export function treeRssMiB(pid) {
   return processTree(pid).reduce((sum, p) => sum + (rssMiB(p) || 0), 0);
+}
+
+/**
+ * CPU seconds used so far by every process whose command name is one of `commands` (e.g.
+ * "postgres" for the server and all its backends, "beam.smp" for RabbitMQ), summed per name:
+ * the live ones' own time, plus what the topmost one of each name has collected from children it
+ * reaped — so a backend that exits between two readings (a pool closing an idle connection) keeps
+ * counting, and readings only grow.
+ */
+export function cpuSecondsByCommand(commands) {
+  const totals = Object.fromEntries(commands.map((command) => [command, 0]));
+  const processes = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const command = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      if (!(command in totals)) continue;
+      // after the command: state, ppid, … utime (11), stime (12), cutime (13), cstime (14), in clock ticks
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      processes.push({ pid: Number(entry), command, ppid: Number(fields[1]), fields });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const commandOf = new Map(processes.map((p) => [p.pid, p.command]));
+  for (const { command, ppid, fields } of processes) {
+    totals[command] += (Number(fields[11]) + Number(fields[12])) / 100;
+    if (commandOf.get(ppid) !== command) totals[command] += (Number(fields[13]) + Number(fields[14])) / 100;
+  }
+  return totals;
 }
