@@ -207,6 +207,16 @@ describe("two order and two inventory replicas behind grpc-js round_robin", () =
   });
 
   it("lose no order when one order replica is killed -9 mid-load; the survivor finishes the dead one's orders", async () => {
+    // A relay marks the rows the broker acked with its next round (≤ one poll later), so a replica
+    // killed within that moment leaves rows it published still claimed, and they are published again
+    // when the claim runs out — a duplicate consumers drop, by design. The last test counts publishes
+    // exactly, so the previous test's events are all marked before anyone is killed (no order can
+    // be confirmed between here and the kill: payment is stopped).
+    await until(
+      "every outbox row of the previous test marked published",
+      () => query<{ n: string }>(orderDb, "select count(*) as n from outbox where published_at is null"),
+      (rows) => Number(rows[0]?.n) === 0,
+    );
     // Orders in the dead replica's saga at the moment it dies: sent to it alone, held at payment.
     const toA = createClient(OrderService, orderA.target, { ...callingAs("gateway", "order"), breaker: false });
     payment.signal("SIGSTOP");
