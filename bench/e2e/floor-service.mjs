@@ -44,6 +44,7 @@ import {
 } from "@shop/contracts/shop/payment/v1/payment_service_pb";
 import amqp from "amqplib";
 import pg from "pg";
+import { consumeInWindows, insertDeliveries } from "../src/floor-consumer.mjs";
 
 const role = process.argv[2];
 const env = process.env;
@@ -442,41 +443,24 @@ async function notification() {
   await channel.bindQueue(queue, EXCHANGE, OrderConfirmedSchema.typeName);
   await channel.prefetch(64);
   // A prefetch window's deliveries in one INSERT (a repeated event id is a no-op), then one ack with `multiple`.
-  // Windows are written one after another, so an ack never covers a delivery not yet committed.
-  let window = [];
-  let writing = Promise.resolve();
-  const flush = async () => {
-    const batch = window;
-    window = [];
-    if (batch.length === 0) return;
-    const params = [];
-    const values = batch.map(({ event }, i) => {
-      const { order } = event;
-      params.push(
-        `ntf_${randomUUID()}`,
-        event.eventId,
-        order.email,
-        `Order ${order.orderId} confirmed: ${order.total?.amountMinor} ${order.total?.currencyCode}`,
-        order.orderId,
-        order.userId,
-      );
-      const p = i * 6;
-      return `($${p + 1}, $${p + 2}, 'email', $${p + 3}, 'order-confirmed', $${p + 4}, $${p + 5}, $${p + 6})`;
-    });
-    await db.query(
-      `INSERT INTO deliveries (notification_id, command_id, channel, recipient, template, body, order_id, user_id) VALUES ${values.join(", ")}
-       ON CONFLICT (command_id) DO NOTHING`,
-      params,
-    );
-    channel.ack(batch.at(-1).message, true);
-  };
-  await channel.consume(queue, (message) => {
-    window.push({ message, event: fromBinary(OrderConfirmedSchema, message.content) });
-    if (window.length === 1) {
-      setImmediate(() => {
-        writing = writing.then(flush).catch((error) => console.error("notification:", error.message));
-      });
-    }
+  await consumeInWindows(channel, queue, {
+    decode: (message) => fromBinary(OrderConfirmedSchema, message.content),
+    write: (events) =>
+      insertDeliveries(
+        db.query,
+        events.map(({ eventId, order }) => ({
+          n: `ntf_${randomUUID()}`,
+          c: eventId,
+          ch: "email",
+          r: order.email,
+          t: "order-confirmed",
+          p: {},
+          b: `Order ${order.orderId} confirmed: ${order.total?.amountMinor} ${order.total?.currencyCode}`,
+          o: order.orderId,
+          u: order.userId,
+        })),
+      ),
+    onError: (error) => console.error("notification:", error.message),
   });
 }
 

@@ -124,10 +124,10 @@ export async function runEndToEnd({ concurrencies, seconds, repeats, floor = fal
           });
           const cpu1 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
           const infrastructure1 = cpuSecondsByCommand(Object.values(INFRASTRUCTURE));
-          const infrastructureMs = (name) =>
-            result.orders ? ((infrastructure1[INFRASTRUCTURE[name]] - infrastructure0[INFRASTRUCTURE[name]]) * 1000) / result.orders : NaN;
           const cpuByProcess1 = byProcess.map(([, ps]) => ps.reduce((s, p) => s + cpuSeconds(p), 0));
           const result = JSON.parse(stdout.trim().split("\n").at(-1));
+          const infrastructureMs = (name) =>
+            result.orders ? ((infrastructure1[INFRASTRUCTURE[name]] - infrastructure0[INFRASTRUCTURE[name]]) * 1000) / result.orders : NaN;
           // warm-up orders (one per worker) also notify
           const expected = result.confirmed + concurrency;
           const delivered = await deliveries(mode === "floor" ? floorDb : db, pointUser, expected);

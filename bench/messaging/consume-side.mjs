@@ -19,6 +19,7 @@ import { connectMessaging, declareTopology } from "@shop/platform/messaging";
 import amqp from "amqplib";
 import pg from "pg";
 import { pino } from "pino";
+import { consumeInWindows, insertDeliveries } from "../src/floor-consumer.mjs";
 import { engineDatabase } from "./engine-database.mjs";
 
 const { mode, url, n, prefetch } = workerData;
@@ -58,43 +59,28 @@ if (mode === "baseline") {
   const sub = await conn.createChannel();
   await sub.assertQueue(workerData.queue, { durable: true, arguments: { "x-queue-type": "quorum" } });
   await sub.prefetch(prefetch);
-  let window = [];
-  let writing = Promise.resolve();
   let written = 0;
-  const flush = async () => {
-    const batch = window;
-    window = [];
-    if (batch.length === 0) return;
-    const rows = batch.map(({ command: c }) => ({
-      n: `ntf_${randomUUID()}`,
-      c: c.commandId,
-      ch: "EMAIL",
-      r: c.recipient,
-      t: c.template,
-      p: c.parameters,
-      b: `Your order ${c.parameters.order_id} is confirmed: ${c.parameters.total}`,
-      o: c.orderId,
-      u: c.userId,
-    }));
-    await pool.query({
-      name: "floor_deliveries",
-      text: `insert into deliveries (notification_id, command_id, channel, recipient, template, parameters, body, order_id, user_id)
-             select n, c, ch, r, t, p, b, o, u from json_to_recordset($1::json)
-               as d(n text, c text, ch text, r text, t text, p jsonb, b text, o text, u text)
-             on conflict (command_id) do nothing`,
-      values: [JSON.stringify(rows)],
-    });
-    sub.ack(batch.at(-1).message, true);
-    written += batch.length;
-    if (written === n) parentPort.postMessage({ done: true });
-  };
-  await sub.consume(workerData.queue, (message) => {
-    window.push({ message, command: fromBinary(SendNotificationCommandSchema, message.content) });
-    if (window.length === 1) {
-      setImmediate(() => {
-        writing = writing.then(flush).catch((error) => logger.error({ err: error }, "floor: deliveries not written"));
-      });
-    }
+  await consumeInWindows(sub, workerData.queue, {
+    decode: (message) => fromBinary(SendNotificationCommandSchema, message.content),
+    write: async (commands) => {
+      await insertDeliveries(
+        (text, values) => pool.query({ name: "floor_deliveries", text, values }),
+        commands.map((c) => ({
+          n: `ntf_${randomUUID()}`,
+          c: c.commandId,
+          ch: "EMAIL",
+          r: c.recipient,
+          t: c.template,
+          p: c.parameters,
+          b: `Your order ${c.parameters.order_id} is confirmed: ${c.parameters.total}`,
+          o: c.orderId,
+          u: c.userId,
+        })),
+      );
+      written += commands.length;
+      if (written === n) parentPort.postMessage({ done: true });
+    },
+    onError: (error) => logger.error({ err: error }, "floor: deliveries not written"),
   });
   parentPort.postMessage({ ready: true });
   await stopped;

@@ -41,10 +41,20 @@ export function stopChild(child, graceMs = 10_000) {
   });
 }
 
+/**
+ * A process's /proc/<pid>/stat: its command name and the fields after it (state, ppid, … utime at
+ * 11, stime 12, cutime 13, cstime 14, in 100 Hz clock ticks). Throws when the process is gone.
+ */
+function procStat(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const end = stat.lastIndexOf(")");
+  return { command: stat.slice(stat.indexOf("(") + 1, end), fields: stat.slice(end + 2).split(" ") };
+}
+
 /** CPU seconds (user + system) a process has used so far (Linux, 100 Hz clock ticks). */
 export function cpuSeconds(pid) {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    const { fields } = procStat(pid);
     return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return NaN;
@@ -91,12 +101,8 @@ export function cpuSecondsByCommand(commands) {
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const command = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      if (!(command in totals)) continue;
-      // after the command: state, ppid, … utime (11), stime (12), cutime (13), cstime (14), in clock ticks
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      processes.push({ pid: Number(entry), command, ppid: Number(fields[1]), fields });
+      const { command, fields } = procStat(entry);
+      if (command in totals) processes.push({ pid: Number(entry), command, ppid: Number(fields[1]), fields });
     } catch {
       // gone meanwhile
     }
