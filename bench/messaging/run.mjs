@@ -245,8 +245,10 @@ async function pipeline(scope, engine) {
   });
   while (!consumed) {
     if (relayedAt === undefined) {
-      const { rows: pending } = await orders.query("select count(*)::int as n from outbox where published_at is null");
-      if (pending[0].n === 0) relayedAt = performance.now();
+      // Whether any row is pending, not how many: a count every 10 ms walks the pending index (and the
+      // entries of rows marked since) each time — PostgreSQL CPU taken from the run it measures.
+      const { rows: pending } = await orders.query("select exists (select 1 from outbox where published_at is null) as pending");
+      if (!pending[0].pending) relayedAt = performance.now();
     }
     await Promise.race([consumer.done, new Promise((r) => setTimeout(r, 10))]);
   }

@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -179,6 +180,41 @@ describe("prepared statements on PostgreSQL", () => {
         rowCount: 1,
       });
     } finally {
+      await db.close();
+    }
+  });
+});
+
+describe("PostgreSQL transactions on the wire", () => {
+  it("sends BEGIN and the transaction's first statement in one write", async () => {
+    // What the process hands its sockets, one entry per write the socket dispatches (a write of
+    // one buffer, or a writev of what piled up while it was corked).
+    const dispatched: Buffer[] = [];
+    const { _write, _writev } = Socket.prototype as unknown as {
+      _write: (chunk: Buffer, ...rest: unknown[]) => void;
+      _writev: (chunks: { chunk: Buffer }[], ...rest: unknown[]) => void;
+    };
+    const db = await openDatabase({ url: postgres.url, migrationsDir });
+    Object.assign(Socket.prototype, {
+      _write(this: Socket, chunk: Buffer, ...rest: unknown[]) {
+        dispatched.push(Buffer.from(chunk));
+        return _write.call(this, chunk, ...rest);
+      },
+      _writev(this: Socket, chunks: { chunk: Buffer }[], ...rest: unknown[]) {
+        dispatched.push(Buffer.concat(chunks.map((c) => Buffer.from(c.chunk))));
+        return _writev.call(this, chunks, ...rest);
+      },
+    });
+    try {
+      const { rows } = await db.transaction((tx) =>
+        tx.query<{ id: string }>("SELECT id /* wire_probe */ FROM accounts WHERE id = $1", ["a"]),
+      );
+      expect(rows).toEqual([{ id: "a" }]);
+      const begin = dispatched.filter((chunk) => chunk.includes("BEGIN"));
+      expect(begin).toHaveLength(1);
+      expect(begin[0]?.includes("wire_probe")).toBe(true);
+    } finally {
+      Object.assign(Socket.prototype, { _write, _writev });
       await db.close();
     }
   });

@@ -65,17 +65,18 @@ export function createDeliveryBatcher(deps: { store: NotificationStore; provider
   /** Starts a batch of up to maxBatch queued commands with distinct ids none of which is in flight. */
   function start(): boolean {
     const batch: Queued[] = [];
+    const left: Queued[] = []; // what stays queued, in its order
     const ids = new Set<string>();
-    for (let i = 0; i < queue.length && batch.length < maxBatch; ) {
-      const id = queue[i]!.delivery.commandId;
-      if (ids.has(id) || inFlight.has(id)) {
-        i++;
-        continue;
+    for (const item of queue) {
+      const id = item.delivery.commandId;
+      if (batch.length === maxBatch || ids.has(id) || inFlight.has(id)) left.push(item);
+      else {
+        ids.add(id);
+        batch.push(item);
       }
-      ids.add(id);
-      batch.push(...queue.splice(i, 1));
     }
     if (batch.length === 0) return false;
+    queue.splice(0, queue.length, ...left);
     for (const id of ids) inFlight.add(id);
     running++;
     void run(batch).finally(() => {

@@ -78,9 +78,20 @@ export async function openPostgres(url: string, poolSize = 10): Promise<Database
       // BEGIN is not waited for: it goes out in the same write as the transaction's first statement,
       // one round trip fewer. PostgreSQL answers in order, so that statement runs inside the
       // transaction; BEGIN fails only with the connection, and then so does everything after it.
-      const begin = client.query("BEGIN");
-      begin.catch(() => {}); // awaited below; its failure is the connection's, which `work` meets first
-      const result = await work(client, committed);
+      // The socket is corked until `work` has issued what it issues at once (its first statement,
+      // as a rule), so both leave in ONE write and PostgreSQL wakes once for them, not twice.
+      const socket = client.connection.stream;
+      socket.cork();
+      let working: Promise<T>;
+      let begin: Promise<unknown>;
+      try {
+        begin = client.query("BEGIN");
+        begin.catch(() => {}); // awaited below; its failure is the connection's, which `work` meets first
+        working = work(client, committed);
+      } finally {
+        socket.uncork();
+      }
+      const result = await working;
       await begin;
       await client.query("COMMIT");
       runCommitted(committed);

@@ -1,5 +1,5 @@
 import { type DescMessage, fromBinary, type MessageShape } from "@bufbuild/protobuf";
-import { context, SpanStatusCode, trace } from "@opentelemetry/api";
+import { context, type Span, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { Channel, ConfirmChannel, ConsumeMessage, Options } from "amqplib";
 import type { Logger } from "pino";
 import { Counter, type Registry } from "prom-client";
@@ -40,6 +40,9 @@ export interface DeliveryInfo {
   /** A logger for this delivery: the consumer's, with the message id and the process span's `trace_id`/`span_id` (always set by `startConsumer`). */
   log?: Logger;
 }
+
+/** A delivery as the consumer hands it to the handler: its logger is always set. */
+type Delivery = DeliveryInfo & { type: string; routingKey: string; log: Logger };
 
 /**
  * Options for `startConsumer`: a queue (`topology`: the queue, its bindings, retry tiers and
@@ -105,7 +108,8 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
   let queue = topology.mainQueue;
   let log = options.logger.child({ component: "amqp.consumer", queue });
   const maxAttempts = options.maxAttempts ?? topology.retryQueues.length + 1;
-  const inFlight = new Set<Promise<void>>();
+  let inFlight = 0; // deliveries not yet settled
+  const drained: Array<() => void> = []; // close() waiting for inFlight to reach 0
   let consumerTag: string | undefined;
   let subscriptions = 0;
   let closing = false;
@@ -153,25 +157,7 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
           return;
         }
         windows.get(ch)?.track(msg);
-        const work = onDelivery(ch, msg).catch(async (err: Error) => {
-          // The retry/DLQ forward failed (broker refused it, or the channel died). Hand the
-          // message back after a pause rather than hold its prefetch slot; if the channel is
-          // gone the broker has requeued it already.
-          log.error(
-            { event: "amqp.delivery_failed", err: err.message, messageId: msg.properties.messageId },
-            "delivery not settled; requeueing after a pause",
-          );
-          await new Promise((r) => setTimeout(r, 1_000));
-          try {
-            // Out of the ack window first: a later `multiple` ack must never cover it.
-            windows.get(ch)?.forget(msg);
-            if (channel.current() === ch) ch.nack(msg, false, true);
-          } catch {
-            /* channel closed meanwhile: the broker redelivers */
-          }
-        });
-        inFlight.add(work);
-        void work.finally(() => inFlight.delete(work));
+        void onDelivery(ch, msg);
       },
       { noAck: false },
     );
@@ -185,23 +171,51 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
     }
   });
 
+  /** Handles one delivery until it is settled; never rejects. */
   async function onDelivery(ch: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
-    const headers: AmqpHeaders = { ...(msg.properties.headers ?? {}) };
-    const attempts = Number(headers[ATTEMPTS_HEADER] ?? 0) || 0;
+    inFlight++;
+    try {
+      await receive(ch, msg);
+    } catch (err) {
+      // The retry/DLQ forward failed (broker refused it, or the channel died). Hand the
+      // message back after a pause rather than hold its prefetch slot; if the channel is
+      // gone the broker has requeued it already.
+      log.error(
+        { event: "amqp.delivery_failed", err: (err as Error).message, messageId: msg.properties.messageId },
+        "delivery not settled; requeueing after a pause",
+      );
+      await new Promise((r) => setTimeout(r, 1_000));
+      try {
+        // Out of the ack window first: a later `multiple` ack must never cover it.
+        windows.get(ch)?.forget(msg);
+        if (channel.current() === ch) ch.nack(msg, false, true);
+      } catch {
+        /* channel closed meanwhile: the broker redelivers */
+      }
+    } finally {
+      inFlight--;
+      if (inFlight === 0) for (const resolve of drained.splice(0)) resolve();
+    }
+  }
+
+  /** Decodes, handles and settles one delivery in its `process` span. */
+  function receive(ch: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
+    // amqplib decodes a fresh headers table for every delivery: the handler's own, not shared.
+    const headers: AmqpHeaders = msg.properties.headers ?? {};
     const messageId = msg.properties.messageId as string | undefined;
     const type = String(msg.properties.type ?? "");
     const routingKey = msg.fields.routingKey;
     const creation = extractTraceContext(headers);
     const span = startProcessSpan(queue, { messageId, routingKey, type }, creation);
-    const spanContext = trace.setSpan(creation, span);
     // The delivery's logger is made when first used: a pino child per message costs more than most
     // of the rest of the consumer's work, and at the usual levels nothing logs on the happy path.
     const base = log;
     let deliveryLog: Logger | undefined;
-    const d = {
-      headers,
-      attempts,
+    const delivery: Delivery = {
       messageId,
+      attempts: Number(headers[ATTEMPTS_HEADER] ?? 0) || 0,
+      redelivered: msg.fields.redelivered,
+      headers,
       type,
       routingKey,
       get log(): Logger {
@@ -209,21 +223,13 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
         return deliveryLog;
       },
     };
-    try {
-      await context.with(spanContext, () => settle(ch, msg, d));
-    } finally {
-      span.end();
-    }
+    return context.with(trace.setSpan(creation, span), () => settle(ch, msg, delivery, span)).finally(() => span.end());
   }
 
-  async function settle(
-    ch: ConfirmChannel,
-    msg: ConsumeMessage,
-    d: { headers: AmqpHeaders; attempts: number; messageId: string | undefined; type: string; routingKey: string; log: Logger },
-  ): Promise<void> {
-    const { headers, attempts, messageId, type } = d;
+  async function settle(ch: ConfirmChannel, msg: ConsumeMessage, d: Delivery, span: Span): Promise<void> {
+    // Read before the handler runs: what it does with its DeliveryInfo does not change how it is settled.
+    const { headers, attempts, type } = d;
     if (log.isLevelEnabled("debug")) d.log.debug({ event: "amqp.received", attempt: attempts + 1 }, "message received");
-    const span = trace.getActiveSpan();
     let message: MessageShape<Desc>;
     try {
       const schema = schemas.get(type);
@@ -231,7 +237,7 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
       // Fields this side does not know are kept as unknown fields, never an error: producers may add fields.
       message = fromBinary(schema, msg.content) as MessageShape<Desc>;
     } catch (err) {
-      span?.setStatus({ code: SpanStatusCode.ERROR, message: "undecodable" });
+      span.setStatus({ code: SpanStatusCode.ERROR, message: "undecodable" });
       if (topology.exclusive) {
         d.log.error({ event: "amqp.undecodable", err: (err as Error).message }, "cannot decode; dropped");
         ack(ch, msg);
@@ -245,20 +251,10 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
     }
 
     try {
-      await options.handle(message, {
-        messageId,
-        attempts,
-        redelivered: msg.fields.redelivered,
-        headers,
-        type,
-        routingKey: d.routingKey,
-        get log() {
-          return d.log;
-        },
-      });
+      await options.handle(message, d);
     } catch (err) {
-      span?.recordException(err as Error);
-      span?.setStatus({ code: SpanStatusCode.ERROR });
+      span.recordException(err as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR });
       const attempt = attempts + 1;
       if (topology.exclusive) {
         d.log.error(
@@ -351,7 +347,7 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
       closing = true;
       const ch = channel.current();
       if (ch && consumerTag) await ch.cancel(consumerTag).catch(() => {});
-      await Promise.allSettled([...inFlight]);
+      if (inFlight > 0) await new Promise<void>((resolve) => drained.push(resolve));
       window?.flush();
       await channel.close();
     },

@@ -1,5 +1,5 @@
-import { type Context, type Link, type Span, SpanKind, trace } from "@opentelemetry/api";
-import { platformTracer } from "../observability/tracing.js";
+import { type Context, type Link, type Span, SpanKind, type SpanOptions, trace } from "@opentelemetry/api";
+import { platformTracer, spansRecorded } from "../observability/tracing.js";
 
 /**
  * Spans of a message's life, after the OpenTelemetry messaging semantic conventions
@@ -38,11 +38,28 @@ function linkTo(creation: Context): Link[] {
   return spanContext && trace.isSpanContextValid(spanContext) ? [{ context: spanContext }] : [];
 }
 
+/**
+ * A message span's options: kind, attributes and (to its creation context) link — built only when
+ * spans record, as they are made for every message on both sides.
+ */
+function spanOptions(
+  kind: SpanKind,
+  operation: "create" | "send" | "process",
+  destination: string,
+  message: Parameters<typeof attributes>[2],
+  creation?: Context,
+): SpanOptions {
+  if (!spansRecorded()) return { kind };
+  const options: SpanOptions = { kind, attributes: attributes(operation, destination, message) };
+  if (creation) options.links = linkTo(creation);
+  return options;
+}
+
 /** The PRODUCER span of a message being made (e.g. written to the outbox), in `parent`. */
 export function startCreateSpan(exchange: string, message: { messageId: string; routingKey: string; type: string }, parent: Context): Span {
   return platformTracer().startSpan(
     `create ${exchange || "(default)"}`,
-    { kind: SpanKind.PRODUCER, attributes: attributes("create", exchange, message) },
+    spanOptions(SpanKind.PRODUCER, "create", exchange, message),
     parent,
   );
 }
@@ -51,7 +68,7 @@ export function startCreateSpan(exchange: string, message: { messageId: string; 
 export function startSendSpan(exchange: string, message: { messageId: string; routingKey: string; type: string }, creation: Context): Span {
   return platformTracer().startSpan(
     `send ${exchange || "(default)"}`,
-    { kind: SpanKind.PRODUCER, attributes: attributes("send", exchange, message), links: linkTo(creation) },
+    spanOptions(SpanKind.PRODUCER, "send", exchange, message, creation),
     creation,
   );
 }
@@ -62,9 +79,5 @@ export function startProcessSpan(
   message: { messageId?: string | undefined; routingKey?: string | undefined; type?: string | undefined },
   creation: Context,
 ): Span {
-  return platformTracer().startSpan(
-    `process ${queue}`,
-    { kind: SpanKind.CONSUMER, attributes: attributes("process", queue, message), links: linkTo(creation) },
-    creation,
-  );
+  return platformTracer().startSpan(`process ${queue}`, spanOptions(SpanKind.CONSUMER, "process", queue, message, creation), creation);
 }

@@ -87,11 +87,14 @@ export function createPublisher(connection: MessagingConnection, options: Publis
   });
 
   async function publish(message: RawPublish): Promise<void> {
-    let ch: ConfirmChannel;
-    try {
-      ch = await channel.ready(options.channelWaitMs ?? 5_000);
-    } catch (err) {
-      throw new PublishError("not_connected", (err as Error).message);
+    // The open channel at once (the usual case: no wait, no extra turn); else wait for one.
+    let ch = channel.current();
+    if (!ch) {
+      try {
+        ch = await channel.ready(options.channelWaitMs ?? 5_000);
+      } catch (err) {
+        throw new PublishError("not_connected", (err as Error).message);
+      }
     }
     const pending = inFlight.get(ch) ?? [];
     const entry: InFlight = {
@@ -124,7 +127,7 @@ export function createPublisher(connection: MessagingConnection, options: Publis
         ch.publish(
           entry.exchange,
           message.routingKey,
-          Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength),
+          Buffer.isBuffer(message.body) ? message.body : Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength),
           {
             type: message.type,
             messageId: message.messageId,

@@ -77,3 +77,11 @@ export async function shutdownTracing(): Promise<void> {
 export function platformTracer(): Tracer {
   return unrecorded ?? trace.getTracer("@shop/platform");
 }
+
+/**
+ * False when the platform's spans are known to record nothing (initTracing with no exporter and no
+ * sampler): a span's attributes and links can then be left unbuilt.
+ */
+export function spansRecorded(): boolean {
+  return unrecorded === undefined;
+}
