@@ -15,6 +15,7 @@ import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification
 import { notificationTopology } from "@shop/notification/config";
 import { startNotificationConsumer } from "@shop/notification/consumer";
 import { createNotificationStore } from "@shop/notification/store";
+import { initTracing } from "@shop/platform";
 import { connectMessaging, declareTopology } from "@shop/platform/messaging";
 import amqp from "amqplib";
 import pg from "pg";
@@ -87,6 +88,8 @@ if (mode === "baseline") {
   await conn.close();
   await pool.end();
 } else {
+  // As notification's main does first: the consumer extracts each message's trace context and makes its spans.
+  initTracing("bench-messaging-consumer");
   // Counts its sends: the committed count is read from the database only once every command was sent.
   let sends = 0;
   const silentProvider = {

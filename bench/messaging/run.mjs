@@ -21,6 +21,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
 import { notificationTopology } from "@shop/notification/config";
+import { initTracing } from "@shop/platform";
 import {
   connectMessaging,
   createPublisher,
@@ -268,6 +269,10 @@ async function pipeline(scope, engine) {
   };
 }
 
+// Tracing as the services run it (their main calls initTracing first): W3C propagation, so every
+// outbox row and message carries its creation context, and non-recording spans (no exporter set).
+// The bare baseline and the floor use no OpenTelemetry.
+initTracing("bench-messaging");
 const scope = rabbitTestScope(`bench-${randomBytes(2).toString("hex")}`);
 try {
   const base = await baseline(scope);
