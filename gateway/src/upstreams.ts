@@ -15,8 +15,10 @@ export interface UpstreamCallOptions {
   context: Context;
 }
 
-/** A client method as the platform's typed client exposes it, seen untyped. */
-type UpstreamMethod = (request: Message, options: UpstreamCallOptions) => Promise<Message> | AsyncIterable<Message>;
+/** A client method as the platform's typed client exposes it, seen untyped; a unary one also takes and answers bytes. */
+export type UpstreamMethod = ((request: Message, options: UpstreamCallOptions) => Promise<Message> | AsyncIterable<Message>) & {
+  bytes?: (request: Uint8Array, options: UpstreamCallOptions) => Promise<Uint8Array>;
+};
 
 /** A platform grpc-js client, keyed by method `localName`. */
 export type UpstreamClient = { close(): void } & Record<string, unknown>;
@@ -45,7 +47,7 @@ export function createUpstreams(targets: Readonly<Record<string, string>>, facto
       }
       const fn = client[localName];
       if (typeof fn !== "function") throw new Error(`upstream client has no method ${localName}`);
-      return fn.bind(client) as UpstreamMethod;
+      return fn as UpstreamMethod; // the platform client's methods are closures: no `this` to bind
     },
     close() {
       for (const client of clients.values()) client.close();

@@ -211,6 +211,13 @@ describe("gRPC unary on the lean path answers as connect-node does", () => {
       LIST_PRODUCTS,
     ],
     ["a bad token", { ...grpc, authorization: "Bearer nope" }, ok, "16"],
+    ["from an allowed origin: its CORS headers on the answer", { ...grpc, origin: "http://shop.example" }, ok, "0"],
+    [
+      "from an allowed origin, failing: CORS headers with the status",
+      { ...grpc, origin: "http://shop.example" },
+      envelope(getProduct("missing")),
+      "5",
+    ],
     ["an unknown method (not the lean path: NOT_FOUND)", grpc, ok, "5", "/shop.inventory.v1.InventoryService/Nope"],
     ["an internal method (not public: NOT_FOUND)", grpc, ok, "5", "/shop.inventory.v1.InventoryService/ReserveStock"],
   ];
@@ -295,6 +302,31 @@ describe("the caller leaving mid-call", () => {
     controller.abort();
     await pending;
     await until(() => upstream.openCalls() === 0);
+  });
+});
+
+describe("the gateway shutting down mid-call", () => {
+  it("cancels the calls in flight upstream and answers their callers CANCELED", async () => {
+    const upstream = await startScriptedUpstream(() => "hang");
+    const fx = await startGatewayFixture({ INVENTORY_URL: upstream.target });
+    const session = connect(fx.baseUrl);
+    session.on("error", () => undefined);
+    try {
+      const grpcAnswers = [1, 2].map(() =>
+        overHttp2(session, GET_PRODUCT, { "content-type": "application/grpc" }, envelope(getProduct("SKU-1"))).catch((e: unknown) => e),
+      );
+      const connectAnswer = overHttp1(fx.baseUrl, GET_PRODUCT, json, JSON.stringify({ sku: "SKU-1" })).catch((e: unknown) => e);
+      await until(() => upstream.openCalls() === 3);
+      const closing = fx.close();
+      const answers = (await Promise.all(grpcAnswers)) as Answer[];
+      for (const answer of answers) expect(answer.trailers["grpc-status"] ?? answer.headers["grpc-status"]).toBe("1");
+      expect(((await connectAnswer) as Answer).status).toBe(499);
+      await until(() => upstream.openCalls() === 0);
+      await closing;
+    } finally {
+      session.close();
+      await upstream.close();
+    }
   });
 });
 

@@ -2,16 +2,19 @@ import type { Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { deadlineExceeded, type Logger, resourceExhausted, unauthenticated } from "@shop/platform";
 import type { PublicMethod } from "../surface/public-surface.js";
-import type { Upstreams } from "../upstreams.js";
+import type { UpstreamCallOptions, UpstreamMethod, Upstreams } from "../upstreams.js";
 import { CLIENT_CODES, publicError } from "./public-error.js";
 import type { RateLimiter } from "./rate-limiter.js";
 import type { TokenVerifier } from "./token-verifier.js";
-import { endEdgeSpan, startEdgeSpan } from "./trace-context.js";
+import { type EdgeSpanTemplate, edgeSpanTemplate, endEdgeSpan, startEdgeSpan } from "./trace-context.js";
 
-/** One call crossing the edge, whichever protocol (Connect, gRPC-Web, gRPC, REST) carried it. */
-export interface EdgeCall {
+/**
+ * One call crossing the edge, whichever protocol (Connect, gRPC-Web, gRPC, REST) carried it; its
+ * request a message, or (`unaryBytes`) the serialized message as the caller sent it.
+ */
+export interface EdgeCall<Request = Message> {
   method: PublicMethod;
-  request: Message;
+  request: Request;
   /** The caller's `Authorization` header. */
   authorization: string | null;
   traceparent: string | null;
@@ -39,6 +42,12 @@ export interface EdgeDeps {
 /** Admits (auth, rate limit) and forwards public calls upstream. */
 export interface Edge {
   unary(call: EdgeCall): Promise<Message>;
+  /**
+   * A unary call forwarded undecoded: the request's bytes (a message of the method's input type:
+   * the caller has checked that) go upstream as they are, and the answer's bytes come back as the
+   * upstream sent them — the same admission, deadline, span and errors as `unary`.
+   */
+  unaryBytes(call: EdgeCall<Uint8Array>): Promise<Uint8Array>;
   stream(call: EdgeCall): AsyncIterable<Message>;
 }
 
@@ -47,7 +56,7 @@ const CLIENT_SIDE: ReadonlySet<Code> = new Set([...CLIENT_CODES, Code.Canceled])
 
 /** Creates the edge: the one place that decides who may call, how often, and with which headers upstream. */
 export function createEdge(deps: EdgeDeps): Edge {
-  async function admit(call: EdgeCall, maxTimeoutMs: number, context: ReturnType<typeof startEdgeSpan>["context"]) {
+  async function admit(call: EdgeCall<unknown>, maxTimeoutMs: number, context: ReturnType<typeof startEdgeSpan>["context"]) {
     // A deadline nothing could meet is refused here, at once: it reaches no service and no breaker.
     if (call.timeoutMs !== undefined && call.timeoutMs < deps.limits.minTimeoutMs) {
       throw deadlineExceeded("DEADLINE_TOO_SHORT", `the deadline must be at least ${deps.limits.minTimeoutMs} ms`, {
@@ -69,7 +78,7 @@ export function createEdge(deps: EdgeDeps): Edge {
     return { signal: call.signal, timeoutMs: maxTimeoutMs, callerTimeoutMs: call.timeoutMs, headers, context };
   }
   /** The public form of an upstream failure; its own text is logged, not sent. */
-  function failed(call: EdgeCall, error: unknown): ConnectError {
+  function failed(call: EdgeCall<unknown>, error: unknown): ConnectError {
     // The caller's own deadline or departure ended the call (the upstream call was cancelled with it): say that.
     if (call.signal.aborted) return publicError(call.signal.reason);
     const sent = publicError(error);
@@ -79,27 +88,44 @@ export function createEdge(deps: EdgeDeps): Edge {
     }
     return sent;
   }
-  const edgeSpan = (call: EdgeCall) =>
-    startEdgeSpan({ service: call.method.service.typeName, name: call.method.method.name }, call.traceparent, call.tracestate);
-  return {
-    async unary(call) {
-      const { span, context } = edgeSpan(call);
+  const spanTemplates = new Map<PublicMethod, EdgeSpanTemplate>();
+  const edgeSpan = (call: EdgeCall<unknown>) => {
+    let template = spanTemplates.get(call.method);
+    if (template === undefined) {
+      template = edgeSpanTemplate({ service: call.method.service.typeName, name: call.method.method.name });
+      spanTemplates.set(call.method, template);
+    }
+    return startEdgeSpan(template, call.traceparent, call.tracestate);
+  };
+  /** Admits a unary call and sends it upstream with `send`: the one unary path, whatever the request's form. */
+  async function forwardUnary<Request, Response>(
+    call: EdgeCall<Request>,
+    send: (upstream: UpstreamMethod, options: UpstreamCallOptions) => Promise<Response>,
+  ): Promise<Response> {
+    const { span, context } = edgeSpan(call);
+    try {
+      const options = await admit(call, deps.limits.unaryMaxTimeoutMs, context);
+      const upstream = deps.upstreams.method(call.method.service, call.method.method.localName);
+      let response: Response;
       try {
-        const options = await admit(call, deps.limits.unaryMaxTimeoutMs, context);
-        const upstream = deps.upstreams.method(call.method.service, call.method.method.localName);
-        let response: Message;
-        try {
-          response = (await upstream(call.request, options)) as Message;
-        } catch (error) {
-          throw failed(call, error);
-        }
-        endEdgeSpan(span);
-        return response;
+        response = await send(upstream, options);
       } catch (error) {
-        endEdgeSpan(span, error);
-        throw error;
+        throw failed(call, error);
       }
-    },
+      endEdgeSpan(span);
+      return response;
+    } catch (error) {
+      endEdgeSpan(span, error);
+      throw error;
+    }
+  }
+  return {
+    unary: (call) => forwardUnary(call, (upstream, options) => upstream(call.request, options) as Promise<Message>),
+    unaryBytes: (call) =>
+      forwardUnary(call, (upstream, options) => {
+        if (upstream.bytes === undefined) throw new Error(`${call.method.path}: the upstream client cannot forward bytes`);
+        return upstream.bytes(call.request, options);
+      }),
     async *stream(call) {
       const { span, context } = edgeSpan(call);
       let failure: unknown;

@@ -1,3 +1,4 @@
+import type { Http2ServerResponse } from "node:http2";
 import type { DescMessage, Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
@@ -73,18 +74,23 @@ function header(req: NodeRequest, name: string): string | null {
 class CallSignal {
   readonly controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
-  private readonly onShutdown = () => this.controller.abort(new ConnectError("the server is shutting down", Code.Canceled));
+  private finished = false;
+  /** `live`: the calls in flight, which the gateway's shutdown cancels (see `createLeanUnary`). */
   constructor(
-    private readonly shutdown: AbortSignal,
+    private readonly live: Set<CallSignal>,
+    shuttingDown: boolean,
     timeoutMs: number | undefined,
   ) {
     if (timeoutMs !== undefined) {
       this.timer = setTimeout(() => this.controller.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)), timeoutMs);
     }
-    if (shutdown.aborted) this.onShutdown();
-    else shutdown.addEventListener("abort", this.onShutdown, { once: true });
+    if (shuttingDown) this.shutDown();
+    else live.add(this);
   }
-  private finished = false;
+  /** The gateway is shutting down: cancels the upstream call. */
+  shutDown(): void {
+    this.controller.abort(new ConnectError("the server is shutting down", Code.Canceled));
+  }
   /** The caller left: cancels the upstream call unless it is already over (the error is built only then: a stack each). */
   left(): void {
     if (!this.finished) this.controller.abort(new ConnectError("the client went away", Code.Canceled));
@@ -93,7 +99,7 @@ class CallSignal {
   done(): void {
     this.finished = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
-    this.shutdown.removeEventListener("abort", this.onShutdown);
+    this.live.delete(this);
   }
 }
 
@@ -150,13 +156,18 @@ function checkConnectBody(body: Uint8Array, over: boolean, readMaxBytes: number,
   if (over) throw new ConnectError(`message size is larger than configured readMaxBytes ${readMaxBytes}`, Code.ResourceExhausted);
 }
 
-/** The one request message of a gRPC unary body, with connect's envelope checks and messages. */
-async function grpcRequest(body: Uint8Array, route: Route, compression: Compression | null, readMaxBytes: number): Promise<Message> {
-  // The common case, decoded in place: exactly one uncompressed envelope within the limit.
+/**
+ * The one request message of a gRPC unary body, with connect's envelope checks and messages, as
+ * bytes to forward: checked to be a message of the method's input type, not re-encoded.
+ */
+async function grpcRequest(body: Uint8Array, route: Route, compression: Compression | null, readMaxBytes: number): Promise<Uint8Array> {
+  // The common case, checked in place: exactly one uncompressed envelope within the limit.
   if (body.byteLength >= 5 && body[0] === 0) {
     const length = new DataView(body.buffer, body.byteOffset, body.byteLength).getUint32(1);
     if (length <= readMaxBytes && body.byteLength === length + 5) {
-      return route.serialization.getI(true).parse(body.subarray(5)) as Message;
+      const bytes = body.subarray(5);
+      route.serialization.getI(true).parse(bytes);
+      return bytes;
     }
   }
   // Anything else goes through connect's own envelope pipeline: the same errors as the adapter.
@@ -170,7 +181,7 @@ async function grpcRequest(body: Uint8Array, route: Route, compression: Compress
   if (first.done === true) throw new ConnectError("protocol error: missing input message for unary method", Code.Unimplemented);
   const extra = await it.next();
   if (extra.done !== true) throw new ConnectError("protocol error: received extra input message for unary method", Code.Unimplemented);
-  return first.value as Message;
+  return route.serialization.getI(true).serialize(first.value);
 }
 
 function asConnectError(error: unknown): ConnectError {
@@ -192,9 +203,21 @@ export function createLeanUnary(options: LeanUnaryOptions): LeanUnary {
     routes.set(method.path, { method, serialization: createMethodSerializationLookup(method.method, undefined, undefined, limits) });
   }
   const { edge, readMaxBytes, maxTimeoutMs, shutdownSignal } = options;
+  // The calls in flight, cancelled together at shutdown: one listener on the shutdown signal rather
+  // than one per call (an AbortSignal's addEventListener scans its listeners: O(calls in flight) each).
+  const live = new Set<CallSignal>();
+  shutdownSignal.addEventListener(
+    "abort",
+    () => {
+      for (const call of live) call.shutDown();
+      live.clear();
+    },
+    { once: true },
+  );
 
-  function callFor(req: NodeRequest, route: Route, request: Message, signal: CallSignal, timeoutMs: number | undefined) {
-    return edge.unary({
+  /** The edge's view of a call whose request is `request` (a message, or its bytes to forward as they are). */
+  function callOf<Request>(req: NodeRequest, route: Route, request: Request, signal: CallSignal, timeoutMs: number | undefined) {
+    return {
       method: route.method,
       request,
       authorization: header(req, "authorization"),
@@ -203,7 +226,7 @@ export function createLeanUnary(options: LeanUnaryOptions): LeanUnary {
       remoteAddress: req.socket.remoteAddress ?? "unknown",
       signal: signal.controller.signal,
       timeoutMs,
-    });
+    };
   }
 
   /**
@@ -232,7 +255,7 @@ export function createLeanUnary(options: LeanUnaryOptions): LeanUnary {
       header(req, grpc ? "grpc-accept-encoding" : "accept-encoding"),
       grpc ? "grpc-accept-encoding" : "accept-encoding",
     );
-    const signal = new CallSignal(shutdownSignal, timeout.error ? undefined : timeout.timeoutMs);
+    const signal = new CallSignal(live, shutdownSignal.aborted, timeout.error ? undefined : timeout.timeoutMs);
     watchCaller(req, res, signal);
     return { timeout, compression, signal };
   }
@@ -248,9 +271,14 @@ export function createLeanUnary(options: LeanUnaryOptions): LeanUnary {
       const { body: raw, over } = await collect(req, readMaxBytes);
       checkConnectBody(raw, over, readMaxBytes, header(req, "content-length"));
       const bytes = compression.request ? await compression.request.decompress(raw, readMaxBytes) : raw;
-      const request = route.serialization.getI(binary).parse(bytes) as Message;
-      const response = await callFor(req, route, request, signal, timeout.timeoutMs);
-      body = route.serialization.getO(binary).serialize(response);
+      if (binary) {
+        // Checked to be a message of the method's type, then forwarded as it came; the answer's bytes likewise.
+        route.serialization.getI(true).parse(bytes);
+        body = await edge.unaryBytes(callOf(req, route, bytes, signal, timeout.timeoutMs));
+      } else {
+        const request = route.serialization.getI(false).parse(bytes) as Message;
+        body = route.serialization.getO(false).serialize(await edge.unary(callOf(req, route, request, signal, timeout.timeoutMs)));
+      }
     } catch (e) {
       const error = asConnectError(e);
       status = codeToHttpStatus(error.code);
@@ -285,8 +313,7 @@ export function createLeanUnary(options: LeanUnaryOptions): LeanUnary {
       if (timeout.error) throw timeout.error;
       const { body } = await collect(req, readMaxBytes + 5);
       const request = await grpcRequest(body, route, compression.request, readMaxBytes);
-      const response = await callFor(req, route, request, signal, timeout.timeoutMs);
-      let data = route.serialization.getO(true).serialize(response);
+      let data = await edge.unaryBytes(callOf(req, route, request, signal, timeout.timeoutMs));
       let flags = 0;
       if (compression.response && data.byteLength >= COMPRESS_MIN_BYTES) {
         data = await compression.response.compress(data);
@@ -301,17 +328,22 @@ export function createLeanUnary(options: LeanUnaryOptions): LeanUnary {
     } finally {
       signal.done();
     }
-    if (res.destroyed) return;
+    // gRPC is only served here over HTTP/2 (`serve`): the answer goes straight onto the stream.
+    const stream = (res as Http2ServerResponse).stream;
+    if (stream.destroyed || stream.closed) return; // the caller left meanwhile
     let trailer: Record<string, string> = { "grpc-status": "0" };
     if (failure) {
       const status = new Headers();
       setTrailerStatus(status, failure);
       trailer = nodeHeaders(status, {});
     }
-    res.writeHead(200, responseHeader);
-    if (frame) res.write(frame);
+    // What writeHead/write/end would send (headers already set, e.g. CORS, included), without the
+    // compatibility layer's per-header checks: ours are constants and connect's trailer fields.
+    // The response object sends its trailers when the stream asks for them.
     res.addTrailers(trailer);
-    res.end();
+    stream.respond({ ...(res as Http2ServerResponse).getHeaders(), ...responseHeader, ":status": 200 }, { waitForTrailers: true });
+    if (frame) stream.end(frame);
+    else stream.end();
   }
 
   return {

@@ -4,7 +4,11 @@ import type { AddressInfo } from "node:net";
 import { gzipSync } from "node:zlib";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { GetProductResponseSchema, InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
+import {
+  GetProductRequestSchema,
+  GetProductResponseSchema,
+  InventoryService,
+} from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toWireStatus } from "../src/adapter/status.js";
 import { type ClientOptions, createClient, errorInfo, notFound } from "../src/index.js";
@@ -208,6 +212,24 @@ describe("the http2 client transport against a hostile server", () => {
   it("reads a gzip-compressed response", async () => {
     expect((await client().getProduct({ sku: "gzip" })).product?.name).toBe("Enamel mug");
   });
+
+  for (const transport of ["http2", "grpc-js"] as const) {
+    it(`${transport}: a method's bytes call sends the request's bytes as they are and answers the response's, undecoded`, async () => {
+      const c = client({ transport });
+      const bytes = c.getProduct.bytes ?? expect.unreachable("a platform client's unary method has its bytes call");
+      const ask = (sku: string) => toBinary(GetProductRequestSchema, create(GetProductRequestSchema, { sku }));
+      expect(Buffer.from(await bytes(ask("ok")))).toEqual(Buffer.from(product));
+      expect(seenSkus.at(-1)).toBe("ok");
+      // Not the response message: a typed call fails INTERNAL, the bytes call hands it on as it came.
+      expect(Buffer.from(await bytes(ask("garbage")))).toEqual(Buffer.from([0xff, 0xff, 0xff]));
+      expect(Buffer.from(await bytes(ask("gzip")))).toEqual(Buffer.from(product));
+      const error = await failure(bytes(ask("trailers-only-details")));
+      expect(error.code).toBe(Code.NotFound);
+      expect(errorInfo(error)?.reason).toBe("PRODUCT_NOT_FOUND");
+      expect((await failure(bytes(ask("silent"), { timeoutMs: 150 }))).code).toBe(Code.DeadlineExceeded);
+      c.close();
+    });
+  }
 
   it("gives UNAVAILABLE when nothing listens, after its retries", async () => {
     const c = createClient(InventoryService, "127.0.0.1:1", {

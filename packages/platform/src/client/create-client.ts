@@ -102,8 +102,20 @@ export interface ClientOptions {
 /** The transports a client's unary calls can run on. */
 export type ClientTransport = "grpc-js" | "http2";
 
+/**
+ * A unary method's call with the request and the answer as serialized protobuf (unframed, the answer
+ * decompressed): for a hop that forwards what it received without decoding it — the same deadline,
+ * retries, breaker, metadata, span and metrics as the typed call.
+ */
+export type UnaryBytesCall = (request: Uint8Array, options?: CallOptions) => Promise<Uint8Array>;
+
 type UnaryMethod<M> =
-  M extends DescMethodUnary<infer I, infer O> ? (init: MessageInitShape<I>, options?: CallOptions) => Promise<MessageShape<O>> : never;
+  M extends DescMethodUnary<infer I, infer O>
+    ? ((init: MessageInitShape<I>, options?: CallOptions) => Promise<MessageShape<O>>) & {
+        /** Always there on a client `createClient` made; optional so that a stand-in (e.g. a Connect client in a test) fits the type. */
+        bytes?: UnaryBytesCall;
+      }
+    : never;
 type StreamMethod<M> =
   M extends DescMethodServerStreaming<infer I, infer O>
     ? (init: MessageInitShape<I>, options?: CallOptions) => AsyncIterable<MessageShape<O>>
@@ -193,8 +205,10 @@ export function createClient<S extends DescService>(service: S, target: string, 
     },
   };
   for (const method of service.methods) {
-    if (method.methodKind === "unary") client[method.localName] = unaryMethod(method, settings);
-    else if (method.methodKind === "server_streaming") client[method.localName] = streamMethod(method, settings);
+    if (method.methodKind === "unary") {
+      const typed = unaryMethod(method, settings, typedCodec(method));
+      client[method.localName] = Object.assign(typed, { bytes: unaryMethod(method, settings, BYTES_CODEC) });
+    } else if (method.methodKind === "server_streaming") client[method.localName] = streamMethod(method, settings);
   }
   return client as GrpcClient<S>;
 }
@@ -316,15 +330,34 @@ function requestHeaders(headers: CallOptions["headers"], incoming: Metadata | un
   return record;
 }
 
+/** How a unary method's request becomes bytes on the wire and the answer's bytes a result. */
+interface UnaryCodec {
+  serialize(value: unknown): Buffer;
+  deserialize(bytes: Buffer): unknown;
+}
+
+/** Messages of the method's types (a request may be its init shape). */
+function typedCodec(method: DescMethod): UnaryCodec {
+  return { serialize: serializerFor(method.input), deserialize: deserializerFor(method.output) };
+}
+
+/** Bytes as they are: the caller serialized the request and takes the answer's bytes. */
+const BYTES_CODEC: UnaryCodec = {
+  serialize: (value) => {
+    const bytes = value as Uint8Array;
+    return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  },
+  deserialize: (bytes) => bytes,
+};
+
 /**
  * A unary method on the platform's http2 transport: the same deadline (capped by the parent's),
  * metadata, span, metrics, logging and breaker as on grpc-js; retries on UNAVAILABLE within the
  * deadline (one span and one metric sample per call, as grpc-js's retries).
  */
-function http2UnaryMethod(method: DescMethod, settings: MethodSettings, pool: Http2SessionPool) {
+function http2UnaryMethod(method: DescMethod, settings: MethodSettings, pool: Http2SessionPool, codec: UnaryCodec) {
   const path = methodPath(method);
-  const serialize = serializerFor(method.input);
-  const deserialize = deserializerFor(method.output);
+  const { serialize, deserialize } = codec;
   const metrics = clientMethodMetrics(settings.target, method.parent.typeName, method.name);
   const spanOf = spanTemplate(method, settings);
   const { breaker, logger, retry, maxMessageBytes } = settings;
@@ -363,11 +396,10 @@ function http2UnaryMethod(method: DescMethod, settings: MethodSettings, pool: Ht
   return behindBreaker(breaker, call);
 }
 
-function unaryMethod(method: DescMethod, settings: MethodSettings) {
-  if (settings.pool) return http2UnaryMethod(method, settings, settings.pool);
+function unaryMethod(method: DescMethod, settings: MethodSettings, codec: UnaryCodec) {
+  if (settings.pool) return http2UnaryMethod(method, settings, settings.pool, codec);
   const path = methodPath(method);
-  const serialize = serializerFor(method.input);
-  const deserialize = deserializerFor(method.output);
+  const { serialize, deserialize } = codec;
   const metrics = clientMethodMetrics(settings.target, method.parent.typeName, method.name);
   const spanOf = spanTemplate(method, settings);
   const { channel, breaker, logger } = settings;

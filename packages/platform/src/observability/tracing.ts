@@ -73,9 +73,12 @@ export async function shutdownTracing(): Promise<void> {
   await provider?.forceFlush().catch(() => undefined);
 }
 
-/** The platform's tracer: the SDK's when spans are recorded, else one that only carries the trace. */
-export function platformTracer(): Tracer {
-  return unrecorded ?? trace.getTracer("@shop/platform");
+/**
+ * The platform's tracer (or `scope`'s): the SDK's when spans are recorded, else one that only
+ * carries the trace.
+ */
+export function platformTracer(scope = "@shop/platform"): Tracer {
+  return unrecorded ?? trace.getTracer(scope);
 }
 
 /**
