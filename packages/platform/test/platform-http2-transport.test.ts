@@ -1,6 +1,6 @@
 import { once } from "node:events";
 import { constants, createServer, type Http2Server, type ServerHttp2Stream } from "node:http2";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, createConnection, createServer as createNetServer } from "node:net";
 import { gzipSync } from "node:zlib";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -239,5 +239,49 @@ describe("the http2 client transport against a hostile server", () => {
     });
     expect((await failure(c.getProduct({ sku: "ok" }))).code).toBe(Code.Unavailable);
     c.close();
+  });
+
+  it("drops a connection that stops answering (a half-open link: keep-alive ping unanswered) and calls on a fresh one", async () => {
+    // A TCP relay to the server whose connections can be cut silently: bytes stop flowing both ways
+    // while both sockets stay open, as after a network partition or a peer that froze.
+    const links: { cut: boolean }[] = [];
+    const relay = createNetServer((caller) => {
+      const link = { cut: false };
+      links.push(link);
+      const server = createConnection(Number(target.split(":")[1]), "127.0.0.1");
+      caller.on("data", (chunk) => link.cut || server.write(chunk));
+      server.on("data", (chunk) => link.cut || caller.write(chunk));
+      for (const [a, b] of [
+        [caller, server],
+        [server, caller],
+      ] as const) {
+        a.on("error", () => b.destroy());
+        a.on("close", () => b.destroy());
+      }
+    });
+    relay.listen(0, "127.0.0.1");
+    await once(relay, "listening");
+    const c = createClient(InventoryService, `127.0.0.1:${(relay.address() as AddressInfo).port}`, {
+      transport: "http2",
+      retry: false,
+      breaker: false,
+      keepaliveTimeMs: 100,
+      keepaliveTimeoutMs: 200,
+    });
+    try {
+      expect((await c.getProduct({ sku: "ok" })).product?.name).toBe("Enamel mug");
+      for (const link of links) link.cut = true;
+      const started = Date.now();
+      // Its deadline is far off: the unanswered ping, not the deadline, ends it.
+      const error = await failure(c.getProduct({ sku: "ok" }, { timeoutMs: 10_000 }));
+      expect(error.code).toBe(Code.Unavailable);
+      expect(error.rawMessage).toContain("keep-alive ping unanswered");
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect((await c.getProduct({ sku: "ok" })).product?.name).toBe("Enamel mug");
+      expect(links).toHaveLength(2);
+    } finally {
+      c.close();
+      relay.close();
+    }
   });
 });

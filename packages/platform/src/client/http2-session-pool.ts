@@ -95,7 +95,8 @@ export class Http2SessionPool {
     if (this.closed) throw new Error(`the client of ${this.name} is closed`);
     const slot = this.slots[this.next++ % this.slots.length] as Slot;
     if (this.next >= 0x40000000) this.next = 0;
-    if (slot.session === undefined) slot.session = this.open(slot);
+    // A session destroyed a moment ago (its calls just failed) may not have emitted "close" yet: never hand it out.
+    if (slot.session === undefined || slot.session.destroyed) slot.session = this.open(slot);
     return slot.session;
   }
 
