@@ -85,6 +85,29 @@ describe.each(engines)("openDatabase on $name", ({ name, open }) => {
     expect(rows[0]?.balance).toBe(15n);
   });
 
+  it("does not report a commit when a statement failed and `work` went on: the transaction was rolled back", async () => {
+    const balance = async () => (await db.query<{ balance: bigint }>("SELECT balance FROM accounts WHERE id = 'b'")).rows[0]?.balance;
+    const before = await balance();
+    let committedHookRan = false;
+    const outcome = await db
+      .transaction(async (tx) => {
+        tx.afterCommit(() => {
+          committedHookRan = true;
+        });
+        await tx.query("UPDATE accounts SET balance = balance + 1 WHERE id = 'b'");
+        // A statement that fails (the CHECK), its error swallowed: the database has aborted the transaction.
+        await tx.query("UPDATE accounts SET balance = -1 WHERE id = 'b'").catch(() => undefined);
+        return "done";
+      })
+      .catch((e: unknown) => e);
+    expect(outcome).toBeInstanceOf(Error);
+    expect((outcome as Error).message).toMatch(/rolled back|aborted/);
+    expect(committedHookRan).toBe(false);
+    expect(await balance()).toBe(before);
+    // The connection is fine for the next transaction.
+    await db.transaction((tx) => tx.query("SELECT 1"));
+  });
+
   it("holds a row lock taken by a transaction's first statement until it commits", async () => {
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));

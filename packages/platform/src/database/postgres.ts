@@ -93,7 +93,10 @@ export async function openPostgres(url: string, poolSize = 10): Promise<Database
       }
       const result = await working;
       await begin;
-      await client.query("COMMIT");
+      // After a failed statement PostgreSQL answers COMMIT with ROLLBACK (no error): a `work` that
+      // swallowed that statement's error must not be told its transaction committed.
+      const commit = await client.query("COMMIT");
+      if (commit.command !== "COMMIT") throw new Error("the transaction was aborted by a failed statement and rolled back");
       runCommitted(committed);
       return result;
     } catch (error) {
