@@ -26,7 +26,10 @@ export interface Queryable {
 export interface Database extends Queryable {
   /** Which engine is underneath. */
   readonly kind: "pglite" | "postgres";
-  /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
+  /**
+   * Runs `work` in one transaction: committed when it resolves, rolled back when it throws. A
+   * statement that failed aborts the transaction even if `work` caught its error: it then rejects.
+   */
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
   /** True when the database answers a trivial query; health checks call it. */
   ping(): Promise<boolean>;
