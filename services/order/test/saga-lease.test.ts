@@ -266,10 +266,17 @@ describe("two drivers of one order, with a payment slower than the saga's lease"
     let takenOver = false;
     try {
       await hold.reached;
-      const stalled = await leaseOf(orderId);
       // Driver A is cut off from its database (a partition, a long pause): its renewals do not get through.
       reconnect = a.cutOff();
-      await untilDatabasePast(b.db, stalled.lockedUntil);
+      // A renewal already sent when the link was cut may still land (seen under a loaded CI run: B then
+      // found the lease held): wait until the lease, read again, has run out unchanged.
+      let stalled = await leaseOf(orderId);
+      for (;;) {
+        await untilDatabasePast(b.db, stalled.lockedUntil);
+        const again = await leaseOf(orderId);
+        if (again.lockedUntil.getTime() === stalled.lockedUntil.getTime()) break;
+        stalled = again;
+      }
       const second = await b.saga.drive(orderId);
       expect(second?.order.status).toBe(OrderStatus.CONFIRMED);
       takenOver = (await leaseOf(orderId)).token === stalled.token + 1n;
