@@ -171,7 +171,11 @@ export class Stack {
       for (const service of [...waiting]) if (await this.ready(service)) waiting.delete(service);
       if (waiting.size === 0) return;
       if (Date.now() > deadline) {
-        const logs = await Promise.all([...waiting].map(async (service) => `--- ${service}:\n${await this.logs(service)}`));
+        // The services' own logs, and the one-shot role set-up's and PostgreSQL's (a service refused by
+        // PostgreSQL is explained there: once, postgres-init left three roles without their passwords).
+        const logs = await Promise.all(
+          [...waiting, "postgres-init", "postgres"].map(async (service) => `--- ${service}:\n${await this.logs(service)}`),
+        );
         throw new Error(`not ready after ${timeoutMs / 1000} s: ${[...waiting].join(", ")}\n${logs.join("\n")}`);
       }
       await new Promise((resolve) => setTimeout(resolve, 1000));
