@@ -1,12 +1,13 @@
 import type { Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { deadlineExceeded, type Logger, resourceExhausted, unauthenticated } from "@shop/platform";
+import { SpanKind } from "@opentelemetry/api";
+import { deadlineExceeded, type Logger, type RpcSpanTemplate, resourceExhausted, rpcSpanTemplate, unauthenticated } from "@shop/platform";
 import type { PublicMethod } from "../surface/public-surface.js";
 import type { UpstreamCallOptions, UpstreamMethod, Upstreams } from "../upstreams.js";
 import { CLIENT_CODES, publicError } from "./public-error.js";
 import type { RateLimiter } from "./rate-limiter.js";
 import type { TokenVerifier } from "./token-verifier.js";
-import { type EdgeSpanTemplate, edgeSpanTemplate, endEdgeSpan, startEdgeSpan } from "./trace-context.js";
+import { endEdgeSpan, startEdgeSpan } from "./trace-context.js";
 
 /**
  * One call crossing the edge, whichever protocol (Connect, gRPC-Web, gRPC, REST) carried it; its
@@ -88,11 +89,11 @@ export function createEdge(deps: EdgeDeps): Edge {
     }
     return sent;
   }
-  const spanTemplates = new Map<PublicMethod, EdgeSpanTemplate>();
+  const spanTemplates = new Map<PublicMethod, RpcSpanTemplate>();
   const edgeSpan = (call: EdgeCall<unknown>) => {
     let template = spanTemplates.get(call.method);
     if (template === undefined) {
-      template = edgeSpanTemplate({ service: call.method.service.typeName, name: call.method.method.name });
+      template = rpcSpanTemplate(SpanKind.SERVER, call.method.service.typeName, call.method.method.name);
       spanTemplates.set(call.method, template);
     }
     return startEdgeSpan(template, call.traceparent, call.tracestate);

@@ -1,6 +1,6 @@
 import { ConnectError } from "@connectrpc/connect";
-import { type Context, propagation, ROOT_CONTEXT, type Span, SpanKind, type SpanOptions, SpanStatusCode, trace } from "@opentelemetry/api";
-import { platformTracer } from "@shop/platform";
+import { type Context, propagation, ROOT_CONTEXT, type Span, SpanStatusCode, trace } from "@opentelemetry/api";
+import { platformTracer, type RpcSpanTemplate } from "@shop/platform";
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
@@ -17,26 +17,13 @@ export function callerTraceContext(traceparent: string | null, tracestate: strin
   return propagation.extract(ROOT_CONTEXT, carrier);
 }
 
-/** A public method's SERVER span name and options, built once (the tracer copies what it keeps). */
-export interface EdgeSpanTemplate {
-  name: string;
-  options: SpanOptions;
-}
-
-export function edgeSpanTemplate(method: { service: string; name: string }): EdgeSpanTemplate {
-  return {
-    name: `${method.service}/${method.name}`,
-    options: { kind: SpanKind.SERVER, attributes: { "rpc.system": "grpc", "rpc.service": method.service, "rpc.method": method.name } },
-  };
-}
-
 /**
  * The gateway's SERVER span of one public call, in the caller's trace (or a new one), and the
  * context to forward the call in. The platform's tracer: with nothing recording spans, one that only
  * carries the trace (the SDK's under its always-off sampler cost ~4 % of a gateway call, profiled).
  */
 export function startEdgeSpan(
-  template: EdgeSpanTemplate,
+  template: RpcSpanTemplate,
   traceparent: string | null,
   tracestate: string | null,
 ): { span: Span; context: Context } {

@@ -156,6 +156,12 @@ function checkConnectBody(body: Uint8Array, over: boolean, readMaxBytes: number,
   if (over) throw new ConnectError(`message size is larger than configured readMaxBytes ${readMaxBytes}`, Code.ResourceExhausted);
 }
 
+/** `bytes`, checked to be a message of the method's input type (connect's parse error otherwise), to forward as they are. */
+function checkedInput(route: Route, bytes: Uint8Array): Uint8Array {
+  route.serialization.getI(true).parse(bytes);
+  return bytes;
+}
+
 /**
  * The one request message of a gRPC unary body, with connect's envelope checks and messages, as
  * bytes to forward: checked to be a message of the method's input type, not re-encoded.
@@ -165,9 +171,7 @@ async function grpcRequest(body: Uint8Array, route: Route, compression: Compress
   if (body.byteLength >= 5 && body[0] === 0) {
     const length = new DataView(body.buffer, body.byteOffset, body.byteLength).getUint32(1);
     if (length <= readMaxBytes && body.byteLength === length + 5) {
-      const bytes = body.subarray(5);
-      route.serialization.getI(true).parse(bytes);
-      return bytes;
+      return checkedInput(route, body.subarray(5));
     }
   }
   // Anything else goes through connect's own envelope pipeline: the same errors as the adapter.
@@ -272,9 +276,8 @@ export function createLeanUnary(options: LeanUnaryOptions): LeanUnary {
       checkConnectBody(raw, over, readMaxBytes, header(req, "content-length"));
       const bytes = compression.request ? await compression.request.decompress(raw, readMaxBytes) : raw;
       if (binary) {
-        // Checked to be a message of the method's type, then forwarded as it came; the answer's bytes likewise.
-        route.serialization.getI(true).parse(bytes);
-        body = await edge.unaryBytes(callOf(req, route, bytes, signal, timeout.timeoutMs));
+        // Forwarded as it came, the answer's bytes likewise.
+        body = await edge.unaryBytes(callOf(req, route, checkedInput(route, bytes), signal, timeout.timeoutMs));
       } else {
         const request = route.serialization.getI(false).parse(bytes) as Message;
         body = route.serialization.getO(false).serialize(await edge.unary(callOf(req, route, request, signal, timeout.timeoutMs)));

@@ -18,7 +18,7 @@ export * from "./errors.js";
 export { createLogger, type Logger } from "./observability/logger.js";
 export { metricsRegistry } from "./observability/metrics.js";
 export { traceFields } from "./observability/trace-fields.js";
-export { enableContextPropagation, initTracing, platformTracer, spansRecorded } from "./observability/tracing.js";
+export { enableContextPropagation, initTracing, platformTracer, type RpcSpanTemplate, rpcSpanTemplate } from "./observability/tracing.js";
 export { type Page, type PageKeyCodec, type PageRequest, type Pagination, type PaginationOptions, pagination } from "./pagination.js";
 export { installProcessHandlers, type ProcessHandlerOptions } from "./process-handlers.js";
 export { type AccessPolicy, ANY_WORKLOAD, endUser, openAccess, peerIdentity, USER_HEADER, type Workloads } from "./server/access.js";

@@ -16,22 +16,13 @@ import {
   Metadata,
   type ServiceError,
 } from "@grpc/grpc-js";
-import {
-  type Context,
-  context,
-  propagation,
-  SpanKind,
-  type SpanOptions,
-  SpanStatusCode,
-  type TextMapSetter,
-  trace,
-} from "@opentelemetry/api";
+import { type Context, context, propagation, SpanKind, SpanStatusCode, type TextMapSetter, trace } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { incomingCallIn, type ServerSurfaceCall } from "../adapter/call-context.js";
 import { deserializerFor, methodPath, serializerFor } from "../adapter/server-definition.js";
 import { fromServiceError } from "../adapter/status.js";
 import { clientMethodMetrics, codeName } from "../observability/metrics.js";
-import { enableContextPropagation, initTracing, platformTracer } from "../observability/tracing.js";
+import { enableContextPropagation, initTracing, platformTracer, type RpcSpanTemplate, rpcSpanTemplate } from "../observability/tracing.js";
 import { type MeshTlsConfig, meshChannelCredentials, meshServerIdentityCheck, meshTlsSource, readMeshIdentity } from "../tls/mesh-tls.js";
 import { channelOptions, DEFAULT_RETRY, type RetryOptions } from "./channel-options.js";
 import { type BreakerOptions, createTargetBreaker, DEFAULT_BREAKER, type DeadlineOwner, type TargetBreaker } from "./circuit-breaker.js";
@@ -268,29 +259,13 @@ function deadlineOf(budgetMs: number | undefined, callerTimeoutMs: number | unde
   return { deadline: Math.min(budget, callerTimeoutMs === undefined ? Infinity : now + callerTimeoutMs), owner };
 }
 
-/** A method's CLIENT span name and options, built once per method (the tracer copies what it keeps). */
-interface SpanTemplate {
-  name: string;
-  options: SpanOptions;
-}
-
-function spanTemplate(method: DescMethod, settings: MethodSettings): SpanTemplate {
-  return {
-    name: `${method.parent.typeName}/${method.name}`,
-    options: {
-      kind: SpanKind.CLIENT,
-      attributes: {
-        "rpc.system": "grpc",
-        "rpc.service": method.parent.typeName,
-        "rpc.method": method.name,
-        "server.address": settings.target,
-      },
-    },
-  };
+/** A method's CLIENT span, naming the target it calls. */
+function spanTemplate(method: DescMethod, settings: MethodSettings): RpcSpanTemplate {
+  return rpcSpanTemplate(SpanKind.CLIENT, method.parent.typeName, method.name, { "server.address": settings.target });
 }
 
 /** Deadline, parent call and traced metadata shared by both call kinds. */
-function prepare(spanOf: SpanTemplate, options: CallOptions | undefined, timeoutMs: number | undefined) {
+function prepare(spanOf: RpcSpanTemplate, options: CallOptions | undefined, timeoutMs: number | undefined) {
   const active = options?.context ?? context.active();
   const incoming = incomingCallIn(active);
   const metadata = requestMetadata(options?.headers, incoming?.call.metadata);

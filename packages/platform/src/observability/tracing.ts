@@ -1,4 +1,4 @@
-import { context, type Tracer, trace } from "@opentelemetry/api";
+import { type Attributes, context, type SpanKind, type SpanOptions, type Tracer, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import {
@@ -87,4 +87,18 @@ export function platformTracer(scope = "@shop/platform"): Tracer {
  */
 export function spansRecorded(): boolean {
   return unrecorded === undefined;
+}
+
+/** An RPC span's name and options for one method, built once per method (the tracer copies what it keeps). */
+export interface RpcSpanTemplate {
+  name: string;
+  options: SpanOptions;
+}
+
+/** The `service/method` span of `kind` with the rpc.* attributes (and `extra` ones) every RPC span carries. */
+export function rpcSpanTemplate(kind: SpanKind, service: string, method: string, extra: Attributes = {}): RpcSpanTemplate {
+  return {
+    name: `${service}/${method}`,
+    options: { kind, attributes: { "rpc.system": "grpc", "rpc.service": service, "rpc.method": method, ...extra } },
+  };
 }
