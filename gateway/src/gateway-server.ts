@@ -116,7 +116,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       }
     }
     const rest = restRoutes.match(method, pathname);
-    if (rest.route) return serveRest(req, res, url ?? new URL(target, URL_BASE), rest, edge, config.limits.readMaxBytes);
+    if (rest.route) return serveRest(req, res, url?.searchParams, rest, edge, config.limits.readMaxBytes);
     if (pathname === "/dev/token" && config.devTokens) return serveDevToken(req, res, config.jwt);
     if (RPC_PATH.test(pathname)) {
       if (lean?.serve(req, res, pathname)) return;

@@ -41,7 +41,7 @@ function queryValue(message: DescMessage, path: string, values: string[]): JsonV
  * the JSON body as the whole request or one field, then query parameters for what is left.
  * Throws INVALID_ARGUMENT for malformed JSON or names that are not fields.
  */
-export function transcodeRequest(match: RestMatch, query: URLSearchParams, body: string): Message {
+export function transcodeRequest(match: RestMatch, query: URLSearchParams | undefined, body: string): Message {
   const input = match.route.method.method.input;
   const json: JsonObject = {};
   const bodyRule = match.route.binding.body;
@@ -61,7 +61,7 @@ export function transcodeRequest(match: RestMatch, query: URLSearchParams, body:
       assign(json, input, bodyRule, parsed, "body field");
     }
   }
-  if (bodyRule !== "*") {
+  if (bodyRule !== "*" && query !== undefined) {
     for (const key of new Set(query.keys())) {
       assign(json, input, key, queryValue(input, key, query.getAll(key)), "query parameter");
     }

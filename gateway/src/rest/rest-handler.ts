@@ -27,7 +27,8 @@ function header(req: NodeRequest, name: string): string | null {
 export async function serveRest(
   req: NodeRequest,
   res: NodeResponse,
-  url: URL,
+  /** The request target's query; undefined when it has none (the target was a plain path). */
+  query: URLSearchParams | undefined,
   match: RestMatch,
   edge: Edge,
   readMaxBytes: number,
@@ -43,7 +44,7 @@ export async function serveRest(
     const body = match.route.binding.body === "" ? "" : await readBody(req, readMaxBytes);
     const call: EdgeCall = {
       method,
-      request: transcodeRequest(match, url.searchParams, body),
+      request: transcodeRequest(match, query, body),
       authorization: header(req, "authorization"),
       traceparent: header(req, "traceparent"),
       tracestate: header(req, "tracestate"),
