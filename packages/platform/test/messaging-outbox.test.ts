@@ -123,6 +123,46 @@ describe("outbox", () => {
     await db.query("delete from outbox");
   });
 
+  it("drains a backlog of full rounds with the next round claimed and published while the last one's confirms are out, in id order, each row once", async () => {
+    const ids = Array.from({ length: 12 }, (_, i) => `b-${String(i).padStart(2, "0")}`);
+    for (const id of ids) {
+      await db.transaction((tx) =>
+        enqueueOutbox(tx, { schema: SendNotificationCommandSchema, message: command(id), messageId: id, routingKey: topology.routingKey }),
+      );
+    }
+    // The broker's confirms held back until the test lets them through (the messages themselves go out at once).
+    let release!: () => void;
+    const confirmsHeld = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let published = 0;
+    const slowConfirms: Publisher = {
+      ...publisher,
+      isReady: () => publisher.isReady(),
+      publish: (message) => {
+        published++;
+        const confirmed = publisher.publish(message);
+        return confirmsHeld.then(() => confirmed);
+      },
+    };
+    const relay = startOutboxRelay({ db, publisher: slowConfirms, logger, intervalMs: 60_000, batchSize: 5 });
+    // No confirm has come back, yet the second round is claimed and published: the rounds overlap.
+    await waitFor(() => (published === 10 ? true : undefined));
+    const { rows: claimed } = await db.query<{ n: number }>("select count(*)::int as n from outbox where claimed_until is not null");
+    expect(claimed[0]!.n).toBe(10);
+    release();
+    // With the poll a minute away, the full rounds chain by themselves until the short last one.
+    await waitFor(async () => ((await relay.backlog()).count === 0 ? true : undefined));
+    await relay.stop();
+    expect(published).toBe(12);
+    expect(await drainMainQueue()).toEqual(ids);
+    const { rows } = await db.query<{ n: number }>(
+      "select count(*)::int as n from outbox where published_at is not null and claimed_until is null and attempts = 1",
+    );
+    expect(rows[0]!.n).toBe(12);
+    await db.query("delete from outbox");
+  });
+
   it("keeps rows pending and never blocks enqueueing while the broker is unreachable, exposing backlog and age", async () => {
     const down = connectMessaging({
       url: "amqp://guest:guest@127.0.0.1:1",

@@ -68,7 +68,9 @@ interface OutboxRow extends Record<string, unknown> {
  * next ones — and publishes every claimed row with its confirm in flight; acked rows are marked by
  * the next round (a wake-up's or the poll's) or by `stop()`; the backlog no longer counts them.
  * Until then they stay claimed (a relay that dies in between has them published again, a
- * duplicate that consumers drop). Unroutable or nacked rows stay pending with `last_error` and an error log
+ * duplicate that consumers drop). While a full round's confirms are in flight, the next round is
+ * already claimed and published, so a backlog drains at the pace of the slower of the database and
+ * the broker, not of both in turn. Unroutable or nacked rows stay pending with `last_error` and an error log
  * (the alarm); while the broker is away it backs off. It runs on its own timer and never holds
  * a transaction while publishing, so it never blocks the request path. Rows committed by this
  * process wake it at once (outbox-nudge.ts); the poll finds everyone else's. Exposes the gauges
@@ -154,11 +156,14 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     if (acked.length > 0) await markAndClaim(0, []);
   }
 
-  /** One round: how many rows were claimed and published (a full batch means "poll again now"). */
-  async function publishBatch(): Promise<{ published: number; fetched: number; brokerDown: boolean }> {
+  /**
+   * Claims the next rows (marking the acked ones with the same statement) and publishes them, their
+   * confirms in flight: undefined while the broker is away (the acked rows are marked meanwhile).
+   */
+  async function claimAndPublish(): Promise<Round | undefined> {
     if (!publisher.isReady()) {
       await markAcked();
-      return { published: 0, fetched: 0, brokerDown: true };
+      return undefined;
     }
     connectedOnce = true;
     const now = Date.now();
@@ -166,7 +171,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     const claimed = await markAndClaim(batchSize, skip);
     const rows = claimed.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
     // Pipelined on one confirm channel: the broker keeps their order, confirms arrive as they come.
-    const results = await Promise.allSettled(
+    const results = Promise.allSettled(
       rows.map((row) =>
         publishStored(
           publisher,
@@ -181,6 +186,13 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         ),
       ),
     );
+    return { rows, results };
+  }
+
+  /** Waits for a round's confirms: acked rows are marked by a later statement, refused ones parked and released. */
+  async function settle(round: Round): Promise<{ published: number; fetched: number; brokerDown: boolean }> {
+    const { rows } = round;
+    const results = await round.results;
     let brokerDown = false;
     let published = 0;
     const failed: { id: string; error: string }[] = [];
@@ -223,6 +235,30 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       await markAcked();
     }
     return { published, fetched: rows.length, brokerDown };
+  }
+
+  // A round claimed and published while the one before it waited for its confirms; settled by the next tick.
+  let ahead: Round | undefined;
+
+  /**
+   * One round: how many rows were claimed and published (a full batch means "poll again now").
+   * After a full batch, more rows are likely waiting: the next round's claim and publishes go out
+   * while this one's confirms are in flight (one channel: the broker keeps their order).
+   */
+  async function publishBatch(): Promise<{ published: number; fetched: number; brokerDown: boolean }> {
+    const current = ahead ?? (await claimAndPublish());
+    ahead = undefined;
+    if (current === undefined) return { published: 0, fetched: 0, brokerDown: true };
+    let aheadFailure: unknown;
+    if (current.rows.length === batchSize && !stopped) {
+      ahead = await claimAndPublish().catch((err: unknown) => {
+        aheadFailure = err;
+        return undefined;
+      });
+    }
+    const outcome = await settle(current);
+    if (aheadFailure !== undefined) throw aheadFailure;
+    return outcome;
   }
 
   // Woken (outbox rows committed in this process) while a round runs: the next round runs after wakeDelayMs.
@@ -295,12 +331,25 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       stopWaking();
       if (timer) clearTimeout(timer);
       await round;
+      if (ahead) {
+        await settle(ahead).catch((err: Error) => {
+          // Its refused rows stay claimed until the claim runs out, then go out again.
+          log.error({ event: "outbox.round_failed", err: err.message }, "outbox relay round failed while stopping");
+        });
+        ahead = undefined;
+      }
       await markAcked().catch((err: Error) => {
         // Still claimed: published again (a duplicate the consumers drop) once the claim runs out.
         log.error({ event: "outbox.mark_failed", err: err.message, rows: acked.length }, "acked outbox rows not marked published");
       });
     },
   };
+}
+
+/** A claimed round's rows and their publishes' outcomes (confirms in flight until they settle). */
+interface Round {
+  rows: OutboxRow[];
+  results: Promise<PromiseSettledResult<void>[]>;
 }
 
 function gauge(registry: Registry, name: string, help: string): Gauge {
