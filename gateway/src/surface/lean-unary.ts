@@ -322,10 +322,12 @@ export function createLeanUnary(options: LeanUnaryOptions): LeanUnary {
         data = await compression.response.compress(data);
         flags = 1;
       }
-      frame = new Uint8Array(data.byteLength + 5);
-      frame[0] = flags;
-      new DataView(frame.buffer).setUint32(1, data.byteLength);
-      frame.set(data, 5);
+      // From node's buffer pool (an answer under 4 KiB is a slice of it, not an allocation of its own).
+      const framed = Buffer.allocUnsafe(data.byteLength + 5);
+      framed[0] = flags;
+      framed.writeUInt32BE(data.byteLength, 1);
+      framed.set(data, 5);
+      frame = framed;
     } catch (e) {
       failure = asConnectError(e);
     } finally {
