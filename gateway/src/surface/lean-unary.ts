@@ -309,7 +309,7 @@ export function createLeanUnary(options: LeanUnaryOptions): LeanUnary {
     const { timeout, compression, signal } = startCall(req, res, "grpc");
     const responseHeader: Record<string, string> = { "content-type": GRPC_CONTENT_TYPE };
     if (compression.response) responseHeader["grpc-encoding"] = compression.response.name;
-    let frame: Uint8Array | undefined;
+    let frame: Buffer | undefined;
     let failure: ConnectError | undefined;
     try {
       if (compression.error) throw compression.error;
@@ -323,11 +323,10 @@ export function createLeanUnary(options: LeanUnaryOptions): LeanUnary {
         flags = 1;
       }
       // From node's buffer pool (an answer under 4 KiB is a slice of it, not an allocation of its own).
-      const framed = Buffer.allocUnsafe(data.byteLength + 5);
-      framed[0] = flags;
-      framed.writeUInt32BE(data.byteLength, 1);
-      framed.set(data, 5);
-      frame = framed;
+      frame = Buffer.allocUnsafe(data.byteLength + 5);
+      frame[0] = flags;
+      frame.writeUInt32BE(data.byteLength, 1);
+      frame.set(data, 5);
     } catch (e) {
       failure = asConnectError(e);
     } finally {
