@@ -1,5 +1,5 @@
 import { clone, create, type DescMessage } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Order, OrderLineSchema, OrderSchema, OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
 import { type Money, MoneySchema } from "@shop/contracts/shop/type/v1/money_pb";
 import type { Database, Queryable } from "@shop/platform/database";
@@ -312,7 +312,7 @@ export class OrderStore {
    * other writer off, so it is the order the statement leaves. Fenced like `advance`.
    */
   async advanceAnnouncing(current: OrderRecord, lease: SagaLease, change: OrderChange, announce: Announce): Promise<OrderRecord> {
-    const at = new Date();
+    const at = updateTimeAfter(current.order);
     const message = announce(orderAfter(current.order, change, at));
     const statement = advanceStatement(lease, change, at);
     const { rows } = await queryWithOutbox<OrderWithLines>(
@@ -330,7 +330,7 @@ export class OrderStore {
    */
   async beginCancellation(orderId: string, note: string): Promise<boolean> {
     const { rowCount } = await this.db.query(
-      `UPDATE orders SET saga_step = 'CANCELLING', cancel_note = $2, attempts = 0, next_attempt_at = now(), updated_at = now()
+      `UPDATE orders SET saga_step = 'CANCELLING', cancel_note = $2, attempts = 0, next_attempt_at = now(), updated_at = ${LATER_THAN_BEFORE("now()")}
        WHERE order_id = $1 AND status = 'CONFIRMED' AND saga_step = 'DONE'`,
       [orderId, note],
     );
@@ -343,7 +343,7 @@ export class OrderStore {
    */
   async recordFailure(lease: SagaLease, error: string, retryAt: Date): Promise<boolean> {
     const { rowCount } = await this.db.query(
-      `UPDATE orders SET attempts = attempts + 1, last_error = $3, next_attempt_at = $4, locked_until = NULL, updated_at = now()
+      `UPDATE orders SET attempts = attempts + 1, last_error = $3, next_attempt_at = $4, locked_until = NULL, updated_at = ${LATER_THAN_BEFORE("now()")}
        WHERE order_id = $1 AND lease_token = $2`,
       [lease.orderId, lease.token.toString(), error.slice(0, 500), retryAt.toISOString()],
     );
@@ -363,12 +363,28 @@ export class OrderStore {
 }
 
 /**
+ * What a change writes as the order's `updated_at`: `time` (the writer's clock: this process's for a
+ * saga step, the database's otherwise), but always at least a millisecond after the row's last
+ * update. WatchOrder drops a state whose update time is not after the one it showed last, so one
+ * replica's clock running ahead of another's (or of the database's) must not make a later change
+ * look older. The next millisecond: the API reads timestamps at millisecond precision (and
+ * `updateTimeAfter` below makes the same choice, so an announced order's time is the one written).
+ */
+const LATER_THAN_BEFORE = (time: string) => `GREATEST(${time}, date_trunc('milliseconds', updated_at) + interval '1 millisecond')`;
+
+/** The update time for the next change of `order` (read from its row): now, or a millisecond after its last update if that is later. */
+function updateTimeAfter(order: Order): Date {
+  const last = order.updateTime ? timestampDate(order.updateTime).getTime() : 0;
+  return new Date(Math.max(Date.now(), last + 1));
+}
+
+/**
  * The statement of one saga step: the fenced update as CTE `o` (with the lines' prices as `p`
  * when the step brings them) and the SELECT of the order as it now is. `at` is the update time
  * written.
  */
 function advanceStatement(lease: SagaLease, change: OrderChange, at: Date): { with: string; select: string; params: unknown[] } {
-  const sets = ["saga_step = $3", "attempts = 0", "last_error = ''", "next_attempt_at = now()", "updated_at = $4"];
+  const sets = ["saga_step = $3", "attempts = 0", "last_error = ''", "next_attempt_at = now()", `updated_at = ${LATER_THAN_BEFORE("$4")}`];
   const params: unknown[] = [lease.orderId, lease.token.toString(), change.step, at];
   const set = (column: string, value: unknown) => {
     params.push(value);

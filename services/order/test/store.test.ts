@@ -1,9 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { create } from "@bufbuild/protobuf";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
 import { MoneySchema } from "@shop/contracts/shop/type/v1/money_pb";
 import { databaseEngines, type EngineDatabase } from "@shop/platform/testing/postgres";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { LeaseLostError, type NewOrder, OrderStore } from "../src/store.js";
 
 const migrationsDir = fileURLToPath(new URL("../migrations", import.meta.url));
@@ -30,6 +32,7 @@ describe.each(databaseEngines(migrationsDir, "order"))("order store on $engine",
     store = new OrderStore(handle.db);
   });
   afterAll(() => handle?.dispose());
+  afterEach(() => vi.useRealTimers());
 
   it("leaves a new order to the request that placed it for the grace period, then to recovery", async () => {
     const { record } = await store.insertPending(newOrder(60_000));
@@ -168,5 +171,47 @@ describe.each(databaseEngines(migrationsDir, "order"))("order store on $engine",
       after = rows[0]!.key;
     }
     expect(seen).toEqual([...ids].reverse());
+  });
+  it("moves an order's update time forward on every change, whichever clock each writer has", async () => {
+    // WatchOrder shows a state only if it is newer than the last one shown: a replica whose clock runs
+    // ahead (a saga step stamps this process's time) must not make the next change — stamped by the
+    // database's clock or by a replica whose clock runs behind — look older and be dropped.
+    const { record } = await store.insertPending(newOrder(0));
+    const orderId = record.order.orderId;
+    const millis = (r: { order: { updateTime?: Parameters<typeof timestampDate>[0] } } | undefined) =>
+      r?.order.updateTime ? timestampDate(r.order.updateTime).getTime() : Number.NaN;
+    const hour = 3_600_000;
+
+    const first = await store.claim(orderId, 60_000);
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + hour }); // this replica's clock: an hour ahead
+    const ahead = await store.advanceAlone({ orderId, token: first!.leaseToken }, { step: "AUTHORIZING" });
+    vi.useRealTimers();
+    expect(millis(ahead)).toBeGreaterThan(Date.now() + hour - 60_000);
+
+    // the database's clock: a failure noted, then a cancellation begun
+    expect(await store.recordFailure({ orderId, token: first!.leaseToken }, "payment unavailable", new Date())).toBe(true);
+    const failed = await store.get(orderId);
+    expect(millis(failed)).toBeGreaterThan(millis(ahead));
+
+    const second = await store.claim(orderId, 60_000);
+    expect(millis(second)).toBe(millis(failed));
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() - hour }); // another replica: an hour behind
+    let announced = Number.NaN;
+    const behind = await store.advanceAnnouncing(
+      second!,
+      { orderId, token: second!.leaseToken },
+      { step: "DONE", status: OrderStatus.CONFIRMED },
+      (order) => {
+        announced = millis({ order });
+        return undefined;
+      },
+    );
+    vi.useRealTimers();
+    expect(millis(behind)).toBeGreaterThan(millis(failed));
+    expect(announced).toBe(millis(behind)); // the order announced is the order written
+    expect(millis(await store.get(orderId))).toBe(millis(behind));
+
+    expect(await store.beginCancellation(orderId, "changed my mind")).toBe(true);
+    expect(millis(await store.get(orderId))).toBeGreaterThan(millis(behind));
   });
 });
