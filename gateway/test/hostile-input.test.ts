@@ -33,10 +33,10 @@ import {
   errorInfo,
   fromServiceError,
   type GrpcClient,
-  MAX_LISTED_VIOLATIONS,
   meshChannelCredentials,
 } from "@shop/platform";
 import { callingAs, TEST_TRUST_DOMAIN, testTls } from "@shop/platform/testing/certificates";
+import { MAX_LISTED_VIOLATIONS } from "@shop/platform/validation";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadGatewayConfig } from "../src/config.js";

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { ConfigError } from "@shop/platform";
-import { loadMessagingConfig } from "@shop/platform/messaging";
+import { loadMessagingConfig } from "@shop/platform/messaging/config";
 
 /** Development-only operator token for the mesh console; refused when NODE_ENV=production. */
 export const DEV_OPERATOR_TOKEN = "shop-mesh-dev-operator-token";

@@ -2,7 +2,8 @@ import { createRegistry, fromBinary, type JsonValue, toJson } from "@bufbuild/pr
 import { file_shop_notification_v1_send_notification_command } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
 import { file_shop_order_v1_order_events } from "@shop/contracts/shop/order/v1/order_events_pb";
 import type { Logger } from "@shop/platform";
-import { commandTopology, connectMessaging, type DeadLetter, deadLetterQueue, type MessagingConnection } from "@shop/platform/messaging";
+import type { DeadLetter, MessagingConnection } from "@shop/platform/messaging";
+import { commandTopology } from "@shop/platform/messaging/topology";
 
 /**
  * The message types that travel on the mesh's queues, for showing a dead letter decoded (by its
@@ -64,10 +65,14 @@ function detail(letter: DeadLetter): DeadLetterDetail {
   return { ...view(letter), headers, body, decodeError, bodyBase64: letter.body.toString("base64") };
 }
 
-/** The DLQ operations over one broker connection, opened on first use (AMQP_URL). */
+/**
+ * The DLQ operations over one broker connection, opened on first use (AMQP_URL). The messaging
+ * runtime (amqplib) is loaded then too: a gateway whose console never reads a queue does without it.
+ */
 export function deadLetterConsole(options: { url: string; logger: Logger; connectionName: string }): DeadLetterConsole {
   let connection: MessagingConnection | undefined;
   const dlq = async (queue: string) => {
+    const { connectMessaging, deadLetterQueue } = await import("@shop/platform/messaging");
     connection ??= connectMessaging({ url: options.url, connectionName: options.connectionName, logger: options.logger });
     await connection.waitForConnect(5_000);
     return deadLetterQueue(connection, commandTopology({ exchange: "", queue, routingKey: "" }));

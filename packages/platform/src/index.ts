@@ -41,5 +41,3 @@ export {
   readMeshIdentity,
 } from "./tls/mesh-tls.js";
 export { parseSpiffeId, type SpiffeId, spiffeUri } from "./tls/spiffe.js";
-export { MAX_LISTED_VIOLATIONS, type RequestCheck, requestCheck } from "./validation/request-validation.js";
-export { validateRequests } from "./validation/validation-interceptor.js";

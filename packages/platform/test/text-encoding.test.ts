@@ -2,7 +2,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { getTextEncoding } from "@bufbuild/protobuf/wire";
 import { GetProductResponseSchema } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
 import { describe, expect, it } from "vitest";
-import { serializerFor } from "../src/adapter/server-definition.js";
+import { serializerFor } from "../src/adapter/serialization.js";
 import { useBufferTextEncoding } from "../src/text-encoding.js";
 
 const SAMPLES = [

@@ -7,7 +7,8 @@ import {
   ReserveStockRequestSchema,
   RestockProductRequestSchema,
 } from "@shop/contracts/shop/inventory/v1/inventory_service_pb";
-import { badRequest, errorInfo, requestCheck } from "@shop/platform";
+import { badRequest, errorInfo } from "@shop/platform";
+import { requestCheck } from "@shop/platform/validation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInventoryService } from "../src/inventory-service.js";
 import { InventoryStore } from "../src/store.js";

@@ -3,9 +3,10 @@ import { type Client, Code, createClient, createRouterTransport } from "@connect
 import { NotificationChannel } from "@shop/contracts/shop/notification/v1/notification_pb";
 import { type ListNotificationsRequest, NotificationService } from "@shop/contracts/shop/notification/v1/notification_service_pb";
 import { SendNotificationCommandSchema } from "@shop/contracts/shop/notification/v1/send_notification_command_pb";
-import { badRequest, createLogger, errorInfo, validateRequests } from "@shop/platform";
+import { badRequest, createLogger, errorInfo } from "@shop/platform";
 import type { Database } from "@shop/platform/database";
 import { refusal } from "@shop/platform/testing/errors";
+import { validateRequests } from "@shop/platform/validation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { logChannelProvider } from "../src/channel-provider.js";
 import { createCommandHandler } from "../src/command-handler.js";

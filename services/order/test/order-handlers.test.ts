@@ -14,9 +14,10 @@ import { type Order, OrderSchema, OrderStatus } from "@shop/contracts/shop/order
 import { type CreateOrderRequest, OrderService } from "@shop/contracts/shop/order/v1/order_service_pb";
 import { PaymentState } from "@shop/contracts/shop/payment/v1/payment_pb";
 import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
-import { badRequest, createLogger, errorInfo, retryInfo, validateRequests } from "@shop/platform";
+import { badRequest, createLogger, errorInfo, retryInfo } from "@shop/platform";
 import { type Database, openDatabase } from "@shop/platform/database";
 import { refusal } from "@shop/platform/testing/errors";
+import { validateRequests } from "@shop/platform/validation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInventoryService } from "../../inventory/src/inventory-service.js";
 import { InventoryStore } from "../../inventory/src/store.js";

@@ -1,9 +1,10 @@
 import { type Client, Code, createClient, createRouterTransport } from "@connectrpc/connect";
 import { type Payment, PaymentState } from "@shop/contracts/shop/payment/v1/payment_pb";
 import { PaymentService } from "@shop/contracts/shop/payment/v1/payment_service_pb";
-import { badRequest, errorInfo, retryInfo, validateRequests } from "@shop/platform";
+import { badRequest, errorInfo, retryInfo } from "@shop/platform";
 import { type Database, openDatabase } from "@shop/platform/database";
 import { refusal } from "@shop/platform/testing/errors";
+import { validateRequests } from "@shop/platform/validation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPaymentService, type PaymentDeps } from "../src/payment-service.js";
 import { PaymentStore } from "../src/store.js";

@@ -1,7 +1,8 @@
 import { create, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { AuthorizePaymentRequestSchema, VoidPaymentRequestSchema } from "@shop/contracts/shop/payment/v1/payment_service_pb";
-import { badRequest, requestCheck } from "@shop/platform";
+import { badRequest } from "@shop/platform";
+import { requestCheck } from "@shop/platform/validation";
 import { describe, expect, it } from "vitest";
 
 /**

@@ -1,13 +1,4 @@
-import {
-  create,
-  type DescMessage,
-  type DescMethod,
-  type DescService,
-  fromBinary,
-  isMessage,
-  type Message,
-  toBinary,
-} from "@bufbuild/protobuf";
+import type { DescMessage, DescMethod, DescService, Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import {
   status as GrpcStatus,
@@ -23,45 +14,11 @@ import { invalidArgument } from "../errors.js";
 import type { CallScope, MethodInstrumentation, ServerInstrumentation } from "../observability/server-instrumentation.js";
 import { contextPropagationEnabled } from "../observability/tracing.js";
 import type { MethodGate } from "../server/access.js";
-import { useBufferTextEncoding } from "../text-encoding.js";
-import { type RequestCheck, requestCheck } from "../validation/request-validation.js";
+import type { RequestCheck } from "../validation/request-validation.js";
 import { type ServerSurfaceCall, withIncomingCall } from "./call-context.js";
 import { GrpcHandlerContext } from "./handler-context.js";
+import { deserializerFor, methodPath, requestDeserializerFor, serializerFor, UndecodableRequest } from "./serialization.js";
 import { toWireStatus } from "./status.js";
-
-/** Encodes a message (or a message init shape) of `schema` as a Buffer without copying. */
-export function serializerFor(schema: DescMessage): (value: unknown) => Buffer {
-  useBufferTextEncoding();
-  return (value) => {
-    const message = isMessage(value, schema) ? value : create(schema, value as never);
-    const bytes = toBinary(schema, message);
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  };
-}
-
-/** Decodes bytes into a message of `schema`. */
-export function deserializerFor<Desc extends DescMessage>(schema: Desc): (bytes: Buffer) => ReturnType<typeof fromBinary<Desc>> {
-  return (bytes) => fromBinary(schema, bytes);
-}
-
-/**
- * A request whose bytes are not a message of its type. grpc-js answers INTERNAL when a server's
- * deserializer throws; the handler answers INVALID_ARGUMENT for this instead: the caller sent it.
- */
-export class UndecodableRequest {
-  constructor(readonly reason: string) {}
-}
-
-/** Decodes a request, or returns an {@link UndecodableRequest} (never throws: see there). */
-export function requestDeserializerFor(schema: DescMessage): (bytes: Buffer) => unknown {
-  return (bytes) => {
-    try {
-      return fromBinary(schema, bytes);
-    } catch (error) {
-      return new UndecodableRequest(error instanceof Error ? error.message : String(error));
-    }
-  };
-}
 
 /** INVALID_ARGUMENT for a request that is not valid protobuf of its type. */
 function undecodable(request: UndecodableRequest): ConnectError {
@@ -76,11 +33,6 @@ function admission(gate: MethodGate, check: RequestCheck, call: ServerSurfaceCal
   const denied = gate(call);
   if (denied) return denied;
   return call.request instanceof UndecodableRequest ? undecodable(call.request) : check(call.request as Message);
-}
-
-/** The grpc-js path of a method: `/package.Service/Method`. */
-export function methodPath(method: DescMethod): string {
-  return `/${method.parent.typeName}/${method.name}`;
 }
 
 /** A grpc-js service definition and its handlers, ready for `server.addService`. */
@@ -106,7 +58,8 @@ const acceptAll: RequestCheck = () => undefined;
  * Turns a protobuf-es service descriptor and a Connect-style implementation into a grpc-js
  * service: unary and server-streaming methods; client and bidi streaming answer UNIMPLEMENTED.
  * `gateOf` decides, per method, which calls reach the handler (access control, before anything else);
- * then the request's `buf.validate` rules are checked (INVALID_ARGUMENT), unless `validate` is false.
+ * then `checkOf(method.input)` checks the request (INVALID_ARGUMENT): `serve` passes the platform's
+ * `requestCheck` (the `buf.validate` rules); by default every request is accepted.
  */
 export function createGrpcService<S extends DescService>(
   service: S,
@@ -114,7 +67,7 @@ export function createGrpcService<S extends DescService>(
   instrumentation: ServerInstrumentation,
   streams?: StreamTracker,
   gateOf: (method: DescMethod) => MethodGate = () => admitAll,
-  validate = true,
+  checkOf: (schema: DescMessage) => RequestCheck = () => acceptAll,
 ): GrpcService {
   const definition: Record<string, ServiceDefinition[string]> = {};
   const handlers: UntypedServiceImplementation = {};
@@ -135,7 +88,7 @@ export function createGrpcService<S extends DescService>(
     const call = typeof fn === "function" && supported ? (fn as AnyFn).bind(impl) : undefined;
     const observe = instrumentation.forMethod(method);
     const gate = gateOf(method);
-    const check = validate ? requestCheck(method.input) : acceptAll;
+    const check = checkOf(method.input);
     handlers[method.localName] = !call
       ? unimplemented(service, method)
       : streaming

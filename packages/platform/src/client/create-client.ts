@@ -19,7 +19,7 @@ import {
 import { type Context, context, propagation, SpanKind, SpanStatusCode, type TextMapSetter, trace } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { incomingCallIn, type ServerSurfaceCall } from "../adapter/call-context.js";
-import { deserializerFor, methodPath, serializerFor } from "../adapter/server-definition.js";
+import { deserializerFor, methodPath, serializerFor } from "../adapter/serialization.js";
 import { fromServiceError } from "../adapter/status.js";
 import { clientMethodMetrics, codeName } from "../observability/metrics.js";
 import { enableContextPropagation, initTracing, platformTracer, type RpcSpanTemplate, rpcSpanTemplate } from "../observability/tracing.js";

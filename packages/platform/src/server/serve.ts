@@ -102,6 +102,9 @@ export async function serve(config: ServiceConfig, services: ServiceRegistration
     ...connectionLimitOptions(config.connections),
   });
   const instrumentation = createServerInstrumentation({ logger });
+  // The request checks (protovalidate with its CEL and RE2) are loaded here, by a process that
+  // serves, not by every importer of the platform: a gateway that only calls services never loads them.
+  const checkOf = options.validateRequests === false ? undefined : (await import("../validation/request-validation.js")).requestCheck;
   const streams = new Set<ServerWritableStream<unknown, unknown>>();
   const health = new HealthState();
   for (const [desc, impl, access] of services) {
@@ -118,7 +121,7 @@ export async function serve(config: ServiceConfig, services: ServiceRegistration
       instrumentation,
       streams,
       gateOf,
-      options.validateRequests ?? true,
+      checkOf,
     );
     server.addService(definition, handlers);
     health.set(desc.typeName, ServingStatus.NOT_SERVING);
