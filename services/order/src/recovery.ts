@@ -1,6 +1,7 @@
 import { context, ROOT_CONTEXT, SpanStatusCode, trace } from "@opentelemetry/api";
 import { type Logger, traceFields } from "@shop/platform";
 import type { OrderSaga } from "./saga.js";
+import { recordSagaBacklog } from "./saga-metrics.js";
 import type { OrderStore } from "./store.js";
 
 /** A running recovery loop; `stop` waits for the pass in progress. */
@@ -10,7 +11,8 @@ export interface RecoveryLoop {
 
 /**
  * Drives unfinished orders forward (or compensates them) at start-up and every `intervalMs`:
- * orders a crashed process left half-way, and orders whose dependency was down.
+ * orders a crashed process left half-way, and orders whose dependency was down. Each pass also
+ * counts the unfinished sagas for /metrics (`order_saga_unfinished`, `…_oldest_unfinished_age_seconds`).
  */
 export function startRecovery(
   deps: { store: OrderStore; saga: OrderSaga; logger: Logger },
@@ -22,6 +24,8 @@ export function startRecovery(
   let stopped = false;
 
   async function pass(): Promise<number> {
+    // What an operator watches: how many sagas are unfinished and how long the oldest has waited.
+    recordSagaBacklog(await deps.store.unfinishedSagas());
     const due = await deps.store.dueForRecovery(batchSize);
     for (const orderId of due) {
       if (stopped) break;

@@ -350,6 +350,14 @@ export class OrderStore {
     return rowCount === 1;
   }
 
+  /** How many orders have a saga still running (placed, retrying, compensating), and how old the oldest is. */
+  async unfinishedSagas(): Promise<{ count: number; oldestAgeSeconds: number }> {
+    const { rows } = await this.db.query<{ count: string | number; oldest: string | number | null }>(
+      `SELECT count(*) AS count, extract(epoch from now() - min(created_at)) AS oldest FROM orders WHERE saga_step <> 'DONE'`,
+    );
+    return { count: Number(rows[0]?.count ?? 0), oldestAgeSeconds: Math.max(0, Number(rows[0]?.oldest ?? 0)) };
+  }
+
   /** Ids of unfinished orders due for another attempt and not claimed by a live driver. */
   async dueForRecovery(limit: number): Promise<string[]> {
     const { rows } = await this.db.query<{ order_id: string }>(

@@ -113,6 +113,13 @@ async function placeWhilePaymentFrozen(sku: string, quantity: number): Promise<s
   return placed?.orderId ?? "";
 }
 
+/** The order service's saga gauges, read from its /metrics as Prometheus would. */
+async function sagaBacklog(): Promise<{ unfinished: number; oldestAgeSeconds: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${mesh.order.adminPort}/metrics`)).text();
+  const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+  return { unfinished: gauge("order_saga_unfinished"), oldestAgeSeconds: gauge("order_saga_oldest_unfinished_age_seconds") };
+}
+
 /** The notification templates the customer got for an order, once every owed notification is delivered. */
 async function templatesFor(orderId: string): Promise<string[]> {
   await until(
@@ -258,6 +265,13 @@ describe("an order pending past ORDER_PENDING_TIMEOUT_MS", () => {
     let orderId = "";
     try {
       orderId = await placeWhilePaymentFrozen(sku, 1);
+      // What an operator sees meanwhile: an unfinished saga, and how long it has been waiting.
+      const stuck = await until(
+        sagaBacklog,
+        (backlog) => backlog.unfinished >= 1 && backlog.oldestAgeSeconds > 0,
+        "the stuck order counted on /metrics",
+      );
+      expect(stuck.oldestAgeSeconds).toBeLessThan(60);
       // The timeout, not a refusal: payment never answered, yet the saga turns to compensation.
       await until(
         () => sagaRow(orderId),
@@ -271,6 +285,8 @@ describe("an order pending past ORDER_PENDING_TIMEOUT_MS", () => {
     const done = await finalOrder(orderId);
 
     expect(done?.status).toBe(OrderStatus.REJECTED);
+    // Nothing left unfinished: the gauges go back to zero by themselves.
+    await until(sagaBacklog, (backlog) => backlog.unfinished === 0 && backlog.oldestAgeSeconds === 0, "no unfinished saga on /metrics");
     // The frozen authorization went through once payment thawed, and the compensation voided it by key.
     expect((await paymentStates(orderId)).every((state) => state === "VOIDED")).toBe(true);
     expect(await reservationState(orderId)).toBe("RELEASED");

@@ -214,4 +214,17 @@ describe.each(databaseEngines(migrationsDir, "order"))("order store on $engine",
     expect(await store.beginCancellation(orderId, "changed my mind")).toBe(true);
     expect(millis(await store.get(orderId))).toBeGreaterThan(millis(behind));
   });
+  it("counts the orders whose saga is unfinished and the oldest one's age", async () => {
+    const before = await store.unfinishedSagas();
+    const { record } = await store.insertPending(newOrder(0));
+    const orderId = record.order.orderId;
+    await handle.db.query("UPDATE orders SET created_at = now() - interval '90 seconds' WHERE order_id = $1", [orderId]);
+    const during = await store.unfinishedSagas();
+    expect(during.count).toBe(before.count + 1);
+    expect(during.oldestAgeSeconds).toBeGreaterThanOrEqual(90);
+
+    const claimed = await store.claim(orderId, 60_000);
+    await store.advanceAlone({ orderId, token: claimed!.leaseToken }, { step: "DONE", status: OrderStatus.REJECTED, reason: "test" });
+    expect((await store.unfinishedSagas()).count).toBe(before.count);
+  });
 });
