@@ -1,8 +1,10 @@
 import { readFileSync } from "node:fs";
+import type { BlockList } from "node:net";
 import { fileURLToPath } from "node:url";
 import type { DescService } from "@bufbuild/protobuf";
 import { ConfigError, envInteger, loadServiceConfig, type MeshTlsConfig } from "@shop/platform";
 import { type ConsoleConfig, loadConsoleConfig } from "./console/console-config.js";
+import { trustedProxies } from "./edge/client-address.js";
 import { hasPublicMethod } from "./surface/public-surface.js";
 import { catalogueService, SERVICE_CATALOGUE } from "./surface/service-catalogue.js";
 
@@ -64,6 +66,11 @@ export interface GatewayConfig {
   devTokens: boolean;
   /** Origins allowed by CORS; same-origin requests need none. */
   corsOrigins: string[];
+  /**
+   * The proxies in front of the gateway (GATEWAY_TRUSTED_PROXIES: addresses and CIDR ranges), whose
+   * X-Forwarded-For names the caller for per-caller limits; unset, the socket's peer is the caller.
+   */
+  trustedProxies: BlockList | undefined;
   rateLimit: { burst: number; perSecond: number };
   limits: {
     readMaxBytes: number;
@@ -138,6 +145,15 @@ function list(env: NodeJS.ProcessEnv, key: string, fallback: string[]): string[]
     .split(",")
     .map((item) => item.trim())
     .filter(Boolean);
+}
+
+/** GATEWAY_TRUSTED_PROXIES: addresses and CIDR ranges of the proxies in front of the gateway; a malformed entry stops start-up. */
+function proxies(env: NodeJS.ProcessEnv): BlockList | undefined {
+  try {
+    return trustedProxies(list(env, "GATEWAY_TRUSTED_PROXIES", []));
+  } catch (error) {
+    throw new ConfigError(`GATEWAY_TRUSTED_PROXIES: ${(error as Error).message}`);
+  }
 }
 
 /** The variable that names a service's upstream: `shop.order.v1.OrderService` -> `ORDER_URL`, `ReadModelService` -> `READ_MODEL_URL`. */
@@ -237,6 +253,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     },
     devTokens,
     corsOrigins: list(env, "GATEWAY_CORS_ORIGINS", ["http://localhost:5173"]),
+    trustedProxies: proxies(env),
     rateLimit: {
       burst: integer(env, "GATEWAY_RATE_LIMIT_BURST", 100, 1),
       perSecond: integer(env, "GATEWAY_RATE_LIMIT_PER_SECOND", 50, 1),

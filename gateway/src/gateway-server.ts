@@ -64,6 +64,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     upstreams,
     limits: config.limits,
     anonymousServices: new Set(config.anonymousServices),
+    trustedProxies: config.trustedProxies,
     logger: deps.logger,
   });
   const staticFiles = createStaticFiles(config.webRoot, deps.logger);

@@ -86,6 +86,16 @@ describe("upstream targets (<NAME>_URL)", () => {
   });
 });
 
+describe("trusted proxies (GATEWAY_TRUSTED_PROXIES)", () => {
+  it("trusts no proxy by default, takes addresses and CIDR ranges, and refuses anything else, naming the variable", () => {
+    expect(loadGatewayConfig({}).trustedProxies).toBeUndefined();
+    expect(loadGatewayConfig({ GATEWAY_TRUSTED_PROXIES: " 10.0.0.0/8, ::1 " }).trustedProxies?.check("10.4.5.6", "ipv4")).toBe(true);
+    expect(configError({ GATEWAY_TRUSTED_PROXIES: "10.0.0.0/8, ingress" }).message).toBe(
+      'GATEWAY_TRUSTED_PROXIES: "ingress" is not an IP address or a CIDR range',
+    );
+  });
+});
+
 describe("start-up with invalid config", () => {
   it("stops the gateway process with exit code 1 and a message naming the variable", async () => {
     const run = promisify(execFile);

@@ -54,6 +54,57 @@ describe("per-caller rate limit", () => {
   });
 });
 
+describe("the anonymous caller's address for the rate limit", () => {
+  /** Statuses of `n` anonymous REST calls, each with this X-Forwarded-For (the limiter's clock held still). */
+  async function anonymousStatuses(fixture: GatewayFixture, forwardedFor: string[]): Promise<number[]> {
+    const clock = vi.spyOn(Date, "now").mockReturnValue(Date.now());
+    try {
+      const statuses: number[] = [];
+      for (const xff of forwardedFor)
+        statuses.push((await fetch(`${fixture.baseUrl}/v1/products/a`, { headers: { "x-forwarded-for": xff } })).status);
+      return statuses;
+    } finally {
+      clock.mockRestore();
+    }
+  }
+
+  it("is the socket's peer unless a proxy is trusted: a made-up X-Forwarded-For buys no fresh allowance", async () => {
+    const own = await startGatewayFixture({ GATEWAY_RATE_LIMIT_BURST: "3", GATEWAY_RATE_LIMIT_PER_SECOND: "1" });
+    try {
+      expect(await anonymousStatuses(own, ["198.51.100.1", "198.51.100.2", "198.51.100.3", "198.51.100.4"])).toEqual([200, 200, 200, 429]);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it("behind a trusted proxy is the address it forwards: each client its own allowance, a spoofed entry left of it ignored", async () => {
+    const behind = await startGatewayFixture({
+      GATEWAY_RATE_LIMIT_BURST: "3",
+      GATEWAY_RATE_LIMIT_PER_SECOND: "1",
+      GATEWAY_TRUSTED_PROXIES: "127.0.0.1, ::1",
+    });
+    try {
+      const first = ["203.0.113.7", "203.0.113.7", "203.0.113.7", "203.0.113.7"];
+      expect(await anonymousStatuses(behind, first)).toEqual([200, 200, 200, 429]);
+      // Another client behind the same proxy still has its allowance; the first one cannot borrow it
+      // by writing that client's address in front of its own.
+      expect(await anonymousStatuses(behind, ["203.0.113.8, 203.0.113.7", "203.0.113.8"])).toEqual([429, 200]);
+      // The lean Connect path reads the same header.
+      const client = createClient(InventoryService, createConnectTransport({ baseUrl: behind.baseUrl, httpVersion: "1.1" }));
+      const clock = vi.spyOn(Date, "now").mockReturnValue(Date.now());
+      try {
+        const refused = await client.getProduct({ sku: "a" }, { headers: { "x-forwarded-for": "203.0.113.7" } }).catch((e: unknown) => e);
+        expect((refused as ConnectError).code).toBe(Code.ResourceExhausted);
+        await expect(client.getProduct({ sku: "a" }, { headers: { "x-forwarded-for": "203.0.113.9" } })).resolves.toBeDefined();
+      } finally {
+        clock.mockRestore();
+      }
+    } finally {
+      await behind.close();
+    }
+  });
+});
+
 describe("CORS", () => {
   it("answers a preflight from an allowed origin with that origin and the Connect headers", async () => {
     const response = await fetch(`${fx.baseUrl}/shop.inventory.v1.InventoryService/GetProduct`, {

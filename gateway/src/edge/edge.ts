@@ -1,9 +1,11 @@
+import type { BlockList } from "node:net";
 import type { Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { SpanKind } from "@opentelemetry/api";
 import { deadlineExceeded, type Logger, type RpcSpanTemplate, resourceExhausted, rpcSpanTemplate, unauthenticated } from "@shop/platform";
 import type { PublicMethod } from "../surface/public-surface.js";
 import type { UpstreamCallOptions, UpstreamMethod, Upstreams } from "../upstreams.js";
+import { clientAddress } from "./client-address.js";
 import { CLIENT_CODES, publicError } from "./public-error.js";
 import type { RateLimiter } from "./rate-limiter.js";
 import type { TokenVerifier } from "./token-verifier.js";
@@ -20,8 +22,10 @@ export interface EdgeCall<Request = Message> {
   authorization: string | null;
   traceparent: string | null;
   tracestate: string | null;
-  /** The caller's IP: the rate-limit key when anonymous. */
+  /** The socket's peer address: the caller's, unless a trusted proxy is (see `forwardedFor`). */
   remoteAddress: string;
+  /** The X-Forwarded-For header: believed only as far as `EdgeDeps.trustedProxies` allow (edge/client-address.ts). */
+  forwardedFor: string | null;
   signal: AbortSignal;
   /** The caller's own deadline, if it sent one. */
   timeoutMs: number | undefined;
@@ -36,6 +40,8 @@ export interface EdgeDeps {
   limits: { unaryMaxTimeoutMs: number; streamMaxTimeoutMs: number; minTimeoutMs: number };
   /** Services whose public methods anonymous callers may use (the product catalogue). */
   anonymousServices: ReadonlySet<string>;
+  /** Proxies whose X-Forwarded-For names the caller (GATEWAY_TRUSTED_PROXIES); none: the socket's peer is the caller. */
+  trustedProxies?: BlockList | undefined;
   /** Where an upstream failure's own text goes (never to the caller); server-class failures at warn. */
   logger?: Logger;
 }
@@ -68,7 +74,9 @@ export function createEdge(deps: EdgeDeps): Edge {
     if (user === undefined && !deps.anonymousServices.has(call.method.service.typeName)) {
       throw unauthenticated("MISSING_TOKEN", "this method needs a bearer token (Authorization: Bearer <token>)");
     }
-    const decision = await deps.limiter.take(user !== undefined ? `user:${user}` : `ip:${call.remoteAddress}`);
+    const decision = await deps.limiter.take(
+      user !== undefined ? `user:${user}` : `ip:${clientAddress(call.remoteAddress, call.forwardedFor, deps.trustedProxies)}`,
+    );
     if (!decision.allowed) throw resourceExhausted("RATE_LIMITED", "rate limit exceeded; retry later", decision.retryAfterMs);
     // Only the verified subject becomes x-user-id: whatever the caller sent is never copied.
     // traceparent is injected by the platform client from `context`: this call's SERVER span, in the caller's trace or a new one.

@@ -49,6 +49,7 @@ export async function serveRest(
       traceparent: header(req, "traceparent"),
       tracestate: header(req, "tracestate"),
       remoteAddress: req.socket.remoteAddress ?? "unknown",
+      forwardedFor: header(req, "x-forwarded-for"),
       signal: aborted.signal,
       timeoutMs: restTimeout(req),
     };

@@ -14,6 +14,7 @@ function edgeCall(method: PublicMethod, request: Message, ctx: HandlerContext): 
     traceparent: ctx.requestHeader.get("traceparent"),
     tracestate: ctx.requestHeader.get("tracestate"),
     remoteAddress: ctx.values.get(remoteAddressKey),
+    forwardedFor: ctx.requestHeader.get("x-forwarded-for"),
     signal: ctx.signal,
     timeoutMs: ctx.timeoutMs(),
   };

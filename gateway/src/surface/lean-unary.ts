@@ -228,6 +228,7 @@ export function createLeanUnary(options: LeanUnaryOptions): LeanUnary {
       traceparent: header(req, "traceparent"),
       tracestate: header(req, "tracestate"),
       remoteAddress: req.socket.remoteAddress ?? "unknown",
+      forwardedFor: header(req, "x-forwarded-for"),
       signal: signal.controller.signal,
       timeoutMs,
     };
