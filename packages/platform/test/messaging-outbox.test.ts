@@ -123,6 +123,45 @@ describe("outbox", () => {
     await db.query("delete from outbox");
   });
 
+  it("polls an idle outbox less and less often, and still publishes a row committed in this process at once", async () => {
+    let rounds = 0; // the relay's one statement a round, counted on the real database
+    const counting = new Proxy(db, {
+      get: (target, key) =>
+        key === "query"
+          ? (sql: string, params?: readonly unknown[]) => {
+              if (sql.includes("with marked as")) rounds++;
+              return target.query(sql, params);
+            }
+          : Reflect.get(target, key),
+    });
+    const relay = startOutboxRelay({ db: counting, publisher, logger, intervalMs: 20, maxIdleIntervalMs: 5_000, registry: new Registry() });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      // Every 20 ms would be ~75 rounds; doubling pauses (20, 40, 80, … ms) make ~7.
+      expect(rounds).toBeGreaterThanOrEqual(4);
+      expect(rounds).toBeLessThan(15);
+      const committedAt = Date.now();
+      await db.transaction((tx) =>
+        enqueueOutbox(tx, {
+          schema: SendNotificationCommandSchema,
+          message: command("idle-wake"),
+          messageId: "idle-wake",
+          routingKey: topology.routingKey,
+        }),
+      );
+      await waitFor(async () => {
+        const { rows } = await db.query("select 1 from outbox where message_id = 'idle-wake' and published_at is not null");
+        return rows.length > 0 ? rows : undefined;
+      });
+      // Woken by the commit, not found by a poll: the relay's pause had grown to over a second.
+      expect(Date.now() - committedAt).toBeLessThan(1_000);
+    } finally {
+      await relay.stop();
+    }
+    expect(await drainMainQueue()).toEqual(["idle-wake"]);
+    await db.query("delete from outbox");
+  });
+
   it("drains a backlog of full rounds with the next round claimed and published while the last one's confirms are out, in id order, each row once", async () => {
     const ids = Array.from({ length: 12 }, (_, i) => `b-${String(i).padStart(2, "0")}`);
     for (const id of ids) {

@@ -16,6 +16,14 @@ export interface OutboxRelayOptions {
   /** Pause between polls when the outbox is drained; default 200 ms. */
   intervalMs?: number;
   /**
+   * Longest pause between polls of an idle outbox: each poll that finds nothing (and has nothing to
+   * mark or retry) doubles the pause, from `intervalMs` up to this; rows found, or committed in this
+   * process, bring it back to `intervalMs`. Rows committed in this process wake the relay at once
+   * either way; another process's rows (a replica that died before publishing them) wait at most
+   * this long. Default 10 × `intervalMs` (2 s).
+   */
+  maxIdleIntervalMs?: number;
+  /**
    * How long after rows committed in this process the relay publishes them (default 50 ms, a quarter
    * of the poll): commits within that window go out in one round. 0 is a round per commit — measured
    * at c=1, that cost ~2 ms of CPU per order (order and notification: one message per round and per
@@ -81,6 +89,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const { db, publisher } = options;
   const log = options.logger.child({ component: "outbox.relay" });
   const intervalMs = options.intervalMs ?? 200;
+  const maxIdleIntervalMs = Math.max(intervalMs, options.maxIdleIntervalMs ?? intervalMs * 10);
   const batchSize = options.batchSize ?? 100;
   const wakeDelayMs = options.wakeDelayMs ?? 50;
   const maxBackoffMs = options.maxBackoffMs ?? 10_000;
@@ -263,6 +272,8 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
 
   // Woken (outbox rows committed in this process) while a round runs: the next round runs after wakeDelayMs.
   let woken = false;
+  // The pause after the next poll that finds nothing: it doubles while the outbox stays idle.
+  let idleMs = intervalMs;
   let waiting = false; // between rounds, on the timer
   let dueAt = 0; // when the timer's round starts
   function schedule(delayMs: number): void {
@@ -281,6 +292,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   /** Rows were committed in this process: publish them soon rather than at the next poll (not while the broker is away). */
   function wake(): void {
     if (stopped || backoffMs > 0) return;
+    idleMs = intervalMs;
     if (!waiting) {
       woken = true; // a round is running; the one after it starts after wakeDelayMs
       return;
@@ -306,6 +318,12 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         // or the poll's — to be marked with its claim (or for stop()): still claimed by this relay,
         // no other relay takes them meanwhile, and a wake-up per committed row costs one statement, not two.
         if (fetched === batchSize && published > 0) next = 0;
+        // Idle (nothing claimed, nothing left to mark or to retry): poll less and less often. An idle
+        // mesh on PGlite spent most of its CPU on these polls (two statements every 200 ms).
+        if (fetched === 0 && acked.length === 0 && parked.size === 0) {
+          next = idleMs;
+          idleMs = Math.min(maxIdleIntervalMs, idleMs * 2);
+        } else idleMs = intervalMs;
       }
       // The gauges: read when the relay is idle (at most once a poll interval: wake-ups make rounds
       // frequent), and at most once a second while it is busy.
@@ -322,7 +340,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   }
 
   schedule(0);
-  log.info({ event: "outbox.relay_started", intervalMs, batchSize }, "outbox relay started");
+  log.info({ event: "outbox.relay_started", intervalMs, maxIdleIntervalMs, batchSize }, "outbox relay started");
 
   return {
     backlog,
