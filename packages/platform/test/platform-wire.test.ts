@@ -139,6 +139,19 @@ describe("wire compatibility with clients we did not write", () => {
     expect(metrics).toContain("process_cpu_seconds_total");
     expect((await fetch(`http://127.0.0.1:${server.adminPort}/healthz`)).status).toBe(200);
   });
+
+  it("shows a stalled event loop in nodejs_eventloop_lag_max_seconds, sampled every 100 ms", async () => {
+    // Sampling less often (observability/metrics.ts) must not hide a stall from the lag metrics.
+    const metricsText = async () => (await fetch(`http://127.0.0.1:${server.adminPort}/metrics`)).text();
+    await metricsText(); // the lag's histogram starts over after each scrape
+    const stalledUntil = Date.now() + 300;
+    while (Date.now() < stalledUntil) {
+      // the server's event loop is this process's: nothing else runs meanwhile
+    }
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const lag = Number(/^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(await metricsText())?.[1]);
+    expect(lag).toBeGreaterThanOrEqual(0.09);
+  });
 });
 
 describe("server reflection, loaded on its first call", () => {
