@@ -6,7 +6,7 @@ export const metricsRegistry = new Registry();
 // second in an idle process — most of an idle gateway's CPU (7–10 ms a second on these VMs; 3.3–3.7
 // sampled every 100 ms) — but Node's histogram counts the sampling interval into every value, so at
 // 100 ms an idle process would report nodejs_eventloop_lag_p99_seconds ≈ 0.1, where the usual alerts
-// on that metric start. The standard reading wins over the idle CPU.
+// on that metric start. The standard reading wins over the idle CPU (platform-wire.test.ts checks it).
 collectDefaultMetrics({ register: metricsRegistry });
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
