@@ -6,7 +6,7 @@
 // bench/results/latest.json (a part not run keeps its previous numbers and date), then
 // bench/results/latest.md, bench/results/latency.svg and the table in bench/README.md are rewritten.
 // Config (env): BENCH_SECONDS per point (3), BENCH_REPEATS (3), BENCH_CONCURRENCY (1,16,64,256),
-// BENCH_GATEWAY_CONCURRENCY (1,16,64), BENCH_E2E_CONCURRENCY (1,4,16), BENCH_E2E_SECONDS (5),
+// BENCH_GATEWAY_CONCURRENCY (1,16,64), BENCH_E2E_CONCURRENCY (1,4,16), BENCH_E2E_SECONDS (5), BENCH_E2E_WARMUP_SECONDS (10),
 // BENCH_FOOTPRINT_REPEATS (2), BENCH_PGLITE_REPEATS (1), BENCH_UNARY_TARGETS (platform,platform-unvalidated,platform-propagating,connect,grpc-js),
 // BENCH_NODE_BINARIES (runtime: the node on PATH outside node_modules and node_modules/.bin/node), BENCH_RUNTIME_PARTS
 // (platform,e2e), BENCH_RUNTIME_UNARY_TARGETS (platform,platform-propagating,grpc-js), BENCH_RUNTIME_REPEATS (2).
@@ -37,6 +37,7 @@ const config = {
   tlsConcurrencies: list(process.env.BENCH_TLS_CONCURRENCY, "1,64").map(Number),
   e2eConcurrencies: list(process.env.BENCH_E2E_CONCURRENCY, "1,4,16").map(Number),
   e2eSeconds: Number(process.env.BENCH_E2E_SECONDS ?? 5),
+  e2eWarmupSeconds: Number(process.env.BENCH_E2E_WARMUP_SECONDS ?? 10),
   footprintRepeats: Number(process.env.BENCH_FOOTPRINT_REPEATS ?? 2),
   pgliteRepeats: Number(process.env.BENCH_PGLITE_REPEATS ?? 1),
   runtimeParts: list(process.env.BENCH_RUNTIME_PARTS, "platform,e2e"),
@@ -53,13 +54,14 @@ const RUNNERS = {
     (await import("./e2e/run.mjs")).runEndToEnd({
       concurrencies: config.e2eConcurrencies,
       seconds: config.e2eSeconds,
+      warmupSeconds: config.e2eWarmupSeconds,
       repeats: Math.min(config.repeats, 2),
       floor: true,
     }),
   runtime: async () => {
     const options = {
       platform: { seconds: config.seconds, concurrencies: config.concurrencies, targets: config.runtimeUnaryTargets },
-      e2e: { concurrencies: config.e2eConcurrencies, seconds: config.e2eSeconds },
+      e2e: { concurrencies: config.e2eConcurrencies, seconds: config.e2eSeconds, warmupSeconds: config.e2eWarmupSeconds },
     };
     const unknown = config.runtimeParts.filter((part) => !options[part]);
     if (unknown.length > 0) throw new Error(`BENCH_RUNTIME_PARTS: unknown ${unknown.join(", ")}; runtime runs platform, e2e`);

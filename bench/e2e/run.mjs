@@ -52,8 +52,14 @@ async function deliveries(db, user, expected, timeoutMs = 30_000) {
   }
 }
 
-/** Runs part 3 at `concurrencies`, `seconds` per point, `repeats` interleaved rounds. */
-export async function runEndToEnd({ concurrencies, seconds, repeats, floor = false, log = console.log }) {
+/**
+ * Runs part 3 at `concurrencies`, `seconds` per point, `repeats` interleaved rounds. First every
+ * path takes `warmupSeconds` of orders at the highest concurrency, not recorded: V8 is still
+ * optimising a process's hot code for tens of seconds after its first orders (profiled with perf on
+ * the order process 12 s into its load: background compilation ~170 µs of CPU per order in the
+ * mesh, ~40 in the floor, whose code is smaller), and the first round's points paid for it.
+ */
+export async function runEndToEnd({ concurrencies, seconds, repeats, warmupSeconds = 0, floor = false, log = console.log }) {
   const mesh = await startMesh({
     db: "postgres",
     env: {
@@ -81,26 +87,46 @@ export async function runEndToEnd({ concurrencies, seconds, repeats, floor = fal
     });
     if (!tokenResponse.ok) throw new Error(`dev token: ${tokenResponse.status} ${await tokenResponse.text()}`);
     const meshOf = (mode) => (mode === "floor" ? floorMesh : mesh);
+    const pointToken = async (user) =>
+      (
+        await (
+          await fetch(`${mesh.gatewayUrl}/dev/token`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ user }),
+          })
+        ).json()
+      ).token;
     const serverPids = (mode) => Object.values(meshOf(mode).processes).flatMap(({ child }) => processTree(child.pid));
     const modes = ["gateway", "direct", ...(floorMesh ? ["floor"] : [])];
     const raw = Object.fromEntries(modes.map((m) => [m, Object.fromEntries(concurrencies.map((c) => [c, []]))]));
+    if (warmupSeconds > 0) {
+      const concurrency = Math.max(...concurrencies);
+      for (const mode of modes) {
+        const spec = {
+          mode: mode === "floor" ? "direct" : mode,
+          target: mode === "gateway" ? mesh.gatewayUrl : meshOf(mode).address("order"),
+          certsDir: meshOf(mode).certsDir,
+          token: mode === "gateway" ? await pointToken("bench-warmup") : undefined,
+          user: "bench-warmup",
+          concurrency,
+          seconds: warmupSeconds,
+          skus: SKUS,
+        };
+        const { stdout } = await run(process.execPath, [LOAD, JSON.stringify(spec)], {
+          maxBuffer: 1 << 20,
+          timeout: (warmupSeconds + 120) * 1000,
+        });
+        const result = JSON.parse(stdout.trim().split("\n").at(-1));
+        log(`  e2e: warm-up ${mode} c=${concurrency} ${warmupSeconds} s: ${result.ordersPerSec.toFixed(1)} orders/s (not recorded)`);
+      }
+    }
     for (let round = 0; round < repeats; round++) {
       for (const concurrency of concurrencies) {
         for (const mode of modes) {
           // the token's subject is the user; for direct calls x-user-id carries a per-point user instead
           const user = mode === "gateway" ? "bench" : `bench-direct-${round}-${concurrency}`;
-          const token =
-            mode === "gateway"
-              ? (
-                  await (
-                    await fetch(`${mesh.gatewayUrl}/dev/token`, {
-                      method: "POST",
-                      headers: { "content-type": "application/json" },
-                      body: JSON.stringify({ user: `bench-gw-${round}-${concurrency}` }),
-                    })
-                  ).json()
-                ).token
-              : undefined;
+          const token = mode === "gateway" ? await pointToken(`bench-gw-${round}-${concurrency}`) : undefined;
           const pointUser = mode === "gateway" ? `bench-gw-${round}-${concurrency}` : user;
           const spec = {
             mode: mode === "floor" ? "direct" : mode,
@@ -183,7 +209,7 @@ export async function runEndToEnd({ concurrencies, seconds, repeats, floor = fal
     return {
       title: "End to end: CreateOrder to CONFIRMED, and notifications delivered",
       unit: "orders/s",
-      method: `the whole mesh as processes (PostgreSQL database per service, RabbitMQ, gateway GATEWAY_WORKERS=${process.env.BENCH_GATEWAY_WORKERS ?? "2"} with the rate limit lifted, LOG_LEVEL ${process.env.BENCH_LOG_LEVEL ?? "info"}); a separate closed-loop load process places one-unit orders over ${SKUS.length} products with tok_visa and a fresh request_id, ${seconds} s per point, ${repeats} interleaved repeats; orders/s counts CONFIRMED responses; notifications/s = deliveries of that point's orders (notification database) ÷ time from the load's start to the last delivery; server CPU = all mesh processes per order (PostgreSQL and RabbitMQ not counted: their CPU per order — every postgres and beam.smp process on the machine, over the same span — and the load process's are in the table below)${floorMesh ? "; floor = bench/e2e/floor-service.mjs: order, inventory, payment and notification as bare node:http2 servers over the same mTLS (caller's SPIFFE id checked once per connection), the real contracts' messages (protobuf-es), the same statements on each service's database with the real schema (pg, named prepared statements; payment's capture one conditional UPDATE instead of a locked transaction) and the same two events through an outbox relay (confirms) to an order feed and notification's deliveries (one INSERT and one ack per prefetch window); no validation, access table, deadlines beyond one per call, leases renewed, retries, breakers, metrics, tracing or logs" : ""}`,
+      method: `the whole mesh as processes (PostgreSQL database per service, RabbitMQ, gateway GATEWAY_WORKERS=${process.env.BENCH_GATEWAY_WORKERS ?? "2"} with the rate limit lifted, LOG_LEVEL ${process.env.BENCH_LOG_LEVEL ?? "info"}); a separate closed-loop load process places one-unit orders over ${SKUS.length} products with tok_visa and a fresh request_id, ${seconds} s per point, ${repeats} interleaved repeats${warmupSeconds > 0 ? ` after ${warmupSeconds} s of unrecorded orders per path at c=${Math.max(...concurrencies)} (V8's optimising compilers done with the hot code)` : ""}; orders/s counts CONFIRMED responses; notifications/s = deliveries of that point's orders (notification database) ÷ time from the load's start to the last delivery; server CPU = all mesh processes per order (PostgreSQL and RabbitMQ not counted: their CPU per order — every postgres and beam.smp process on the machine, over the same span — and the load process's are in the table below)${floorMesh ? "; floor = bench/e2e/floor-service.mjs: order, inventory, payment and notification as bare node:http2 servers over the same mTLS (caller's SPIFFE id checked once per connection), the real contracts' messages (protobuf-es), the same statements on each service's database with the real schema (pg, named prepared statements; payment's capture one conditional UPDATE instead of a locked transaction) and the same two events through an outbox relay (confirms) to an order feed and notification's deliveries (one INSERT and one ack per prefetch window); no validation, access table, deadlines beyond one per call, leases renewed, retries, breakers, metrics, tracing or logs" : ""}`,
       series,
       comparisons: [{ subject: "gateway", baseline: "direct" }, ...(floorMesh ? [{ subject: "direct", baseline: "floor" }] : [])],
       extraHeader: [
