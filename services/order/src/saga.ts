@@ -227,8 +227,8 @@ export class OrderSaga {
     const { orderId } = lease;
     const record =
       change.status === undefined
-        ? await store.advanceAlone(lease, change)
-        : await store.advanceAnnouncing(current, lease, change, (order) => events.outboxMessage(order));
+        ? await store.advanceAlone(current, change)
+        : await store.advanceAnnouncing(current, change, (order) => events.outboxMessage(order));
     this.deps.events.publish(record.order);
     if (change.status !== undefined) {
       recordSagaOutcome(change.status);

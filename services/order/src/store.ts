@@ -177,11 +177,12 @@ export class OrderStore {
    * the outbox by the inserting statement — and only when that statement inserts the order.
    */
   async insertPending(order: NewOrder, announce?: Announce): Promise<{ record: OrderRecord; created: boolean }> {
-    // The order's creation time is chosen here, so the announced order is the one written.
+    // The order's creation time is chosen here, so the announced (and returned) order is the one written.
     const at = new Date();
-    const message = announce?.(placedOrder(order, at));
-    // The order, its lines and its message in one statement; the order comes back with its lines.
-    const { rows } = await queryWithOutbox<OrderWithLines>(
+    const placed = placedOrder(order, at);
+    const message = announce?.(placed);
+    // The order, its lines and its message in one statement, which returns a row if it inserted.
+    const { rows } = await queryWithOutbox(
       this.db,
       {
         sql: (outbox) => `WITH o AS (
@@ -191,13 +192,12 @@ export class OrderStore {
                    CASE WHEN $11::boolean THEN now() + ($8::text || ' milliseconds')::interval END, CASE WHEN $11::boolean THEN 1 ELSE 0 END,
                    $12, $12)
            ON CONFLICT (user_id, request_id) DO NOTHING
-           RETURNING ${ORDER_COLUMNS}),
+           RETURNING order_id),
          l AS (
            INSERT INTO order_lines (order_id, line_no, sku, quantity)
-           SELECT o.order_id, t.n - 1, t.sku, t.quantity FROM o, unnest($9::text[], $10::int[]) WITH ORDINALITY AS t (sku, quantity, n)
-           RETURNING *),
+           SELECT o.order_id, t.n - 1, t.sku, t.quantity FROM o, unnest($9::text[], $10::int[]) WITH ORDINALITY AS t (sku, quantity, n)),
          ${outbox}
-         SELECT o.*, (SELECT json_agg(${LINE_JSON} ORDER BY l.line_no) FROM l) AS lines FROM o`,
+         SELECT FROM o`,
         params: [
           order.orderId,
           order.userId,
@@ -216,8 +216,20 @@ export class OrderStore {
       },
       message ? [{ ...message, createdAt: at }] : [],
     );
-    const inserted = rows[0] && toRecord(rows[0]);
-    if (inserted) return { record: inserted, created: true };
+    if (rows[0]) {
+      const record: OrderRecord = {
+        order: placed,
+        requestHash: order.requestHash,
+        cardToken: order.cardToken,
+        sagaStep: "RESERVING",
+        attempts: 0,
+        lastError: "",
+        createdAt: at,
+        leaseToken: order.claimForRequest === true ? 1n : 0n,
+        cancelNote: "",
+      };
+      return { record, created: true };
+    }
     const existing = await this.findByRequest(order.userId, order.requestId);
     if (!existing) throw new Error(`order for request ${order.requestId} vanished`);
     return { record: existing, created: false };
@@ -285,43 +297,47 @@ export class OrderStore {
   }
 
   /**
-   * Records one step of the saga inside the caller's transaction `tx`: the new step, and the
-   * status, reason, payment and prices it brings. Returns the order as it now is in `tx`.
-   * Fenced: throws `LeaseLostError`, having written nothing, when `lease` was taken over.
+   * Records one step of the saga on the order `current` (as this lease holder last claimed or
+   * wrote it) inside the caller's transaction `tx`: the new step, and the status, reason, payment
+   * and prices it brings. Fenced by `current`'s lease token: throws `LeaseLostError`, having
+   * written nothing, when that lease was taken over. Returns the order as the step leaves it,
+   * built here from `current` and `change` rather than read back: the lease fences every other
+   * writer of these columns off, and the update time written is the one chosen here (see
+   * `updateTimeAfter`), so it is the row the statement leaves (the store's tests compare the two).
    */
-  async advance(tx: Queryable, lease: SagaLease, change: OrderChange): Promise<OrderRecord> {
-    const statement = advanceStatement(lease, change, new Date());
-    const { rows } = await tx.query<OrderWithLines>(`WITH ${statement.with} ${statement.select}`, statement.params);
-    if (!rows[0]) throw new LeaseLostError(lease);
-    return toRecord(rows[0]);
+  async advance(tx: Queryable, current: OrderRecord, change: OrderChange): Promise<OrderRecord> {
+    const at = updateTimeAfter(current.order);
+    const statement = advanceStatement(leaseOf(current), change, at);
+    const { rows } = await tx.query(statement.alone, statement.params);
+    if (!rows[0]) throw new LeaseLostError(leaseOf(current));
+    return recordAfter(current, change, at);
   }
 
   /**
    * `advance` on its own: one statement, so it needs no transaction of its own (a step without
    * an event to write alongside).
    */
-  advanceAlone(lease: SagaLease, change: OrderChange): Promise<OrderRecord> {
-    return this.advance(this.db, lease, change);
+  advanceAlone(current: OrderRecord, change: OrderChange): Promise<OrderRecord> {
+    return this.advance(this.db, current, change);
   }
 
   /**
-   * `advance` of the order `current` (as this lease holder last wrote or claimed it) that also
-   * writes the message announcing the order as the step leaves it — in the same statement, so the
-   * message is published if and only if the step is recorded. The order announced is built from
-   * `current` and `change` (with the update time this statement writes): the lease fences every
-   * other writer off, so it is the order the statement leaves. Fenced like `advance`.
+   * `advance` that also writes the message announcing the order as the step leaves it — in the
+   * same statement, so the message is published if and only if the step is recorded. Fenced and
+   * returned like `advance`.
    */
-  async advanceAnnouncing(current: OrderRecord, lease: SagaLease, change: OrderChange, announce: Announce): Promise<OrderRecord> {
+  async advanceAnnouncing(current: OrderRecord, change: OrderChange, announce: Announce): Promise<OrderRecord> {
     const at = updateTimeAfter(current.order);
-    const message = announce(orderAfter(current.order, change, at));
-    const statement = advanceStatement(lease, change, at);
-    const { rows } = await queryWithOutbox<OrderWithLines>(
+    const next = recordAfter(current, change, at);
+    const message = announce(next.order);
+    const statement = advanceStatement(leaseOf(current), change, at);
+    const { rows } = await queryWithOutbox(
       this.db,
-      { sql: (outbox) => `WITH ${statement.with}, ${outbox} ${statement.select}`, params: statement.params, when: "o" },
+      { sql: (outbox) => `WITH ${statement.with}, ${outbox} SELECT FROM o`, params: statement.params, when: "o" },
       message ? [{ ...message, createdAt: at }] : [],
     );
-    if (!rows[0]) throw new LeaseLostError(lease);
-    return toRecord(rows[0]);
+    if (!rows[0]) throw new LeaseLostError(leaseOf(current));
+    return next;
   }
 
   /**
@@ -387,54 +403,85 @@ function updateTimeAfter(order: Order): Date {
 }
 
 /**
- * The statement of one saga step: the fenced update as CTE `o` (with the lines' prices as `p`
- * when the step brings them) and the SELECT of the order as it now is. `at` is the update time
- * written.
+ * The statement of one saga step: the fenced update as CTE `o` (and the lines' prices as `p` when
+ * the step brings them), returning a row only when it happened. `at` is the update time written.
+ * The text depends only on which columns the step sets, so each shape's text is made once: the
+ * database client names prepared statements by their text, and a string made afresh on every
+ * call is hashed afresh on every lookup.
  */
-function advanceStatement(lease: SagaLease, change: OrderChange, at: Date): { with: string; select: string; params: unknown[] } {
-  const sets = ["saga_step = $3", "attempts = 0", "last_error = ''", "next_attempt_at = now()", `updated_at = ${LATER_THAN_BEFORE("$4")}`];
+function advanceStatement(lease: SagaLease, change: OrderChange, at: Date): AdvanceText & { params: unknown[] } {
   const params: unknown[] = [lease.orderId, lease.token.toString(), change.step, at];
-  const set = (column: string, value: unknown) => {
-    params.push(value);
-    sets.push(`${column} = $${params.length}`);
-  };
-  if (change.status !== undefined) set("status", OrderStatus[change.status]);
-  if (change.reason !== undefined) set("status_reason", change.reason);
-  if (change.paymentId !== undefined) set("payment_id", change.paymentId);
+  if (change.status !== undefined) params.push(OrderStatus[change.status]);
+  if (change.reason !== undefined) params.push(change.reason);
+  if (change.paymentId !== undefined) params.push(change.paymentId);
+  if (change.total !== undefined) params.push(change.total.currencyCode, change.total.amountMinor.toString());
+  const lines = change.lines ?? [];
+  if (lines.length > 0) {
+    params.push(
+      lines.map((line) => line.sku),
+      lines.map((line) => line.unitPrice.amountMinor.toString()),
+      lines.map((line) => line.unitPrice.currencyCode),
+      lines.map((line) => line.productName),
+    );
+  }
+  const shape = [
+    change.status !== undefined,
+    change.reason !== undefined,
+    change.paymentId !== undefined,
+    change.total !== undefined,
+    change.step === "DONE",
+    lines.length > 0,
+  ]
+    .map(Number)
+    .join("");
+  let text = advanceTexts.get(shape);
+  if (text === undefined) {
+    const list = advanceWithList(change, lines.length > 0);
+    text = { with: list, alone: `WITH ${list} SELECT FROM o` };
+    advanceTexts.set(shape, text);
+  }
+  return { ...text, params };
+}
+
+/** A step's WITH list, and the whole statement when nothing else is written with it. */
+interface AdvanceText {
+  with: string;
+  alone: string;
+}
+
+const advanceTexts = new Map<string, AdvanceText>();
+
+/** The WITH list of `advanceStatement` for a step that sets what `change` sets (parameters in its order). */
+function advanceWithList(change: OrderChange, priced: boolean): string {
+  const sets = ["saga_step = $3", "attempts = 0", "last_error = ''", "next_attempt_at = now()", `updated_at = ${LATER_THAN_BEFORE("$4")}`];
+  let n = 4;
+  const set = (column: string) => sets.push(`${column} = $${++n}`);
+  if (change.status !== undefined) set("status");
+  if (change.reason !== undefined) set("status_reason");
+  if (change.paymentId !== undefined) set("payment_id");
   if (change.total !== undefined) {
-    set("currency_code", change.total.currencyCode);
-    set("total_minor", change.total.amountMinor.toString());
+    set("currency_code");
+    set("total_minor");
   }
   if (change.step === "DONE") sets.push("locked_until = NULL");
-  const update = `UPDATE orders SET ${sets.join(", ")} WHERE order_id = $1 AND lease_token = $2 RETURNING ${ORDER_COLUMNS}`;
-  if (!change.lines || change.lines.length === 0) return { with: `o AS (${update})`, select: `SELECT o.*, ${LINES} FROM o`, params };
-  // The fenced update, the lines' prices (only when the fenced update happened), and the order as
-  // it now is. The lines read here are the statement's snapshot, so priced lines are taken from
-  // what the price update returned.
-  const lines = change.lines;
-  params.push(
-    lines.map((line) => line.sku),
-    lines.map((line) => line.unitPrice.amountMinor.toString()),
-    lines.map((line) => line.unitPrice.currencyCode),
-    lines.map((line) => line.productName),
-  );
-  const n = params.length;
-  return {
-    with: `o AS (${update}),
-      p AS (
-        UPDATE order_lines SET unit_price_minor = v.price, currency_code = v.currency, product_name = v.name
-        FROM o, unnest($${n - 3}::text[], $${n - 2}::bigint[], $${n - 1}::text[], $${n}::text[]) AS v (sku, price, currency, name)
-        WHERE order_lines.order_id = o.order_id AND order_lines.sku = v.sku
-        RETURNING order_lines.line_no, order_lines.unit_price_minor, order_lines.currency_code, order_lines.product_name)`,
-    select: `SELECT o.*, (
-        SELECT json_agg(json_build_object('sku', l.sku, 'quantity', l.quantity,
-          'unit_price_minor', coalesce(p.unit_price_minor, l.unit_price_minor)::text,
-          'currency_code', coalesce(p.currency_code, l.currency_code), 'product_name', coalesce(p.product_name, l.product_name))
-          ORDER BY l.line_no)
-        FROM order_lines l LEFT JOIN p ON p.line_no = l.line_no WHERE l.order_id = o.order_id) AS lines
-      FROM o`,
-    params,
-  };
+  const update = `o AS (UPDATE orders SET ${sets.join(", ")} WHERE order_id = $1 AND lease_token = $2 RETURNING order_id)`;
+  if (!priced) return update;
+  // The lines' prices, only when the fenced update happened.
+  return `${update},
+    p AS (
+      UPDATE order_lines SET unit_price_minor = v.price, currency_code = v.currency, product_name = v.name
+      FROM o, unnest($${n + 1}::text[], $${n + 2}::bigint[], $${n + 3}::text[], $${n + 4}::text[]) AS v (sku, price, currency, name)
+      WHERE order_lines.order_id = o.order_id AND order_lines.sku = v.sku)`;
+}
+
+/** The lease a record was claimed (or written) under. */
+function leaseOf(record: OrderRecord): SagaLease {
+  return { orderId: record.order.orderId, token: record.leaseToken };
+}
+
+/** `current` as `advanceStatement` leaves it after `change` at `at`: as reading it back would give it. */
+function recordAfter(current: OrderRecord, change: OrderChange, at: Date): OrderRecord {
+  return { ...current, order: orderAfter(current.order, change, at), sagaStep: change.step, attempts: 0, lastError: "" };
 }
 
 /** The order `insertPending` writes for `order`, made at `at`: as reading it back would give it. */

@@ -6,7 +6,7 @@ import { OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
 import { MoneySchema } from "@shop/contracts/shop/type/v1/money_pb";
 import { databaseEngines, type EngineDatabase } from "@shop/platform/testing/postgres";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { LeaseLostError, type NewOrder, OrderStore } from "../src/store.js";
+import { LeaseLostError, type NewOrder, type OrderChange, OrderStore } from "../src/store.js";
 
 const migrationsDir = fileURLToPath(new URL("../migrations", import.meta.url));
 
@@ -65,7 +65,7 @@ describe.each(databaseEngines(migrationsDir, "order"))("order store on $engine",
     expect(second?.leaseToken).toBe((first?.leaseToken ?? 0n) + 1n);
     const stale = { orderId, token: first!.leaseToken };
 
-    await expect(store.transaction((tx) => store.advance(tx, stale, { step: "AUTHORIZING", reason: "stale" }))).rejects.toThrow(
+    await expect(store.transaction((tx) => store.advance(tx, first!, { step: "AUTHORIZING", reason: "stale" }))).rejects.toThrow(
       LeaseLostError,
     );
     expect(await store.recordFailure(stale, "stale", new Date())).toBe(false);
@@ -75,7 +75,7 @@ describe.each(databaseEngines(migrationsDir, "order"))("order store on $engine",
 
     const current = { orderId, token: second!.leaseToken };
     expect(await store.renew(current, 60_000)).toBe(true);
-    const advanced = await store.transaction((tx) => store.advance(tx, current, { step: "AUTHORIZING" }));
+    const advanced = await store.transaction((tx) => store.advance(tx, second!, { step: "AUTHORIZING" }));
     expect(advanced.sagaStep).toBe("AUTHORIZING");
   });
 
@@ -84,13 +84,14 @@ describe.each(databaseEngines(migrationsDir, "order"))("order store on $engine",
     const { record, created } = await store.insertPending(placed);
     const orderId = record.order.orderId;
     expect([created, record.leaseToken, record.sagaStep]).toEqual([true, 1n, "RESERVING"]);
+    expect(await store.get(orderId)).toEqual(record); // what the insert returned is the row it wrote
     expect(record.order.lines.map((l) => [l.sku, l.quantity])).toEqual([["SKU-MUG-001", 1]]);
     expect(await store.claim(orderId, 5_000)).toBeUndefined();
     expect(await store.dueForRecovery(1000)).not.toContain(orderId);
     const again = await store.insertPending({ ...placed, orderId: `ord_${randomUUID()}` });
     expect([again.created, again.record.order.orderId, again.record.leaseToken]).toEqual([false, orderId, 1n]);
     // the placing request's lease drives it
-    const advanced = await store.advanceAlone({ orderId, token: 1n }, { step: "AUTHORIZING" });
+    const advanced = await store.advanceAlone(record, { step: "AUTHORIZING" });
     expect(advanced.sagaStep).toBe("AUTHORIZING");
 
     const { record: unclaimed } = await store.insertPending(newOrder(0));
@@ -123,9 +124,7 @@ describe.each(databaseEngines(migrationsDir, "order"))("order store on $engine",
     const lines = [price("SKU-MUG-001", 1_000_000_000_123n), price("SKU-TEE-002", 250n)];
     const total = create(MoneySchema, { currencyCode: "EUR", amountMinor: 1_000_000_000_623n });
 
-    await expect(store.advanceAlone({ orderId, token: first!.leaseToken }, { step: "AUTHORIZING", lines, total })).rejects.toThrow(
-      LeaseLostError,
-    );
+    await expect(store.advanceAlone(first!, { step: "AUTHORIZING", lines, total })).rejects.toThrow(LeaseLostError);
     const untouched = await store.get(orderId);
     expect(untouched?.sagaStep).toBe("RESERVING");
     expect(untouched?.order.lines.map((l) => [l.productName, l.unitPrice])).toEqual([
@@ -134,7 +133,7 @@ describe.each(databaseEngines(migrationsDir, "order"))("order store on $engine",
       ["", undefined],
     ]);
 
-    const advanced = await store.advanceAlone({ orderId, token: second!.leaseToken }, { step: "AUTHORIZING", lines, total });
+    const advanced = await store.advanceAlone(second!, { step: "AUTHORIZING", lines, total });
     const shown = (r: typeof advanced | undefined) =>
       r?.order.lines.map((l) => [l.sku, l.quantity, l.productName, l.unitPrice?.amountMinor ?? null]);
     expect(shown(advanced)).toEqual([
@@ -146,6 +145,54 @@ describe.each(databaseEngines(migrationsDir, "order"))("order store on $engine",
     expect([advanced.sagaStep, advanced.leaseToken]).toEqual(["AUTHORIZING", second!.leaseToken]);
     // what the step returned is what a later read sees
     expect(shown(await store.get(orderId))).toEqual(shown(advanced));
+  });
+
+  it("returns from the insert and every kind of step the order a later read sees, to the last field", async () => {
+    // advance builds the order it returns from the one it was given and the change (the lease fences
+    // every other writer off) instead of reading the row back: the two must not differ.
+    const order = {
+      ...newOrder(0),
+      items: [
+        { sku: "SKU-TEE-002", quantity: 2 },
+        { sku: "SKU-MUG-001", quantity: 1 },
+      ],
+    };
+    const { record } = await store.insertPending(order);
+    const orderId = record.order.orderId;
+    expect(await store.get(orderId)).toEqual(record);
+    const priced = (sku: string, minor: bigint) => ({
+      sku,
+      quantity: 1,
+      unitPrice: create(MoneySchema, { currencyCode: "EUR", amountMinor: minor }),
+      productName: `name of ${sku}`,
+    });
+    let current = (await store.claim(orderId, 60_000))!;
+    const steps: OrderChange[] = [
+      { step: "AUTHORIZING", lines: [priced("SKU-MUG-001", 1299n), priced("SKU-TEE-002", 1_000_000_000_001n)] },
+      { step: "COMMITTING", paymentId: "pay_0123456789abcdef0123456789abcdef" },
+      { step: "CAPTURING", total: create(MoneySchema, { currencyCode: "EUR", amountMinor: 1_000_000_001_300n }) },
+      { step: "COMPENSATING", reason: "the payment was declined" },
+      { step: "DONE", status: OrderStatus.REJECTED, reason: "PAYMENT_DECLINED" },
+    ];
+    for (const [i, change] of steps.entries()) {
+      const next =
+        i === steps.length - 1
+          ? await store.advanceAnnouncing(current, change, () => undefined)
+          : i % 2 === 0
+            ? await store.advanceAlone(current, change)
+            : await store.transaction((tx) => store.advance(tx, current, change));
+      expect(await store.get(orderId)).toEqual(next);
+      current = next;
+    }
+    expect(current.order.lines.map((l) => [l.sku, l.productName, l.unitPrice?.amountMinor])).toEqual([
+      ["SKU-TEE-002", "name of SKU-TEE-002", 1_000_000_000_001n],
+      ["SKU-MUG-001", "name of SKU-MUG-001", 1299n],
+    ]);
+    expect([current.sagaStep, current.order.status, current.order.paymentId]).toEqual([
+      "DONE",
+      OrderStatus.REJECTED,
+      "pay_0123456789abcdef0123456789abcdef",
+    ]);
   });
 
   it("pages a customer's orders made within one millisecond without skipping any", async () => {
@@ -184,7 +231,7 @@ describe.each(databaseEngines(migrationsDir, "order"))("order store on $engine",
 
     const first = await store.claim(orderId, 60_000);
     vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + hour }); // this replica's clock: an hour ahead
-    const ahead = await store.advanceAlone({ orderId, token: first!.leaseToken }, { step: "AUTHORIZING" });
+    const ahead = await store.advanceAlone(first!, { step: "AUTHORIZING" });
     vi.useRealTimers();
     expect(millis(ahead)).toBeGreaterThan(Date.now() + hour - 60_000);
 
@@ -197,15 +244,10 @@ describe.each(databaseEngines(migrationsDir, "order"))("order store on $engine",
     expect(millis(second)).toBe(millis(failed));
     vi.useFakeTimers({ toFake: ["Date"], now: Date.now() - hour }); // another replica: an hour behind
     let announced = Number.NaN;
-    const behind = await store.advanceAnnouncing(
-      second!,
-      { orderId, token: second!.leaseToken },
-      { step: "DONE", status: OrderStatus.CONFIRMED },
-      (order) => {
-        announced = millis({ order });
-        return undefined;
-      },
-    );
+    const behind = await store.advanceAnnouncing(second!, { step: "DONE", status: OrderStatus.CONFIRMED }, (order) => {
+      announced = millis({ order });
+      return undefined;
+    });
     vi.useRealTimers();
     expect(millis(behind)).toBeGreaterThan(millis(failed));
     expect(announced).toBe(millis(behind)); // the order announced is the order written
@@ -224,7 +266,7 @@ describe.each(databaseEngines(migrationsDir, "order"))("order store on $engine",
     expect(during.oldestAgeSeconds).toBeGreaterThanOrEqual(90);
 
     const claimed = await store.claim(orderId, 60_000);
-    await store.advanceAlone({ orderId, token: claimed!.leaseToken }, { step: "DONE", status: OrderStatus.REJECTED, reason: "test" });
+    await store.advanceAlone(claimed!, { step: "DONE", status: OrderStatus.REJECTED, reason: "test" });
     expect((await store.unfinishedSagas()).count).toBe(before.count);
   });
 });
