@@ -6,7 +6,7 @@ import { OrderStatus } from "@shop/contracts/shop/order/v1/order_pb";
 import { MoneySchema } from "@shop/contracts/shop/type/v1/money_pb";
 import { databaseEngines, type EngineDatabase } from "@shop/platform/testing/postgres";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { LeaseLostError, type NewOrder, type OrderChange, OrderStore } from "../src/store.js";
+import { LeaseLostError, type NewOrder, type OrderChange, OrderStore, type PricedLine } from "../src/store.js";
 
 const migrationsDir = fileURLToPath(new URL("../migrations", import.meta.url));
 
@@ -22,6 +22,11 @@ function newOrder(recoveryGraceMs: number): NewOrder {
     items: [{ sku: "SKU-MUG-001", quantity: 1 }],
     recoveryGraceMs,
   };
+}
+
+/** A line as the inventory priced it: `minor` euro cents, named after its SKU. */
+function pricedLine(sku: string, minor: bigint): PricedLine {
+  return { sku, quantity: 1, unitPrice: create(MoneySchema, { currencyCode: "EUR", amountMinor: minor }), productName: `name of ${sku}` };
 }
 
 describe.each(databaseEngines(migrationsDir, "order"))("order store on $engine", ({ open }) => {
@@ -114,14 +119,8 @@ describe.each(databaseEngines(migrationsDir, "order"))("order store on $engine",
     const first = await store.claim(orderId, 60_000);
     await handle.db.query("UPDATE orders SET locked_until = now() - interval '1 second' WHERE order_id = $1", [orderId]);
     const second = await store.claim(orderId, 60_000);
-    const price = (sku: string, minor: bigint) => ({
-      sku,
-      quantity: 1,
-      unitPrice: create(MoneySchema, { currencyCode: "EUR", amountMinor: minor }),
-      productName: `name of ${sku}`,
-    });
     // the reservation priced two of the three lines (the third keeps what it had)
-    const lines = [price("SKU-MUG-001", 1_000_000_000_123n), price("SKU-TEE-002", 250n)];
+    const lines = [pricedLine("SKU-MUG-001", 1_000_000_000_123n), pricedLine("SKU-TEE-002", 250n)];
     const total = create(MoneySchema, { currencyCode: "EUR", amountMinor: 1_000_000_000_623n });
 
     await expect(store.advanceAlone(first!, { step: "AUTHORIZING", lines, total })).rejects.toThrow(LeaseLostError);
@@ -160,15 +159,9 @@ describe.each(databaseEngines(migrationsDir, "order"))("order store on $engine",
     const { record } = await store.insertPending(order);
     const orderId = record.order.orderId;
     expect(await store.get(orderId)).toEqual(record);
-    const priced = (sku: string, minor: bigint) => ({
-      sku,
-      quantity: 1,
-      unitPrice: create(MoneySchema, { currencyCode: "EUR", amountMinor: minor }),
-      productName: `name of ${sku}`,
-    });
     let current = (await store.claim(orderId, 60_000))!;
     const steps: OrderChange[] = [
-      { step: "AUTHORIZING", lines: [priced("SKU-MUG-001", 1299n), priced("SKU-TEE-002", 1_000_000_000_001n)] },
+      { step: "AUTHORIZING", lines: [pricedLine("SKU-MUG-001", 1299n), pricedLine("SKU-TEE-002", 1_000_000_000_001n)] },
       { step: "COMMITTING", paymentId: "pay_0123456789abcdef0123456789abcdef" },
       { step: "CAPTURING", total: create(MoneySchema, { currencyCode: "EUR", amountMinor: 1_000_000_001_300n }) },
       { step: "COMPENSATING", reason: "the payment was declined" },
