@@ -80,78 +80,65 @@ export async function runEndToEnd({ concurrencies, seconds, repeats, warmupSecon
       await floorDb.connect();
     }
     await restock(mesh);
-    const tokenResponse = await fetch(`${mesh.gatewayUrl}/dev/token`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ user: "bench" }),
-    });
-    if (!tokenResponse.ok) throw new Error(`dev token: ${tokenResponse.status} ${await tokenResponse.text()}`);
     const meshOf = (mode) => (mode === "floor" ? floorMesh : mesh);
-    const pointToken = async (user) =>
-      (
-        await (
-          await fetch(`${mesh.gatewayUrl}/dev/token`, {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify({ user }),
-          })
-        ).json()
-      ).token;
+    /** A development token for `user` from the gateway. */
+    const tokenFor = async (user) => {
+      const response = await fetch(`${mesh.gatewayUrl}/dev/token`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ user }),
+      });
+      if (!response.ok) throw new Error(`dev token: ${response.status} ${await response.text()}`);
+      return (await response.json()).token;
+    };
+    /**
+     * Runs the load process on `mode`'s path: orders for `user` — through the gateway with `token`
+     * (whose subject it is), straight to order with x-user-id.
+     */
+    const placeOrders = async (mode, user, token, concurrency, pointSeconds) => {
+      const spec = {
+        mode: mode === "floor" ? "direct" : mode,
+        target: mode === "gateway" ? mesh.gatewayUrl : meshOf(mode).address("order"),
+        // Straight to order over mTLS as the gateway, the one workload order answers.
+        certsDir: meshOf(mode).certsDir,
+        token,
+        user,
+        concurrency,
+        seconds: pointSeconds,
+        skus: SKUS,
+      };
+      const { stdout } = await run(process.execPath, [LOAD, JSON.stringify(spec)], {
+        maxBuffer: 1 << 20,
+        timeout: (pointSeconds + 120) * 1000,
+      });
+      return JSON.parse(stdout.trim().split("\n").at(-1));
+    };
+    await tokenFor("bench"); // dev tokens work before anything is measured
     const serverPids = (mode) => Object.values(meshOf(mode).processes).flatMap(({ child }) => processTree(child.pid));
     const modes = ["gateway", "direct", ...(floorMesh ? ["floor"] : [])];
     const raw = Object.fromEntries(modes.map((m) => [m, Object.fromEntries(concurrencies.map((c) => [c, []]))]));
     if (warmupSeconds > 0) {
       const concurrency = Math.max(...concurrencies);
       for (const mode of modes) {
-        const spec = {
-          mode: mode === "floor" ? "direct" : mode,
-          target: mode === "gateway" ? mesh.gatewayUrl : meshOf(mode).address("order"),
-          certsDir: meshOf(mode).certsDir,
-          token: mode === "gateway" ? await pointToken("bench-warmup") : undefined,
-          user: "bench-warmup",
-          concurrency,
-          seconds: warmupSeconds,
-          skus: SKUS,
-        };
-        const { stdout } = await run(process.execPath, [LOAD, JSON.stringify(spec)], {
-          maxBuffer: 1 << 20,
-          timeout: (warmupSeconds + 120) * 1000,
-        });
-        const result = JSON.parse(stdout.trim().split("\n").at(-1));
+        const token = mode === "gateway" ? await tokenFor("bench-warmup") : undefined;
+        const result = await placeOrders(mode, "bench-warmup", token, concurrency, warmupSeconds);
         log(`  e2e: warm-up ${mode} c=${concurrency} ${warmupSeconds} s: ${result.ordersPerSec.toFixed(1)} orders/s (not recorded)`);
       }
     }
     for (let round = 0; round < repeats; round++) {
       for (const concurrency of concurrencies) {
         for (const mode of modes) {
-          // the token's subject is the user; for direct calls x-user-id carries a per-point user instead
-          const user = mode === "gateway" ? "bench" : `bench-direct-${round}-${concurrency}`;
-          const token = mode === "gateway" ? await pointToken(`bench-gw-${round}-${concurrency}`) : undefined;
-          const pointUser = mode === "gateway" ? `bench-gw-${round}-${concurrency}` : user;
-          const spec = {
-            mode: mode === "floor" ? "direct" : mode,
-            target: mode === "gateway" ? mesh.gatewayUrl : meshOf(mode).address("order"),
-            // Straight to order over mTLS as the gateway, the one workload order answers.
-            certsDir: meshOf(mode).certsDir,
-            token,
-            user: pointUser,
-            concurrency,
-            seconds,
-            skus: SKUS,
-          };
+          const pointUser = mode === "gateway" ? `bench-gw-${round}-${concurrency}` : `bench-direct-${round}-${concurrency}`;
+          const token = mode === "gateway" ? await tokenFor(pointUser) : undefined;
           const pids = serverPids(mode);
           const cpu0 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
           const infrastructure0 = cpuSecondsByCommand(Object.values(INFRASTRUCTURE));
           const byProcess = Object.entries(meshOf(mode).processes).map(([name, { child }]) => [name, processTree(child.pid)]);
           const cpuByProcess0 = byProcess.map(([, ps]) => ps.reduce((s, p) => s + cpuSeconds(p), 0));
-          const { stdout } = await run(process.execPath, [LOAD, JSON.stringify(spec)], {
-            maxBuffer: 1 << 20,
-            timeout: (seconds + 120) * 1000,
-          });
+          const result = await placeOrders(mode, pointUser, token, concurrency, seconds);
           const cpu1 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
           const infrastructure1 = cpuSecondsByCommand(Object.values(INFRASTRUCTURE));
           const cpuByProcess1 = byProcess.map(([, ps]) => ps.reduce((s, p) => s + cpuSeconds(p), 0));
-          const result = JSON.parse(stdout.trim().split("\n").at(-1));
           const infrastructureMs = (name) =>
             result.orders ? ((infrastructure1[INFRASTRUCTURE[name]] - infrastructure0[INFRASTRUCTURE[name]]) * 1000) / result.orders : NaN;
           // warm-up orders (one per worker) also notify

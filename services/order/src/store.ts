@@ -410,12 +410,16 @@ function updateTimeAfter(order: Order): Date {
  * call is hashed afresh on every lookup.
  */
 function advanceStatement(lease: SagaLease, change: OrderChange, at: Date): AdvanceText & { params: unknown[] } {
-  const params: unknown[] = [lease.orderId, lease.token.toString(), change.step, at];
-  if (change.status !== undefined) params.push(OrderStatus[change.status]);
-  if (change.reason !== undefined) params.push(change.reason);
-  if (change.paymentId !== undefined) params.push(change.paymentId);
-  if (change.total !== undefined) params.push(change.total.currencyCode, change.total.amountMinor.toString());
+  // The columns the step sets beyond the ones every step sets, with their values.
+  const sets: Array<[column: string, value: unknown]> = [];
+  if (change.status !== undefined) sets.push(["status", OrderStatus[change.status]]);
+  if (change.reason !== undefined) sets.push(["status_reason", change.reason]);
+  if (change.paymentId !== undefined) sets.push(["payment_id", change.paymentId]);
+  if (change.total !== undefined) {
+    sets.push(["currency_code", change.total.currencyCode], ["total_minor", change.total.amountMinor.toString()]);
+  }
   const lines = change.lines ?? [];
+  const params: unknown[] = [lease.orderId, lease.token.toString(), change.step, at, ...sets.map(([, value]) => value)];
   if (lines.length > 0) {
     params.push(
       lines.map((line) => line.sku),
@@ -424,19 +428,12 @@ function advanceStatement(lease: SagaLease, change: OrderChange, at: Date): Adva
       lines.map((line) => line.productName),
     );
   }
-  const shape = [
-    change.status !== undefined,
-    change.reason !== undefined,
-    change.paymentId !== undefined,
-    change.total !== undefined,
-    change.step === "DONE",
-    lines.length > 0,
-  ]
-    .map(Number)
-    .join("");
+  const columns = sets.map(([column]) => column);
+  const done = change.step === "DONE";
+  const shape = `${columns.join(",")}|${done}|${lines.length > 0}`;
   let text = advanceTexts.get(shape);
   if (text === undefined) {
-    const list = advanceWithList(change, lines.length > 0);
+    const list = advanceWithList(columns, done, lines.length > 0);
     text = { with: list, alone: `WITH ${list} SELECT FROM o` };
     advanceTexts.set(shape, text);
   }
@@ -451,21 +448,24 @@ interface AdvanceText {
 
 const advanceTexts = new Map<string, AdvanceText>();
 
-/** The WITH list of `advanceStatement` for a step that sets what `change` sets (parameters in its order). */
-function advanceWithList(change: OrderChange, priced: boolean): string {
-  const sets = ["saga_step = $3", "attempts = 0", "last_error = ''", "next_attempt_at = now()", `updated_at = ${LATER_THAN_BEFORE("$4")}`];
-  let n = 4;
-  const set = (column: string) => sets.push(`${column} = $${++n}`);
-  if (change.status !== undefined) set("status");
-  if (change.reason !== undefined) set("status_reason");
-  if (change.paymentId !== undefined) set("payment_id");
-  if (change.total !== undefined) {
-    set("currency_code");
-    set("total_minor");
-  }
-  if (change.step === "DONE") sets.push("locked_until = NULL");
+/**
+ * The WITH list of `advanceStatement`: the fenced update setting `columns` (parameters $5… in that
+ * order) besides what every step sets, clearing the lease when `done`, and the lines' prices (the
+ * four arrays after them) when `priced`.
+ */
+function advanceWithList(columns: readonly string[], done: boolean, priced: boolean): string {
+  const sets = [
+    "saga_step = $3",
+    "attempts = 0",
+    "last_error = ''",
+    "next_attempt_at = now()",
+    `updated_at = ${LATER_THAN_BEFORE("$4")}`,
+    ...columns.map((column, i) => `${column} = $${5 + i}`),
+    ...(done ? ["locked_until = NULL"] : []),
+  ];
   const update = `o AS (UPDATE orders SET ${sets.join(", ")} WHERE order_id = $1 AND lease_token = $2 RETURNING order_id)`;
   if (!priced) return update;
+  const n = 4 + columns.length;
   // The lines' prices, only when the fenced update happened.
   return `${update},
     p AS (
